@@ -1,0 +1,132 @@
+package ansible
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+)
+
+// Result is the one JSON object a module prints. Ansible ignores the exit
+// code of a module whose output is valid JSON, so a failure must say
+// failed: true with a msg.
+type Result struct {
+	Changed  bool
+	Failed   bool
+	Msg      string
+	Warnings []string
+	// Diff is shown by ansible-playbook --diff: a Diff or a list of them.
+	Diff any
+	// Fields are the module's own return values (documented in RETURN).
+	Fields map[string]any
+}
+
+// Diff is one before/after pair in the form Ansible's diff callback renders.
+type Diff struct {
+	Before       any    `json:"before"`
+	After        any    `json:"after"`
+	BeforeHeader string `json:"before_header,omitempty"`
+	AfterHeader  string `json:"after_header,omitempty"`
+}
+
+// Fail returns a failed result with msg.
+func Fail(msg string) Result { return Result{Failed: true, Msg: msg} }
+
+// Set adds a return value.
+func (r *Result) Set(key string, value any) {
+	if r.Fields == nil {
+		r.Fields = map[string]any{}
+	}
+	r.Fields[key] = value
+}
+
+// Warn adds a warning, shown by Ansible as [WARNING].
+func (r *Result) Warn(format string, args ...any) {
+	r.Warnings = append(r.Warnings, fmt.Sprintf(format, args...))
+}
+
+// Redacted is what a secret is replaced with, as Ansible does for no_log values.
+const Redacted = "********"
+
+// Write prints the result as one JSON object. Every string in it that
+// contains one of secrets has that secret replaced by Redacted: modules never
+// put secrets in results on purpose, and this catches what slips through
+// (a server echoing a request, a library error quoting input).
+func Write(w io.Writer, r Result, secrets []string) error {
+	out := map[string]any{}
+	for k, v := range r.Fields {
+		out[k] = v
+	}
+	out["changed"] = r.Changed
+	if r.Failed {
+		out["failed"] = true
+	}
+	if r.Msg != "" {
+		out["msg"] = r.Msg
+	}
+	if len(r.Warnings) > 0 {
+		out["warnings"] = r.Warnings
+	}
+	if r.Diff != nil {
+		out["diff"] = r.Diff
+	}
+	// Round-trip through JSON so that the scrub sees plain maps, lists and
+	// strings whatever Go types the module used.
+	data, err := json.Marshal(out)
+	if err != nil {
+		data, _ = json.Marshal(map[string]any{"failed": true, "changed": r.Changed, "msg": "internal error: cannot encode the result: " + err.Error()})
+	}
+	if s := usableSecrets(secrets); len(s) > 0 {
+		var generic any
+		if err := json.Unmarshal(data, &generic); err == nil {
+			data, _ = json.Marshal(scrub(generic, s))
+		}
+	}
+	data = append(data, '\n')
+	_, err = w.Write(data)
+	return err
+}
+
+// minScrubLength keeps the safety net from shredding output: a 2-character
+// test password would otherwise turn every matching pair of letters in every
+// user ID into asterisks. Modules never put secrets in results by design;
+// the scrub only backs that up.
+const minScrubLength = 4
+
+// usableSecrets drops values too short to scrub and sorts longest first so
+// that a secret containing another is replaced whole.
+func usableSecrets(secrets []string) []string {
+	var out []string
+	for _, s := range secrets {
+		if len(s) >= minScrubLength {
+			out = append(out, s)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return len(out[i]) > len(out[j]) })
+	return out
+}
+
+func scrub(v any, secrets []string) any {
+	switch x := v.(type) {
+	case string:
+		for _, s := range secrets {
+			if strings.Contains(x, s) {
+				x = strings.ReplaceAll(x, s, Redacted)
+			}
+		}
+		return x
+	case []any:
+		for i := range x {
+			x[i] = scrub(x[i], secrets)
+		}
+		return x
+	case map[string]any:
+		clean := make(map[string]any, len(x))
+		for k, val := range x {
+			clean[scrub(k, secrets).(string)] = scrub(val, secrets)
+		}
+		return clean
+	}
+	return v
+}

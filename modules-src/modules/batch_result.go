@@ -1,0 +1,83 @@
+package modules
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/mxadmin/synapse/modules-src/ansible"
+	"github.com/mxadmin/synapse/modules-src/reconcile"
+)
+
+// summaryOrder is the order outcomes are counted in the batch message.
+var summaryOrder = []reconcile.Action{
+	reconcile.ActionCreated, reconcile.ActionUpdated, reconcile.ActionReactivated,
+	reconcile.ActionDeactivated, reconcile.ActionUnchanged, reconcile.ActionUnverified, reconcile.ActionFailed,
+}
+
+// maxFailuresInMsg keeps the message of a large failing batch readable;
+// every failure is still in the users list.
+const maxFailuresInMsg = 5
+
+func batchResult(outcomes []*reconcile.Outcome, in ansible.Internal) ansible.Result {
+	var res ansible.Result
+	summary := map[string]int{}
+	for _, a := range summaryOrder {
+		if a != reconcile.ActionUnverified {
+			summary[string(a)] = 0
+		}
+	}
+	users := make([]map[string]any, 0, len(outcomes))
+	var diffs []ansible.Diff
+	var failures []string
+	for _, o := range outcomes {
+		summary[string(o.Action)]++
+		entry := map[string]any{"user": o.Name(), "action": string(o.Action), "changes": nonNil(o.Changes)}
+		if o.Err != nil {
+			entry["error"] = o.Err.Error()
+			failures = append(failures, o.Err.Error())
+		}
+		if len(o.Warnings) > 0 {
+			entry["warnings"] = o.Warnings
+			res.Warnings = append(res.Warnings, o.Warnings...)
+		}
+		users = append(users, entry)
+		if o.Action.Changes() || o.Wrote {
+			res.Changed = true
+		}
+		if in.Diff && o.Action.Changes() && o.Err == nil {
+			diffs = append(diffs, ansible.Diff{Before: o.Before, After: o.After, BeforeHeader: o.Name(), AfterHeader: o.Name()})
+		}
+	}
+	res.Set("users", users)
+	res.Set("summary", summary)
+	if len(diffs) > 0 {
+		res.Diff = diffs
+	}
+
+	var counts []string
+	for _, a := range summaryOrder {
+		if n := summary[string(a)]; n > 0 {
+			word := string(a)
+			if in.CheckMode && a.Changes() {
+				word = "would be " + word
+			}
+			counts = append(counts, fmt.Sprintf("%d %s", n, word))
+		}
+	}
+	if len(counts) == 0 {
+		counts = []string{"no users declared"}
+	}
+	res.Msg = strings.Join(counts, ", ")
+	if len(failures) > 0 {
+		res.Failed = true
+		shown := failures
+		if len(shown) > maxFailuresInMsg {
+			shown = shown[:maxFailuresInMsg]
+		}
+		res.Msg += ". Failed: " + strings.Join(shown, "; ")
+		if len(failures) > len(shown) {
+			res.Msg += fmt.Sprintf("; and %d more (see users)", len(failures)-len(shown))
+		}
+	}
+	return res
+}

@@ -1,0 +1,200 @@
+package modules
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/mxadmin/synapse/modules-src/ansible"
+	"github.com/mxadmin/synapse/modules-src/reconcile"
+	"github.com/mxadmin/synapse/modules-src/session"
+)
+
+// Names of matrix_user's options that are not per user.
+const (
+	optUsers       = "users"
+	optPepper      = "password_pepper"
+	optConcurrency = "concurrency"
+)
+
+func init() {
+	register(Module{Name: "matrix_user", Spec: matrixUserSpec, Run: runMatrixUser})
+}
+
+func matrixUserSpec() ansible.Spec {
+	opts := session.Spec()
+	opts = append(opts, userOptions(false)...)
+	opts = append(opts,
+		ansible.Option{Name: optUsers, Type: ansible.TypeList, Elements: ansible.TypeDict, Options: userOptions(true)},
+		ansible.Option{Name: optPepper, Type: ansible.TypeStr, NoLog: true, Default: ""},
+		ansible.Option{Name: optConcurrency, Type: ansible.TypeInt, Default: 8},
+	)
+	return ansible.Spec{
+		Module:            "mxadmin.synapse.matrix_user",
+		Options:           opts,
+		MutuallyExclusive: append([][]string{{optUser, optUsers}}, session.MutuallyExclusive...),
+		RequiredOneOf:     [][]string{{optUser, optUsers}},
+		RequiredTogether:  session.RequiredTogether,
+	}
+}
+
+func runMatrixUser(ctx context.Context, p *ansible.Params, in ansible.Internal) ansible.Result {
+	opts, err := session.OptionsFrom(p)
+	if err != nil {
+		return ansible.Fail(err.Error())
+	}
+	batch := p.Given(optUsers)
+	desired, err := declaredUsers(p, batch)
+	if err != nil {
+		return ansible.Fail(err.Error())
+	}
+	concurrency := p.Int(optConcurrency)
+	if concurrency < 1 || concurrency > 64 {
+		return ansible.Fail("option concurrency: must be between 1 and 64")
+	}
+	if _, err := opts.Mode(); err != nil {
+		return ansible.Fail(err.Error())
+	}
+	if opts.SharedSecret != "" && opts.AdminToken == "" && opts.AdminUser == "" {
+		// Refuse what shared-secret registration cannot do before sending
+		// anything.
+		for _, d := range desired {
+			if d.State == reconcile.StateAbsent {
+				return ansible.Fail(fmt.Sprintf("%s: state=absent needs admin_token or admin_user/admin_password: registration_shared_secret can only create users", d.Ref))
+			}
+		}
+	}
+
+	opts.MaxConns = concurrency
+	opts.Version = Version
+	var warnings []string
+	if !opts.ValidateCerts {
+		warnings = append(warnings, "validate_certs is false: the TLS certificate of Synapse is not checked, so the connection (and the admin credentials in it) can be intercepted")
+	}
+	sess, err := session.Open(ctx, opts)
+	if err != nil {
+		return ansible.Result{Failed: true, Msg: err.Error(), Warnings: warnings}
+	}
+	defer sess.Close(ctx)
+	if !sess.CanRead() && sess.ServerName == "" && anyFullID(desired) {
+		if err := sess.LearnServerName(ctx); err != nil {
+			return ansible.Result{Failed: true, Msg: err.Error(), Warnings: warnings}
+		}
+	}
+
+	runner := reconcile.Runner{
+		Client:       sess.Client,
+		Facts:        reconcile.Facts{Me: sess.Me, CanRead: sess.CanRead()},
+		ServerName:   sess.ServerName,
+		SharedSecret: sess.SharedSecret,
+		Pepper:       p.String(optPepper),
+		CheckMode:    in.CheckMode,
+		Concurrency:  concurrency,
+		Explain:      sess.Explain,
+	}
+	outcomes, runWarnings, err := runner.Run(ctx, desired)
+	warnings = append(warnings, runWarnings...)
+	if err != nil {
+		return ansible.Result{Failed: true, Msg: err.Error(), Warnings: warnings}
+	}
+	var res ansible.Result
+	if batch {
+		res = batchResult(outcomes, in)
+	} else {
+		res = singleResult(outcomes[0], in)
+	}
+	res.Warnings = append(warnings, res.Warnings...)
+	return res
+}
+
+// declaredUsers builds the declarations of either form, refusing bad input
+// and duplicates before any request.
+func declaredUsers(p *ansible.Params, batch bool) ([]*reconcile.Desired, error) {
+	if !batch {
+		d, err := desiredFrom(p, p.String(optUser), nil)
+		if err != nil {
+			return nil, err
+		}
+		return []*reconcile.Desired{d}, nil
+	}
+	var problems []string
+	for _, name := range perUserOnly {
+		if p.Given(name) {
+			problems = append(problems, fmt.Sprintf("option %s is per user: with users, set it in each entry", name))
+		}
+	}
+	var desired []*reconcile.Desired
+	seen := map[string]string{}
+	for i, entry := range p.List(optUsers) {
+		ref := fmt.Sprintf("users[%d]", i)
+		d, err := desiredFrom(entry, ref, p)
+		if err != nil {
+			problems = append(problems, err.Error())
+			continue
+		}
+		d.Ref = fmt.Sprintf("%s (%s)", ref, entry.String(optUser))
+		// The localpart identifies a user whatever the case or form it was
+		// written in: John, john and @john:server are one user.
+		if prev, dup := seen[d.Localpart]; dup {
+			problems = append(problems, fmt.Sprintf("%s and %s both declare the user %s; declare each user once", prev, ref, d.Localpart))
+			continue
+		}
+		seen[d.Localpart] = ref
+		desired = append(desired, d)
+	}
+	if len(problems) > 0 {
+		return nil, &ansible.ValidationError{Problems: problems}
+	}
+	return desired, nil
+}
+
+func anyFullID(desired []*reconcile.Desired) bool {
+	for _, d := range desired {
+		if d.Server != "" {
+			return true
+		}
+	}
+	return false
+}
+
+func singleResult(o *reconcile.Outcome, in ansible.Internal) ansible.Result {
+	res := ansible.Result{Changed: o.Action.Changes() || o.Wrote, Warnings: o.Warnings}
+	res.Set("user", reconcile.UserView(o.User))
+	res.Set("user_id", o.UserID)
+	res.Set("action", string(o.Action))
+	res.Set("changes", nonNil(o.Changes))
+	res.Set("created", o.Action == reconcile.ActionCreated)
+	if o.Err != nil {
+		res.Failed = true
+		res.Msg = o.Err.Error()
+		return res
+	}
+	res.Msg = describeOutcome(o, in.CheckMode)
+	if in.Diff && o.Action.Changes() {
+		res.Diff = ansible.Diff{Before: o.Before, After: o.After, BeforeHeader: o.Name(), AfterHeader: o.Name()}
+	}
+	return res
+}
+
+func describeOutcome(o *reconcile.Outcome, check bool) string {
+	verb := string(o.Action)
+	if check && o.Action.Changes() {
+		verb = "would be " + verb
+	}
+	switch {
+	case o.Action == reconcile.ActionUnchanged:
+		return o.Name() + " is unchanged"
+	case o.Action == reconcile.ActionUnverified:
+		return o.Name() + " was not checked (nothing can be read with only registration_shared_secret)"
+	case len(o.Changes) > 0 && (o.Action == reconcile.ActionUpdated || o.Action == reconcile.ActionReactivated):
+		return fmt.Sprintf("%s %s: %s", o.Name(), verb, strings.Join(o.Changes, ", "))
+	}
+	return o.Name() + " " + verb
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}

@@ -1,0 +1,131 @@
+package modules
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/mxadmin/synapse/modules-src/ansible"
+	"github.com/mxadmin/synapse/modules-src/reconcile"
+	"github.com/mxadmin/synapse/modules-src/synapse"
+)
+
+// Names of the per-user options of matrix_user.
+const (
+	optUser           = "user"
+	optState          = "state"
+	optErase          = "erase"
+	optPassword       = "password"
+	optUpdatePassword = "update_password"
+	optLogoutDevices  = "logout_devices"
+	optAdmin          = "admin"
+	optDisplayname    = "displayname"
+	optAvatarURL      = "avatar_url"
+	optUserType       = "user_type"
+	optLocked         = "locked"
+	optThreepids      = "threepids"
+	optExternalIDs    = "external_ids"
+)
+
+// userOptions are the options that describe one user. They are the
+// top-level options of the single-user form and the keys of each entry of
+// users. In entries, update_password and logout_devices have no default of
+// their own: an entry that leaves them out takes the top-level value.
+func userOptions(entry bool) []ansible.Option {
+	opts := []ansible.Option{
+		{Name: optUser, Type: ansible.TypeStr, Aliases: []string{"username"}, Required: entry},
+		{Name: optState, Type: ansible.TypeStr, Choices: []string{"present", "absent"}, Default: "present"},
+		{Name: optErase, Type: ansible.TypeBool, Default: false},
+		{Name: optPassword, Type: ansible.TypeStr, NoLog: true},
+		{Name: optUpdatePassword, Type: ansible.TypeStr, Choices: []string{"always", "on_create"}, Default: "on_create"},
+		{Name: optLogoutDevices, Type: ansible.TypeBool, Default: true},
+		{Name: optAdmin, Type: ansible.TypeBool},
+		{Name: optDisplayname, Type: ansible.TypeStr},
+		{Name: optAvatarURL, Type: ansible.TypeStr},
+		{Name: optUserType, Type: ansible.TypeStr},
+		{Name: optLocked, Type: ansible.TypeBool},
+		{Name: optThreepids, Type: ansible.TypeList, Elements: ansible.TypeDict, Options: []ansible.Option{
+			{Name: "medium", Type: ansible.TypeStr, Required: true, Choices: []string{"email", "msisdn"}},
+			{Name: "address", Type: ansible.TypeStr, Required: true},
+		}},
+		{Name: optExternalIDs, Type: ansible.TypeList, Elements: ansible.TypeDict, Options: []ansible.Option{
+			{Name: "auth_provider", Type: ansible.TypeStr, Required: true},
+			{Name: "external_id", Type: ansible.TypeStr, Required: true},
+		}},
+	}
+	if entry {
+		for i := range opts {
+			if opts[i].Name == optUpdatePassword || opts[i].Name == optLogoutDevices {
+				opts[i].Default = nil
+			}
+		}
+	}
+	return opts
+}
+
+// perUserOnly are the per-user options that make no sense at the top level
+// of the batch form (update_password and logout_devices do: they are the
+// default for every entry).
+var perUserOnly = []string{optState, optErase, optPassword, optAdmin, optDisplayname, optAvatarURL, optUserType, optLocked, optThreepids, optExternalIDs}
+
+// desiredFrom turns one user's options into a declaration, checking
+// everything that can be checked before a request. fallback holds the
+// top-level options an entry falls back to (nil for the single form).
+func desiredFrom(p *ansible.Params, ref string, fallback *ansible.Params) (*reconcile.Desired, error) {
+	user := p.String(optUser)
+	localpart, server, err := reconcile.ParseUserRef(user)
+	if err != nil {
+		return nil, fmt.Errorf("%s: option user: %v", ref, err)
+	}
+	d := &reconcile.Desired{
+		Ref:            ref,
+		Localpart:      localpart,
+		Server:         server,
+		State:          reconcile.State(p.String(optState)),
+		Erase:          p.Bool(optErase),
+		Password:       p.OptString(optPassword),
+		UpdatePassword: reconcile.PasswordPolicy(p.String(optUpdatePassword)),
+		LogoutDevices:  p.Bool(optLogoutDevices),
+		Admin:          p.OptBool(optAdmin),
+		Displayname:    p.OptString(optDisplayname),
+		AvatarURL:      p.OptString(optAvatarURL),
+		UserType:       p.OptString(optUserType),
+		Locked:         p.OptBool(optLocked),
+	}
+	if fallback != nil {
+		if !p.Given(optUpdatePassword) {
+			d.UpdatePassword = reconcile.PasswordPolicy(fallback.String(optUpdatePassword))
+		}
+		if !p.Given(optLogoutDevices) {
+			d.LogoutDevices = fallback.Bool(optLogoutDevices)
+		}
+	}
+	if d.AvatarURL != nil && *d.AvatarURL != "" && !strings.HasPrefix(*d.AvatarURL, "mxc://") {
+		return nil, fmt.Errorf("%s: option avatar_url: %q is not an mxc:// URI (upload the image to the media repository first; \"\" removes the avatar)", ref, *d.AvatarURL)
+	}
+	if p.Given(optThreepids) {
+		var in []synapse.Threepid
+		for _, t := range p.List(optThreepids) {
+			in = append(in, synapse.Threepid{Medium: t.String("medium"), Address: t.String("address")})
+		}
+		out, err := reconcile.CanonicalThreepids(in)
+		if err != nil {
+			return nil, fmt.Errorf("%s: option %v", ref, err)
+		}
+		d.Threepids = &out
+	}
+	if p.Given(optExternalIDs) {
+		var in []synapse.ExternalID
+		for _, e := range p.List(optExternalIDs) {
+			in = append(in, synapse.ExternalID{AuthProvider: e.String("auth_provider"), ExternalID: e.String("external_id")})
+		}
+		out, err := reconcile.CanonicalExternalIDs(in)
+		if err != nil {
+			return nil, fmt.Errorf("%s: option %v", ref, err)
+		}
+		d.ExternalIDs = &out
+	}
+	if err := d.Validate(); err != nil {
+		return nil, fmt.Errorf("%s: %v", ref, err)
+	}
+	return d, nil
+}

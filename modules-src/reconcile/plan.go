@@ -1,0 +1,424 @@
+package reconcile
+
+import (
+	"fmt"
+	"slices"
+
+	"github.com/mxadmin/synapse/modules-src/synapse"
+)
+
+// Action is what a run does, or in check mode would do, to one user.
+type Action string
+
+// The outcomes a user can have; a batch result counts them.
+const (
+	ActionUnchanged   Action = "unchanged"
+	ActionCreated     Action = "created"
+	ActionUpdated     Action = "updated"
+	ActionDeactivated Action = "deactivated"
+	ActionReactivated Action = "reactivated"
+	ActionFailed      Action = "failed"
+	// ActionUnverified: nothing could be read (only the shared secret was
+	// given) and check mode may not write, so nothing is known.
+	ActionUnverified Action = "unverified"
+)
+
+// Changes reports whether the action modifies the server.
+func (a Action) Changes() bool {
+	return a == ActionCreated || a == ActionUpdated || a == ActionDeactivated || a == ActionReactivated
+}
+
+// PasswordCheck is what is known about a declared password compared with the
+// stored one.
+type PasswordCheck int
+
+// The results of comparing a declared password with the stored hash.
+const (
+	PasswordNotChecked PasswordCheck = iota // not needed (on_create, new user)
+	PasswordSame
+	PasswordDifferent
+	PasswordUnreadable // the server does not expose hashes
+)
+
+// Facts are what planning needs to know about the run.
+type Facts struct {
+	// Me is the admin the module acts as; "" with only the shared secret.
+	Me string
+	// CanRead is false when only the shared secret is given: users can be
+	// registered but not read or modified.
+	CanRead bool
+}
+
+// Plan is the set of requests that bring one user to its declared state.
+// It holds the password to send, so it is never put into a result: results
+// are built from the views it offers (Changes, Before, After, Predicted).
+type Plan struct {
+	UserID  string
+	Desired *Desired
+	Current *synapse.User // nil: the user does not exist (or cannot be read)
+	Action  Action
+	// Changes names the fields that change, in a fixed order.
+	Changes []string
+
+	// Register creates the user with the shared secret.
+	Register *synapse.Registration
+	// Create is the body of the PUT that creates the user.
+	Create *synapse.UserUpdate
+	// Update is the body of a PUT that modifies the user (after Create, it
+	// sets what a create ignores: locked).
+	Update *synapse.UserUpdate
+	// Deactivate deactivates the user last (erasing it with Erase).
+	Deactivate bool
+	Erase      bool
+
+	// Predicted is the user as it will be once the plan is applied.
+	Predicted *synapse.User
+	// Before and After show the declared fields for --diff.
+	Before, After map[string]any
+
+	// PasswordUnverified is set when a password is sent without knowing
+	// whether it differs, because the server does not expose hashes.
+	PasswordUnverified bool
+	Warnings           []string
+	// Err is set when the declaration cannot be applied; nothing is sent.
+	Err error
+}
+
+// fieldOrder is the order fields are reported in (Synapse's own order of
+// applying a modification).
+var fieldOrder = []string{"password", "displayname", "threepids", "external_ids", "avatar_url", "admin", "deactivated", "erased", "locked", "user_type"}
+
+// Password markers shown in diffs instead of any password.
+const (
+	passwordHidden  = "********"
+	passwordChanged = "******** (changed)"
+	passwordSet     = "******** (set)"
+)
+
+// PlanUser compares one declared user with its current state and decides
+// the requests to send. It is pure: everything it needs has been read.
+func PlanUser(d *Desired, id string, current *synapse.User, pw PasswordCheck, f Facts) *Plan {
+	p := &Plan{UserID: id, Desired: d, Current: current}
+	switch {
+	case !f.CanRead:
+		planRegister(p, d)
+	case current == nil:
+		planCreate(p, d)
+	case d.State == StateAbsent:
+		planDeactivate(p, d, current, f)
+	default:
+		planModify(p, d, current, pw, f)
+	}
+	if p.Err == nil && p.Action != ActionUnchanged {
+		p.Before, p.After = diffViews(d, current, p.Predicted, p)
+	}
+	return p
+}
+
+func planRegister(p *Plan, d *Desired) {
+	if d.State == StateAbsent {
+		p.Err = fmt.Errorf("state=absent needs admin_token or admin_user/admin_password: registration_shared_secret can only create users")
+		return
+	}
+	if d.Password == nil {
+		p.Err = fmt.Errorf("password is required when only registration_shared_secret is given: shared-secret registration needs one")
+		return
+	}
+	reg := &synapse.Registration{Localpart: d.Localpart, Password: *d.Password, Displayname: d.Displayname}
+	if d.Admin != nil {
+		reg.Admin = *d.Admin
+	}
+	if d.UserType != nil {
+		reg.UserType = *d.UserType
+	}
+	p.Register = reg
+	p.Action = ActionCreated
+	p.Changes = declared(d, false)
+	u := newUser(p.UserID, d.Localpart)
+	u.Admin = synapse.Flag(reg.Admin)
+	if reg.UserType != "" {
+		u.UserType = &reg.UserType
+	}
+	if d.Displayname != nil {
+		u.Displayname = emptyToNil(*d.Displayname)
+	}
+	u.Detailed = false
+	p.Predicted = u
+}
+
+func planCreate(p *Plan, d *Desired) {
+	p.Action = ActionCreated
+	u := newUser(p.UserID, d.Localpart)
+	body := synapse.UserUpdate{}
+	if d.State == StateAbsent {
+		// Creating the account deactivated reserves the ID: Synapse never
+		// lets anyone register a deactivated user's ID again. A create
+		// ignores "deactivated", so it is a request of its own.
+		p.Create = &body
+		p.Deactivate, p.Erase = true, d.Erase
+		p.Changes = []string{"deactivated"}
+		if d.Erase {
+			p.Changes = append(p.Changes, "erased")
+		}
+		applyDeactivation(u, d.Erase)
+		p.Predicted = u
+		return
+	}
+	body.Password = d.Password
+	body.Displayname = d.Displayname
+	body.AvatarURL = d.AvatarURL
+	body.Admin = d.Admin
+	if d.UserType != nil && *d.UserType != "" {
+		body.UserType = d.UserType
+	}
+	body.Threepids = d.Threepids
+	body.ExternalIDs = d.ExternalIDs
+	p.Create = &body
+	applyUpdate(u, body)
+	if d.Locked != nil && *d.Locked {
+		// A create ignores "locked": it needs a second PUT.
+		p.Update = &synapse.UserUpdate{Locked: d.Locked}
+		applyUpdate(u, *p.Update)
+	}
+	p.Changes = declared(d, true)
+	p.Predicted = u
+}
+
+func planDeactivate(p *Plan, d *Desired, cur *synapse.User, f Facts) {
+	u := cloneUser(cur)
+	switch {
+	case !bool(cur.Deactivated):
+		if f.Me != "" && p.UserID == f.Me {
+			p.Err = fmt.Errorf("refusing to deactivate %s: it is the admin this module authenticates as", p.UserID)
+			return
+		}
+		p.Action = ActionDeactivated
+		p.Deactivate, p.Erase = true, d.Erase
+		p.Changes = []string{"deactivated"}
+		if d.Erase && !bool(cur.Erased) {
+			p.Changes = append(p.Changes, "erased")
+		}
+	case d.Erase && !bool(cur.Erased):
+		// Already deactivated but not erased: erasing is a second
+		// deactivation with erase set.
+		p.Action = ActionUpdated
+		p.Deactivate, p.Erase = true, true
+		p.Changes = []string{"erased"}
+	default:
+		p.Action = ActionUnchanged
+	}
+	if p.Deactivate {
+		applyDeactivation(u, p.Erase)
+	}
+	p.Predicted = u
+}
+
+func planModify(p *Plan, d *Desired, cur *synapse.User, pw PasswordCheck, f Facts) {
+	upd := synapse.UserUpdate{}
+	var changes []string
+	self := f.Me != "" && p.UserID == f.Me
+
+	if d.Admin != nil && *d.Admin != bool(cur.Admin) {
+		if self && !*d.Admin {
+			p.Err = fmt.Errorf("refusing to demote %s: it is the admin this module authenticates as (Synapse forbids demoting yourself)", p.UserID)
+			return
+		}
+		upd.Admin, changes = d.Admin, append(changes, "admin")
+	}
+	if d.Displayname != nil && *d.Displayname != deref(cur.Displayname) {
+		upd.Displayname, changes = d.Displayname, append(changes, "displayname")
+	}
+	if d.AvatarURL != nil && *d.AvatarURL != deref(cur.AvatarURL) {
+		upd.AvatarURL, changes = d.AvatarURL, append(changes, "avatar_url")
+	}
+	if d.UserType != nil && *d.UserType != deref(cur.UserType) {
+		upd.UserType, changes = d.UserType, append(changes, "user_type")
+	}
+	if d.Locked != nil && *d.Locked != bool(cur.Locked) {
+		if self && *d.Locked {
+			p.Err = fmt.Errorf("refusing to lock %s: it is the admin this module authenticates as", p.UserID)
+			return
+		}
+		upd.Locked, changes = d.Locked, append(changes, "locked")
+	}
+	if d.Threepids != nil && !sameThreepids(*d.Threepids, cur.Threepids) {
+		upd.Threepids, changes = d.Threepids, append(changes, "threepids")
+	}
+	if d.ExternalIDs != nil && !sameExternalIDs(*d.ExternalIDs, cur.ExternalIDs) {
+		upd.ExternalIDs, changes = d.ExternalIDs, append(changes, "external_ids")
+	}
+	if d.Password != nil {
+		send := false
+		switch {
+		case bool(cur.Deactivated):
+			// Deactivation removed the password: a reactivated account
+			// gets the declared one whatever update_password says.
+			send = true
+		case d.UpdatePassword == PasswordAlways:
+			switch pw {
+			case PasswordSame:
+			case PasswordUnreadable:
+				send, p.PasswordUnverified = true, true
+			default:
+				send = true
+			}
+		}
+		if send {
+			upd.Password, changes = d.Password, append(changes, "password")
+			logout := d.LogoutDevices
+			upd.LogoutDevices = &logout
+		}
+	}
+	p.Action = ActionUpdated
+	if bool(cur.Deactivated) {
+		f := false
+		upd.Deactivated, changes = &f, append(changes, "deactivated")
+		p.Action = ActionReactivated
+		if d.Password == nil {
+			p.Warnings = append(p.Warnings, fmt.Sprintf("%s is reactivated without a password: deactivation removed it, so the account cannot log in with one until a password is set", p.UserID))
+		}
+	}
+	u := cloneUser(cur)
+	if len(changes) == 0 {
+		p.Action = ActionUnchanged
+	} else {
+		p.Update = &upd
+		applyUpdate(u, upd)
+	}
+	p.Changes = ordered(changes)
+	p.Predicted = u
+}
+
+// declared lists the fields a declaration sets, for a new user.
+func declared(d *Desired, canSetAll bool) []string {
+	var out []string
+	add := func(name string, given bool) {
+		if given {
+			out = append(out, name)
+		}
+	}
+	add("password", d.Password != nil)
+	add("admin", d.Admin != nil)
+	add("displayname", d.Displayname != nil)
+	add("user_type", d.UserType != nil)
+	if canSetAll {
+		add("avatar_url", d.AvatarURL != nil)
+		add("threepids", d.Threepids != nil)
+		add("external_ids", d.ExternalIDs != nil)
+		add("locked", d.Locked != nil)
+	}
+	return ordered(out)
+}
+
+// Unsettable lists the declared fields that shared-secret registration
+// cannot set (it only knows password, admin, user type and display name).
+func (d *Desired) Unsettable() []string {
+	var out []string
+	for name, given := range map[string]bool{
+		"avatar_url": d.AvatarURL != nil, "threepids": d.Threepids != nil,
+		"external_ids": d.ExternalIDs != nil, "locked": d.Locked != nil,
+	} {
+		if given {
+			out = append(out, name)
+		}
+	}
+	return ordered(out)
+}
+
+// Declared lists every field the declaration manages.
+func (d *Desired) Declared() []string {
+	return declared(d, true)
+}
+
+func ordered(names []string) []string {
+	out := make([]string, 0, len(names))
+	for _, f := range fieldOrder {
+		if slices.Contains(names, f) {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+func newUser(id, localpart string) *synapse.User {
+	// Synapse gives a new user its localpart as display name unless one is set.
+	name := localpart
+	return &synapse.User{Name: id, Displayname: &name, Threepids: []synapse.Threepid{}, ExternalIDs: []synapse.ExternalID{}, Detailed: true}
+}
+
+func cloneUser(u *synapse.User) *synapse.User {
+	c := *u
+	c.Threepids = slices.Clone(u.Threepids)
+	c.ExternalIDs = slices.Clone(u.ExternalIDs)
+	return &c
+}
+
+// applyUpdate predicts the effect of a PUT on u.
+func applyUpdate(u *synapse.User, upd synapse.UserUpdate) {
+	if upd.Displayname != nil {
+		u.Displayname = emptyToNil(*upd.Displayname)
+	}
+	if upd.AvatarURL != nil {
+		u.AvatarURL = emptyToNil(*upd.AvatarURL)
+	}
+	if upd.UserType != nil {
+		u.UserType = emptyToNil(*upd.UserType)
+	}
+	if upd.Admin != nil {
+		u.Admin = synapse.Flag(*upd.Admin)
+	}
+	if upd.Locked != nil {
+		u.Locked = synapse.Flag(*upd.Locked)
+	}
+	if upd.Deactivated != nil {
+		u.Deactivated = synapse.Flag(*upd.Deactivated)
+		if !*upd.Deactivated {
+			u.Erased = false
+		}
+	}
+	if upd.Threepids != nil {
+		u.Threepids = slices.Clone(*upd.Threepids)
+	}
+	if upd.ExternalIDs != nil {
+		u.ExternalIDs = slices.Clone(*upd.ExternalIDs)
+	}
+}
+
+// applyDeactivation predicts what Synapse's deactivation does: it removes
+// the password and the threepids, and erasing also removes the profile.
+func applyDeactivation(u *synapse.User, erase bool) {
+	u.Deactivated = true
+	u.Threepids = []synapse.Threepid{}
+	if erase {
+		u.Erased = true
+		u.Displayname, u.AvatarURL = nil, nil
+	}
+}
+
+func sameThreepids(want, have []synapse.Threepid) bool {
+	h := make([]synapse.Threepid, len(have))
+	copy(h, have)
+	sortThreepids(h)
+	return slices.Equal(want, h)
+}
+
+func sameExternalIDs(want, have []synapse.ExternalID) bool {
+	h := make([]synapse.ExternalID, len(have))
+	copy(h, have)
+	sortExternalIDs(h)
+	return slices.Equal(want, h)
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+func emptyToNil(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}

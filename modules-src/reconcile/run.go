@@ -1,0 +1,405 @@
+package reconcile
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"strings"
+
+	"github.com/mxadmin/synapse/modules-src/synapse"
+)
+
+// Runner reads the current state of declared users, plans, and applies the
+// plans (or, in check mode, only reports them).
+type Runner struct {
+	Client *synapse.Client
+	Facts  Facts
+	// ServerName is the homeserver's name; "" when it is not known yet
+	// (shared-secret runs without server_name).
+	ServerName   string
+	SharedSecret string
+	Pepper       string
+	CheckMode    bool
+	// Concurrency bounds the requests in flight when applying.
+	Concurrency int
+	// PageSize is the page size of the bulk user list.
+	PageSize int
+	// Explain adds context to a Synapse error (who the token belongs to, a
+	// hint on what to do); nil leaves errors as they are.
+	Explain func(error) error
+}
+
+// Outcome is what happened, or in check mode would happen, to one user.
+type Outcome struct {
+	Ref     string
+	UserID  string
+	Action  Action
+	Changes []string
+	// Before and After are the diff of the declared fields.
+	Before, After map[string]any
+	// User is the state after the run (predicted in check mode); nil when
+	// it cannot be known.
+	User *synapse.User
+	// Wrote is true once a write request was sent for this user, so that a
+	// failure after a partial update still reports changed.
+	Wrote    bool
+	Err      error
+	Warnings []string
+}
+
+// Name is the user ID, or what the task wrote when the ID is not known.
+func (o *Outcome) Name() string {
+	if o.UserID != "" {
+		return o.UserID
+	}
+	return o.Ref
+}
+
+func (o *Outcome) fail(err error) {
+	o.Action, o.Err = ActionFailed, err
+}
+
+// hashesPerUserLimit is how many users' hashes are read with one request
+// each; above it, one request reads every hash on the server.
+const hashesPerUserLimit = 8
+
+// Run brings every declared user to its state. One user's failure does not
+// stop the others; the error return is for failures that stop everything
+// (the user list cannot be read).
+func (r *Runner) Run(ctx context.Context, desired []*Desired) ([]*Outcome, []string, error) {
+	var warnings []string
+	outcomes := make([]*Outcome, len(desired))
+	for i, d := range desired {
+		outcomes[i] = &Outcome{Ref: d.Ref}
+		outcomes[i].UserID = r.resolveID(d, outcomes[i])
+	}
+
+	current := map[string]*synapse.User{}
+	if r.Facts.CanRead {
+		var err error
+		if current, err = r.readCurrent(ctx, desired, outcomes); err != nil {
+			return nil, nil, err
+		}
+	}
+
+	checks, w := r.checkPasswords(ctx, desired, outcomes, current)
+	warnings = append(warnings, w...)
+
+	plans := make([]*Plan, len(desired))
+	for i, d := range desired {
+		if outcomes[i].Action == ActionFailed {
+			continue
+		}
+		plans[i] = PlanUser(d, outcomes[i].UserID, current[outcomes[i].UserID], checks[i], r.Facts)
+	}
+
+	unverifiedPasswords := 0
+	for _, p := range plans {
+		if p != nil && p.PasswordUnverified {
+			unverifiedPasswords++
+		}
+	}
+	if unverifiedPasswords > 0 {
+		warnings = append(warnings, fmt.Sprintf("%d password(s) were set without knowing whether they changed: %v", unverifiedPasswords, synapse.ErrHashesUnavailable))
+	}
+
+	if r.CheckMode {
+		unverified := 0
+		for i, p := range plans {
+			if p == nil {
+				continue
+			}
+			outcomes[i].fromPlan(p)
+			if p.Err == nil && !r.Facts.CanRead {
+				outcomes[i].Action = ActionUnverified
+				unverified++
+			}
+		}
+		if unverified > 0 {
+			warnings = append(warnings, fmt.Sprintf("check mode could not verify %d user(s): with only registration_shared_secret nothing can be read; give admin_token or admin_user/admin_password to check users", unverified))
+		}
+		return outcomes, warnings, nil
+	}
+
+	forEach(len(plans), r.Concurrency, func(i int) error {
+		if plans[i] == nil {
+			return nil
+		}
+		r.apply(ctx, plans[i], outcomes[i])
+		return nil
+	})
+	// A panic inside apply is caught by forEach; make sure it shows.
+	for i, p := range plans {
+		if p != nil && outcomes[i].Action == "" {
+			outcomes[i].fail(errors.New("internal error: no outcome"))
+		}
+	}
+	return outcomes, warnings, nil
+}
+
+// resolveID builds the full user ID, refusing one on another server.
+func (r *Runner) resolveID(d *Desired, o *Outcome) string {
+	server := r.ServerName
+	if d.Server != "" {
+		if server != "" && d.Server != server {
+			o.fail(fmt.Errorf("%s: @%s:%s is on another server; this homeserver is %s", d.Ref, d.Localpart, d.Server, server))
+			return ""
+		}
+		server = d.Server
+	}
+	if server == "" {
+		return ""
+	}
+	if err := CheckIDLength(d.Localpart, server); err != nil {
+		o.fail(fmt.Errorf("%s: %v", d.Ref, err))
+		return ""
+	}
+	return UserID(d.Localpart, server)
+}
+
+// readCurrent reads the declared users: one GET for a single user, else the
+// bulk list (a request per thousand users on the server) plus a GET for
+// each existing user whose threepids or external IDs are declared, since
+// the list does not carry them.
+func (r *Runner) readCurrent(ctx context.Context, desired []*Desired, outcomes []*Outcome) (map[string]*synapse.User, error) {
+	current := map[string]*synapse.User{}
+	var live []int
+	for i := range desired {
+		if outcomes[i].Action != ActionFailed {
+			live = append(live, i)
+		}
+	}
+	if len(live) == 0 {
+		return current, nil
+	}
+	if len(live) == 1 {
+		i := live[0]
+		u, err := r.Client.GetUser(ctx, outcomes[i].UserID)
+		if err != nil {
+			outcomes[i].fail(fmt.Errorf("cannot read %s: %w", outcomes[i].Name(), r.explain(err)))
+			return current, nil
+		}
+		if u != nil {
+			current[u.Name] = u
+		}
+		return current, nil
+	}
+
+	all, err := r.Client.ListUsers(ctx, r.PageSize)
+	if err != nil {
+		return nil, fmt.Errorf("cannot read the user list: %w", r.explain(err))
+	}
+	for k := range all {
+		current[all[k].Name] = &all[k]
+	}
+	var detail []int
+	for _, i := range live {
+		d := desired[i]
+		if _, ok := current[outcomes[i].UserID]; ok && (d.Threepids != nil || d.ExternalIDs != nil) {
+			detail = append(detail, i)
+		}
+	}
+	details := make([]*synapse.User, len(detail))
+	errs := forEach(len(detail), r.Concurrency, func(k int) error {
+		u, err := r.Client.GetUser(ctx, outcomes[detail[k]].UserID)
+		details[k] = u
+		return err
+	})
+	for k, i := range detail {
+		switch {
+		case errs[k] != nil:
+			outcomes[i].fail(fmt.Errorf("cannot read %s: %w", outcomes[i].Name(), r.explain(errs[k])))
+		case details[k] != nil:
+			current[details[k].Name] = details[k]
+		}
+	}
+	return current, nil
+}
+
+// checkPasswords compares every password declared with update_password=always
+// with the stored hash, reading the hashes in as few requests as possible
+// and verifying them on all cores (bcrypt is deliberately slow).
+func (r *Runner) checkPasswords(ctx context.Context, desired []*Desired, outcomes []*Outcome, current map[string]*synapse.User) ([]PasswordCheck, []string) {
+	checks := make([]PasswordCheck, len(desired))
+	var need []int
+	for i, d := range desired {
+		cur := current[outcomes[i].UserID]
+		if outcomes[i].Action != ActionFailed && r.Facts.CanRead && d.Password != nil &&
+			d.UpdatePassword == PasswordAlways && cur != nil && !bool(cur.Deactivated) {
+			need = append(need, i)
+		}
+	}
+	if len(need) == 0 {
+		return checks, nil
+	}
+
+	hashes := map[string]string{}
+	var readErr error
+	if len(need) <= hashesPerUserLimit {
+		found := make([]map[string]string, len(need))
+		errs := forEach(len(need), r.Concurrency, func(k int) (err error) {
+			found[k], err = r.Client.PasswordHashes(ctx, r.Facts.Me, desired[need[k]].Localpart)
+			return err
+		})
+		for k := range need {
+			if errs[k] != nil {
+				readErr = errs[k]
+				break
+			}
+			for id, h := range found[k] {
+				hashes[id] = h
+			}
+		}
+	} else {
+		hashes, readErr = r.Client.PasswordHashes(ctx, r.Facts.Me, "")
+	}
+
+	if readErr != nil {
+		for _, i := range need {
+			checks[i] = PasswordUnreadable
+		}
+		if errors.Is(readErr, synapse.ErrHashesUnavailable) {
+			return checks, nil
+		}
+		return checks, []string{fmt.Sprintf("could not read password hashes, so passwords are set without comparing: %v", r.explain(readErr))}
+	}
+
+	workers := runtime.GOMAXPROCS(0)
+	forEach(len(need), workers, func(k int) error {
+		i := need[k]
+		hash, ok := hashes[outcomes[i].UserID]
+		switch {
+		case !ok:
+			checks[i] = PasswordUnreadable
+		case synapse.PasswordMatches(hash, *desired[i].Password, r.Pepper):
+			checks[i] = PasswordSame
+		default:
+			checks[i] = PasswordDifferent
+		}
+		return nil
+	})
+	return checks, nil
+}
+
+func (o *Outcome) fromPlan(p *Plan) {
+	if p.Err != nil {
+		o.fail(p.Err)
+		return
+	}
+	o.Action, o.Changes = p.Action, p.Changes
+	o.Before, o.After = p.Before, p.After
+	o.User = p.Predicted
+	o.Warnings = append(o.Warnings, p.Warnings...)
+}
+
+// apply sends one user's plan: at most a create or registration, a
+// modifying PUT, and a deactivation, in that order.
+func (r *Runner) apply(ctx context.Context, p *Plan, o *Outcome) {
+	o.fromPlan(p)
+	if o.Action == ActionFailed || o.Action == ActionUnchanged {
+		return
+	}
+	id := p.UserID
+
+	if p.Register != nil {
+		r.applyRegister(ctx, p, o)
+		return
+	}
+	if p.Create != nil {
+		o.Wrote = true
+		after, _, err := r.Client.PutUser(ctx, id, *p.Create)
+		if err != nil {
+			o.fail(fmt.Errorf("cannot create %s: %w", id, r.explain(err)))
+			return
+		}
+		if after != nil {
+			o.User = after
+		}
+	}
+	if p.Update != nil {
+		o.Wrote = true
+		after, _, err := r.Client.PutUser(ctx, id, *p.Update)
+		if err != nil {
+			fields := strings.Join(updateFields(p), ", ")
+			if p.Create != nil {
+				o.fail(fmt.Errorf("created %s, but could not set %s: %w", id, fields, r.explain(err)))
+			} else {
+				o.fail(fmt.Errorf("cannot update %s (%s); Synapse applies fields one by one, so some may be set: %w", id, fields, r.explain(err)))
+			}
+			return
+		}
+		o.User = after
+	}
+	if p.Deactivate {
+		o.Wrote = true
+		if err := r.Client.Deactivate(ctx, id, p.Erase); err != nil {
+			prefix := "cannot deactivate " + id
+			if p.Create != nil {
+				prefix = "created " + id + ", but could not deactivate it"
+			}
+			o.fail(fmt.Errorf("%s: %w", prefix, r.explain(err)))
+			return
+		}
+		if o.User != nil {
+			applyDeactivation(o.User, p.Erase)
+		}
+	}
+}
+
+// updateFields are the fields the modifying PUT sets.
+func updateFields(p *Plan) []string {
+	if p.Create != nil {
+		return []string{"locked"}
+	}
+	return p.Changes
+}
+
+func (r *Runner) applyRegister(ctx context.Context, p *Plan, o *Outcome) {
+	o.Wrote = true
+	reg, err := r.Client.Register(ctx, r.SharedSecret, *p.Register)
+	switch {
+	case err == nil:
+		if o.UserID == "" && reg.UserID != "" {
+			o.UserID = reg.UserID
+			if o.User != nil {
+				o.User.Name = reg.UserID
+			}
+		}
+		if rest := p.Desired.Unsettable(); len(rest) > 0 {
+			o.Warnings = append(o.Warnings, fmt.Sprintf("%s was created, but %s were not set: shared-secret registration cannot set them; give admin_token or admin_user/admin_password", o.Name(), strings.Join(rest, ", ")))
+		}
+	case synapse.HasErrcode(err, synapse.ErrcodeUserInUse) && reg != nil && reg.Retried:
+		// An earlier attempt whose answer was lost created the user.
+		o.Warnings = append(o.Warnings, fmt.Sprintf("%s: the answer to the first registration attempt was lost; the user exists now", o.Name()))
+	case synapse.HasErrcode(err, synapse.ErrcodeUserInUse):
+		o.Action, o.Changes, o.Wrote = ActionUnchanged, nil, false
+		o.Before, o.After, o.User = nil, nil, nil
+		rest := p.Desired.Declared()
+		if p.Desired.UpdatePassword != PasswordAlways {
+			rest = slicesWithout(rest, "password")
+		}
+		if len(rest) > 0 {
+			o.Warnings = append(o.Warnings, fmt.Sprintf("%s exists; %s were not checked: reading a user needs admin_token or admin_user/admin_password", o.Name(), strings.Join(rest, ", ")))
+		}
+	default:
+		o.fail(fmt.Errorf("cannot register %s: %w", o.Name(), r.explain(err)))
+	}
+}
+
+func slicesWithout(s []string, drop string) []string {
+	out := s[:0:0]
+	for _, v := range s {
+		if v != drop {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+func (r *Runner) explain(err error) error {
+	if r.Explain == nil {
+		return err
+	}
+	return r.Explain(err)
+}

@@ -1,0 +1,295 @@
+// Package session turns the connection options every module of the
+// collection shares into an authenticated Synapse client: it picks the auth
+// mode (admin token, password login, or registration shared secret only),
+// learns who the module acts as and the server name, refuses homeservers
+// that delegate auth to MAS, and logs out again at the end of a login run.
+package session
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/mxadmin/synapse/modules-src/ansible"
+	"github.com/mxadmin/synapse/modules-src/synapse"
+)
+
+// DeviceID is the device every password login of the module uses, so that
+// repeated runs reuse one device on the admin account instead of adding one
+// per run.
+const DeviceID = "MXADMIN_SYNAPSE_ANSIBLE"
+
+// Mode is how the module authenticates.
+type Mode int
+
+// The auth modes, from most to least capable.
+const (
+	ModeToken        Mode = iota // admin_token
+	ModeLogin                    // admin_user + admin_password
+	ModeSharedSecret             // registration_shared_secret only
+)
+
+// Options are the connection options.
+type Options struct {
+	HomeserverURL string
+	ServerName    string
+	AdminToken    string
+	AdminUser     string
+	AdminPassword string
+	SharedSecret  string
+	ValidateCerts bool
+	CAPath        string
+	Timeout       time.Duration
+	Retries       int
+	// MaxConns is set by modules that send requests concurrently.
+	MaxConns int
+	// Version goes into the User-Agent.
+	Version string
+}
+
+// Option names, shared by every module.
+const (
+	OptHomeserverURL = "homeserver_url"
+	OptServerName    = "server_name"
+	OptAdminToken    = "admin_token"
+	OptAdminUser     = "admin_user"
+	OptAdminPassword = "admin_password"
+	OptSharedSecret  = "registration_shared_secret"
+	OptValidateCerts = "validate_certs"
+	OptCAPath        = "ca_path"
+	OptTimeout       = "timeout"
+	OptRetries       = "retries"
+)
+
+// Spec is the argument spec of the connection options.
+func Spec() []ansible.Option {
+	return []ansible.Option{
+		{Name: OptHomeserverURL, Type: ansible.TypeStr, Default: "http://127.0.0.1:8008"},
+		{Name: OptServerName, Type: ansible.TypeStr},
+		{Name: OptAdminToken, Type: ansible.TypeStr, NoLog: true},
+		{Name: OptAdminUser, Type: ansible.TypeStr},
+		{Name: OptAdminPassword, Type: ansible.TypeStr, NoLog: true},
+		{Name: OptSharedSecret, Type: ansible.TypeStr, NoLog: true},
+		{Name: OptValidateCerts, Type: ansible.TypeBool, Default: true},
+		{Name: OptCAPath, Type: ansible.TypePath},
+		{Name: OptTimeout, Type: ansible.TypeInt, Default: 30},
+		{Name: OptRetries, Type: ansible.TypeInt, Default: 3},
+	}
+}
+
+// Constraints are the rules between connection options, for a module spec.
+var (
+	MutuallyExclusive = [][]string{{OptAdminToken, OptAdminUser}}
+	RequiredTogether  = [][]string{{OptAdminUser, OptAdminPassword}}
+)
+
+// OptionsFrom reads the connection options and checks them, before any
+// request is made.
+func OptionsFrom(p *ansible.Params) (Options, error) {
+	o := Options{
+		HomeserverURL: p.String(OptHomeserverURL),
+		ServerName:    strings.ToLower(strings.TrimSpace(p.String(OptServerName))),
+		AdminToken:    p.String(OptAdminToken),
+		AdminUser:     p.String(OptAdminUser),
+		AdminPassword: p.String(OptAdminPassword),
+		SharedSecret:  p.String(OptSharedSecret),
+		ValidateCerts: p.Bool(OptValidateCerts),
+		CAPath:        p.String(OptCAPath),
+		Timeout:       time.Duration(p.Int(OptTimeout)) * time.Second,
+		Retries:       p.Int(OptRetries),
+	}
+	var problems []string
+	if _, err := synapse.ParseBaseURL(o.HomeserverURL); err != nil {
+		problems = append(problems, fmt.Sprintf("option homeserver_url: %q %v (for example https://matrix.example.com or http://127.0.0.1:8008)", o.HomeserverURL, err))
+	}
+	if p.Given(OptAdminToken) && o.AdminToken == "" {
+		problems = append(problems, "option admin_token: may not be empty")
+	}
+	if p.Given(OptAdminPassword) && o.AdminPassword == "" {
+		problems = append(problems, "option admin_password: may not be empty")
+	}
+	if p.Given(OptSharedSecret) && o.SharedSecret == "" {
+		problems = append(problems, "option registration_shared_secret: may not be empty")
+	}
+	if p.Int(OptTimeout) < 1 {
+		problems = append(problems, "option timeout: must be at least 1 (seconds)")
+	}
+	if o.Retries < 0 || o.Retries > 20 {
+		problems = append(problems, "option retries: must be between 0 and 20")
+	}
+	if strings.ContainsAny(o.ServerName, "/@ ") {
+		problems = append(problems, fmt.Sprintf("option server_name: %q is not a server name (for example example.com)", o.ServerName))
+	}
+	if len(problems) > 0 {
+		return o, &ansible.ValidationError{Problems: problems}
+	}
+	return o, nil
+}
+
+// Mode is the auth mode the options select.
+func (o Options) Mode() (Mode, error) {
+	switch {
+	case o.AdminToken != "":
+		return ModeToken, nil
+	case o.AdminUser != "":
+		return ModeLogin, nil
+	case o.SharedSecret != "":
+		return ModeSharedSecret, nil
+	}
+	return 0, errors.New("no way to authenticate: give admin_token, or admin_user with admin_password, or registration_shared_secret (which can only create users)")
+}
+
+// Session is an open connection to Synapse.
+type Session struct {
+	Client *synapse.Client
+	Mode   Mode
+	// Me is the admin the module acts as; "" in shared-secret mode.
+	Me string
+	// ServerName is the homeserver's name; "" when not learned (shared
+	// secret mode, server_name not given, keys endpoint not served).
+	ServerName   string
+	SharedSecret string
+	loggedIn     bool
+	opts         Options
+}
+
+// Open connects and authenticates: one auth_metadata read to refuse a MAS
+// homeserver, then whoami (token) or a login. Shared-secret mode sends
+// nothing more.
+func Open(ctx context.Context, o Options) (*Session, error) {
+	mode, err := o.Mode()
+	if err != nil {
+		return nil, err
+	}
+	client, err := synapse.New(synapse.Config{
+		BaseURL:            o.HomeserverURL,
+		InsecureSkipVerify: !o.ValidateCerts,
+		CAFile:             o.CAPath,
+		Timeout:            o.Timeout,
+		Retries:            o.Retries,
+		MaxConns:           o.MaxConns,
+		UserAgent:          "mxadmin.synapse/" + o.Version,
+	})
+	if err != nil {
+		return nil, err
+	}
+	s := &Session{Client: client, Mode: mode, SharedSecret: o.SharedSecret, opts: o}
+
+	mas, err := client.DelegatesAuth(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("cannot reach Synapse at %s: %w", client.BaseURL(), err)
+	}
+	if mas {
+		return nil, fmt.Errorf("the homeserver at %s delegates authentication to Matrix Authentication Service (MAS): its accounts and passwords live in MAS, so they are managed with MAS (mas-cli or the MAS admin API), not with this module", client.BaseURL())
+	}
+
+	switch mode {
+	case ModeToken:
+		client.SetToken(o.AdminToken)
+		me, err := client.Whoami(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("admin_token: %w", s.Explain(err))
+		}
+		s.Me = me
+	case ModeLogin:
+		res, err := client.Login(ctx, o.AdminUser, o.AdminPassword, DeviceID)
+		if err != nil {
+			return nil, loginError(o.AdminUser, err)
+		}
+		client.SetToken(res.AccessToken)
+		s.Me, s.loggedIn = res.UserID, true
+	case ModeSharedSecret:
+		s.ServerName = o.ServerName
+		return s, nil
+	}
+
+	_, learned, _ := strings.Cut(s.Me, ":")
+	if o.ServerName != "" && o.ServerName != learned {
+		s.Close(ctx)
+		return nil, fmt.Errorf("option server_name is %s, but the homeserver at %s is %s", o.ServerName, client.BaseURL(), learned)
+	}
+	s.ServerName = learned
+	return s, nil
+}
+
+// LearnServerName finds the server name in shared-secret mode, where no
+// authenticated request can tell it, from the server's signing keys.
+func (s *Session) LearnServerName(ctx context.Context) error {
+	if s.ServerName != "" {
+		return nil
+	}
+	name, err := s.Client.ServerNameFromKeys(ctx)
+	if err != nil || name == "" {
+		return fmt.Errorf("set server_name: with only registration_shared_secret the server name cannot be read from %s (its keys endpoint did not answer)", s.Client.BaseURL())
+	}
+	s.ServerName = name
+	return nil
+}
+
+// CanRead reports whether users can be read and modified.
+func (s *Session) CanRead() bool { return s.Mode != ModeSharedSecret }
+
+// Close logs out when the session logged in, removing the token and the
+// device: no valid credential is left behind by a run.
+func (s *Session) Close(ctx context.Context) {
+	if !s.loggedIn {
+		return
+	}
+	s.loggedIn = false
+	_ = s.Client.Logout(ctx)
+}
+
+// Explain adds what the user needs to know to a Synapse error about
+// authentication: whose token was refused and what to do.
+func (s *Session) Explain(err error) error {
+	var e *synapse.Error
+	if !errors.As(err, &e) {
+		return err
+	}
+	who := "the admin token"
+	switch s.Mode {
+	case ModeLogin:
+		who = "the session of admin_user " + s.opts.AdminUser
+	case ModeSharedSecret:
+		who = "registration_shared_secret"
+	}
+	switch {
+	case e.Errcode == synapse.ErrcodeUnknownToken:
+		return fmt.Errorf("%w; %s is not valid (wrong, expired or logged out)", err, who)
+	case e.Errcode == synapse.ErrcodeMissingToken:
+		return fmt.Errorf("%w; this needs admin_token or admin_user/admin_password", err)
+	case e.Status == http.StatusForbidden && strings.HasSuffix(e.Path, "/_synapse/admin/v1/register"):
+		return fmt.Errorf("%w; registration_shared_secret does not match the server's", err)
+	case e.Status == http.StatusForbidden && e.Errcode == synapse.ErrcodeForbidden && strings.Contains(e.Path, "/_synapse/admin/") && s.Me != "":
+		return fmt.Errorf("%w; %s (%s) is not a server admin", err, s.Me, who)
+	case e.Errcode == synapse.ErrcodeExclusive:
+		return fmt.Errorf("%w; the user ID is in the exclusive namespace of an application service, which manages those users itself", err)
+	case e.Status == http.StatusConflict:
+		return fmt.Errorf("%w; an external_id is already linked to another user", err)
+	}
+	return err
+}
+
+func loginError(user string, err error) error {
+	var e *synapse.Error
+	if errors.As(err, &e) {
+		switch {
+		case e.Status == http.StatusTooManyRequests:
+			wait := "a few minutes"
+			if e.RetryAfter > 0 {
+				wait = e.RetryAfter.Round(time.Second).String()
+			}
+			return fmt.Errorf("logging in as %s was refused by Synapse's login rate limit (%s): it asks to wait %s. Synapse allows a few logins and then about one every 5 minutes per account and per address, so runs that log in each time soon hit it: use admin_token instead", user, e.Errcode, wait)
+		case e.Errcode == synapse.ErrcodeForbidden:
+			return fmt.Errorf("logging in as %s failed: wrong admin_user or admin_password (%s)", user, e.Errcode)
+		case e.Errcode == synapse.ErrcodeUserDeactivated:
+			return fmt.Errorf("logging in as %s failed: the account is deactivated (%s)", user, e.Errcode)
+		case e.Status == http.StatusNotFound:
+			return fmt.Errorf("logging in as %s failed: this homeserver offers no password login (%v); use admin_token", user, err)
+		}
+	}
+	return fmt.Errorf("logging in as %s failed: %w", user, err)
+}

@@ -1,0 +1,318 @@
+// Package synapse is a client for the parts of Synapse's admin and client
+// APIs that manage user accounts. One place builds requests (newRequest), one
+// place sends them and turns answers into values or typed errors (do), and
+// retries with backoff happen underneath, in go-retryablehttp.
+package synapse
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/go-retryablehttp"
+)
+
+// Config says how to reach Synapse.
+type Config struct {
+	// BaseURL is the homeserver URL. It may carry a path prefix
+	// (https://host/matrix) when Synapse sits behind a reverse proxy.
+	BaseURL string
+	// Token is an access token; it may be set later with SetToken.
+	Token string
+	// InsecureSkipVerify turns off TLS certificate checks.
+	InsecureSkipVerify bool
+	// CAFile is a PEM bundle trusted in addition to the system roots.
+	CAFile string
+	// Timeout bounds one HTTP exchange, body included.
+	Timeout time.Duration
+	// Retries is how many times a failed request is retried (so at most
+	// Retries+1 attempts) on connection errors, 429 and 5xx.
+	Retries int
+	// MaxConns is the number of keep-alive connections kept open; set it to
+	// the number of requests sent concurrently.
+	MaxConns int
+	// MaxRetryWait caps the wait Synapse may ask for on a 429. An answer
+	// asking for longer fails at once instead of sleeping for minutes.
+	MaxRetryWait time.Duration
+	// RetryWaitMin and RetryWaitMax bound the exponential backoff used when
+	// Synapse does not say how long to wait.
+	RetryWaitMin time.Duration
+	RetryWaitMax time.Duration
+	// UserAgent identifies the module in Synapse's logs.
+	UserAgent string
+}
+
+// Client talks to one Synapse. It is safe for concurrent use: a batch shares
+// one Client, and so one pool of keep-alive connections.
+type Client struct {
+	base      *url.URL
+	token     atomic.Pointer[string]
+	http      *retryablehttp.Client
+	userAgent string
+	maxWait   time.Duration
+	requests  atomic.Int64
+}
+
+// maxBodySize bounds what is read from one answer. The largest answers are
+// user lists and the password-hash search over every user; 256 MiB covers a
+// server with millions of accounts.
+const maxBodySize = 256 << 20
+
+// ParseBaseURL checks a homeserver URL. It is exported so that option
+// validation can refuse a bad URL before any request is made.
+func ParseBaseURL(raw string) (*url.URL, error) {
+	u, err := url.Parse(strings.TrimSpace(raw))
+	if err != nil {
+		return nil, fmt.Errorf("not a URL: %v", unwrapURLError(err))
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return nil, errors.New("must start with http:// or https://")
+	}
+	if u.Host == "" {
+		return nil, errors.New("has no host")
+	}
+	if u.User != nil {
+		return nil, errors.New("must not carry credentials; use admin_token or admin_user/admin_password")
+	}
+	if u.RawQuery != "" || u.Fragment != "" {
+		return nil, errors.New("must not have a query or fragment")
+	}
+	u.Path = strings.TrimRight(u.Path, "/")
+	u.RawPath = ""
+	return u, nil
+}
+
+func unwrapURLError(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
+	}
+	return err
+}
+
+// New builds a client. It reads the CA file but sends nothing.
+func New(cfg Config) (*Client, error) {
+	base, err := ParseBaseURL(cfg.BaseURL)
+	if err != nil {
+		return nil, fmt.Errorf("homeserver_url %s", err)
+	}
+	tlsConfig := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: cfg.InsecureSkipVerify} //nolint:gosec // only when the user sets validate_certs: false
+	if cfg.CAFile != "" {
+		pem, err := os.ReadFile(cfg.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("ca_path: cannot read %s: %v", cfg.CAFile, errors.Unwrap(err))
+		}
+		pool, err := x509.SystemCertPool()
+		if err != nil || pool == nil {
+			pool = x509.NewCertPool()
+		}
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("ca_path: %s holds no PEM certificate", cfg.CAFile)
+		}
+		tlsConfig.RootCAs = pool
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 30 * time.Second
+	}
+	if cfg.MaxConns <= 0 {
+		cfg.MaxConns = 4
+	}
+	if cfg.MaxRetryWait <= 0 {
+		cfg.MaxRetryWait = 60 * time.Second
+	}
+	if cfg.RetryWaitMin <= 0 {
+		cfg.RetryWaitMin = 500 * time.Millisecond
+	}
+	if cfg.RetryWaitMax <= 0 {
+		cfg.RetryWaitMax = 10 * time.Second
+	}
+	transport := &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           (&net.Dialer{Timeout: cfg.Timeout, KeepAlive: 30 * time.Second}).DialContext,
+		TLSClientConfig:       tlsConfig,
+		TLSHandshakeTimeout:   cfg.Timeout,
+		ForceAttemptHTTP2:     true,
+		MaxIdleConns:          cfg.MaxConns,
+		MaxIdleConnsPerHost:   cfg.MaxConns,
+		IdleConnTimeout:       90 * time.Second,
+		ExpectContinueTimeout: time.Second,
+	}
+	c := &Client{base: base, userAgent: cfg.UserAgent, maxWait: cfg.MaxRetryWait}
+	if c.userAgent == "" {
+		c.userAgent = "mxadmin.synapse"
+	}
+	c.SetToken(cfg.Token)
+	c.http = &retryablehttp.Client{
+		HTTPClient: &http.Client{
+			Transport: countingTransport{next: transport, count: &c.requests},
+			Timeout:   cfg.Timeout,
+			// A redirect would turn a PUT into a GET or move the token to
+			// another host; report it instead of following it.
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		},
+		// No logger: go-retryablehttp would write to stderr, which Ansible
+		// shows to the user, and the module's output must be its one JSON.
+		Logger:       nil,
+		RetryWaitMin: cfg.RetryWaitMin,
+		RetryWaitMax: cfg.RetryWaitMax,
+		RetryMax:     cfg.Retries,
+		CheckRetry:   c.checkRetry,
+		Backoff:      c.backoff,
+		// Hand back the last answer so that do() can turn it into a typed
+		// error, instead of go-retryablehttp's "giving up" string.
+		ErrorHandler: retryablehttp.PassthroughErrorHandler,
+	}
+	return c, nil
+}
+
+// SetToken sets the access token sent with every later request.
+func (c *Client) SetToken(token string) { c.token.Store(&token) }
+
+// HasToken reports whether requests are authenticated.
+func (c *Client) HasToken() bool { return *c.token.Load() != "" }
+
+// Requests returns how many HTTP requests were sent, retries included.
+func (c *Client) Requests() int64 { return c.requests.Load() }
+
+// BaseURL returns the homeserver URL requests are sent to.
+func (c *Client) BaseURL() string { return c.base.String() }
+
+// newRequest is the one place requests are built: it joins path segments to
+// the base URL (escaping each one, since a localpart may contain '/'), adds
+// the query, encodes the body and sets the headers.
+func (c *Client) newRequest(ctx context.Context, method string, segments []string, query url.Values, body any) (*retryablehttp.Request, error) {
+	u := *c.base
+	var raw, plain strings.Builder
+	raw.WriteString(c.base.EscapedPath())
+	plain.WriteString(c.base.Path)
+	for _, s := range segments {
+		raw.WriteString("/" + url.PathEscape(s))
+		plain.WriteString("/" + s)
+	}
+	u.Path, u.RawPath = plain.String(), raw.String()
+	u.RawQuery = query.Encode()
+
+	var payload any // nil, or []byte so that retries can resend it
+	if body != nil {
+		data, err := json.Marshal(body)
+		if err != nil {
+			return nil, fmt.Errorf("encoding the request body: %w", err)
+		}
+		payload = data
+	}
+	req, err := retryablehttp.NewRequestWithContext(ctx, method, u.String(), payload)
+	if err != nil {
+		return nil, fmt.Errorf("building %s %s: %w", method, u.Path, err)
+	}
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("User-Agent", c.userAgent)
+	if payload != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token := *c.token.Load(); token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	return req, nil
+}
+
+// do is the one place answers are handled: it sends the request (with
+// retries), reads the whole body inside the retry loop so that a connection
+// cut mid-answer is retried too, and decodes a 2xx JSON answer into out or
+// turns anything else into *Error, *ResponseError or *UnreachableError.
+// It returns the HTTP status of a successful answer.
+func (c *Client) do(req *retryablehttp.Request, out any) (int, error) {
+	var body []byte
+	read := false
+	req.SetResponseHandler(func(resp *http.Response) error {
+		defer resp.Body.Close()
+		data, err := io.ReadAll(io.LimitReader(resp.Body, maxBodySize))
+		if err != nil {
+			return fmt.Errorf("reading the answer: %w", err)
+		}
+		body, read = data, true
+		return nil
+	})
+	method, path := req.Method, req.URL.Path
+	resp, err := c.http.Do(req)
+	if err != nil {
+		if resp != nil {
+			resp.Body.Close()
+		}
+		if ctxErr := req.Context().Err(); ctxErr != nil && errors.Is(err, ctxErr) {
+			return 0, &UnreachableError{Method: method, URL: redact(req.URL), Err: ctxErr}
+		}
+		return 0, &UnreachableError{Method: method, URL: redact(req.URL), Err: unwrapURLError(err)}
+	}
+	if !read {
+		// Retries ran out on a retryable status: the response handler never
+		// ran, the body is still unread.
+		defer resp.Body.Close()
+		data, err := io.ReadAll(io.LimitReader(resp.Body, maxBodySize))
+		if err != nil {
+			return 0, &UnreachableError{Method: method, URL: redact(req.URL), Err: fmt.Errorf("reading the answer: %w", err)}
+		}
+		body = data
+	}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		if resp.StatusCode >= 300 && resp.StatusCode < 400 {
+			return 0, &ResponseError{Method: method, Path: path, Status: resp.StatusCode,
+				Reason: fmt.Sprintf("a redirect to %q; set homeserver_url to the address Synapse answers on", resp.Header.Get("Location"))}
+		}
+		return 0, errorFromResponse(method, path, resp, body)
+	}
+	if out != nil {
+		if err := json.Unmarshal(body, out); err != nil {
+			return 0, &ResponseError{Method: method, Path: path, Status: resp.StatusCode,
+				ContentType: resp.Header.Get("Content-Type"), Snippet: snippet(body),
+				Reason: "not the JSON Synapse sends"}
+		}
+	}
+	return resp.StatusCode, nil
+}
+
+// call builds and sends one request.
+func (c *Client) call(ctx context.Context, method string, segments []string, query url.Values, body, out any) (int, error) {
+	req, err := c.newRequest(ctx, method, segments, query, body)
+	if err != nil {
+		return 0, err
+	}
+	return c.do(req, out)
+}
+
+func redact(u *url.URL) string {
+	v := *u
+	v.User = nil
+	return v.String()
+}
+
+// countingTransport counts requests on the wire, retries included.
+type countingTransport struct {
+	next  http.RoundTripper
+	count *atomic.Int64
+}
+
+func (t countingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	t.count.Add(1)
+	return t.next.RoundTrip(req)
+}
+
+// readAllAndRestore reads a body and puts an equivalent one back, so that a
+// retry policy can look at an answer and still leave it to do().
+func readAllAndRestore(resp *http.Response) []byte {
+	data, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	resp.Body.Close()
+	resp.Body = io.NopCloser(bytes.NewReader(data))
+	return data
+}
