@@ -173,8 +173,8 @@ func (c *Client) ListUsers(ctx context.Context, pageSize int) ([]User, error) {
 			"locked":      {"true"},
 		}
 		var page struct {
-			Users     []User `json:"users"`
-			Total     int    `json:"total"`
+			Users     []User       `json:"users"`
+			Total     int          `json:"total"`
 			NextToken *json.Number `json:"next_token"`
 		}
 		if _, err := c.call(ctx, http.MethodGet, path(adminV2, "users"), q, nil, &page); err != nil {
