@@ -55,6 +55,13 @@ func runMatrixUser(ctx context.Context, p *ansible.Params, in ansible.Internal) 
 	if _, err := opts.Mode(); err != nil {
 		return ansible.Fail(err.Error())
 	}
+	if opts.ServerName != "" {
+		for _, d := range desired {
+			if d.Server != "" && d.Server != opts.ServerName {
+				return ansible.Fail(fmt.Sprintf("%s: @%s:%s is on another server; server_name is %s, and the admin API manages local users only", d.Ref, d.Localpart, d.Server, opts.ServerName))
+			}
+		}
+	}
 	if opts.SharedSecret != "" && opts.AdminToken == "" && opts.AdminUser == "" {
 		// Refuse what shared-secret registration cannot do before sending
 		// anything.

@@ -1,0 +1,196 @@
+// Package e2e tests the collection end to end against real Synapse servers:
+// the module binary driven exactly as Ansible drives it (an args file in,
+// one JSON object out), and playbooks run by ansible-playbook.
+package e2e
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/mxadmin/synapse/tests/synapsetest"
+)
+
+// binary is the module binary built for this test run.
+var binary string
+
+func TestMain(m *testing.M) {
+	code := func() int {
+		dir, err := os.MkdirTemp("", "mxadmin-e2e-")
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		defer os.RemoveAll(dir)
+		root, err := synapsetest.RepoRoot()
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		// Build from source so that plain 'go test' always tests the code
+		// as it is, with the flags of a release build.
+		binary = filepath.Join(dir, "mxadmin-synapse")
+		build := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", binary, "./modules-src/cmd/mxadmin-synapse")
+		build.Dir = root
+		build.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := build.CombinedOutput(); err != nil {
+			fmt.Fprintf(os.Stderr, "building the module binary: %v\n%s", err, out)
+			return 1
+		}
+		defer synapsetest.StopAll()
+		return m.Run()
+	}()
+	os.Exit(code)
+}
+
+// Run is one module run.
+type Run struct {
+	Result map[string]any
+	Stdout string
+	Stderr string
+	Exit   int
+}
+
+// argsCounter names args files uniquely within the test run.
+var argsCounter atomic.Int64
+
+// runModule runs a module as Ansible does and decodes its one JSON object.
+// Every run is checked for the contract: exactly one JSON object on stdout
+// and nothing on stderr.
+func runModule(t *testing.T, module string, args map[string]any) Run {
+	t.Helper()
+	full := map[string]any{"_mxadmin_module": module, "_ansible_check_mode": false, "_ansible_diff": true,
+		"_ansible_verbosity": 0, "_ansible_version": "2.19.14", "_ansible_module_name": "mxadmin.synapse.__mxadmin_synapse_linux_amd64"}
+	for k, v := range args {
+		full[k] = v
+	}
+	data, err := json.Marshal(full)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), fmt.Sprintf("args-%d", argsCounter.Add(1)))
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := runBinary(t, path)
+	// Every run doubles as a secret scan: no secret from the args may
+	// appear anywhere in what the module printed.
+	for _, secret := range secretsIn(args) {
+		if strings.Contains(r.Stdout, secret) || strings.Contains(r.Stderr, secret) {
+			t.Errorf("the module output contains a secret (%d chars) from its arguments:\n%s", len(secret), r.Stdout)
+		}
+	}
+	return r
+}
+
+// secretKeys are the options whose values are secrets.
+var secretKeys = map[string]bool{"password": true, "admin_token": true, "admin_password": true,
+	"registration_shared_secret": true, "password_pepper": true}
+
+// secretsIn collects secret values from args, at any depth.
+func secretsIn(v any) []string {
+	var out []string
+	switch x := v.(type) {
+	case map[string]any:
+		for k, val := range x {
+			if s, ok := val.(string); ok && secretKeys[k] && len(s) >= 4 {
+				out = append(out, s)
+			}
+			out = append(out, secretsIn(val)...)
+		}
+	case []any:
+		for _, el := range x {
+			out = append(out, secretsIn(el)...)
+		}
+	case []map[string]any:
+		for _, el := range x {
+			out = append(out, secretsIn(el)...)
+		}
+	}
+	return out
+}
+
+// runBinary runs the binary on an args file.
+func runBinary(t *testing.T, argsPath string) Run {
+	t.Helper()
+	cmd := exec.Command(binary, argsPath)
+	var stdout, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	r := Run{Stdout: stdout.String(), Stderr: stderr.String()}
+	if exitErr, ok := err.(*exec.ExitError); ok {
+		r.Exit = exitErr.ExitCode()
+	} else if err != nil {
+		t.Fatalf("running the module: %v", err)
+	}
+	if r.Stderr != "" {
+		t.Errorf("the module wrote to stderr: %q", r.Stderr)
+	}
+	dec := json.NewDecoder(strings.NewReader(r.Stdout))
+	if err := dec.Decode(&r.Result); err != nil {
+		t.Fatalf("module output is not one JSON object: %v\n%s", err, r.Stdout)
+	}
+	if dec.More() {
+		t.Fatalf("module printed more than one JSON value:\n%s", r.Stdout)
+	}
+	return r
+}
+
+func (r Run) bool(key string) bool {
+	b, _ := r.Result[key].(bool)
+	return b
+}
+
+func (r Run) str(key string) string {
+	s, _ := r.Result[key].(string)
+	return s
+}
+
+func (r Run) changed() bool { return r.bool("changed") }
+func (r Run) failed() bool  { return r.bool("failed") }
+func (r Run) msg() string   { return r.str("msg") }
+
+func (r Run) warnings() []string {
+	var out []string
+	list, _ := r.Result["warnings"].([]any)
+	for _, w := range list {
+		out = append(out, fmt.Sprint(w))
+	}
+	return out
+}
+
+// user returns the result's user state.
+func (r Run) user() map[string]any {
+	u, _ := r.Result["user"].(map[string]any)
+	return u
+}
+
+func (r Run) changes() []string {
+	var out []string
+	list, _ := r.Result["changes"].([]any)
+	for _, c := range list {
+		out = append(out, fmt.Sprint(c))
+	}
+	return out
+}
+
+// mustSucceed fails the test when the run failed.
+func (r Run) mustSucceed(t *testing.T) Run {
+	t.Helper()
+	if r.failed() {
+		t.Fatalf("module failed: %s\n%s", r.msg(), r.Stdout)
+	}
+	return r
+}
+
+// uniqueUser returns a localpart no other test uses.
+var userCounter atomic.Int64
+
+func uniqueUser(prefix string) string {
+	return fmt.Sprintf("%s%d", prefix, userCounter.Add(1))
+}

@@ -1,0 +1,573 @@
+package e2e
+
+import (
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/mxadmin/synapse/tests/synapsetest"
+)
+
+// fixture is a real Synapse seen through a counting proxy, and its admin.
+type fixture struct {
+	srv     *synapsetest.Server
+	proxy   *synapsetest.Proxy
+	adminID string
+	token   string
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	return fixtureOn(t, synapsetest.Shared(t))
+}
+
+func fixtureOn(t *testing.T, srv *synapsetest.Server) *fixture {
+	t.Helper()
+	id, token := srv.Admin(t)
+	p := synapsetest.NewProxy(srv.URL, "")
+	t.Cleanup(p.Close)
+	return &fixture{srv: srv, proxy: p, adminID: id, token: token}
+}
+
+// args are connection options for the admin token plus extra.
+func (f *fixture) args(extra map[string]any) map[string]any {
+	a := map[string]any{"homeserver_url": f.proxy.URL, "admin_token": f.token, "retries": 0}
+	for k, v := range extra {
+		a[k] = v
+	}
+	return a
+}
+
+// read reads a user straight from Synapse, bypassing the module.
+func (f *fixture) read(t *testing.T, localpart string) map[string]any {
+	t.Helper()
+	u, err := f.srv.User(f.token, f.srv.UserID(localpart))
+	require.NoError(t, err)
+	return u
+}
+
+// run runs matrix_user, proxy counters reset first.
+func (f *fixture) run(t *testing.T, extra map[string]any) Run {
+	t.Helper()
+	f.proxy.Reset()
+	return runModule(t, "matrix_user", f.args(extra))
+}
+
+func (f *fixture) check(t *testing.T, extra map[string]any) Run {
+	t.Helper()
+	a := map[string]any{"_ansible_check_mode": true}
+	for k, v := range extra {
+		a[k] = v
+	}
+	return f.run(t, a)
+}
+
+// requireNoWrites asserts the last run only read.
+func (f *fixture) requireNoWrites(t *testing.T) {
+	t.Helper()
+	require.Empty(t, f.proxy.Writes(), "the run should only read")
+}
+
+func TestCreateThenRerunIsUnchanged(t *testing.T) {
+	f := newFixture(t)
+	name := uniqueUser("create")
+	args := map[string]any{"user": name, "password": "first-pass-123", "displayname": "Create Test", "admin": true}
+
+	r := f.run(t, args).mustSucceed(t)
+	assert.True(t, r.changed())
+	assert.True(t, r.bool("created"))
+	assert.Equal(t, "created", r.str("action"))
+	assert.Equal(t, f.srv.UserID(name), r.str("user_id"))
+	assert.Len(t, f.proxy.Writes(), 1, "a create is one PUT")
+
+	u := f.read(t, name)
+	require.NotNil(t, u)
+	assert.Equal(t, "Create Test", u["displayname"])
+	assert.Equal(t, true, u["admin"])
+	_, err := f.srv.Login(name, "first-pass-123")
+	require.NoError(t, err, "the declared password logs in")
+
+	r = f.run(t, args).mustSucceed(t)
+	assert.False(t, r.changed())
+	assert.Equal(t, "unchanged", r.str("action"))
+	f.requireNoWrites(t)
+	assert.LessOrEqual(t, len(f.proxy.Requests()), 3, "a no-op run is auth_metadata, whoami and one GET: %v", f.proxy.Requests())
+	assert.Equal(t, "Create Test", r.user()["displayname"])
+}
+
+func TestLocalpartIsLowerCasedAndFullIDAccepted(t *testing.T) {
+	f := newFixture(t)
+	name := uniqueUser("case")
+	f.run(t, map[string]any{"user": strings.ToUpper(name), "password": "case-pass-123"}).mustSucceed(t)
+	require.NotNil(t, f.read(t, name))
+	r := f.run(t, map[string]any{"user": f.srv.UserID(name), "password": "case-pass-123"}).mustSucceed(t)
+	assert.False(t, r.changed(), "John, john and @john:server are the same user")
+}
+
+func TestEachFieldChangedAlone(t *testing.T) {
+	f := newFixture(t)
+	cases := []struct {
+		field string
+		value any
+		want  func(t *testing.T, u map[string]any)
+	}{
+		{"admin", true, func(t *testing.T, u map[string]any) { assert.Equal(t, true, u["admin"]) }},
+		{"displayname", "Renamed", func(t *testing.T, u map[string]any) { assert.Equal(t, "Renamed", u["displayname"]) }},
+		{"displayname", "", func(t *testing.T, u map[string]any) { assert.Nil(t, u["displayname"]) }},
+		{"avatar_url", "mxc://test.local/avatar", func(t *testing.T, u map[string]any) { assert.Equal(t, "mxc://test.local/avatar", u["avatar_url"]) }},
+		{"user_type", "bot", func(t *testing.T, u map[string]any) { assert.Equal(t, "bot", u["user_type"]) }},
+		{"locked", true, func(t *testing.T, u map[string]any) { assert.Equal(t, true, u["locked"]) }},
+		{"threepids", []any{map[string]any{"medium": "email", "address": " Field.Test@Example.COM "}}, func(t *testing.T, u map[string]any) {
+			tp := u["threepids"].([]any)
+			require.Len(t, tp, 1)
+			assert.Equal(t, "field.test@example.com", tp[0].(map[string]any)["address"], "stored the way Synapse canonicalises emails")
+		}},
+		{"external_ids", []any{map[string]any{"auth_provider": "oidc-test", "external_id": "ext-" + uniqueUser("x")}}, func(t *testing.T, u map[string]any) {
+			assert.Len(t, u["external_ids"].([]any), 1)
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.field, func(t *testing.T) {
+			name := uniqueUser("field")
+			base := map[string]any{"user": name, "password": "field-pass-123", "displayname": "Base", "admin": false}
+			f.run(t, base).mustSucceed(t)
+
+			change := map[string]any{"user": name, tc.field: tc.value}
+			r := f.run(t, change).mustSucceed(t)
+			assert.True(t, r.changed())
+			assert.Equal(t, "updated", r.str("action"))
+			assert.Equal(t, []string{tc.field}, r.changes())
+			assert.Len(t, f.proxy.Writes(), 1, "one PUT for the changed field")
+			tc.want(t, f.read(t, name))
+
+			r = f.run(t, change).mustSucceed(t)
+			assert.False(t, r.changed(), "rerun with the same value")
+			f.requireNoWrites(t)
+		})
+	}
+}
+
+func TestUserTypeCleared(t *testing.T) {
+	f := newFixture(t)
+	name := uniqueUser("utype")
+	f.run(t, map[string]any{"user": name, "user_type": "bot"}).mustSucceed(t)
+	assert.Equal(t, "bot", f.read(t, name)["user_type"])
+	r := f.run(t, map[string]any{"user": name, "user_type": ""}).mustSucceed(t)
+	assert.True(t, r.changed())
+	assert.Nil(t, f.read(t, name)["user_type"], "an empty user_type clears it")
+}
+
+func TestCreateLockedNeedsSecondPut(t *testing.T) {
+	f := newFixture(t)
+	name := uniqueUser("lockedcreate")
+	r := f.run(t, map[string]any{"user": name, "locked": true}).mustSucceed(t)
+	assert.True(t, r.bool("created"))
+	assert.Len(t, f.proxy.Writes(), 2, "Synapse ignores locked on create: create, then lock")
+	assert.Equal(t, true, f.read(t, name)["locked"])
+	f.run(t, map[string]any{"user": name, "locked": true}).mustSucceed(t)
+	f.requireNoWrites(t)
+}
+
+func TestPasswordAlways(t *testing.T) {
+	f := newFixture(t)
+	name := uniqueUser("pw")
+	f.run(t, map[string]any{"user": name, "password": "original-pass-1"}).mustSucceed(t)
+	session, err := f.srv.Login(name, "original-pass-1")
+	require.NoError(t, err)
+	hash, err := f.srv.PasswordHash(f.token, f.adminID, f.srv.UserID(name))
+	require.NoError(t, err)
+
+	// Same password: nothing sent, nothing re-hashed, nobody logged out.
+	r := f.run(t, map[string]any{"user": name, "password": "original-pass-1", "update_password": "always"}).mustSucceed(t)
+	assert.False(t, r.changed())
+	f.requireNoWrites(t)
+	assert.True(t, f.srv.TokenValid(session), "the user's session survives an unchanged password")
+	again, err := f.srv.PasswordHash(f.token, f.adminID, f.srv.UserID(name))
+	require.NoError(t, err)
+	assert.Equal(t, hash, again, "the hash was not rewritten")
+
+	// on_create (the default) never touches an existing user's password.
+	r = f.run(t, map[string]any{"user": name, "password": "ignored-pass-2"}).mustSucceed(t)
+	assert.False(t, r.changed())
+	f.requireNoWrites(t)
+
+	// A new password is set, and logs the user out by default.
+	r = f.run(t, map[string]any{"user": name, "password": "second-pass-2", "update_password": "always"}).mustSucceed(t)
+	assert.True(t, r.changed())
+	assert.Equal(t, []string{"password"}, r.changes())
+	assert.False(t, f.srv.TokenValid(session), "logout_devices defaults to true")
+	session, err = f.srv.Login(name, "second-pass-2")
+	require.NoError(t, err)
+
+	// logout_devices: false keeps sessions.
+	r = f.run(t, map[string]any{"user": name, "password": "third-pass-3", "update_password": "always", "logout_devices": false}).mustSucceed(t)
+	assert.True(t, r.changed())
+	assert.True(t, f.srv.TokenValid(session))
+	_, err = f.srv.Login(name, "third-pass-3")
+	require.NoError(t, err)
+}
+
+func TestPasswordComparedAsSynapseHashesIt(t *testing.T) {
+	f := newFixture(t)
+	t.Run("NFKC", func(t *testing.T) {
+		name := uniqueUser("nfkc")
+		// Fullwidth letters normalise (NFKC) to ASCII, as Synapse hashes them.
+		f.run(t, map[string]any{"user": name, "password": "ｐａｓｓｗｏｒｄ１２３"}).mustSucceed(t)
+		r := f.run(t, map[string]any{"user": name, "password": "password123", "update_password": "always"}).mustSucceed(t)
+		assert.False(t, r.changed(), "NFKC-equal passwords are the same password to Synapse")
+		f.requireNoWrites(t)
+	})
+	t.Run("72 bytes", func(t *testing.T) {
+		name := uniqueUser("long")
+		prefix := strings.Repeat("x", 72)
+		f.run(t, map[string]any{"user": name, "password": prefix + "-tail-one"}).mustSucceed(t)
+		r := f.run(t, map[string]any{"user": name, "password": prefix + "-tail-two", "update_password": "always"}).mustSucceed(t)
+		assert.False(t, r.changed(), "bcrypt (and Synapse) use only the first 72 bytes")
+		_, err := f.srv.Login(name, prefix+"-anything")
+		require.NoError(t, err, "Synapse agrees: the tail does not count")
+	})
+}
+
+func TestPasswordPepper(t *testing.T) {
+	srv := synapsetest.New(t, synapsetest.Config{Pepper: "pepper-for-tests-91"})
+	f := fixtureOn(t, srv)
+	name := uniqueUser("pepper")
+	f.run(t, map[string]any{"user": name, "password": "peppered-pass-1"}).mustSucceed(t)
+
+	r := f.run(t, map[string]any{"user": name, "password": "peppered-pass-1", "update_password": "always", "password_pepper": "pepper-for-tests-91"}).mustSucceed(t)
+	assert.False(t, r.changed(), "with the server's pepper the password matches")
+	f.requireNoWrites(t)
+
+	r = f.run(t, map[string]any{"user": name, "password": "peppered-pass-1", "update_password": "always", "_ansible_check_mode": true}).mustSucceed(t)
+	assert.True(t, r.changed(), "without the pepper the hash cannot match, so the password would be set")
+}
+
+func TestDeactivateEraseReactivate(t *testing.T) {
+	f := newFixture(t)
+	name := uniqueUser("deact")
+	f.run(t, map[string]any{"user": name, "password": "deact-pass-1", "displayname": "Soon Gone",
+		"threepids": []any{map[string]any{"medium": "email", "address": name + "@example.com"}}}).mustSucceed(t)
+
+	r := f.run(t, map[string]any{"user": name, "state": "absent"}).mustSucceed(t)
+	assert.True(t, r.changed())
+	assert.Equal(t, "deactivated", r.str("action"))
+	u := f.read(t, name)
+	assert.Equal(t, true, u["deactivated"])
+	assert.Equal(t, false, u["erased"])
+	assert.Equal(t, true, r.user()["deactivated"])
+
+	r = f.run(t, map[string]any{"user": name, "state": "absent"}).mustSucceed(t)
+	assert.False(t, r.changed(), "deactivating twice changes nothing")
+	f.requireNoWrites(t)
+
+	r = f.run(t, map[string]any{"user": name, "state": "absent", "erase": true}).mustSucceed(t)
+	assert.True(t, r.changed())
+	assert.Equal(t, []string{"erased"}, r.changes())
+	assert.Equal(t, true, f.read(t, name)["erased"])
+	r = f.run(t, map[string]any{"user": name, "state": "absent", "erase": true}).mustSucceed(t)
+	assert.False(t, r.changed())
+
+	r = f.run(t, map[string]any{"user": name, "password": "back-again-2"}).mustSucceed(t)
+	assert.True(t, r.changed())
+	assert.Equal(t, "reactivated", r.str("action"))
+	assert.Equal(t, []string{"password", "deactivated"}, r.changes())
+	assert.Equal(t, false, f.read(t, name)["deactivated"])
+	_, err := f.srv.Login(name, "back-again-2")
+	require.NoError(t, err)
+}
+
+func TestAbsentUserIsCreatedDeactivated(t *testing.T) {
+	f := newFixture(t)
+	name := uniqueUser("reserved")
+	r := f.run(t, map[string]any{"user": name, "state": "absent"}).mustSucceed(t)
+	assert.True(t, r.changed())
+	assert.Equal(t, "created", r.str("action"))
+	assert.Equal(t, []string{"deactivated"}, r.changes())
+	u := f.read(t, name)
+	require.NotNil(t, u, "the ID is reserved")
+	assert.Equal(t, true, u["deactivated"])
+	r = f.run(t, map[string]any{"user": name, "state": "absent"}).mustSucceed(t)
+	assert.False(t, r.changed())
+}
+
+func TestCheckModePredictsAndWritesNothing(t *testing.T) {
+	f := newFixture(t)
+	name := uniqueUser("check")
+	create := map[string]any{"user": name, "password": "check-pass-1", "displayname": "Check", "admin": true, "locked": true}
+
+	predicted := f.check(t, create).mustSucceed(t)
+	assert.True(t, predicted.changed())
+	assert.Equal(t, "created", predicted.str("action"))
+	f.requireNoWrites(t)
+	assert.Nil(t, f.read(t, name), "check mode created nothing")
+
+	real := f.run(t, create).mustSucceed(t)
+	assertSamePrediction(t, predicted, real)
+
+	update := map[string]any{"user": name, "displayname": "Checked", "admin": false, "locked": false, "password": "check-pass-2", "update_password": "always"}
+	predicted = f.check(t, update).mustSucceed(t)
+	assert.True(t, predicted.changed())
+	f.requireNoWrites(t)
+	u := f.read(t, name)
+	assert.Equal(t, "Check", u["displayname"], "check mode changed nothing")
+	assert.Equal(t, true, u["admin"])
+	real = f.run(t, update).mustSucceed(t)
+	assertSamePrediction(t, predicted, real)
+
+	predicted = f.check(t, map[string]any{"user": name, "state": "absent", "erase": true}).mustSucceed(t)
+	f.requireNoWrites(t)
+	assert.Equal(t, false, f.read(t, name)["deactivated"])
+	real = f.run(t, map[string]any{"user": name, "state": "absent", "erase": true}).mustSucceed(t)
+	assertSamePrediction(t, predicted, real)
+
+	predicted = f.check(t, map[string]any{"user": name, "state": "absent", "erase": true}).mustSucceed(t)
+	assert.False(t, predicted.changed(), "check mode on a converged user predicts no change")
+}
+
+// assertSamePrediction compares what check mode predicted with what the
+// real run reported.
+func assertSamePrediction(t *testing.T, predicted, real Run) {
+	t.Helper()
+	assert.Equal(t, predicted.changed(), real.changed(), "changed")
+	assert.Equal(t, predicted.str("action"), real.str("action"), "action")
+	assert.Equal(t, predicted.changes(), real.changes(), "changes")
+	assert.Equal(t, predicted.Result["diff"], real.Result["diff"], "diff")
+	assert.Equal(t, predicted.user(), real.user(), "user after the run")
+}
+
+func TestDiffShowsDeclaredFieldsAndHidesPassword(t *testing.T) {
+	f := newFixture(t)
+	name := uniqueUser("diff")
+	f.run(t, map[string]any{"user": name, "password": "diff-pass-1", "displayname": "Before"}).mustSucceed(t)
+	r := f.run(t, map[string]any{"user": name, "password": "diff-pass-2", "update_password": "always", "displayname": "After"}).mustSucceed(t)
+	diff := r.Result["diff"].(map[string]any)
+	before, after := diff["before"].(map[string]any), diff["after"].(map[string]any)
+	assert.Equal(t, "Before", before["displayname"])
+	assert.Equal(t, "After", after["displayname"])
+	assert.Equal(t, "********", before["password"])
+	assert.Equal(t, "******** (changed)", after["password"])
+	assert.Equal(t, f.srv.UserID(name), diff["before_header"])
+	assert.NotContains(t, r.Stdout, "diff-pass")
+}
+
+func TestBasePathBehindProxy(t *testing.T) {
+	srv := synapsetest.Shared(t)
+	_, token := srv.Admin(t)
+	p := synapsetest.NewProxy(srv.URL, "/matrix")
+	defer p.Close()
+	name := uniqueUser("basepath")
+	r := runModule(t, "matrix_user", map[string]any{"homeserver_url": p.URL + "/", "admin_token": token, "user": name, "password": "base-path-1"}).mustSucceed(t)
+	assert.True(t, r.changed())
+	for _, req := range p.Requests() {
+		assert.True(t, strings.HasPrefix(req.Path, "/_"), "request under the prefix: %s", req.Path)
+	}
+}
+
+func TestSharedSecretOnly(t *testing.T) {
+	f := newFixture(t)
+	secretArgs := func(extra map[string]any) map[string]any {
+		a := map[string]any{"homeserver_url": f.proxy.URL, "registration_shared_secret": f.srv.SharedSecret, "retries": 0}
+		for k, v := range extra {
+			a[k] = v
+		}
+		return a
+	}
+	name := uniqueUser("secret")
+	user := map[string]any{"user": name, "password": "secret-mode-1", "admin": true, "displayname": "By Secret"}
+
+	f.proxy.Reset()
+	r := runModule(t, "matrix_user", secretArgs(merge(user, map[string]any{"_ansible_check_mode": true}))).mustSucceed(t)
+	assert.False(t, r.changed())
+	assert.Equal(t, "unverified", r.str("action"))
+	assert.NotEmpty(t, r.warnings())
+	f.requireNoWrites(t)
+
+	r = runModule(t, "matrix_user", secretArgs(user)).mustSucceed(t)
+	assert.True(t, r.changed())
+	assert.True(t, r.bool("created"))
+	u := f.read(t, name)
+	require.NotNil(t, u)
+	assert.Equal(t, true, u["admin"])
+	assert.Equal(t, "By Secret", u["displayname"])
+	devices, err := f.srv.Devices(f.token, f.srv.UserID(name))
+	require.NoError(t, err)
+	assert.Empty(t, devices, "registration leaves no device behind (inhibit_login)")
+
+	r = runModule(t, "matrix_user", secretArgs(user)).mustSucceed(t)
+	assert.False(t, r.changed(), "an existing user is not an error")
+	assert.True(t, slices.ContainsFunc(r.warnings(), func(w string) bool { return strings.Contains(w, "not checked") }), "says what it could not check: %v", r.warnings())
+
+	f.proxy.Reset()
+	r = runModule(t, "matrix_user", secretArgs(map[string]any{"user": name, "state": "absent"}))
+	assert.True(t, r.failed())
+	assert.Contains(t, r.msg(), "admin_token")
+	assert.Empty(t, f.proxy.Requests(), "refused before any request")
+
+	r = runModule(t, "matrix_user", secretArgs(map[string]any{"user": uniqueUser("nopw")}))
+	assert.True(t, r.failed())
+	assert.Contains(t, r.msg(), "password is required")
+
+	r = runModule(t, "matrix_user", merge(secretArgs(map[string]any{"user": uniqueUser("badsecret"), "password": "whatever-123"}), map[string]any{"registration_shared_secret": "not-the-secret"}))
+	assert.True(t, r.failed())
+	assert.Contains(t, r.msg(), "registration_shared_secret does not match")
+}
+
+func TestLoginMode(t *testing.T) {
+	f := newFixture(t)
+	loginArgs := func(extra map[string]any) map[string]any {
+		a := map[string]any{"homeserver_url": f.proxy.URL, "admin_user": "admin", "admin_password": synapsetest.AdminPassword, "retries": 0}
+		for k, v := range extra {
+			a[k] = v
+		}
+		return a
+	}
+	name := uniqueUser("login")
+	for i := 0; i < 3; i++ {
+		r := runModule(t, "matrix_user", loginArgs(map[string]any{"user": name, "password": "login-mode-1"})).mustSucceed(t)
+		assert.Equal(t, i == 0, r.changed())
+	}
+	devices, err := f.srv.Devices(f.token, f.adminID)
+	require.NoError(t, err)
+	assert.NotContains(t, devices, "MXADMIN_SYNAPSE_ANSIBLE", "each run logs out again: no device or token is left behind")
+
+	f.proxy.Reset()
+	runModule(t, "matrix_user", loginArgs(map[string]any{"user": name}))
+	logins := 0
+	for _, req := range f.proxy.Requests() {
+		if strings.HasSuffix(req.Path, "/login") {
+			logins++
+		}
+	}
+	assert.Equal(t, 1, logins, "one login per run")
+
+	r := runModule(t, "matrix_user", loginArgs(map[string]any{"user": name, "admin_password": "wrong-password"}))
+	assert.True(t, r.failed())
+	assert.Contains(t, r.msg(), "wrong admin_user or admin_password")
+}
+
+func TestAuthErrors(t *testing.T) {
+	f := newFixture(t)
+	name := uniqueUser("autherr")
+
+	r := runModule(t, "matrix_user", map[string]any{"homeserver_url": f.proxy.URL, "admin_token": "syt_not_a_real_token", "user": name})
+	assert.True(t, r.failed())
+	assert.Contains(t, r.msg(), "M_UNKNOWN_TOKEN")
+
+	plainToken, err := f.srv.Register(uniqueUser("plain"), "plain-user-pass", false)
+	require.NoError(t, err)
+	r = runModule(t, "matrix_user", map[string]any{"homeserver_url": f.proxy.URL, "admin_token": plainToken, "user": name})
+	assert.True(t, r.failed())
+	assert.Contains(t, r.msg(), "M_FORBIDDEN")
+	assert.Contains(t, r.msg(), "is not a server admin")
+	assert.Contains(t, r.msg(), name, "the message names the user")
+}
+
+func TestOtherServerRefused(t *testing.T) {
+	f := newFixture(t)
+	r := f.run(t, map[string]any{"user": "@someone:other.example"})
+	assert.True(t, r.failed())
+	assert.Contains(t, r.msg(), "another server")
+	f.requireNoWrites(t)
+
+	f.proxy.Reset()
+	r = f.run(t, map[string]any{"user": "@someone:other.example", "server_name": "test.local"})
+	assert.True(t, r.failed())
+	assert.Empty(t, f.proxy.Requests(), "with server_name given, refused before any request")
+}
+
+func TestSelfProtection(t *testing.T) {
+	f := newFixture(t)
+	for _, args := range []map[string]any{
+		{"user": "admin", "admin": false},
+		{"user": "admin", "state": "absent"},
+		{"user": "admin", "locked": true},
+	} {
+		r := f.run(t, args)
+		assert.True(t, r.failed(), "%v", args)
+		assert.Contains(t, r.msg(), "authenticates as")
+		f.requireNoWrites(t)
+	}
+	assert.Equal(t, true, f.read(t, "admin")["admin"])
+}
+
+func TestExternalIDConflict(t *testing.T) {
+	f := newFixture(t)
+	ext := []any{map[string]any{"auth_provider": "oidc-conflict", "external_id": uniqueUser("shared")}}
+	a, b := uniqueUser("exta"), uniqueUser("extb")
+	f.run(t, map[string]any{"user": a, "external_ids": ext}).mustSucceed(t)
+	f.run(t, map[string]any{"user": b}).mustSucceed(t)
+	r := f.run(t, map[string]any{"user": b, "external_ids": ext})
+	assert.True(t, r.failed())
+	assert.Contains(t, r.msg(), "409")
+	assert.Contains(t, r.msg(), "already linked")
+	assert.Contains(t, r.msg(), b)
+}
+
+func TestAppserviceNamespace(t *testing.T) {
+	srv := synapsetest.New(t, synapsetest.Config{AppServices: []synapsetest.AppService{{ID: "bridge", SenderLocalpart: "bridgebot", Regex: "@bridge_.*:test.local"}}})
+	f := fixtureOn(t, srv)
+	r := f.run(t, map[string]any{"user": "bridge_alice", "password": "bridge-pass-1"})
+	assert.True(t, r.failed())
+	assert.Contains(t, r.msg(), "M_EXCLUSIVE")
+	assert.Contains(t, r.msg(), "application service")
+}
+
+func TestPasswordChangeDisabled(t *testing.T) {
+	srv := synapsetest.New(t, synapsetest.Config{PasswordLoginDisabled: true})
+	f := fixtureOn(t, srv)
+	name := uniqueUser("nopwlogin")
+	f.run(t, map[string]any{"user": name, "password": "initial-pass-1"}).mustSucceed(t)
+	r := f.run(t, map[string]any{"user": name, "password": "changed-pass-2", "update_password": "always"})
+	assert.True(t, r.failed())
+	assert.Contains(t, r.msg(), "Password change disabled")
+	assert.Contains(t, r.msg(), name)
+}
+
+func TestUnreachable(t *testing.T) {
+	r := runModule(t, "matrix_user", map[string]any{"homeserver_url": "http://127.0.0.1:1", "admin_token": "whatever-token", "user": "john", "retries": 1, "timeout": 2})
+	assert.True(t, r.failed())
+	assert.Contains(t, r.msg(), "unreachable")
+	assert.Contains(t, r.msg(), "127.0.0.1:1")
+}
+
+func TestLoginRateLimitFailsAtOnce(t *testing.T) {
+	srv := synapsetest.New(t, synapsetest.Config{DefaultLoginLimits: true})
+	_, _ = srv.Admin(t) // registered, not logged in: registration does not count as a login
+	args := map[string]any{"homeserver_url": srv.URL, "admin_user": "admin", "admin_password": synapsetest.AdminPassword, "user": "limited"}
+	var last Run
+	for i := 0; i < 10; i++ {
+		last = runModule(t, "matrix_user", args)
+		if last.failed() {
+			break
+		}
+	}
+	require.True(t, last.failed(), "Synapse's default login limit (burst 5) must trip within 10 logins")
+	assert.Contains(t, last.msg(), "rate limit")
+	assert.Contains(t, last.msg(), "admin_token")
+	assert.Regexp(t, `wait \d+`, last.msg())
+}
+
+func TestHTTPMethodsOfANoOpRun(t *testing.T) {
+	f := newFixture(t)
+	name := uniqueUser("methods")
+	f.run(t, map[string]any{"user": name}).mustSucceed(t)
+	f.run(t, map[string]any{"user": name}).mustSucceed(t)
+	for _, req := range f.proxy.Requests() {
+		assert.Equal(t, http.MethodGet, req.Method)
+	}
+}
+
+func merge(a, b map[string]any) map[string]any {
+	out := map[string]any{}
+	for k, v := range a {
+		out[k] = v
+	}
+	for k, v := range b {
+		out[k] = v
+	}
+	return out
+}
