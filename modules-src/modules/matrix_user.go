@@ -38,52 +38,62 @@ func matrixUserSpec() ansible.Spec {
 	}
 }
 
-func runMatrixUser(ctx context.Context, p *ansible.Params, in ansible.Internal) ansible.Result {
+// userRun is everything a matrix_user run needs, checked before the first
+// request.
+type userRun struct {
+	opts        session.Options
+	desired     []*reconcile.Desired
+	batch       bool
+	concurrency int
+	pepper      string
+}
+
+// prepareUserRun checks every option and rule that can be checked without
+// the server. Whatever it refuses is refused before any request is sent.
+func prepareUserRun(p *ansible.Params) (*userRun, error) {
 	opts, err := session.OptionsFrom(p)
 	if err != nil {
-		return ansible.Fail(err.Error())
+		return nil, err
 	}
-	batch := p.Given(optUsers)
-	desired, err := declaredUsers(p, batch)
+	run := &userRun{opts: opts, batch: p.Given(optUsers), concurrency: p.Int(optConcurrency), pepper: p.String(optPepper)}
+	if run.desired, err = declaredUsers(p, run.batch); err != nil {
+		return nil, err
+	}
+	if run.concurrency < 1 || run.concurrency > 64 {
+		return nil, fmt.Errorf("option concurrency: must be between 1 and 64")
+	}
+	mode, err := opts.Mode()
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range run.desired {
+		if opts.ServerName != "" && d.Server != "" && d.Server != opts.ServerName {
+			return nil, fmt.Errorf("%s: @%s:%s is on another server; server_name is %s, and the admin API manages local users only", d.Ref, d.Localpart, d.Server, opts.ServerName)
+		}
+		if mode == session.ModeSharedSecret && d.State == reconcile.StateAbsent {
+			return nil, fmt.Errorf("%s: state=absent needs admin_token or admin_user/admin_password: registration_shared_secret can only create users", d.Ref)
+		}
+	}
+	run.opts.MaxConns = run.concurrency
+	run.opts.Version = Version
+	return run, nil
+}
+
+func runMatrixUser(ctx context.Context, p *ansible.Params, in ansible.Internal) ansible.Result {
+	run, err := prepareUserRun(p)
 	if err != nil {
 		return ansible.Fail(err.Error())
 	}
-	concurrency := p.Int(optConcurrency)
-	if concurrency < 1 || concurrency > 64 {
-		return ansible.Fail("option concurrency: must be between 1 and 64")
-	}
-	if _, err := opts.Mode(); err != nil {
-		return ansible.Fail(err.Error())
-	}
-	if opts.ServerName != "" {
-		for _, d := range desired {
-			if d.Server != "" && d.Server != opts.ServerName {
-				return ansible.Fail(fmt.Sprintf("%s: @%s:%s is on another server; server_name is %s, and the admin API manages local users only", d.Ref, d.Localpart, d.Server, opts.ServerName))
-			}
-		}
-	}
-	if opts.SharedSecret != "" && opts.AdminToken == "" && opts.AdminUser == "" {
-		// Refuse what shared-secret registration cannot do before sending
-		// anything.
-		for _, d := range desired {
-			if d.State == reconcile.StateAbsent {
-				return ansible.Fail(fmt.Sprintf("%s: state=absent needs admin_token or admin_user/admin_password: registration_shared_secret can only create users", d.Ref))
-			}
-		}
-	}
-
-	opts.MaxConns = concurrency
-	opts.Version = Version
 	var warnings []string
-	if !opts.ValidateCerts {
-		warnings = append(warnings, "validate_certs is false: the TLS certificate of Synapse is not checked, so the connection (and the admin credentials in it) can be intercepted")
+	if !run.opts.ValidateCerts {
+		warnings = append(warnings, insecureWarning)
 	}
-	sess, err := session.Open(ctx, opts)
+	sess, err := session.Open(ctx, run.opts)
 	if err != nil {
 		return ansible.Result{Failed: true, Msg: err.Error(), Warnings: warnings}
 	}
 	defer sess.Close(ctx)
-	if !sess.CanRead() && sess.ServerName == "" && anyFullID(desired) {
+	if !sess.CanRead() && sess.ServerName == "" && anyFullID(run.desired) {
 		if err := sess.LearnServerName(ctx); err != nil {
 			return ansible.Result{Failed: true, Msg: err.Error(), Warnings: warnings}
 		}
@@ -94,18 +104,18 @@ func runMatrixUser(ctx context.Context, p *ansible.Params, in ansible.Internal) 
 		Facts:        reconcile.Facts{Me: sess.Me, CanRead: sess.CanRead()},
 		ServerName:   sess.ServerName,
 		SharedSecret: sess.SharedSecret,
-		Pepper:       p.String(optPepper),
+		Pepper:       run.pepper,
 		CheckMode:    in.CheckMode,
-		Concurrency:  concurrency,
+		Concurrency:  run.concurrency,
 		Explain:      sess.Explain,
 	}
-	outcomes, runWarnings, err := runner.Run(ctx, desired)
+	outcomes, runWarnings, err := runner.Run(ctx, run.desired)
 	warnings = append(warnings, runWarnings...)
 	if err != nil {
 		return ansible.Result{Failed: true, Msg: err.Error(), Warnings: warnings}
 	}
 	var res ansible.Result
-	if batch {
+	if run.batch {
 		res = batchResult(outcomes, in)
 	} else {
 		res = singleResult(outcomes[0], in)
@@ -113,6 +123,9 @@ func runMatrixUser(ctx context.Context, p *ansible.Params, in ansible.Internal) 
 	res.Warnings = append(warnings, res.Warnings...)
 	return res
 }
+
+// insecureWarning is given whenever validate_certs is false.
+const insecureWarning = "validate_certs is false: the TLS certificate of Synapse is not checked, so the connection (and the admin credentials in it) can be intercepted"
 
 // declaredUsers builds the declarations of either form, refusing bad input
 // and duplicates before any request.

@@ -62,6 +62,7 @@ type Client struct {
 	http      *retryablehttp.Client
 	userAgent string
 	maxWait   time.Duration
+	timeout   time.Duration
 	requests  atomic.Int64
 }
 
@@ -149,7 +150,7 @@ func New(cfg Config) (*Client, error) {
 		IdleConnTimeout:       90 * time.Second,
 		ExpectContinueTimeout: time.Second,
 	}
-	c := &Client{base: base, userAgent: cfg.UserAgent, maxWait: cfg.MaxRetryWait}
+	c := &Client{base: base, userAgent: cfg.UserAgent, maxWait: cfg.MaxRetryWait, timeout: cfg.Timeout}
 	if c.userAgent == "" {
 		c.userAgent = "mxadmin.synapse"
 	}
@@ -250,10 +251,7 @@ func (c *Client) do(req *retryablehttp.Request, out any) (int, error) {
 		if resp != nil {
 			resp.Body.Close()
 		}
-		if ctxErr := req.Context().Err(); ctxErr != nil && errors.Is(err, ctxErr) {
-			return 0, &UnreachableError{Method: method, URL: redact(req.URL), Err: ctxErr}
-		}
-		return 0, &UnreachableError{Method: method, URL: redact(req.URL), Err: unwrapURLError(err)}
+		return 0, &UnreachableError{Method: method, URL: redact(req.URL), Err: c.describeTransportError(err)}
 	}
 	if !read {
 		// Retries ran out on a retryable status: the response handler never
@@ -280,6 +278,16 @@ func (c *Client) do(req *retryablehttp.Request, out any) (int, error) {
 		}
 	}
 	return resp.StatusCode, nil
+}
+
+// describeTransportError says plainly what went wrong on the wire; a
+// timeout in particular names the option that sets it.
+func (c *Client) describeTransportError(err error) error {
+	var netErr net.Error
+	if errors.Is(err, context.DeadlineExceeded) || errors.As(err, &netErr) && netErr.Timeout() {
+		return fmt.Errorf("no answer within %s (the timeout option)", c.timeout)
+	}
+	return unwrapURLError(err)
 }
 
 // call builds and sends one request.

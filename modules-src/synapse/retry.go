@@ -76,7 +76,13 @@ func permanentTransportError(err error) bool {
 
 // recordRetryAfter reads the wait a 429 or 503 asks for and stores it in a
 // header of the response for backoff.
+// go-retryablehttp asks the policy twice about a final answer (before and
+// after the response handler read the body), so the first reading is kept.
 func (c *Client) recordRetryAfter(resp *http.Response) time.Duration {
+	if v := resp.Header.Get(retryAfterHeader); v != "" {
+		ms, _ := strconv.ParseInt(v, 10, 64)
+		return time.Duration(ms) * time.Millisecond
+	}
 	var body matrixErrorBody
 	_ = json.Unmarshal(readAllAndRestore(resp), &body)
 	wait := retryAfter(resp.Header, body.RetryAfterMs)

@@ -241,7 +241,7 @@ func (s *Server) start(python string) error {
 	for time.Now().Before(deadline) {
 		select {
 		case <-s.done:
-			return fmt.Errorf("Synapse exited during start-up; log:\n%s", s.LogTail(40))
+			return fmt.Errorf("the Synapse process exited during start-up; log:\n%s", s.LogTail(40))
 		default:
 		}
 		resp, err := client.Get(s.URL + "/health")
@@ -254,7 +254,7 @@ func (s *Server) start(python string) error {
 		time.Sleep(50 * time.Millisecond)
 	}
 	_ = s.kill()
-	return fmt.Errorf("Synapse did not answer /health within 90s; log:\n%s", s.LogTail(40))
+	return fmt.Errorf("no answer from Synapse on /health within 90s; log:\n%s", s.LogTail(40))
 }
 
 // waitBackgroundUpdates waits until Synapse has run the background updates

@@ -1,0 +1,210 @@
+package ansible
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+var testSpec = Spec{
+	Module: "test.module",
+	Options: []Option{
+		{Name: "user", Type: TypeStr, Aliases: []string{"username"}},
+		{Name: "admin", Type: TypeBool},
+		{Name: "timeout", Type: TypeInt, Default: 30},
+		{Name: "ratio", Type: TypeFloat},
+		{Name: "state", Type: TypeStr, Choices: []string{"present", "absent"}, Default: "present"},
+		{Name: "password", Type: TypeStr, NoLog: true},
+		{Name: "tags", Type: TypeList, Elements: TypeStr},
+		{Name: "items", Type: TypeList, Elements: TypeDict, Options: []Option{
+			{Name: "name", Type: TypeStr, Required: true},
+			{Name: "secret", Type: TypeStr, NoLog: true},
+			{Name: "kind", Type: TypeStr, Choices: []string{"a", "b"}},
+		}},
+		{Name: "labels", Type: TypeDict},
+	},
+	MutuallyExclusive: [][]string{{"user", "items"}},
+}
+
+func validate(t *testing.T, args string) (*Params, Internal, error) {
+	t.Helper()
+	raw, err := DecodeArgs([]byte(args))
+	require.NoError(t, err)
+	return Validate(testSpec, raw)
+}
+
+func TestBooleansAsAnsibleAcceptsThem(t *testing.T) {
+	for _, v := range []string{`true`, `"yes"`, `"YES"`, `"on"`, `"1"`, `1`, `"true"`, `"y"`, `"t"`, `1.0`} {
+		p, _, err := validate(t, `{"admin": `+v+`}`)
+		require.NoError(t, err, v)
+		assert.True(t, p.Bool("admin"), v)
+	}
+	for _, v := range []string{`false`, `"no"`, `"off"`, `"0"`, `0`, `"False"`, `"n"`, `"f"`} {
+		p, _, err := validate(t, `{"admin": `+v+`}`)
+		require.NoError(t, err, v)
+		assert.False(t, p.Bool("admin"), v)
+		assert.True(t, p.Given("admin"))
+	}
+	_, _, err := validate(t, `{"admin": "maybe"}`)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "option admin")
+	assert.Contains(t, err.Error(), `"maybe" is not a valid boolean`)
+}
+
+func TestIntsAndFloats(t *testing.T) {
+	p, _, err := validate(t, `{"timeout": "12", "ratio": "0.5"}`)
+	require.NoError(t, err)
+	assert.Equal(t, 12, p.Int("timeout"))
+	assert.Equal(t, 0.5, p.Float("ratio"))
+	p, _, err = validate(t, `{"timeout": 7.0}`)
+	require.NoError(t, err)
+	assert.Equal(t, 7, p.Int("timeout"))
+	_, _, err = validate(t, `{"timeout": "x"}`)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `option timeout: "x" is not a whole number`)
+	_, _, err = validate(t, `{"timeout": 1.5}`)
+	require.Error(t, err)
+}
+
+func TestStringsFromScalars(t *testing.T) {
+	p, _, err := validate(t, `{"password": 12345, "user": true}`)
+	require.NoError(t, err)
+	assert.Equal(t, "12345", p.String("password"), "a YAML number password is its digits")
+	assert.Equal(t, "True", p.String("user"), "as Python's str(True)")
+	_, _, err = validate(t, `{"user": ["a"]}`)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "option user: expected a string, got a list")
+}
+
+func TestDefaultsAndGiven(t *testing.T) {
+	p, _, err := validate(t, `{}`)
+	require.NoError(t, err)
+	assert.Equal(t, 30, p.Int("timeout"))
+	assert.Equal(t, "present", p.String("state"))
+	assert.False(t, p.Given("timeout"))
+	assert.Nil(t, p.OptBool("admin"))
+	assert.Nil(t, p.OptString("user"))
+
+	p, _, err = validate(t, `{"user": null, "admin": null}`)
+	require.NoError(t, err)
+	assert.False(t, p.Given("user"), "null is not given, as in Ansible")
+}
+
+func TestUnknownOptionsAreRefusedButInternalKeysIgnored(t *testing.T) {
+	p, in, err := validate(t, `{"user": "x", "_ansible_check_mode": true, "_ansible_diff": "yes", "_ansible_verbosity": 4, "_ansible_some_future_key": {"a": 1}}`)
+	require.NoError(t, err)
+	assert.Equal(t, "x", p.String("user"))
+	assert.True(t, in.CheckMode)
+	assert.True(t, in.Diff)
+	assert.Equal(t, 4, in.Verbosity)
+
+	_, _, err = validate(t, `{"user": "x", "colour": "red", "size": 1}`)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "Unsupported parameters for (test.module) module: colour, size.")
+	assert.Contains(t, err.Error(), "user (username)")
+}
+
+func TestAliases(t *testing.T) {
+	p, _, err := validate(t, `{"username": "x"}`)
+	require.NoError(t, err)
+	assert.Equal(t, "x", p.String("user"))
+	_, _, err = validate(t, `{"username": "x", "user": "y"}`)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "same option")
+}
+
+func TestChoices(t *testing.T) {
+	_, _, err := validate(t, `{"state": "gone"}`)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `option state: value must be one of present, absent, got "gone"`)
+}
+
+func TestListsAndSubOptions(t *testing.T) {
+	p, _, err := validate(t, `{"items": [{"name": "one", "kind": "a"}, {"name": "two"}]}`)
+	require.NoError(t, err)
+	items := p.List("items")
+	require.Len(t, items, 2)
+	assert.Equal(t, "one", items[0].String("name"))
+	assert.Equal(t, "items[1]", items[1].Path())
+
+	p, _, err = validate(t, `{"tags": "a,b"}`)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"a", "b"}, p.Strings("tags"), "a comma string becomes a list, as in Ansible")
+
+	_, _, err = validate(t, `{"items": [{"kind": "c", "extra": 1}, "oops", null]}`)
+	require.Error(t, err)
+	msg := err.Error()
+	assert.Contains(t, msg, "items[0]: missing required option name")
+	assert.Contains(t, msg, "items[0]: unsupported parameters extra")
+	assert.Contains(t, msg, `option items[0].kind: value must be one of a, b, got "c"`)
+	assert.Contains(t, msg, "option items[1]: expected a dict, got a string")
+
+	_, _, err = validate(t, `{"items": "oops"}`)
+	require.Error(t, err)
+}
+
+func TestMutuallyExclusive(t *testing.T) {
+	_, _, err := validate(t, `{"user": "x", "items": [{"name": "a"}]}`)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "options user, items are mutually exclusive")
+}
+
+func TestDictFromString(t *testing.T) {
+	p, _, err := validate(t, `{"labels": "a=1 b=2"}`)
+	require.NoError(t, err)
+	assert.Equal(t, map[string]any{"a": "1", "b": "2"}, p.values["labels"])
+	p, _, err = validate(t, `{"labels": "{\"a\": 1}"}`)
+	require.NoError(t, err)
+	assert.Contains(t, p.values["labels"], "a")
+}
+
+func TestSecretValuesAtAnyDepth(t *testing.T) {
+	raw, err := DecodeArgs([]byte(`{"password": "top-secret", "items": [{"name": "a", "secret": "nested-secret"}]}`))
+	require.NoError(t, err)
+	assert.ElementsMatch(t, []string{"top-secret", "nested-secret"}, SecretValues(testSpec, raw))
+}
+
+func TestArgsFileErrors(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, content string) string {
+		p := filepath.Join(dir, name)
+		require.NoError(t, os.WriteFile(p, []byte(content), 0o600))
+		return p
+	}
+	for name, tc := range map[string]struct{ path, want string }{
+		"no path":   {"", "no args file given"},
+		"missing":   {filepath.Join(dir, "nope"), "cannot read the args file"},
+		"empty":     {write("empty", "  \n"), "is empty"},
+		"not json":  {write("bad", `{"password": "hunter2-secret"`), "not valid JSON"},
+		"array":     {write("array", `[1,2]`), "holds a JSON array"},
+		"string":    {write("string", `"x"`), "holds a JSON string"},
+		"two":       {write("two", `{} {}`), "more than one JSON value"},
+		"directory": {dir, "cannot read the args file"},
+	} {
+		_, err := ReadArgsFile(tc.path)
+		require.Error(t, err, name)
+		assert.Contains(t, err.Error(), tc.want, name)
+		assert.NotContains(t, err.Error(), "hunter2", "an error never quotes the args file")
+	}
+}
+
+func TestWriteScrubsSecrets(t *testing.T) {
+	var buf bytes.Buffer
+	r := Result{Failed: true, Msg: "server said: bad password s3cret-value here (about it)", Warnings: []string{"s3cret-value"}}
+	r.Set("nested", map[string]any{"list": []any{"x s3cret-value y"}, "s3cret-value": 1})
+	require.NoError(t, Write(&buf, r, []string{"s3cret-value", "", "ab"}))
+	out := buf.String()
+	assert.NotContains(t, out, "s3cret-value")
+	assert.Contains(t, out, "********")
+	assert.Contains(t, out, "ab", "values shorter than 4 characters are not scrubbed")
+	var decoded map[string]any
+	require.NoError(t, json.Unmarshal(buf.Bytes(), &decoded))
+	assert.Equal(t, true, decoded["failed"])
+	assert.Equal(t, 1, strings.Count(out, "\n"), "one line of JSON")
+}
