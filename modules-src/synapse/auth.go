@@ -2,6 +2,7 @@ package synapse
 
 import (
 	"context"
+	"errors"
 	"net/http"
 )
 
@@ -53,15 +54,19 @@ func (c *Client) Logout(ctx context.Context) error {
 }
 
 // DelegatesAuth reports whether the homeserver hands authentication to
-// Matrix Authentication Service (MAS). Synapse serves auth_metadata only
-// then; otherwise the endpoint does not exist (404).
+// Matrix Authentication Service (MAS). Synapse registers auth_metadata only
+// then: a 404 means no MAS, and an answer from Synapse itself (its metadata,
+// or a Matrix error when it cannot fetch MAS's) means MAS.
 func (c *Client) DelegatesAuth(ctx context.Context) (bool, error) {
 	_, err := c.call(ctx, http.MethodGet, []string{"_matrix", "client", "v1", "auth_metadata"}, nil, nil, nil)
+	var e *Error
 	switch {
 	case err == nil:
 		return true, nil
 	case StatusOf(err) == http.StatusNotFound:
 		return false, nil
+	case errors.As(err, &e) && e.Status >= 500:
+		return true, nil
 	}
 	return false, err
 }

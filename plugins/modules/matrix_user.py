@@ -2,19 +2,402 @@
 # Copyright: (c) 2026, mxadmin.synapse contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
+# This file only documents the module. The module is a Go program (modules-src/ in the
+# collection's source) shipped as one binary per platform; the action plugin of the same
+# name runs the binary built for the host the task runs on.
+
 from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: matrix_user
-short_description: Keep Synapse users in a declared state
+short_description: Keep Matrix Synapse users in a declared state
+version_added: 0.1.0
 description:
-  - Temporary.
+  - Creates, updates, deactivates and reactivates user accounts of a Synapse homeserver through its admin API,
+    one user (O(user)) or a whole list in one run (O(users)).
+  - Idempotent. It reads first and writes only the fields that differ, in as few requests as the API allows;
+    a run with nothing to do sends no write. An option left out is not managed.
+  - Replaces C(register_new_matrix_user) runs that fail when the user exists, and SQL run against the database
+    to change admin status.
 author:
   - mxadmin.synapse contributors
+extends_documentation_fragment:
+  - mxadmin.synapse.connection
+attributes:
+  check_mode:
+    support: full
+    description: Only reads; predicts C(changed), RV(action), RV(changes) and the diff exactly as a real run would report them.
+  diff_mode:
+    support: full
+    description: Shows the declared fields before and after; a password shows as a marker, never as a value.
 options:
   user:
-    description: The user.
+    description:
+      - The user, as a localpart (V(john)) or a full user ID (V(@john:example.com)).
+      - Lower-cased, as Synapse stores user IDs (logins are case-insensitive), so V(John) is V(john).
+      - A localpart may contain only V(a-z), V(0-9) and V(. _ = - / +), and may not be all digits; the whole ID is at most
+        255 bytes. Anything else is refused before any request.
+      - Exactly one of O(user) and O(users) is required.
     type: str
+    aliases: [username]
+  users:
+    description:
+      - A list of users to reconcile in one run, each a dict of the per-user options of this module
+        (O(user) or C(username), O(state), O(erase), O(password), O(update_password), O(logout_devices), O(admin),
+        O(displayname), O(avatar_url), O(user_type), O(locked), O(threepids), O(external_ids)).
+      - Current state is read in bulk (pages of the user list, and one request for all password hashes when many
+        users use O(update_password=always)), and changes are sent with O(concurrency) requests in flight.
+      - One user's failure does not stop the others; the result lists every user with what was done.
+      - The same user twice (also V(John) and V(@john:server)) is refused before any request.
+      - With O(users), the per-user options are set in each entry; O(update_password) and O(logout_devices) given
+        at the top level are the default of entries that do not set them.
+    type: list
+    elements: dict
+    suboptions:
+      user:
+        description: As O(user). Required in each entry.
+        type: str
+        required: true
+        aliases: [username]
+      state:
+        description: As O(state).
+        type: str
+        choices: [present, absent]
+        default: present
+      erase:
+        description: As O(erase).
+        type: bool
+        default: false
+      password:
+        description: As O(password).
+        type: str
+      update_password:
+        description: As O(update_password); defaults to the top-level value.
+        type: str
+        choices: [always, on_create]
+      logout_devices:
+        description: As O(logout_devices); defaults to the top-level value.
+        type: bool
+      admin:
+        description: As O(admin).
+        type: bool
+      displayname:
+        description: As O(displayname).
+        type: str
+      avatar_url:
+        description: As O(avatar_url).
+        type: str
+      user_type:
+        description: As O(user_type).
+        type: str
+      locked:
+        description: As O(locked).
+        type: bool
+      threepids:
+        description: As O(threepids).
+        type: list
+        elements: dict
+        suboptions:
+          medium:
+            description: V(email) or V(msisdn).
+            type: str
+            required: true
+            choices: [email, msisdn]
+          address:
+            description: The email address or phone number.
+            type: str
+            required: true
+      external_ids:
+        description: As O(external_ids).
+        type: list
+        elements: dict
+        suboptions:
+          auth_provider:
+            description: The SSO provider's ID in Synapse's configuration.
+            type: str
+            required: true
+          external_id:
+            description: The user's ID at that provider.
+            type: str
+            required: true
+  state:
+    description:
+      - V(present) makes the account exist and be active. A deactivated account is reactivated.
+      - V(absent) deactivates the account; with O(erase), its profile data is erased too. Synapse cannot delete accounts.
+        A user that does not exist is created deactivated, which reserves the ID (Synapse never lets anyone register
+        a deactivated user's ID again).
+      - V(absent) cannot be combined with the other fields (a deactivated account has no password and cannot be locked).
+    type: str
+    choices: [present, absent]
+    default: present
+  erase:
+    description: With O(state=absent), also erase the user's profile (display name, avatar) and mark them erased for other servers.
+    type: bool
+    default: false
+  password:
+    description:
+      - The user's password. Synapse enforces no password policy on the admin API.
+      - Required to create a user with only O(registration_shared_secret).
+      - A reactivated account gets this password whatever O(update_password) says, since deactivation removed its old one.
+    type: str
+  update_password:
+    description:
+      - V(on_create) sets O(password) only when the user is created.
+      - V(always) makes the password equal to O(password). The module finds out whether it already is without changing it,
+        by checking it against the stored bcrypt hash the way Synapse does (NFKC normalisation, O(password_pepper), first
+        72 bytes). An unchanged password sends nothing (no re-hash, no logout).
+      - When the server does not expose hashes, the password is set and a warning says so.
+    type: str
+    choices: [always, on_create]
+    default: on_create
+  logout_devices:
+    description: When the password is changed, log the user out of every device (what Synapse does by default).
+    type: bool
+    default: true
+  password_pepper:
+    description: The C(password_config.pepper) of Synapse's configuration, needed to compare passwords when the server uses one.
+    type: str
+    default: ""
+  admin:
+    description: Whether the user is a server admin. The module never demotes, deactivates or locks the admin it authenticates as.
+    type: bool
+  displayname:
+    description: Display name. V("") removes it. When not given on creation, Synapse uses the localpart.
+    type: str
+  avatar_url:
+    description: Avatar, an C(mxc://) URI of an image in the media repository. V("") removes it.
+    type: str
+  user_type:
+    description:
+      - V(bot), V(support), or a type from Synapse's C(user_types.extra_user_types). V("") makes a regular user.
+    type: str
+  locked:
+    description: Whether the account is locked (it cannot log in or use the API until unlocked).
+    type: bool
+  threepids:
+    description:
+      - The user's third-party IDs (email addresses, phone numbers); the list replaces the current one.
+      - Email addresses are compared the way Synapse stores them (trimmed, local part case-folded, domain lower-cased).
+    type: list
+    elements: dict
+    suboptions:
+      medium:
+        description: V(email) or V(msisdn).
+        type: str
+        required: true
+        choices: [email, msisdn]
+      address:
+        description: The email address or phone number.
+        type: str
+        required: true
+  external_ids:
+    description:
+      - Links to accounts at SSO providers; the list replaces the current one. An ID already linked to another user fails
+        with HTTP 409.
+    type: list
+    elements: dict
+    suboptions:
+      auth_provider:
+        description: The SSO provider's ID in Synapse's configuration.
+        type: str
+        required: true
+      external_id:
+        description: The user's ID at that provider.
+        type: str
+        required: true
+  concurrency:
+    description: With O(users), how many requests are sent at once (1 to 64).
+    type: int
+    default: 8
+notes:
+  - The module talks HTTP only. It runs on the host the task targets, which needs to reach O(homeserver_url); to run it on
+    the controller, use C(delegate_to=localhost). Binaries ship for Linux and macOS on x86_64 and arm64.
+  - A deactivated user can be promoted or demoted; reactivating one without O(password) leaves it without a password.
+  - Synapse applies the fields of one modification one by one; if a request fails midway, earlier fields are set.
+    The error says so, and a rerun converges.
+seealso:
+  - module: mxadmin.synapse.matrix_user_admin
+  - name: Synapse admin API for users
+    description: The endpoints this module uses.
+    link: https://element-hq.github.io/synapse/latest/admin_api/user_admin_api.html
 """
-EXAMPLES = r""""""
-RETURN = r""""""
+
+EXAMPLES = r"""
+- name: Create a user, or leave it alone if it exists
+  mxadmin.synapse.matrix_user:
+    homeserver_url: https://matrix.example.com
+    admin_token: "{{ synapse_admin_token }}"
+    user: alice
+    password: "{{ alice_initial_password }}"
+    displayname: Alice Liddell
+
+- name: Make the password equal to the vaulted one, logging out only if it changed
+  mxadmin.synapse.matrix_user:
+    homeserver_url: https://matrix.example.com
+    admin_token: "{{ synapse_admin_token }}"
+    user: "@bob:example.com"
+    password: "{{ bob_password }}"
+    update_password: always
+
+- name: Create the first admin when no admin token exists yet (shared secret)
+  mxadmin.synapse.matrix_user:
+    homeserver_url: http://127.0.0.1:8008
+    registration_shared_secret: "{{ matrix_synapse_registration_shared_secret }}"
+    user: admin
+    password: "{{ admin_password }}"
+    admin: true
+
+- name: Log in as an admin instead of using a token (one login per run)
+  mxadmin.synapse.matrix_user:
+    homeserver_url: https://matrix.example.com
+    admin_user: admin
+    admin_password: "{{ admin_password }}"
+    user: carol
+    locked: true
+
+- name: Deactivate a user and erase their profile
+  mxadmin.synapse.matrix_user:
+    homeserver_url: https://matrix.example.com
+    admin_token: "{{ synapse_admin_token }}"
+    user: mallory
+    state: absent
+    erase: true
+
+- name: Reconcile every declared user in one module run, from the controller
+  mxadmin.synapse.matrix_user:
+    homeserver_url: https://matrix.example.com
+    admin_token: "{{ synapse_admin_token }}"
+    users:
+      - username: alice
+        password: "{{ alice_initial_password }}"
+        admin: true
+      - username: notify-bot
+        user_type: bot
+        displayname: Notifications
+      - username: former-employee
+        state: absent
+  delegate_to: localhost
+  register: result
+
+- name: Set the connection once for several tasks (the action group covers every module of the collection)
+  module_defaults:
+    group/mxadmin.synapse.synapse:
+      homeserver_url: https://matrix.example.com
+      admin_token: "{{ synapse_admin_token }}"
+  block:
+    - name: Create dave
+      mxadmin.synapse.matrix_user:
+        user: dave
+        password: "{{ dave_initial_password }}"
+    - name: Promote dave
+      mxadmin.synapse.matrix_user_admin:
+        user: dave
+        admin: true
+"""
+
+RETURN = r"""
+action:
+  description: What was done to the user (in check mode, what would be done).
+  returned: with O(user)
+  type: str
+  sample: updated
+  choices: [created, updated, reactivated, deactivated, unchanged, unverified, failed]
+changes:
+  description: The fields that changed (or would change), in the order Synapse applies them.
+  returned: with O(user)
+  type: list
+  elements: str
+  sample: [password, displayname]
+created:
+  description: Whether the user was created (or would be, in check mode).
+  returned: with O(user)
+  type: bool
+user_id:
+  description: The full user ID.
+  returned: with O(user)
+  type: str
+  sample: "@alice:example.com"
+user:
+  description:
+    - The user's state after the run (predicted in check mode). No secrets.
+    - Null when it cannot be known (only O(registration_shared_secret) given and the user existed).
+  returned: with O(user)
+  type: dict
+  contains:
+    name:
+      description: The full user ID.
+      type: str
+    admin:
+      description: Whether the user is a server admin.
+      type: bool
+    deactivated:
+      description: Whether the account is deactivated.
+      type: bool
+    locked:
+      description: Whether the account is locked.
+      type: bool
+    erased:
+      description: Whether the account is erased.
+      type: bool
+    displayname:
+      description: The display name, or null.
+      type: str
+    avatar_url:
+      description: The avatar's mxc URI, or null.
+      type: str
+    user_type:
+      description: The user type, or null for a regular user.
+      type: str
+    threepids:
+      description: Third-party IDs (medium, address). Missing when not read.
+      type: list
+      elements: dict
+    external_ids:
+      description: SSO links (auth_provider, external_id). Missing when not read.
+      type: list
+      elements: dict
+  sample:
+    name: "@alice:example.com"
+    admin: false
+    deactivated: false
+    locked: false
+    erased: false
+    displayname: Alice Liddell
+    avatar_url: null
+    user_type: null
+    threepids: []
+    external_ids: []
+users:
+  description: With O(users), one entry per declared user, in the declared order.
+  returned: with O(users)
+  type: list
+  elements: dict
+  contains:
+    user:
+      description: The full user ID (or the entry, when the ID could not be built).
+      type: str
+    action:
+      description: As RV(action).
+      type: str
+    changes:
+      description: As RV(changes).
+      type: list
+      elements: str
+    error:
+      description: Why the user failed.
+      type: str
+      returned: when the user failed
+    warnings:
+      description: Warnings about this user.
+      type: list
+      elements: str
+      returned: when there are any
+  sample:
+    - {user: "@alice:example.com", action: created, changes: [password, admin]}
+    - {user: "@bob:example.com", action: unchanged, changes: []}
+summary:
+  description: With O(users), how many users had each outcome. The module fails when any user failed.
+  returned: with O(users)
+  type: dict
+  sample: {created: 1, updated: 0, reactivated: 0, deactivated: 0, unchanged: 1, failed: 0}
+"""

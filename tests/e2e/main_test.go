@@ -16,8 +16,9 @@ import (
 	"github.com/mxadmin/synapse/tests/synapsetest"
 )
 
-// binary is the module binary built for this test run.
-var binary string
+// binary is the module binary built for this test run, in workDir, which
+// the test binary removes when it ends.
+var binary, workDir string
 
 func TestMain(m *testing.M) {
 	code := func() int {
@@ -27,6 +28,7 @@ func TestMain(m *testing.M) {
 			return 1
 		}
 		defer os.RemoveAll(dir)
+		workDir = dir
 		root, err := synapsetest.RepoRoot()
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)

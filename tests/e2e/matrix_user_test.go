@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
@@ -570,4 +571,30 @@ func merge(a, b map[string]any) map[string]any {
 		out[k] = v
 	}
 	return out
+}
+
+func TestMASHomeserverRefused(t *testing.T) {
+	// A stand-in for Matrix Authentication Service: Synapse only needs its
+	// OpenID discovery document to serve auth_metadata. The Synapse is real.
+	mas := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"issuer": "` + "http://" + r.Host + `/", "authorization_endpoint": "http://` + r.Host + `/authorize", "token_endpoint": "http://` + r.Host + `/oauth2/token", "jwks_uri": "http://` + r.Host + `/oauth2/keys.json", "response_types_supported": ["code"], "introspection_endpoint": "http://` + r.Host + `/oauth2/introspect", "account_management_uri": "http://` + r.Host + `/account"}`))
+	}))
+	defer mas.Close()
+	srv := synapsetest.New(t, synapsetest.Config{
+		PasswordLoginDisabled: true,
+		Extra:                 "matrix_authentication_service:\n  enabled: true\n  endpoint: \"" + mas.URL + "/\"\n  secret: \"mas-shared-secret-for-tests\"\n",
+	})
+	p := synapsetest.NewProxy(srv.URL, "")
+	defer p.Close()
+	for _, auth := range []map[string]any{
+		{"admin_token": "mas-shared-secret-for-tests"},
+		{"registration_shared_secret": srv.SharedSecret, "password": "some-password-1"},
+	} {
+		p.Reset()
+		r := runModule(t, "matrix_user", merge(map[string]any{"homeserver_url": p.URL, "user": "someone"}, auth))
+		assert.True(t, r.failed())
+		assert.Contains(t, r.msg(), "Matrix Authentication Service")
+		assert.Empty(t, p.Writes(), "refused before any write")
+	}
 }

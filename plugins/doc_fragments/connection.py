@@ -1,0 +1,72 @@
+# Copyright: (c) 2026, mxadmin.synapse contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Options every module of mxadmin.synapse shares: how to reach and authenticate to Synapse."""
+
+from __future__ import annotations
+
+
+class ModuleDocFragment:
+    DOCUMENTATION = r"""
+options:
+  homeserver_url:
+    description:
+      - URL of the Synapse homeserver, where its client and admin APIs answer.
+      - May carry a path when Synapse sits behind a reverse proxy under one, for example C(https://example.com/matrix).
+      - Redirects are not followed; give the address Synapse answers on.
+    type: str
+    default: http://127.0.0.1:8008
+  server_name:
+    description:
+      - The homeserver's server name, the part after the colon in user IDs.
+      - Learned from the server when not given. Give it to have a full user ID on another server refused before any request,
+        or when only O(registration_shared_secret) is given and full user IDs are used.
+    type: str
+  admin_token:
+    description:
+      - Access token of a server admin. The recommended way to authenticate.
+      - Mutually exclusive with O(admin_user).
+    type: str
+  admin_user:
+    description:
+      - Localpart or full ID of a server admin to log in as, with O(admin_password).
+      - The module logs in once per run on the fixed device C(MXADMIN_SYNAPSE_ANSIBLE), so runs do not pile up devices,
+        and logs out at the end of the run.
+      - Synapse allows few logins per account and per address (by default a burst of 5, then about one every 5 minutes).
+        A refused login fails at once with the wait Synapse asks for, instead of sleeping; playbooks that run the modules
+        often should use O(admin_token).
+    type: str
+  admin_password:
+    description: Password of O(admin_user).
+    type: str
+  registration_shared_secret:
+    description:
+      - The C(registration_shared_secret) of Synapse's configuration.
+      - Enough to create users when no admin account exists yet (the first admin). Without O(admin_token) or
+        O(admin_user), users cannot be read. An existing user is reported unchanged, declared fields that cannot
+        be checked are named in a warning, and check mode cannot verify anything.
+      - Ignored when O(admin_token) or O(admin_user) is given.
+    type: str
+  validate_certs:
+    description:
+      - Check Synapse's TLS certificate. Turning it off adds a warning to the result.
+    type: bool
+    default: true
+  ca_path:
+    description: PEM file of CA certificates trusted in addition to the system's, for a homeserver with a private CA.
+    type: path
+  timeout:
+    description: Seconds to wait for each HTTP answer.
+    type: int
+    default: 30
+  retries:
+    description:
+      - How many times a request is retried after a connection error, an HTTP 5xx or a rate limit (429), with backoff
+        that honours C(Retry-After) and C(retry_after_ms). A rate limit asking to wait more than 60 seconds fails at once.
+      - Shared-secret registration retries its nonce request and its registration request together, since a nonce is single-use.
+    type: int
+    default: 3
+notes:
+  - Homeservers that delegate authentication to Matrix Authentication Service (MAS) are detected and refused,
+    since their accounts are managed in MAS.
+  - Secrets (passwords, tokens, the shared secret, the pepper) never appear in results, warnings or errors.
+"""
