@@ -101,7 +101,7 @@ go-lint:
 
 ansible-lint: venv
 	@echo "==> ansible-lint"
-	$(TEST_ENV) $(VENV)/bin/ansible-lint
+	$(TEST_ENV) ANSIBLE_HOME="$(CURDIR)/build/ansible-home" $(VENV)/bin/ansible-lint
 
 sanity: venv
 	@echo "==> ansible-test sanity"

@@ -14,4 +14,24 @@ mkdir -p "$dest"
 (cd "$root" && git ls-files -z --cached --others --exclude-standard | xargs -0 tar -cf - 2>/dev/null) | tar -xf - -C "$dest"
 cd "$dest"
 git init -q . && git add -A && git -c user.email=ci@localhost -c user.name=ci commit -qm sanity
-"$venv/bin/ansible-test" sanity --venv --python "$python_version" --color no "$@"
+
+# ansible-test gives each sanity test a virtualenv of its own, with pinned
+# requirements from PyPI, and bootstraps pip in it with a get-pip script it
+# downloads from ci-files.testing.ansible.com. Where only PyPI is reachable,
+# this stand-in does the same from what Python ships (ensurepip) and PyPI.
+# HOME points into build/ so that these venvs and the cache stay in the tree.
+export HOME="$root/build/ansible-test-home"
+cache="$HOME/.ansible/test/cache"
+mkdir -p "$cache"
+for version in 24.2 25.0 25.1 25.2 25.3; do
+  cat > "$cache/get_pip_${version//./_}.py" <<'PY'
+import ensurepip, os, subprocess, sys
+ensurepip.bootstrap(upgrade=True)
+# ensurepip hides pip's configuration (PIP_CONFIG_FILE=/dev/null) in this
+# process; the real install must see it (a site CA bundle, a mirror).
+env = {k: v for k, v in os.environ.items() if k != "PIP_CONFIG_FILE"}
+args = [a for a in sys.argv[1:] if a not in ("--no-setuptools", "--no-wheel")]
+subprocess.check_call([sys.executable, "-m", "pip", "install"] + args, env=env)
+PY
+done
+"$venv/bin/ansible-test" sanity --requirements --python "$python_version" --color no "$@"

@@ -13,14 +13,14 @@ func TestPlaybookMatrixUser(t *testing.T) {
 	vars := map[string]any{"synapse_url": f.proxy.URL, "synapse_admin_token": f.token, "test_user": name,
 		"test_password": "playbook-pass-1", "test_displayname": "Play Book", "test_admin": "no"}
 
-	pb := ansiblePlaybook(t, "-i", "inventory.yml", "matrix_user.yml", "-e", extraVars(t, vars))
+	pb := ansiblePlaybook(t, "-i", "inventory/hosts.yml", "matrix_user.yml", "-e", extraVars(t, vars))
 	require.Equal(t, 0, pb.Exit, pb.Output)
 	_, changed, _ := pb.Recap(t, "synapse_host")
 	assert.Equal(t, 1, changed, "first run creates the user")
 	assert.Equal(t, "Play Book", f.read(t, name)["displayname"])
 
 	f.proxy.Reset()
-	pb = ansiblePlaybook(t, "-i", "inventory.yml", "matrix_user.yml", "-e", extraVars(t, vars))
+	pb = ansiblePlaybook(t, "-i", "inventory/hosts.yml", "matrix_user.yml", "-e", extraVars(t, vars))
 	require.Equal(t, 0, pb.Exit, pb.Output)
 	_, changed, _ = pb.Recap(t, "synapse_host")
 	assert.Equal(t, 0, changed, "second run changes nothing")
@@ -28,7 +28,7 @@ func TestPlaybookMatrixUser(t *testing.T) {
 
 	vars["test_displayname"] = "Renamed In Check"
 	vars["test_admin"] = "yes"
-	pb = ansiblePlaybook(t, "-i", "inventory.yml", "matrix_user.yml", "--check", "--diff", "-e", extraVars(t, vars))
+	pb = ansiblePlaybook(t, "-i", "inventory/hosts.yml", "matrix_user.yml", "--check", "--diff", "-e", extraVars(t, vars))
 	require.Equal(t, 0, pb.Exit, pb.Output)
 	_, changed, _ = pb.Recap(t, "synapse_host")
 	assert.Equal(t, 1, changed, "check mode predicts the change")

@@ -129,6 +129,8 @@ func Start(cfg Config) (*Server, error) {
 			return nil, err
 		}
 		s.ownDir = true
+	} else if err := os.MkdirAll(s.Dir, 0o700); err != nil {
+		return nil, err
 	}
 	if s.Port == 0 {
 		if s.Port, err = freePort(); err != nil {
