@@ -158,12 +158,16 @@ func (p Playbook) Recap(t *testing.T, host string) (ok, changed, failed int) {
 	return
 }
 
-// extraVars encodes extra vars as JSON for -e.
+// extraVars writes extra vars to a JSON file and returns "@file" for -e.
+// A file, not the command line: at -vvvv ansible-playbook prints its own
+// command line, extra vars included, and the tests scan output for secrets.
 func extraVars(t *testing.T, vars map[string]any) string {
 	t.Helper()
 	data, err := json.Marshal(vars)
 	require.NoError(t, err)
-	return string(data)
+	path := filepath.Join(t.TempDir(), "extra-vars.json")
+	require.NoError(t, os.WriteFile(path, data, 0o600))
+	return "@" + path
 }
 
 // ansibleDoc returns the JSON documentation of a plugin.

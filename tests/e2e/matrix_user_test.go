@@ -598,3 +598,25 @@ func TestMASHomeserverRefused(t *testing.T) {
 		assert.Empty(t, p.Writes(), "refused before any write")
 	}
 }
+
+func TestPasswordSetWhenHashesUnavailable(t *testing.T) {
+	f := newFixture(t)
+	name := uniqueUser("nohash")
+	f.run(t, map[string]any{"user": name, "password": "hash-gone-1"}).mustSucceed(t)
+	// A Synapse without the legacy search_users endpoint: the proxy answers
+	// as Synapse does for an unknown admin path.
+	f.proxy.SetFault(func(w http.ResponseWriter, r *http.Request) bool {
+		if strings.Contains(r.URL.Path, "/search_users/") {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusNotFound)
+			_, _ = w.Write([]byte(`{"errcode":"M_UNRECOGNIZED","error":"Unrecognized request"}`))
+			return true
+		}
+		return false
+	})
+	defer f.proxy.SetFault(nil)
+	r := f.run(t, map[string]any{"user": name, "password": "hash-gone-1", "update_password": "always"}).mustSucceed(t)
+	assert.True(t, r.changed(), "without hashes the password is set")
+	assert.Equal(t, []string{"password"}, r.changes())
+	assert.True(t, slices.ContainsFunc(r.warnings(), func(w string) bool { return strings.Contains(w, "without knowing whether") }), "%v", r.warnings())
+}

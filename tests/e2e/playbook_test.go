@@ -38,4 +38,13 @@ func TestPlaybookMatrixUser(t *testing.T) {
 	f.requireNoWrites(t)
 	assert.Equal(t, "Play Book", f.read(t, name)["displayname"], "check mode changed nothing")
 	assert.NotContains(t, pb.Output, "playbook-pass-1")
+
+	// The most verbose run shows module invocations and results in full:
+	// still no password and no token.
+	vars["test_password"] = "playbook-verbose-secret-2"
+	pb = ansiblePlaybook(t, "-i", "inventory/hosts.yml", "matrix_user.yml", "-vvvv", "--diff", "-e", extraVars(t, vars))
+	require.Equal(t, 0, pb.Exit, pb.Output)
+	assert.Contains(t, pb.Output, "mxadmin_synapse_", "-vvvv shows the module being run")
+	assert.NotContains(t, pb.Output, "playbook-verbose-secret-2")
+	assert.NotContains(t, pb.Output, f.token)
 }
