@@ -1,0 +1,115 @@
+package modules
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/mxadmin/synapse/modules-src/ansible"
+	"github.com/mxadmin/synapse/modules-src/reconcile"
+	"github.com/mxadmin/synapse/modules-src/session"
+)
+
+func init() {
+	register(Module{Name: "matrix_user_admin", Spec: matrixUserAdminSpec, Run: runMatrixUserAdmin})
+}
+
+func matrixUserAdminSpec() ansible.Spec {
+	opts := session.Spec()
+	opts = append(opts,
+		ansible.Option{Name: optUser, Type: ansible.TypeStr, Required: true, Aliases: []string{"username"}},
+		ansible.Option{Name: optAdmin, Type: ansible.TypeBool, Required: true},
+	)
+	return ansible.Spec{
+		Module:            "mxadmin.synapse.matrix_user_admin",
+		Options:           opts,
+		MutuallyExclusive: session.MutuallyExclusive,
+		RequiredTogether:  session.RequiredTogether,
+	}
+}
+
+// runMatrixUserAdmin grants or revokes server admin on an existing user. It
+// replaces scripts that wrote the flag into Synapse's database with SQL.
+func runMatrixUserAdmin(ctx context.Context, p *ansible.Params, in ansible.Internal) ansible.Result {
+	opts, err := session.OptionsFrom(p)
+	if err != nil {
+		return ansible.Fail(err.Error())
+	}
+	ref := p.String(optUser)
+	localpart, server, err := reconcile.ParseUserRef(ref)
+	if err != nil {
+		return ansible.Fail("option user: " + err.Error())
+	}
+	want := p.Bool(optAdmin)
+	mode, err := opts.Mode()
+	if err != nil {
+		return ansible.Fail(err.Error())
+	}
+	if mode == session.ModeSharedSecret {
+		return ansible.Fail("matrix_user_admin needs admin_token, or admin_user with admin_password: registration_shared_secret can create users but cannot read or change the admin status of an existing one")
+	}
+	if opts.ServerName != "" && server != "" && server != opts.ServerName {
+		return ansible.Fail(fmt.Sprintf("%s is on another server; server_name is %s, and only local users can be admins of this homeserver", ref, opts.ServerName))
+	}
+	opts.Version = Version
+
+	var warnings []string
+	if !opts.ValidateCerts {
+		warnings = append(warnings, insecureWarning)
+	}
+	fail := func(msg string) ansible.Result { return ansible.Result{Failed: true, Msg: msg, Warnings: warnings} }
+
+	sess, err := session.Open(ctx, opts)
+	if err != nil {
+		return fail(err.Error())
+	}
+	defer sess.Close(ctx)
+	if server != "" && server != sess.ServerName {
+		return fail(fmt.Sprintf("%s is on another server; this homeserver is %s, and only local users can be admins of it", ref, sess.ServerName))
+	}
+	id := reconcile.UserID(localpart, sess.ServerName)
+
+	// The admin flag endpoint answers false for a user that does not
+	// exist, so existence is checked with the user endpoint.
+	cur, err := sess.Client.GetUser(ctx, id)
+	if err != nil {
+		return fail(fmt.Sprintf("cannot read %s: %v", id, sess.Explain(err)))
+	}
+	if cur == nil {
+		return fail(fmt.Sprintf("user %s does not exist; matrix_user_admin never creates users (mxadmin.synapse.matrix_user does)", id))
+	}
+	before := bool(cur.Admin)
+	res := ansible.Result{Changed: before != want, Warnings: warnings}
+	res.Set("user_id", id)
+	res.Set("admin", want)
+	res.Set("deactivated", bool(cur.Deactivated))
+	if !res.Changed {
+		res.Msg = fmt.Sprintf("%s is already %s", id, adminWord(want))
+		return res
+	}
+	if id == sess.Me && !want {
+		return fail(fmt.Sprintf("refusing to demote %s: it is the admin this module authenticates as, and Synapse forbids demoting yourself; demote it with another admin's credentials", id))
+	}
+	if in.Diff {
+		res.Diff = ansible.Diff{Before: map[string]any{"admin": before}, After: map[string]any{"admin": want}, BeforeHeader: id, AfterHeader: id}
+	}
+	if in.CheckMode {
+		res.Msg = fmt.Sprintf("%s would be made %s", id, adminWord(want))
+		return res
+	}
+	if err := sess.Client.SetAdmin(ctx, id, want); err != nil {
+		res.Failed, res.Changed = true, false
+		res.Diff = nil
+		res.Set("admin", before)
+		res.Msg = fmt.Sprintf("cannot make %s %s: %v", id, adminWord(want), sess.Explain(err))
+		return res
+	}
+	res.Msg = fmt.Sprintf("%s is now %s", id, adminWord(want))
+	return res
+}
+
+func adminWord(admin bool) string {
+	if admin {
+		return "a server admin"
+	}
+	return "not a server admin"
+}

@@ -1,0 +1,87 @@
+#!/usr/bin/python
+# Copyright: (c) 2026, mxadmin.synapse contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+# This file only documents the module. The module is a Go program (modules-src/ in the
+# collection's source) shipped as one binary per platform; the action plugin of the same
+# name runs the binary built for the host the task runs on.
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: matrix_user_admin
+short_description: Grant or revoke server admin on an existing Synapse user
+version_added: 0.1.0
+description:
+  - Makes an existing user of a Synapse homeserver a server admin, or not, through the admin API.
+  - Reads the current flag and writes only when it differs.
+  - Replaces scripts such as C(matrix-change-user-admin-status) that wrote the flag into Synapse's database with SQL.
+  - Never creates users; a user that does not exist fails the task. Use M(mxadmin.synapse.matrix_user) to create users.
+author:
+  - mxadmin.synapse maintainers (!UNKNOWN)
+extends_documentation_fragment:
+  - mxadmin.synapse.connection
+attributes:
+  check_mode:
+    support: full
+    description: Only reads; predicts C(changed) and the diff.
+  diff_mode:
+    support: full
+    description: Shows the admin flag before and after.
+options:
+  user:
+    description:
+      - The user, as a localpart (V(john)) or a full user ID (V(@john:example.com)); lower-cased.
+    type: str
+    required: true
+    aliases: [username]
+  admin:
+    description:
+      - V(true) makes the user a server admin, V(false) revokes it.
+      - Accepts what people type on the command line, V(yes)/V(no), V(true)/V(false), V(on)/V(off), V(1)/V(0).
+      - Demoting the admin the module authenticates as fails before any write (Synapse forbids demoting yourself).
+    type: bool
+    required: true
+notes:
+  - A deactivated user can still be promoted or demoted; the flag takes effect if the account is reactivated.
+  - Needs O(admin_token) or O(admin_user) and O(admin_password). O(registration_shared_secret) alone cannot read
+    or change the flag and is refused.
+seealso:
+  - module: mxadmin.synapse.matrix_user
+"""
+
+EXAMPLES = r"""
+- name: Make dave a server admin
+  mxadmin.synapse.matrix_user_admin:
+    homeserver_url: https://matrix.example.com
+    admin_token: "{{ synapse_admin_token }}"
+    user: dave
+    admin: true
+
+- name: Revoke admin from a full user ID, from the controller
+  mxadmin.synapse.matrix_user_admin:
+    homeserver_url: https://matrix.example.com
+    admin_user: admin
+    admin_password: "{{ synapse_admin_password }}"
+    user: "@erin:example.com"
+    admin: false
+  delegate_to: localhost
+"""
+
+RETURN = r"""
+user_id:
+  description: The full user ID.
+  returned: when the user could be resolved
+  type: str
+  sample: "@dave:example.com"
+admin:
+  description: Whether the user is a server admin after the run (in check mode, after a real run).
+  returned: when the user exists
+  type: bool
+  sample: true
+deactivated:
+  description: Whether the account is deactivated.
+  returned: when the user exists
+  type: bool
+  sample: false
+"""
