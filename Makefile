@@ -18,7 +18,8 @@ BINARIES  := $(addprefix plugins/modules/__mxadmin_synapse_,$(PLATFORMS))
 NATIVE    := plugins/modules/__mxadmin_synapse_$(shell $(GO) env GOOS)_$(shell $(GO) env GOARCH)
 GO_SOURCES := go.mod go.sum $(shell find modules-src -name '*.go' -not -name '*_test.go')
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
-COLLECTION_TARBALL := dist/mxadmin-synapse-$(VERSION).tar.gz
+DIST      ?= dist
+COLLECTION_TARBALL := $(DIST)/mxadmin-synapse-$(VERSION).tar.gz
 
 # The tests need the venv's ansible-playbook, ansible-doc and python on PATH,
 # and must never skip a Synapse test.
@@ -67,8 +68,8 @@ plugins/modules/__mxadmin_synapse_%: $(GO_SOURCES)
 collection: $(COLLECTION_TARBALL)
 
 $(COLLECTION_TARBALL): venv $(BINARIES) $(shell git ls-files 2>/dev/null | grep -v '^modules-src/\|^tests/e2e/\|^tests/synapsetest/')
-	@mkdir -p dist
-	$(VENV)/bin/ansible-galaxy collection build --force --output-path dist .
+	@mkdir -p $(DIST)
+	$(VENV)/bin/ansible-galaxy collection build --force --output-path $(DIST) .
 
 # --- tests -------------------------------------------------------------------
 

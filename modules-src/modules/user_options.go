@@ -92,12 +92,17 @@ func desiredFrom(p *ansible.Params, ref string, fallback *ansible.Params) (*reco
 		Locked:         p.OptBool(optLocked),
 	}
 	if fallback != nil {
-		if !p.Given(optUpdatePassword) {
+		// The top-level update_password is a default for entries that
+		// have a password; an entry without one has nothing to update.
+		if !p.Given(optUpdatePassword) && d.Password != nil {
 			d.UpdatePassword = reconcile.PasswordPolicy(fallback.String(optUpdatePassword))
 		}
 		if !p.Given(optLogoutDevices) {
 			d.LogoutDevices = fallback.Bool(optLogoutDevices)
 		}
+	}
+	if d.UpdatePassword == "" {
+		d.UpdatePassword = reconcile.PasswordOnCreate
 	}
 	if d.AvatarURL != nil && *d.AvatarURL != "" && !strings.HasPrefix(*d.AvatarURL, "mxc://") {
 		return nil, fmt.Errorf("%s: option avatar_url: %q is not an mxc:// URI (upload the image to the media repository first; \"\" removes the avatar)", ref, *d.AvatarURL)

@@ -81,8 +81,8 @@ func run(keep bool) error {
 		return cmd.Run()
 	}
 
-	step("First run: the declared users are created")
-	if err := playbook(); err != nil {
+	step("First run: the declared users are created (--diff shows what each one gets)")
+	if err := playbook("--diff"); err != nil {
 		return err
 	}
 	step("Second run: nothing to do, so changed=0 and no writes")
@@ -91,13 +91,19 @@ func run(keep bool) error {
 	}
 	step("Editing one declaration (Alice's display name), then --check --diff shows the drift and changes nothing")
 	vars := filepath.Join(example, "inventory", "group_vars", "matrix_servers.yml")
-	if err := replaceInFile(vars, "demo_alice_displayname: Alice Liddell", "demo_alice_displayname: Alice Pleasance Liddell"); err != nil {
+	if err := replaceInFile(vars, "displayname: Alice Liddell", "displayname: Alice Pleasance Liddell"); err != nil {
 		return err
 	}
 	fmt.Printf("$ sed -i 's/Alice Liddell/Alice Pleasance Liddell/' inventory/group_vars/matrix_servers.yml\n")
 	if err := playbook("--check", "--diff"); err != nil {
 		return err
 	}
+
+	step("The same check as a CI gate: matrix_users_fail_on_drift=true makes the drift fail the run")
+	if err := playbook("--check", "-e", "matrix_users_fail_on_drift=true"); err == nil {
+		return fmt.Errorf("the drift gate should have failed the check run")
+	}
+	fmt.Println("(failed as intended: a CI job running this would go red until the server or the declaration is fixed)")
 
 	step("Done")
 	fmt.Printf("Synapse: %s (server name demo.localhost)\n", srv.URL)

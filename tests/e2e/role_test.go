@@ -1,0 +1,298 @@
+package e2e
+
+import (
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/mxadmin/synapse/tests/synapsetest"
+)
+
+// roleVars are the role's connection vars for the fixture, plus extra.
+func (f *fixture) roleVars(extra map[string]any) map[string]any {
+	v := map[string]any{"matrix_users_homeserver_url": f.proxy.URL, "matrix_users_admin_token": f.token, "matrix_users_retries": 0}
+	for k, val := range extra {
+		v[k] = val
+	}
+	return v
+}
+
+// runRole applies the role with vars (from a file) and more arguments.
+func (f *fixture) runRole(t *testing.T, vars map[string]any, args ...string) Playbook {
+	t.Helper()
+	f.proxy.Reset()
+	return ansiblePlaybook(t, append([]string{"-i", "inventory/hosts.yml", "matrix_users_role.yml", "-e", extraVars(t, vars)}, args...)...)
+}
+
+func changedOf(t *testing.T, pb Playbook) int {
+	t.Helper()
+	_, changed, _ := pb.Recap(t, "synapse_host")
+	return changed
+}
+
+func TestRoleSeedExtraVarsLikeRegisterUser(t *testing.T) {
+	f := newFixture(t)
+	name := uniqueUser("seed")
+	seed := func(admin string, extra ...string) Playbook {
+		args := append([]string{"--extra-vars", "username=" + name + " password=seed-pass-1 admin=" + admin, "--tags=register-user"}, extra...)
+		return f.runRole(t, f.roleVars(nil), args...)
+	}
+
+	pb := seed("no")
+	require.Equal(t, 0, pb.Exit, pb.Output)
+	assert.Equal(t, 1, changedOf(t, pb), "a new user is registered")
+	u := f.read(t, name)
+	require.NotNil(t, u)
+	assert.Equal(t, false, u["admin"])
+	_, err := f.srv.Login(name, "seed-pass-1")
+	require.NoError(t, err)
+
+	pb = seed("no")
+	require.Equal(t, 0, pb.Exit, "an existing user is not an error:\n%s", pb.Output)
+	assert.Equal(t, 0, changedOf(t, pb))
+	f.requireNoWrites(t)
+
+	pb = seed("yes")
+	require.Equal(t, 0, pb.Exit, pb.Output)
+	assert.Equal(t, 1, changedOf(t, pb), "admin=yes promotes the existing user")
+	assert.Equal(t, true, f.read(t, name)["admin"])
+}
+
+func TestRoleSeedWithSharedSecretOfAPlaybookInventory(t *testing.T) {
+	f := newFixture(t)
+	name := uniqueUser("seedsecret")
+	// Only the variable a matrix-docker-ansible-deploy inventory already has.
+	vars := map[string]any{"matrix_users_homeserver_url": f.proxy.URL, "matrix_synapse_registration_shared_secret": f.srv.SharedSecret,
+		"matrix_users_delegate_to": "localhost"}
+	args := []string{"--extra-vars", "username=" + name + " password=seed-secret-1 admin=yes", "--tags=register-user"}
+
+	pb := f.runRole(t, vars, args...)
+	require.Equal(t, 0, pb.Exit, pb.Output)
+	assert.Equal(t, 1, changedOf(t, pb))
+	assert.Equal(t, true, f.read(t, name)["admin"])
+
+	pb = f.runRole(t, vars, args...)
+	require.Equal(t, 0, pb.Exit, "an existing user is not an error:\n%s", pb.Output)
+	assert.Equal(t, 0, changedOf(t, pb))
+	assert.Contains(t, pb.Output, "[WARNING]", "says what it could not check without a token")
+}
+
+func TestRoleDeclarativeList(t *testing.T) {
+	f := newFixture(t)
+	admin, bot, gone := uniqueUser("listadmin"), uniqueUser("listbot"), uniqueUser("listgone")
+	list := []any{
+		map[string]any{"username": admin, "password": "list-admin-1", "admin": true, "displayname": "List Admin"},
+		map[string]any{"username": bot, "user_type": "bot", "displayname": "Bot"},
+		map[string]any{"username": gone, "state": "absent"},
+	}
+	pb := f.runRole(t, f.roleVars(map[string]any{"matrix_users_list": list}))
+	require.Equal(t, 0, pb.Exit, pb.Output)
+	assert.Equal(t, 1, changedOf(t, pb), "one task reconciles the whole list")
+	assert.Equal(t, true, f.read(t, admin)["admin"])
+	assert.Equal(t, "bot", f.read(t, bot)["user_type"])
+	assert.Equal(t, true, f.read(t, gone)["deactivated"])
+
+	pb = f.runRole(t, f.roleVars(map[string]any{"matrix_users_list": list}))
+	require.Equal(t, 0, pb.Exit, pb.Output)
+	assert.Equal(t, 0, changedOf(t, pb))
+	f.requireNoWrites(t)
+
+	list[1].(map[string]any)["displayname"] = "Notification Bot"
+	pb = f.runRole(t, f.roleVars(map[string]any{"matrix_users_list": list}), "--diff")
+	require.Equal(t, 0, pb.Exit, pb.Output)
+	assert.Equal(t, 1, changedOf(t, pb))
+	assert.Len(t, f.proxy.Writes(), 1, "only the edited user is written")
+	assert.Equal(t, "Notification Bot", f.read(t, bot)["displayname"])
+
+	// Someone changes the admin's password behind Ansible's back; with
+	// update_password: always the declared one comes back, once.
+	status, _, err := f.srv.Do(http.MethodPut, "/_synapse/admin/v2/users/"+url.PathEscape(f.srv.UserID(admin)), f.token, map[string]any{"password": "changed-elsewhere"})
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, status)
+	vars := f.roleVars(map[string]any{"matrix_users_list": list, "matrix_users_update_password": "always"})
+	pb = f.runRole(t, vars)
+	require.Equal(t, 0, pb.Exit, pb.Output)
+	assert.Equal(t, 1, changedOf(t, pb), "password drift is repaired")
+	_, err = f.srv.Login(admin, "list-admin-1")
+	require.NoError(t, err)
+	pb = f.runRole(t, vars)
+	require.Equal(t, 0, pb.Exit, pb.Output)
+	assert.Equal(t, 0, changedOf(t, pb), "and stays repaired: the same password is not re-sent")
+	f.requireNoWrites(t)
+}
+
+func TestRoleCheckModeDriftGate(t *testing.T) {
+	f := newFixture(t)
+	keep, change, remove := uniqueUser("gatekeep"), uniqueUser("gatechange"), uniqueUser("gateremove")
+	list := []any{
+		map[string]any{"username": keep, "displayname": "Keep"},
+		map[string]any{"username": change, "displayname": "Before"},
+		map[string]any{"username": remove},
+	}
+	pb := f.runRole(t, f.roleVars(map[string]any{"matrix_users_list": list}))
+	require.Equal(t, 0, pb.Exit, pb.Output)
+
+	gate := f.roleVars(map[string]any{"matrix_users_list": list, "matrix_users_fail_on_drift": true})
+	pb = f.runRole(t, gate, "--check", "--diff")
+	assert.Equal(t, 0, pb.Exit, "no drift, the gate passes:\n%s", pb.Output)
+
+	created := uniqueUser("gatenew")
+	drifted := []any{
+		map[string]any{"username": keep, "displayname": "Keep"},
+		map[string]any{"username": change, "displayname": "After"},
+		map[string]any{"username": remove, "state": "absent"},
+		map[string]any{"username": created, "password": "gate-new-1"},
+	}
+	gate["matrix_users_list"] = drifted
+	pb = f.runRole(t, gate, "--check", "--diff")
+	assert.NotEqual(t, 0, pb.Exit, "drift fails the check run")
+	assert.Contains(t, pb.Output, "Synapse differs from the declared users")
+	assert.Contains(t, pb.Output, "1 would be created, 1 would be updated, 1 would be deactivated, 1 unchanged")
+	assert.Contains(t, pb.Output, `+    "displayname": "After"`)
+	assert.Contains(t, pb.Output, `+    "deactivated": true`)
+	for _, u := range []string{change, remove, created} {
+		assert.Contains(t, pb.Output, f.srv.UserID(u), "the failure names the drifted users")
+	}
+	f.requireNoWrites(t)
+	assert.Nil(t, f.read(t, created), "check mode created nothing")
+
+	gate["matrix_users_fail_on_drift"] = false
+	pb = f.runRole(t, gate, "--check")
+	assert.Equal(t, 0, pb.Exit, "without the gate, a check run only reports:\n%s", pb.Output)
+	assert.Equal(t, 1, changedOf(t, pb))
+
+	// With only the shared secret nothing can be read: the gate fails
+	// rather than pass a server it could not see.
+	blind := map[string]any{"matrix_users_homeserver_url": f.proxy.URL, "matrix_users_registration_shared_secret": f.srv.SharedSecret,
+		"matrix_users_list": []any{map[string]any{"username": keep, "password": "gate-keep-1"}}, "matrix_users_fail_on_drift": true}
+	pb = f.runRole(t, blind, "--check")
+	assert.NotEqual(t, 0, pb.Exit, "an unverifiable server fails the gate:\n%s", pb.Output)
+	assert.Contains(t, pb.Output, "1 unverified")
+	f.requireNoWrites(t)
+}
+
+func TestRoleRefusesBadInputBeforeAnyRequest(t *testing.T) {
+	f := newFixture(t)
+	for name, tc := range map[string]struct {
+		list []any
+		want string
+	}{
+		"missing username": {[]any{map[string]any{"password": "no-name-pass"}}, "missing required arguments: username"},
+		"wrong type":       {[]any{map[string]any{"username": "x1", "admin": "maybe"}}, "'admin' is of type"},
+		"unknown state":    {[]any{map[string]any{"username": "x2", "state": "gone"}}, "value of state must be one of: present, absent, got: gone"},
+		"not a list":       {nil, "matrix_users_list"},
+		"duplicates":       {[]any{map[string]any{"username": "John"}, map[string]any{"username": "@john:test.local"}}, "both declare the user john"},
+		"bad localpart":    {[]any{map[string]any{"username": "john smith"}}, "a localpart may only contain"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			vars := f.roleVars(map[string]any{"matrix_users_list": tc.list})
+			if tc.list == nil {
+				vars["matrix_users_list"] = "alice"
+			}
+			pb := f.runRole(t, vars)
+			assert.NotEqual(t, 0, pb.Exit)
+			assert.Contains(t, pb.Output, tc.want)
+			assert.Empty(t, f.proxy.Requests(), "refused before any request")
+		})
+	}
+}
+
+func TestRolePasswordsNeverShown(t *testing.T) {
+	f := newFixture(t)
+	passwords := []string{"never-shown-pass-1", "never-shown-pass-2"}
+	list := []any{
+		map[string]any{"username": uniqueUser("quiet"), "password": passwords[0], "update_password": "always"},
+		map[string]any{"username": uniqueUser("quiet"), "password": passwords[1]},
+	}
+	vars := f.roleVars(map[string]any{"matrix_users_list": list, "matrix_users_password_pepper": ""})
+	secrets := append([]string{f.token}, passwords...)
+	for _, verbosity := range []string{"", "-v", "-vv", "-vvv", "-vvvv"} {
+		for _, mode := range [][]string{{"--diff"}, {"--check", "--diff"}} {
+			args := append([]string{}, mode...)
+			if verbosity != "" {
+				args = append(args, verbosity)
+			}
+			pb := f.runRole(t, vars, args...)
+			require.Equal(t, 0, pb.Exit, pb.Output)
+			for _, s := range secrets {
+				assert.NotContains(t, pb.Output, s, "%s %v", verbosity, mode)
+			}
+		}
+	}
+
+	// The register-user command puts the password on the command line. Up to
+	// -vvv nothing shows it; at -vvvv ansible-playbook itself echoes its
+	// command line (extra_vars: ...), which no role or module can prevent,
+	// and that is the only place it appears.
+	name := uniqueUser("seedquiet")
+	for _, verbosity := range []string{"-v", "-vv", "-vvv", "-vvvv"} {
+		pb := f.runRole(t, f.roleVars(nil), "--extra-vars", "username="+name+" password=seed-cli-secret-9 admin=no", "--tags=register-user", "--diff", verbosity)
+		require.Equal(t, 0, pb.Exit, pb.Output)
+		for _, line := range strings.Split(pb.Output, "\n") {
+			if strings.Contains(line, "seed-cli-secret-9") {
+				assert.True(t, verbosity == "-vvvv" && strings.HasPrefix(line, "extra_vars: "), "%s: %q", verbosity, line)
+			}
+		}
+	}
+}
+
+func TestInstalledCollectionTarball(t *testing.T) {
+	f := newFixture(t)
+	root, err := synapsetest.RepoRoot()
+	require.NoError(t, err)
+	venv := os.Getenv("MXADMIN_VENV")
+	if venv == "" {
+		venv = filepath.Join(root, ".venv")
+	}
+	dist := t.TempDir()
+	build := exec.Command("make", "--no-print-directory", "-C", root, "collection", "DIST="+dist, "VENV="+venv)
+	out, err := build.CombinedOutput()
+	require.NoError(t, err, "make collection:\n%s", out)
+	tarballs, _ := filepath.Glob(filepath.Join(dist, "mxadmin-synapse-*.tar.gz"))
+	require.Len(t, tarballs, 1)
+	info, err := os.Stat(tarballs[0])
+	require.NoError(t, err)
+	assert.Less(t, info.Size(), int64(20<<20), "Galaxy refuses tarballs over 20 MB")
+	t.Logf("collection tarball: %.1f MB", float64(info.Size())/(1<<20))
+
+	members, err := exec.Command("tar", "-tzf", tarballs[0]).Output()
+	require.NoError(t, err)
+	for _, platform := range []string{"linux_amd64", "linux_arm64", "darwin_amd64", "darwin_arm64"} {
+		assert.Contains(t, string(members), "plugins/modules/__mxadmin_synapse_"+platform)
+	}
+	for _, unwanted := range []string{"modules-src/", ".go\n", "tests/e2e/", ".venv"} {
+		assert.NotContains(t, string(members), unwanted)
+	}
+
+	installed := t.TempDir()
+	galaxy, err := synapsetest.VenvBin("ansible-galaxy")
+	require.NoError(t, err)
+	install := exec.Command(galaxy, "collection", "install", tarballs[0], "-p", installed)
+	install.Env = ansibleEnv(t, installed)
+	out, err = install.CombinedOutput()
+	require.NoError(t, err, "ansible-galaxy collection install:\n%s", out)
+
+	// The collection's own playbook, from the installed copy, the way the
+	// register-user command is run.
+	name := uniqueUser("tarball")
+	f.proxy.Reset()
+	pb := ansiblePlaybookWith(t, installed, "-i", "inventory/hosts.yml", "mxadmin.synapse.users", "-e", "matrix_users_hosts=synapse_host",
+		"-e", extraVars(t, f.roleVars(nil)), "--extra-vars", "username="+name+" password=tarball-pass-1 admin=no", "--tags=register-user", "-vvv")
+	require.Equal(t, 0, pb.Exit, pb.Output)
+	assert.Contains(t, pb.Output, "Using module file "+filepath.Join(installed, "ansible_collections", "mxadmin", "synapse", "plugins", "modules", "__mxadmin_synapse_"), "ran the installed binary")
+	assert.Equal(t, 1, changedOf(t, pb))
+	require.NotNil(t, f.read(t, name))
+
+	doc := exec.Command(filepath.Join(filepath.Dir(galaxy), "ansible-doc"), "mxadmin.synapse.matrix_user")
+	doc.Env = ansibleEnv(t, installed)
+	out, err = doc.CombinedOutput()
+	require.NoError(t, err, string(out))
+	assert.Contains(t, string(out), "MODULE mxadmin.synapse.matrix_user ("+filepath.Join(installed, "ansible_collections", "mxadmin", "synapse"))
+}
