@@ -10,6 +10,8 @@ SHELL := /bin/bash
 
 PYTHON    ?= python3
 VENV      ?= $(CURDIR)/.venv
+# ansible-core as old as meta/runtime.yml allows, for the compatibility run.
+VENV_OLDEST ?= $(CURDIR)/.venv-ansible-oldest
 VERSION   := $(shell sed -n 's/^version: *//p' galaxy.yml)
 GO        ?= go
 GOFLAGS_BUILD := -trimpath -ldflags='-s -w -X github.com/mxadmin/synapse/modules-src/modules.Version=$(VERSION)'
@@ -25,7 +27,7 @@ COLLECTION_TARBALL := $(DIST)/mxadmin-synapse-$(VERSION).tar.gz
 # and must never skip a Synapse test.
 TEST_ENV := PATH="$(VENV)/bin:$$PATH" MXADMIN_VENV="$(VENV)" MXADMIN_REQUIRE_SYNAPSE=1 ANSIBLE_NOCOLOR=1
 
-.PHONY: help venv build native test unit e2e fuzz fuzz-long lint go-lint ansible-lint sanity \
+.PHONY: help venv venv-oldest build native test unit e2e e2e-oldest fuzz fuzz-long lint go-lint ansible-lint sanity \
         collection demo bench constraints clean
 
 help:
@@ -44,6 +46,14 @@ $(VENV)/.installed: requirements.txt constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --disable-pip-version-check --progress-bar on -q --upgrade pip
 	$(VENV)/bin/pip install --disable-pip-version-check --progress-bar on -r requirements.txt -c constraints.txt
+	@touch $@
+
+venv-oldest: $(VENV_OLDEST)/.installed
+
+$(VENV_OLDEST)/.installed: requirements-ansible-oldest.txt
+	@echo "==> creating $(VENV_OLDEST) with the oldest supported ansible-core"
+	$(PYTHON) -m venv $(VENV_OLDEST)
+	$(VENV_OLDEST)/bin/pip install --disable-pip-version-check --progress-bar on -r requirements-ansible-oldest.txt
 	@touch $@
 
 # Re-pin every package after a change to requirements.txt.
@@ -73,7 +83,7 @@ $(COLLECTION_TARBALL): venv $(BINARIES) $(shell git ls-files 2>/dev/null | grep 
 
 # --- tests -------------------------------------------------------------------
 
-test: venv build lint unit fuzz e2e sanity
+test: venv build lint unit fuzz e2e e2e-oldest sanity
 	@echo "==> all tests passed"
 
 unit:
@@ -93,6 +103,12 @@ fuzz-long:
 e2e: venv native
 	@echo "==> end-to-end tests against real Synapse servers and ansible-playbook"
 	$(TEST_ENV) $(GO) test -count=1 -timeout 30m ./tests/...
+
+# The playbook and role tests again, with the oldest ansible-core that
+# meta/runtime.yml claims (Synapse still comes from .venv).
+e2e-oldest: venv venv-oldest native
+	@echo "==> playbook tests with ansible-core $$($(VENV_OLDEST)/bin/python -c 'import ansible.release as r; print(r.__version__)')"
+	$(TEST_ENV) MXADMIN_ANSIBLE_VENV="$(VENV_OLDEST)" $(GO) test -count=1 -timeout 20m -run 'TestPlaybook|TestRole|TestModuleDocs|TestAnsibleDoc' ./tests/e2e/
 
 lint: go-lint ansible-lint
 

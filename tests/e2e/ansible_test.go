@@ -122,7 +122,7 @@ func ansiblePlaybook(t *testing.T, args ...string) Playbook {
 
 func ansiblePlaybookWith(t *testing.T, collections string, args ...string) Playbook {
 	t.Helper()
-	bin, err := synapsetest.VenvBin("ansible-playbook")
+	bin, err := synapsetest.AnsibleBin("ansible-playbook")
 	if err != nil {
 		synapsetest.Unavailable(t, err)
 	}
@@ -173,7 +173,7 @@ func extraVars(t *testing.T, vars map[string]any) string {
 // ansibleDoc returns the JSON documentation of a plugin.
 func ansibleDoc(t *testing.T, args ...string) map[string]any {
 	t.Helper()
-	bin, err := synapsetest.VenvBin("ansible-doc")
+	bin, err := synapsetest.AnsibleBin("ansible-doc")
 	if err != nil {
 		synapsetest.Unavailable(t, err)
 	}

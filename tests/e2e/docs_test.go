@@ -94,7 +94,7 @@ func toStrings(v any) []string {
 // TestAnsibleDocListsTheModules checks that ansible-doc -l shows the modules
 // and nothing else (the binaries must not show up as broken modules).
 func TestAnsibleDocListsTheModules(t *testing.T) {
-	bin, err := synapsetest.VenvBin("ansible-doc")
+	bin, err := synapsetest.AnsibleBin("ansible-doc")
 	if err != nil {
 		synapsetest.Unavailable(t, err)
 	}

@@ -272,7 +272,7 @@ func TestInstalledCollectionTarball(t *testing.T) {
 	}
 
 	installed := t.TempDir()
-	galaxy, err := synapsetest.VenvBin("ansible-galaxy")
+	galaxy, err := synapsetest.AnsibleBin("ansible-galaxy")
 	require.NoError(t, err)
 	install := exec.Command(galaxy, "collection", "install", tarballs[0], "-p", installed)
 	install.Env = ansibleEnv(t, installed)

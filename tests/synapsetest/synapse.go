@@ -108,6 +108,20 @@ func VenvBin(name string) (string, error) {
 	return p, nil
 }
 
+// AnsibleBin returns the path of an Ansible command: from MXADMIN_ANSIBLE_VENV
+// when set (the compatibility run with the oldest supported ansible-core),
+// else from the project virtualenv.
+func AnsibleBin(name string) (string, error) {
+	if venv := os.Getenv("MXADMIN_ANSIBLE_VENV"); venv != "" {
+		p := filepath.Join(venv, "bin", name)
+		if _, err := os.Stat(p); err != nil {
+			return "", fmt.Errorf("%s is missing: run 'make venv-oldest'", p)
+		}
+		return p, nil
+	}
+	return VenvBin(name)
+}
+
 // Start writes a config and starts Synapse, returning once /health answers.
 func Start(cfg Config) (*Server, error) {
 	python, err := VenvBin("python")
