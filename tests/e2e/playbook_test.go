@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -47,4 +49,27 @@ func TestPlaybookMatrixUser(t *testing.T) {
 	assert.Contains(t, pb.Output, "mxadmin_synapse_", "-vvvv shows the module being run")
 	assert.NotContains(t, pb.Output, "playbook-verbose-secret-2")
 	assert.NotContains(t, pb.Output, f.token)
+}
+
+// TestActionPluginPicksThePlatformBinary runs the module on hosts that say
+// (through a stand-in uname on PATH) they are other platforms: one the
+// collection has no binary for, and one whose binary is not installed.
+func TestActionPluginPicksThePlatformBinary(t *testing.T) {
+	f := newFixture(t)
+	vars := map[string]any{"synapse_url": f.proxy.URL, "synapse_admin_token": f.token, "test_user": uniqueUser("platform"),
+		"test_password": "platform-pass-1", "test_displayname": "P", "test_admin": "no"}
+	for answer, want := range map[string]string{
+		"SunOS sun4v":   "no binary for SunOS sun4v; the collection ships binaries for Linux and macOS on x86_64 and arm64",
+		"Linux riscv64": "no binary for Linux riscv64",
+		"Darwin arm64":  "the collection has no binary mxadmin.synapse.__mxadmin_synapse_darwin_arm64",
+	} {
+		bin := t.TempDir()
+		require.NoError(t, os.WriteFile(filepath.Join(bin, "uname"), []byte("#!/bin/sh\necho '"+answer+"'\n"), 0o755))
+		t.Setenv("PATH", bin+string(os.PathListSeparator)+os.Getenv("PATH"))
+		f.proxy.Reset()
+		pb := ansiblePlaybook(t, "-i", "inventory/hosts.yml", "matrix_user.yml", "-e", extraVars(t, vars))
+		assert.NotEqual(t, 0, pb.Exit, answer)
+		assert.Contains(t, pb.Output, want, answer)
+		assert.Empty(t, f.proxy.Requests(), "%s: nothing was run", answer)
+	}
 }
