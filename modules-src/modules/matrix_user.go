@@ -15,6 +15,8 @@ const (
 	optUsers       = "users"
 	optPepper      = "password_pepper"
 	optConcurrency = "concurrency"
+	optExclusive   = "exclusive"
+	optProtect     = "protect"
 )
 
 func init() {
@@ -28,6 +30,8 @@ func matrixUserSpec() ansible.Spec {
 		ansible.Option{Name: optUsers, Type: ansible.TypeList, Elements: ansible.TypeDict, Options: userOptions(true)},
 		ansible.Option{Name: optPepper, Type: ansible.TypeStr, NoLog: true, Default: ""},
 		ansible.Option{Name: optConcurrency, Type: ansible.TypeInt, Default: 8},
+		ansible.Option{Name: optExclusive, Type: ansible.TypeBool, Default: false},
+		ansible.Option{Name: optProtect, Type: ansible.TypeList, Elements: ansible.TypeStr, Default: []any{}},
 	)
 	return ansible.Spec{
 		Module:            "mxadmin.synapse.matrix_user",
@@ -46,6 +50,8 @@ type userRun struct {
 	batch       bool
 	concurrency int
 	pepper      string
+	exclusive   bool
+	protect     []string
 }
 
 // prepareUserRun checks every option and rule that can be checked without
@@ -55,7 +61,8 @@ func prepareUserRun(p *ansible.Params) (*userRun, error) {
 	if err != nil {
 		return nil, err
 	}
-	run := &userRun{opts: opts, batch: p.Given(optUsers), concurrency: p.Int(optConcurrency), pepper: p.String(optPepper)}
+	run := &userRun{opts: opts, batch: p.Given(optUsers), concurrency: p.Int(optConcurrency), pepper: p.String(optPepper),
+		exclusive: p.Bool(optExclusive), protect: p.Strings(optProtect)}
 	if run.desired, err = declaredUsers(p, run.batch); err != nil {
 		return nil, err
 	}
@@ -65,6 +72,19 @@ func prepareUserRun(p *ansible.Params) (*userRun, error) {
 	mode, err := opts.Mode()
 	if err != nil {
 		return nil, err
+	}
+	if err := reconcile.CheckProtectPatterns(run.protect); err != nil {
+		return nil, err
+	}
+	if run.exclusive {
+		switch {
+		case !run.batch:
+			return nil, fmt.Errorf("option exclusive needs users: it deactivates the local users a list does not declare")
+		case len(run.desired) == 0:
+			return nil, fmt.Errorf("option exclusive with an empty users list would deactivate every local account; declare the users to keep")
+		case mode == session.ModeSharedSecret:
+			return nil, fmt.Errorf("option exclusive needs admin_token or admin_user/admin_password: registration_shared_secret cannot read or deactivate users")
+		}
 	}
 	for _, d := range run.desired {
 		if opts.ServerName != "" && d.Server != "" && d.Server != opts.ServerName {
@@ -107,6 +127,8 @@ func runMatrixUser(ctx context.Context, p *ansible.Params, in ansible.Internal) 
 		Pepper:       run.pepper,
 		CheckMode:    in.CheckMode,
 		Concurrency:  run.concurrency,
+		Exclusive:    run.exclusive,
+		Protect:      run.protect,
 		Explain:      sess.Explain,
 	}
 	outcomes, runWarnings, err := runner.Run(ctx, run.desired)

@@ -25,6 +25,11 @@ type Runner struct {
 	Concurrency int
 	// PageSize is the page size of the bulk user list.
 	PageSize int
+	// Exclusive deactivates every active local user that is not declared,
+	// except the admin the module acts as, guests, application service
+	// users and users matching a Protect pattern.
+	Exclusive bool
+	Protect   []string
 	// Explain adds context to a Synapse error (who the token belongs to, a
 	// hint on what to do); nil leaves errors as they are.
 	Explain func(error) error
@@ -92,6 +97,21 @@ func (r *Runner) Run(ctx context.Context, desired []*Desired) ([]*Outcome, []str
 			continue
 		}
 		plans[i] = PlanUser(d, outcomes[i].UserID, current[outcomes[i].UserID], checks[i], r.Facts)
+	}
+
+	if r.Exclusive && r.Facts.CanRead {
+		// Everything is read and decided before the first write: a failure
+		// here stops the run with nothing applied.
+		undeclared, err := r.undeclaredToDeactivate(ctx, current, outcomes, desired)
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, u := range undeclared {
+			d, p := planUndeclared(u)
+			desired = append(desired, d)
+			plans = append(plans, p)
+			outcomes = append(outcomes, &Outcome{Ref: d.Ref, UserID: u.Name})
+		}
 	}
 
 	unverifiedPasswords := 0
@@ -170,10 +190,10 @@ func (r *Runner) readCurrent(ctx context.Context, desired []*Desired, outcomes [
 			live = append(live, i)
 		}
 	}
-	if len(live) == 0 {
+	if len(live) == 0 && !r.Exclusive {
 		return current, nil
 	}
-	if len(live) == 1 {
+	if len(live) == 1 && !r.Exclusive {
 		i := live[0]
 		u, err := r.Client.GetUser(ctx, outcomes[i].UserID)
 		if err != nil {
@@ -310,6 +330,14 @@ func (r *Runner) apply(ctx context.Context, p *Plan, o *Outcome) {
 		o.Wrote = true
 		after, _, err := r.Client.PutUser(ctx, id, *p.Create)
 		if err != nil {
+			// Synapse registers the account before it adds threepids and
+			// external IDs, so a refusal of those leaves a created user.
+			// Say which it is.
+			if u, readErr := r.Client.GetUser(ctx, id); readErr == nil && u != nil {
+				o.User = u
+				o.fail(fmt.Errorf("created %s, but Synapse refused the rest of the request (the account exists without it): %w", id, r.explain(err)))
+				return
+			}
 			o.fail(fmt.Errorf("cannot create %s: %w", id, r.explain(err)))
 			return
 		}

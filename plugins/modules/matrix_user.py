@@ -206,9 +206,29 @@ options:
         type: str
         required: true
   concurrency:
-    description: With O(users), how many requests are sent at once (1 to 64).
+    description:
+      - With O(users), how many requests are sent at once (1 to 64). Each request is retried on its own
+        (429, 5xx, cut connections), without holding up the others.
     type: int
     default: 8
+  exclusive:
+    description:
+      - With O(users), also deactivate every active local account the list does not declare, so that the list is the
+        whole truth. Check mode lists them first.
+      - Never touches the admin the module authenticates as, guest accounts, accounts of application services (bridges
+        manage theirs), or accounts matching a O(protect) pattern. Deactivation is not erasure.
+      - Refused with an empty O(users) list, and with only O(registration_shared_secret).
+    type: bool
+    default: false
+  protect:
+    description:
+      - Shell-style patterns (V(*), V(?), V([a-z])) of accounts O(exclusive) never deactivates, matched against the localpart
+        and the full ID, for example V(bot-*), V(@notices:example.com), V(_*).
+      - Protect the server notices account (C(server_notices.system_mxid_localpart)) and service accounts that are not
+        declared.
+    type: list
+    elements: str
+    default: []
 notes:
   - The module talks HTTP only. It runs on the host the task targets, which needs to reach O(homeserver_url); to run it on
     the controller, use C(delegate_to=localhost). Binaries ship for Linux and macOS on x86_64 and arm64.
@@ -278,6 +298,17 @@ EXAMPLES = r"""
         state: absent
   delegate_to: localhost
   register: result
+
+- name: The list is the whole truth - deactivate every account it does not declare (bots and bridges excepted)
+  mxadmin.synapse.matrix_user:
+    homeserver_url: https://matrix.example.com
+    admin_token: "{{ synapse_admin_token }}"
+    users: "{{ declared_users }}"
+    exclusive: true
+    protect:
+      - notices
+      - "bot-*"
+  delegate_to: localhost
 
 - name: Set the connection once for several tasks (the action group covers every module of the collection)
   module_defaults:
@@ -376,6 +407,9 @@ users:
     user:
       description: The full user ID (or the entry, when the ID could not be built).
       type: str
+    ref:
+      description: The entry of O(users) it comes from, such as "users[3] (john)", or "(not declared)" for a user that O(exclusive) deactivates.
+      type: str
     action:
       description: As RV(action).
       type: str
@@ -393,8 +427,9 @@ users:
       elements: str
       returned: when there are any
   sample:
-    - {user: "@alice:example.com", action: created, changes: [password, admin]}
-    - {user: "@bob:example.com", action: unchanged, changes: []}
+    - {user: "@alice:example.com", ref: "users[0] (alice)", action: created, changes: [password, admin]}
+    - {user: "@bob:example.com", ref: "users[1] (bob)", action: unchanged, changes: []}
+    - {user: "@mallory:example.com", ref: "(not declared)", action: deactivated, changes: [deactivated]}
 summary:
   description: With O(users), how many users had each outcome. The module fails when any user failed.
   returned: with O(users)

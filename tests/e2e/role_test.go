@@ -296,3 +296,33 @@ func TestInstalledCollectionTarball(t *testing.T) {
 	require.NoError(t, err, string(out))
 	assert.Contains(t, string(out), "MODULE mxadmin.synapse.matrix_user ("+filepath.Join(installed, "ansible_collections", "mxadmin", "synapse"))
 }
+
+func TestRoleExclusive(t *testing.T) {
+	srv := synapsetest.New(t, synapsetest.Config{})
+	f := fixtureOn(t, srv)
+	for _, u := range []string{"keeper", "intruder", "svc-backup"} {
+		_, err := srv.Register(u, "role-exclusive-"+u, false)
+		require.NoError(t, err)
+	}
+	vars := f.roleVars(map[string]any{"matrix_users_list": []any{map[string]any{"username": "keeper"}},
+		"matrix_users_exclusive": true, "matrix_users_protect": []any{"svc-*"}})
+	pb := f.runRole(t, vars, "--check", "--diff")
+	require.Equal(t, 0, pb.Exit, pb.Output)
+	assert.Contains(t, pb.Output, "--- before: @intruder:test.local")
+	f.requireNoWrites(t)
+
+	pb = f.runRole(t, vars)
+	require.Equal(t, 0, pb.Exit, pb.Output)
+	assert.Equal(t, true, f.read(t, "intruder")["deactivated"])
+	assert.Equal(t, false, f.read(t, "svc-backup")["deactivated"])
+	assert.Equal(t, false, f.read(t, "admin")["deactivated"])
+
+	// The register-user extra vars handle one user and never run exclusive.
+	_, err := srv.Register("latecomer", "role-exclusive-late", false)
+	require.NoError(t, err)
+	pb = f.runRole(t, vars, "--extra-vars", "username=newbie password=role-exclusive-new admin=no", "--tags=register-user")
+	require.Equal(t, 0, pb.Exit, pb.Output)
+	assert.Equal(t, false, f.read(t, "latecomer")["deactivated"])
+	assert.Equal(t, false, f.read(t, "keeper")["deactivated"])
+	assert.NotNil(t, f.read(t, "newbie"))
+}

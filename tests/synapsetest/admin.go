@@ -148,6 +148,27 @@ func (s *Server) Devices(token, userID string) ([]string, error) {
 	return ids, nil
 }
 
+// RegisterAppserviceUser registers a user in an application service's
+// namespace, as a bridge does, with the service's token.
+func (s *Server) RegisterAppserviceUser(as AppService, localpart string) error {
+	status, out, err := s.Do(http.MethodPost, "/_matrix/client/v3/register", as.ASToken, map[string]any{
+		"type": "m.login.application_service", "username": localpart, "inhibit_login": true,
+	})
+	if err != nil || status != http.StatusOK {
+		return fmt.Errorf("appservice register %s: %d %v %v", localpart, status, out, err)
+	}
+	return nil
+}
+
+// RegisterGuest registers a guest account and returns its user ID.
+func (s *Server) RegisterGuest() (string, error) {
+	status, out, err := s.Do(http.MethodPost, "/_matrix/client/v3/register?kind=guest", "", map[string]any{})
+	if err != nil || status != http.StatusOK {
+		return "", fmt.Errorf("guest register: %d %v %v", status, out, err)
+	}
+	return out.(map[string]any)["user_id"].(string), nil
+}
+
 // admins caches one admin account per server for the tests.
 var (
 	adminsMu sync.Mutex

@@ -29,6 +29,8 @@ type AppService struct {
 	ID              string
 	SenderLocalpart string
 	Regex           string
+	// ASToken is the service's token; Start fills it in when empty.
+	ASToken string
 }
 
 // Config of a throwaway Synapse. The zero value is a fast server for
@@ -51,6 +53,8 @@ type Config struct {
 	AppServices []AppService
 	// TLSCert and TLSKey make the listener serve HTTPS.
 	TLSCert, TLSKey string
+	// GuestAccess lets clients register guest accounts.
+	GuestAccess bool
 	// Extra is YAML appended to the config.
 	Extra string
 	// Port is the port to listen on; 0 picks a free one.
@@ -215,15 +219,22 @@ func (s *Server) writeConfig() error {
 	fmt.Fprintf(&b, "rc_message: %s\nrc_registration: %s\nrc_admin_redaction: %s\n", generous, generous, generous)
 	if len(s.AppServices) > 0 {
 		b.WriteString("app_service_config_files:\n")
-		for _, as := range s.AppServices {
+		for i := range s.AppServices {
+			as := &s.AppServices[i]
+			if as.ASToken == "" {
+				as.ASToken = randomHex(16)
+			}
 			p := filepath.Join(s.Dir, "appservice-"+as.ID+".yaml")
 			reg := fmt.Sprintf("id: %q\nurl: null\nas_token: %q\nhs_token: %q\nsender_localpart: %q\nrate_limited: false\nnamespaces:\n  users:\n    - exclusive: true\n      regex: %q\n  rooms: []\n  aliases: []\n",
-				as.ID, randomHex(16), randomHex(16), as.SenderLocalpart, as.Regex)
+				as.ID, as.ASToken, randomHex(16), as.SenderLocalpart, as.Regex)
 			if err := os.WriteFile(p, []byte(reg), 0o600); err != nil {
 				return err
 			}
 			fmt.Fprintf(&b, "  - %q\n", p)
 		}
+	}
+	if s.GuestAccess {
+		b.WriteString("allow_guest_access: true\n")
 	}
 	b.WriteString(s.Extra)
 	return os.WriteFile(s.configPath(), []byte(b.String()), 0o600)
