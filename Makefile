@@ -102,7 +102,9 @@ fuzz-long:
 
 e2e: venv native
 	@echo "==> end-to-end tests against real Synapse servers and ansible-playbook"
-	$(TEST_ENV) $(GO) test -count=1 -timeout 30m ./tests/...
+	@mkdir -p build
+	$(TEST_ENV) MXADMIN_SCAN_REPORT="$(CURDIR)/build/secret-scan.txt" $(GO) test -count=1 -timeout 30m ./tests/...
+	@cat build/secret-scan.txt
 
 # The playbook and role tests again, with the oldest ansible-core that
 # meta/runtime.yml claims (Synapse still comes from .venv).

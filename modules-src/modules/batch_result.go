@@ -14,9 +14,13 @@ var summaryOrder = []reconcile.Action{
 	reconcile.ActionDeactivated, reconcile.ActionUnchanged, reconcile.ActionUnverified, reconcile.ActionFailed,
 }
 
-// maxFailuresInMsg keeps the message of a large failing batch readable;
-// every failure is still in the users list.
-const maxFailuresInMsg = 5
+// maxFailuresInMsg and maxUserWarnings keep the message and the warnings of
+// a large batch readable; every failure and warning is still in the users
+// list.
+const (
+	maxFailuresInMsg = 5
+	maxUserWarnings  = 10
+)
 
 func batchResult(outcomes []*reconcile.Outcome, in ansible.Internal) ansible.Result {
 	var res ansible.Result
@@ -28,7 +32,7 @@ func batchResult(outcomes []*reconcile.Outcome, in ansible.Internal) ansible.Res
 	}
 	users := make([]map[string]any, 0, len(outcomes))
 	var diffs []ansible.Diff
-	var failures []string
+	var failures, userWarnings []string
 	for _, o := range outcomes {
 		summary[string(o.Action)]++
 		entry := map[string]any{"user": o.Name(), "ref": o.Ref, "action": string(o.Action), "changes": nonNil(o.Changes)}
@@ -38,7 +42,7 @@ func batchResult(outcomes []*reconcile.Outcome, in ansible.Internal) ansible.Res
 		}
 		if len(o.Warnings) > 0 {
 			entry["warnings"] = o.Warnings
-			res.Warnings = append(res.Warnings, o.Warnings...)
+			userWarnings = append(userWarnings, o.Warnings...)
 		}
 		users = append(users, entry)
 		if o.Action.Changes() || o.Wrote {
@@ -47,6 +51,11 @@ func batchResult(outcomes []*reconcile.Outcome, in ansible.Internal) ansible.Res
 		if in.Diff && o.Action.Changes() && o.Err == nil {
 			diffs = append(diffs, ansible.Diff{Before: o.Before, After: o.After, BeforeHeader: o.Name(), AfterHeader: o.Name()})
 		}
+	}
+	res.Warnings = userWarnings
+	if len(userWarnings) > maxUserWarnings {
+		res.Warnings = append(userWarnings[:maxUserWarnings:maxUserWarnings],
+			fmt.Sprintf("%d more warnings about single users are in the warnings of the users list", len(userWarnings)-maxUserWarnings))
 	}
 	res.Set("users", users)
 	res.Set("summary", summary)

@@ -287,6 +287,9 @@ func (c *Client) describeTransportError(err error) error {
 	if errors.Is(err, context.DeadlineExceeded) || errors.As(err, &netErr) && netErr.Timeout() {
 		return fmt.Errorf("no answer within %s (the timeout option)", c.timeout)
 	}
+	if permanentTransportError(err) {
+		return fmt.Errorf("%w; the server's TLS certificate is not trusted: give ca_path the CA that signed it (or set validate_certs: false, which is unsafe)", unwrapURLError(err))
+	}
 	return unwrapURLError(err)
 }
 

@@ -132,6 +132,16 @@ func ansiblePlaybookWith(t *testing.T, collections string, args ...string) Playb
 	cmd.Dir = filepath.Join(root, "tests", "playbooks")
 	cmd.Env = ansibleEnv(t, collections)
 	out, err := cmd.CombinedOutput()
+	recordOutput(string(out))
+	for _, a := range args {
+		// key=value extra vars typed on the command line, as the
+		// register-user command does.
+		for _, field := range strings.Fields(a) {
+			if k, v, ok := strings.Cut(field, "="); ok && isSecretKey(k) {
+				recordSecrets(v)
+			}
+		}
+	}
 	pb := Playbook{Output: string(out)}
 	if exitErr, ok := err.(*exec.ExitError); ok {
 		pb.Exit = exitErr.ExitCode()
@@ -163,6 +173,7 @@ func (p Playbook) Recap(t *testing.T, host string) (ok, changed, failed int) {
 // command line, extra vars included, and the tests scan output for secrets.
 func extraVars(t *testing.T, vars map[string]any) string {
 	t.Helper()
+	recordSecrets(secretsIn(vars)...)
 	data, err := json.Marshal(vars)
 	require.NoError(t, err)
 	path := filepath.Join(t.TempDir(), "extra-vars.json")

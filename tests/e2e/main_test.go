@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -45,9 +46,83 @@ func TestMain(m *testing.M) {
 			return 1
 		}
 		defer synapsetest.StopAll()
-		return m.Run()
+		code := m.Run()
+		if scanAll() > 0 && code == 0 {
+			code = 1
+		}
+		return code
 	}()
 	os.Exit(code)
+}
+
+// The suite-wide secret scan: every secret any test used (passwords,
+// tokens, shared secrets, peppers) is searched for in every output any test
+// captured (module results and stderr, ansible-playbook output at every
+// verbosity), after all tests ran.
+var scan struct {
+	sync.Mutex
+	secrets map[string]bool
+	outputs []string
+}
+
+// recordSecrets adds secrets to the suite-wide scan.
+func recordSecrets(secrets ...string) {
+	scan.Lock()
+	defer scan.Unlock()
+	if scan.secrets == nil {
+		scan.secrets = map[string]bool{}
+	}
+	for _, s := range secrets {
+		if len(s) >= 4 {
+			scan.secrets[s] = true
+		}
+	}
+}
+
+// recordOutput adds an output to the suite-wide scan.
+func recordOutput(out string) {
+	scan.Lock()
+	defer scan.Unlock()
+	scan.outputs = append(scan.outputs, out)
+}
+
+// cliEcho is how ansible-playbook -vvvv echoes its own command line; a
+// password typed with --extra-vars shows there, outside any role or module.
+const cliEcho = "extra_vars: "
+
+// scanAll searches every output for every secret and reports the hits.
+func scanAll() int {
+	scan.Lock()
+	defer scan.Unlock()
+	hits := 0
+	for i, out := range scan.outputs {
+		for _, line := range strings.Split(out, "\n") {
+			if strings.HasPrefix(line, cliEcho) {
+				continue
+			}
+			for secret := range scan.secrets {
+				if strings.Contains(line, secret) {
+					hits++
+					fmt.Fprintf(os.Stderr, "SECRET SCAN: output %d shows a secret (%d chars): %.200q\n", i, len(secret), line)
+				}
+			}
+		}
+	}
+	summary := fmt.Sprintf("secret scan: %d secrets searched in %d outputs (%d bytes of module results, stderr and ansible-playbook output up to -vvvv): %d hits\n",
+		len(scan.secrets), len(scan.outputs), totalLen(scan.outputs), hits)
+	fmt.Fprint(os.Stderr, summary)
+	if path := os.Getenv("MXADMIN_SCAN_REPORT"); path != "" {
+		_ = os.WriteFile(path, []byte(summary), 0o644)
+	}
+	return hits
+}
+
+func totalLen(outputs []string) int {
+	n := 0
+	for _, o := range outputs {
+		n += len(o)
+	}
+	return n
 }
 
 // Run is one module run.
@@ -80,6 +155,7 @@ func runModule(t *testing.T, module string, args map[string]any) Run {
 		t.Fatal(err)
 	}
 	r := runBinary(t, path)
+	recordSecrets(secretsIn(args)...)
 	// Every run doubles as a secret scan: no secret from the args may
 	// appear anywhere in what the module printed.
 	for _, secret := range secretsIn(args) {
@@ -90,9 +166,20 @@ func runModule(t *testing.T, module string, args map[string]any) Run {
 	return r
 }
 
-// secretKeys are the options whose values are secrets.
-var secretKeys = map[string]bool{"password": true, "admin_token": true, "admin_password": true,
-	"registration_shared_secret": true, "password_pepper": true}
+// isSecretKey tells the options and variables whose values are secrets:
+// module options (password, admin_token, ...) and role or test variables
+// (matrix_users_admin_token, test_password, ...).
+func isSecretKey(k string) bool {
+	if k == "update_password" || strings.HasSuffix(k, "_update_password") {
+		return false // a policy (always, on_create), not a password
+	}
+	for _, suffix := range []string{"password", "token", "secret", "pepper"} {
+		if strings.HasSuffix(k, suffix) {
+			return true
+		}
+	}
+	return false
+}
 
 // secretsIn collects secret values from args, at any depth.
 func secretsIn(v any) []string {
@@ -100,7 +187,7 @@ func secretsIn(v any) []string {
 	switch x := v.(type) {
 	case map[string]any:
 		for k, val := range x {
-			if s, ok := val.(string); ok && secretKeys[k] && len(s) >= 4 {
+			if s, ok := val.(string); ok && isSecretKey(k) && len(s) >= 4 {
 				out = append(out, s)
 			}
 			out = append(out, secretsIn(val)...)
@@ -125,6 +212,7 @@ func runBinary(t *testing.T, argsPath string) Run {
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
 	r := Run{Stdout: stdout.String(), Stderr: stderr.String()}
+	recordOutput(r.Stdout + r.Stderr)
 	if exitErr, ok := err.(*exec.ExitError); ok {
 		r.Exit = exitErr.ExitCode()
 	} else if err != nil {

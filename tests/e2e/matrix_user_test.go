@@ -29,6 +29,7 @@ func newFixture(t *testing.T) *fixture {
 func fixtureOn(t *testing.T, srv *synapsetest.Server) *fixture {
 	t.Helper()
 	id, token := srv.Admin(t)
+	recordSecrets(token, srv.SharedSecret, synapsetest.AdminPassword, srv.Pepper)
 	p := synapsetest.NewProxy(srv.URL, "")
 	t.Cleanup(p.Close)
 	return &fixture{srv: srv, proxy: p, adminID: id, token: token}

@@ -1,6 +1,10 @@
 package synapsetest
 
 import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"log"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -13,6 +17,14 @@ import (
 type Request struct {
 	Method string
 	Path   string
+	// Hash is true for a request that makes Synapse run bcrypt: a
+	// registration (Synapse hashes before it checks anything else), a
+	// password login (a check costs what a hash does), a user PUT with a
+	// password.
+	Hash bool
+	// Logout is true for a user PUT that changes the password and logs the
+	// user out (logout_devices is not false).
+	Logout bool
 }
 
 // Proxy is a reverse proxy in front of a real Synapse. It counts what the
@@ -40,7 +52,9 @@ func NewProxy(target, prefix string) *Proxy {
 	p := &Proxy{prefix: strings.TrimRight(prefix, "/")}
 	rp := httputil.NewSingleHostReverseProxy(u)
 	rp.Transport = testTransport()
-	rp.ErrorLog = nil
+	// The proxy's own errors (upstream gone) are what tests provoke; they
+	// reach the module as 502s, and need not clutter the test output.
+	rp.ErrorLog = log.New(io.Discard, "", 0)
 	p.server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if p.prefix != "" {
 			if !strings.HasPrefix(r.URL.Path, p.prefix+"/") {
@@ -50,8 +64,9 @@ func NewProxy(target, prefix string) *Proxy {
 			r.URL.Path = strings.TrimPrefix(r.URL.Path, p.prefix)
 			r.URL.RawPath = strings.TrimPrefix(r.URL.RawPath, p.prefix)
 		}
+		req := classify(r)
 		p.mu.Lock()
-		p.seen = append(p.seen, Request{Method: r.Method, Path: r.URL.Path})
+		p.seen = append(p.seen, req)
 		fault := p.fault
 		p.mu.Unlock()
 		if fault != nil && fault(w, r) {
@@ -97,4 +112,51 @@ func (p *Proxy) Writes() []Request {
 		}
 	}
 	return out
+}
+
+// classify records what a request costs the server. It reads the body and
+// puts it back for the upstream.
+func classify(r *http.Request) Request {
+	req := Request{Method: r.Method, Path: r.URL.Path}
+	if r.Body == nil || (r.Method != http.MethodPut && r.Method != http.MethodPost) {
+		return req
+	}
+	data, _ := io.ReadAll(r.Body)
+	r.Body.Close()
+	r.Body = io.NopCloser(bytes.NewReader(data))
+	var body map[string]any
+	_ = json.Unmarshal(data, &body)
+	_, hasPassword := body["password"]
+	switch {
+	case r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/_synapse/admin/v1/register"),
+		r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/_matrix/client/v3/login") && hasPassword:
+		req.Hash = true
+	case r.Method == http.MethodPut && strings.Contains(r.URL.Path, "/_synapse/admin/v2/users/") && hasPassword:
+		req.Hash = true
+		logout, set := body["logout_devices"].(bool)
+		req.Logout = !set || logout
+	}
+	return req
+}
+
+// Hashes counts the requests that made Synapse run bcrypt.
+func (p *Proxy) Hashes() int {
+	n := 0
+	for _, r := range p.Requests() {
+		if r.Hash {
+			n++
+		}
+	}
+	return n
+}
+
+// Logouts counts the password changes that logged a user out.
+func (p *Proxy) Logouts() int {
+	n := 0
+	for _, r := range p.Requests() {
+		if r.Logout {
+			n++
+		}
+	}
+	return n
 }
