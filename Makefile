@@ -94,11 +94,13 @@ unit:
 # end the run mid-input and fail it with "context deadline exceeded");
 # 'make fuzz-long' runs it for ten minutes.
 fuzz:
-	@echo "==> fuzzing the args decoding briefly"
+	@echo "==> fuzzing the args decoding and the server answers briefly"
 	$(GO) test -run '^$$' -fuzz FuzzModuleArgs -fuzztime 60000x ./modules-src/modules/
+	$(GO) test -run '^$$' -fuzz FuzzServerAnswers -fuzztime 3000x ./modules-src/synapse/
 
 fuzz-long:
 	$(GO) test -run '^$$' -fuzz FuzzModuleArgs -fuzztime 10m ./modules-src/modules/
+	$(GO) test -run '^$$' -fuzz FuzzServerAnswers -fuzztime 10m ./modules-src/synapse/
 
 e2e: venv native
 	@echo "==> end-to-end tests against real Synapse servers and ansible-playbook"

@@ -164,7 +164,15 @@ func (c *Client) ListUsers(ctx context.Context, pageSize int) ([]User, error) {
 	}
 	var all []User
 	from := "0"
+	seen := map[string]bool{}
 	for {
+		// A server (or a proxy) answering the same page again would keep
+		// this loop going forever.
+		if seen[from] {
+			return nil, &ResponseError{Method: http.MethodGet, Path: "/_synapse/admin/v2/users", Status: http.StatusOK,
+				Reason: fmt.Sprintf("the user list does not advance (next_token %q came twice)", from)}
+		}
+		seen[from] = true
 		q := url.Values{
 			"from":        {from},
 			"limit":       {strconv.Itoa(pageSize)},
