@@ -63,7 +63,6 @@ type Client struct {
 	userAgent string
 	maxWait   time.Duration
 	timeout   time.Duration
-	requests  atomic.Int64
 }
 
 // maxBodySize bounds what is read from one answer. The largest answers are
@@ -157,7 +156,7 @@ func New(cfg Config) (*Client, error) {
 	c.SetToken(cfg.Token)
 	c.http = &retryablehttp.Client{
 		HTTPClient: &http.Client{
-			Transport: countingTransport{next: transport, count: &c.requests},
+			Transport: transport,
 			Timeout:   cfg.Timeout,
 			// A redirect would turn a PUT into a GET or move the token to
 			// another host; report it instead of following it.
@@ -183,9 +182,6 @@ func (c *Client) SetToken(token string) { c.token.Store(&token) }
 
 // HasToken reports whether requests are authenticated.
 func (c *Client) HasToken() bool { return *c.token.Load() != "" }
-
-// Requests returns how many HTTP requests were sent, retries included.
-func (c *Client) Requests() int64 { return c.requests.Load() }
 
 // BaseURL returns the homeserver URL requests are sent to.
 func (c *Client) BaseURL() string { return c.base.String() }
@@ -306,17 +302,6 @@ func redact(u *url.URL) string {
 	v := *u
 	v.User = nil
 	return v.String()
-}
-
-// countingTransport counts requests on the wire, retries included.
-type countingTransport struct {
-	next  http.RoundTripper
-	count *atomic.Int64
-}
-
-func (t countingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	t.count.Add(1)
-	return t.next.RoundTrip(req)
 }
 
 // readAllAndRestore reads a body and puts an equivalent one back, so that a
