@@ -425,6 +425,10 @@ func parseBool(raw any) (bool, error) {
 
 func toInt(raw any) (int64, error) {
 	switch x := raw.(type) {
+	case int:
+		return int64(x), nil
+	case int64:
+		return x, nil
 	case json.Number:
 		if n, err := x.Int64(); err == nil {
 			return n, nil
