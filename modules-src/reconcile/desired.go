@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"unicode/utf8"
 
 	"golang.org/x/text/cases"
 
@@ -184,11 +185,28 @@ func sortExternalIDs(s []synapse.ExternalID) {
 	})
 }
 
+// Synapse's limits, in characters (Python's len): longer values are
+// refused by the server, the display name and avatar only when changed.
+const (
+	maxPasswordLen    = 512
+	maxDisplaynameLen = 256
+	maxAvatarURLLen   = 1000
+)
+
 // Validate checks the rules between fields of one declaration, before any
-// request: what state=absent allows, what update_password needs.
+// request: what state=absent allows, what update_password needs, Synapse's
+// length limits.
 func (d *Desired) Validate() error {
 	if d.Password != nil && *d.Password == "" {
 		return fmt.Errorf("password may not be empty; leave it out to not manage the password")
+	}
+	for name, limit := range map[string]struct {
+		value *string
+		max   int
+	}{"password": {d.Password, maxPasswordLen}, "displayname": {d.Displayname, maxDisplaynameLen}, "avatar_url": {d.AvatarURL, maxAvatarURLLen}} {
+		if limit.value != nil && utf8.RuneCountInString(*limit.value) > limit.max {
+			return fmt.Errorf("option %s: at most %d characters (Synapse's limit)", name, limit.max)
+		}
 	}
 	if d.UpdatePassword == PasswordAlways && d.Password == nil {
 		return fmt.Errorf("update_password=always needs a password")

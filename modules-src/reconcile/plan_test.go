@@ -65,6 +65,8 @@ func TestDesiredValidate(t *testing.T) {
 		"absent+password": {Desired{State: StateAbsent, Password: ptr("x")}, "state=absent"},
 		"absent+locked":   {Desired{State: StateAbsent, Locked: ptr(true)}, "cannot also be locked"},
 		"erase+present":   {Desired{State: StatePresent, Erase: true}, "erase applies only"},
+		"long password":   {Desired{State: StatePresent, Password: ptr(strings.Repeat("é", 513))}, "option password: at most 512 characters"},
+		"long name":       {Desired{State: StatePresent, Displayname: ptr(strings.Repeat("x", 257))}, "option displayname: at most 256"},
 	} {
 		err := tc.d.Validate()
 		require.Error(t, err, name)

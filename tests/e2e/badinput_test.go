@@ -46,6 +46,7 @@ var badInputs = []struct {
 	{"unknown state", "matrix_user", map[string]any{"user": "a", "state": "gone"}, []string{"option state", "present, absent"}},
 	{"always without password", "matrix_user", map[string]any{"user": "a", "update_password": "always"}, []string{"update_password=always needs a password"}},
 	{"empty password", "matrix_user", map[string]any{"user": "a", "password": ""}, []string{"password may not be empty"}},
+	{"password too long", "matrix_user", map[string]any{"user": "a", "password": strings.Repeat("p", 513)}, []string{"option password", "at most 512"}},
 	{"erase while present", "matrix_user", map[string]any{"user": "a", "erase": true}, []string{"erase applies only with state=absent"}},
 	{"threepid without medium", "matrix_user", map[string]any{"user": "a", "threepids": []any{map[string]any{"address": "a@example.com"}}}, []string{"threepids[0]: missing required option medium"}},
 	{"threepid unknown medium", "matrix_user", map[string]any{"user": "a", "threepids": []any{map[string]any{"medium": "fax", "address": "1"}}}, []string{"medium", "email, msisdn"}},
