@@ -121,7 +121,7 @@ func (r *Runner) Run(ctx context.Context, desired []*Desired) ([]*Outcome, []str
 		}
 	}
 	if unverifiedPasswords > 0 {
-		warnings = append(warnings, fmt.Sprintf("%d password(s) were set without knowing whether they changed: %v", unverifiedPasswords, synapse.ErrHashesUnavailable))
+		warnings = append(warnings, fmt.Sprintf("%d password(s) could not be compared with the stored ones, so they are set whether or not they changed: %v", unverifiedPasswords, synapse.ErrHashesUnavailable))
 	}
 
 	if r.CheckMode {
@@ -142,17 +142,18 @@ func (r *Runner) Run(ctx context.Context, desired []*Desired) ([]*Outcome, []str
 		return outcomes, warnings, nil
 	}
 
-	forEach(len(plans), r.Concurrency, func(i int) error {
+	errs := forEach(len(plans), r.Concurrency, func(i int) error {
 		if plans[i] == nil {
 			return nil
 		}
 		r.apply(ctx, plans[i], outcomes[i])
 		return nil
 	})
-	// A panic inside apply is caught by forEach; make sure it shows.
-	for i, p := range plans {
-		if p != nil && outcomes[i].Action == "" {
-			outcomes[i].fail(errors.New("internal error: no outcome"))
+	// forEach turns a panic inside apply into that user's error: the user
+	// fails, with whatever was sent before still counted as written.
+	for i, err := range errs {
+		if err != nil {
+			outcomes[i].fail(err)
 		}
 	}
 	return outcomes, warnings, nil
