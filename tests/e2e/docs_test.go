@@ -116,3 +116,52 @@ func TestAnsibleDocListsTheModules(t *testing.T) {
 	assert.Equal(t, want, listed, "ansible-doc -l output:\n%s", out)
 	assert.NotContains(t, string(out), "WARNING")
 }
+
+// TestRoleEntriesMatchTheModule checks that each matrix_users_list entry of
+// the role's argument spec takes exactly the per-user options of
+// matrix_user (username being the module's alias of user), with the same
+// types, choices and sub-options, so that what the role validates is what
+// the module accepts.
+func TestRoleEntriesMatchTheModule(t *testing.T) {
+	doc := ansibleDoc(t, "-t", "role", "mxadmin.synapse.matrix_users")
+	role := doc["mxadmin.synapse.matrix_users"].(map[string]any)["entry_points"].(map[string]any)["main"].(map[string]any)
+	entry := role["options"].(map[string]any)["matrix_users_list"].(map[string]any)["options"].(map[string]any)
+
+	m, _ := modules.Lookup("matrix_user")
+	var users ansible.Option
+	for _, o := range m.Spec().Options {
+		if o.Name == "users" {
+			users = o
+		}
+	}
+	require.NotEmpty(t, users.Options)
+	names := map[string]bool{}
+	for _, o := range users.Options {
+		name := o.Name
+		if name == "user" {
+			name = "username"
+		}
+		names[name] = true
+		d, ok := entry[name].(map[string]any)
+		if !assert.True(t, ok, "the role does not accept %s in matrix_users_list entries", name) {
+			continue
+		}
+		assert.Equal(t, string(o.Type), d["type"], name)
+		assert.Equal(t, o.Choices, toStrings(d["choices"]), name)
+		if len(o.Options) > 0 {
+			sub := d["options"].(map[string]any)
+			for _, so := range o.Options {
+				sd, ok := sub[so.Name].(map[string]any)
+				if assert.True(t, ok, "%s.%s", name, so.Name) {
+					assert.Equal(t, string(so.Type), sd["type"], "%s.%s", name, so.Name)
+					assert.Equal(t, so.Required, sd["required"] == true, "%s.%s", name, so.Name)
+				}
+			}
+		}
+	}
+	for name := range entry {
+		assert.True(t, names[name], "the role accepts %s, which matrix_user does not", name)
+	}
+	assert.Equal(t, true, entry["username"].(map[string]any)["required"])
+	assert.Equal(t, true, entry["password"].(map[string]any)["no_log"], "passwords are no_log in the role")
+}
