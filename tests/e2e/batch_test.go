@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -158,8 +159,11 @@ func TestBatchRetriesOneUserWithoutStallingOthers(t *testing.T) {
 	slow := f.srv.UserID(p + "-limited")
 	// The first two PUTs for one user are rate limited by the "server"; the
 	// others go through at once.
+	var mu sync.Mutex
 	limited := 0
 	f.proxy.SetFault(func(w http.ResponseWriter, r *http.Request) bool {
+		mu.Lock()
+		defer mu.Unlock()
 		if r.Method == http.MethodPut && strings.HasSuffix(r.URL.Path, "/"+slow) && limited < 2 {
 			limited++
 			w.Header().Set("Content-Type", "application/json")
@@ -176,6 +180,8 @@ func TestBatchRetriesOneUserWithoutStallingOthers(t *testing.T) {
 	}
 	r := f.run(t, map[string]any{"users": users, "retries": 3}).mustSucceed(t)
 	assert.Equal(t, 6, r.summary()["created"])
+	mu.Lock()
+	defer mu.Unlock()
 	assert.Equal(t, 2, limited)
 }
 
