@@ -88,7 +88,7 @@ test: venv build lint unit fuzz e2e e2e-oldest sanity
 
 unit:
 	@echo "==> Go unit tests"
-	$(GO) test -count=1 ./modules-src/...
+	$(GO) test -race -count=1 ./modules-src/...
 
 # The fuzz target runs briefly here (a fixed number of inputs: a time limit can
 # end the run mid-input and fail it with "context deadline exceeded");
