@@ -232,6 +232,7 @@ options:
 notes:
   - The module talks HTTP only. It runs on the host the task targets, which needs to reach O(homeserver_url); to run it on
     the controller, use C(delegate_to=localhost). Binaries ship for Linux and macOS on x86_64 and arm64.
+  - Runs with C(async) too (Ansible's async wrapper needs Python on the host the module runs on).
   - A deactivated user can be promoted or demoted; reactivating one without O(password) leaves it without a password.
   - Synapse applies the fields of one modification one by one; if a request fails midway, earlier fields are set.
     The error says so, and a rerun converges.

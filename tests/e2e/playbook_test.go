@@ -73,3 +73,12 @@ func TestActionPluginPicksThePlatformBinary(t *testing.T) {
 		assert.Empty(t, f.proxy.Requests(), "%s: nothing was run", answer)
 	}
 }
+
+func TestPlaybookAsync(t *testing.T) {
+	f := newFixture(t)
+	name := uniqueUser("async")
+	pb := ansiblePlaybook(t, "-i", "inventory/hosts.yml", "matrix_user_async.yml",
+		"-e", extraVars(t, map[string]any{"synapse_url": f.proxy.URL, "synapse_admin_token": f.token, "test_user": name}))
+	require.Equal(t, 0, pb.Exit, pb.Output)
+	assert.Equal(t, "Async", f.read(t, name)["displayname"])
+}
