@@ -104,10 +104,7 @@ func runMatrixUser(ctx context.Context, p *ansible.Params, in ansible.Internal) 
 	if err != nil {
 		return ansible.Fail(err.Error())
 	}
-	var warnings []string
-	if !run.opts.ValidateCerts {
-		warnings = append(warnings, insecureWarning)
-	}
+	warnings := run.opts.Warnings()
 	sess, err := session.Open(ctx, run.opts)
 	if err != nil {
 		return ansible.Result{Failed: true, Msg: err.Error(), Warnings: warnings}
@@ -145,9 +142,6 @@ func runMatrixUser(ctx context.Context, p *ansible.Params, in ansible.Internal) 
 	res.Warnings = append(warnings, res.Warnings...)
 	return res
 }
-
-// insecureWarning is given whenever validate_certs is false.
-const insecureWarning = "validate_certs is false: the TLS certificate of Synapse is not checked, so the connection (and the admin credentials in it) can be intercepted"
 
 // declaredUsers builds the declarations of either form, refusing bad input
 // and duplicates before any request.

@@ -52,10 +52,7 @@ func runMatrixUserAdmin(ctx context.Context, p *ansible.Params, in ansible.Inter
 	}
 	opts.Version = Version
 
-	var warnings []string
-	if !opts.ValidateCerts {
-		warnings = append(warnings, insecureWarning)
-	}
+	warnings := opts.Warnings()
 	fail := func(msg string) ansible.Result { return ansible.Result{Failed: true, Msg: msg, Warnings: warnings} }
 
 	sess, err := session.Open(ctx, opts)

@@ -200,12 +200,13 @@ func (d *Desired) Validate() error {
 	if d.Password != nil && *d.Password == "" {
 		return fmt.Errorf("password may not be empty; leave it out to not manage the password")
 	}
-	for name, limit := range map[string]struct {
+	for _, limit := range []struct {
+		name  string
 		value *string
 		max   int
-	}{"password": {d.Password, maxPasswordLen}, "displayname": {d.Displayname, maxDisplaynameLen}, "avatar_url": {d.AvatarURL, maxAvatarURLLen}} {
+	}{{"password", d.Password, maxPasswordLen}, {"displayname", d.Displayname, maxDisplaynameLen}, {"avatar_url", d.AvatarURL, maxAvatarURLLen}} {
 		if limit.value != nil && utf8.RuneCountInString(*limit.value) > limit.max {
-			return fmt.Errorf("option %s: at most %d characters (Synapse's limit)", name, limit.max)
+			return fmt.Errorf("option %s: at most %d characters (Synapse's limit)", limit.name, limit.max)
 		}
 	}
 	if d.UpdatePassword == PasswordAlways && d.Password == nil {

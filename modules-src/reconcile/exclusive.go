@@ -26,14 +26,20 @@ func CheckProtectPatterns(patterns []string) error {
 	return nil
 }
 
+// localpartOf is the localpart of a full user ID.
+func localpartOf(userID string) string {
+	localpart, _, _ := strings.Cut(strings.TrimPrefix(userID, "@"), ":")
+	return localpart
+}
+
 // protected reports whether a protect pattern matches the user, by full ID
-// (@bot-*:example.com) or by localpart (bot-*).
+// (@bot-*:example.com) or by localpart (bot-*). Both sides are lower-cased,
+// as user IDs are.
 func protected(userID string, patterns []string) bool {
-	localpart := strings.TrimPrefix(userID, "@")
-	if i := strings.IndexByte(localpart, ':'); i >= 0 {
-		localpart = localpart[:i]
-	}
+	userID = strings.ToLower(userID)
+	localpart := localpartOf(userID)
 	for _, p := range patterns {
+		p = strings.ToLower(p)
 		if ok, _ := path.Match(p, userID); ok {
 			return true
 		}
@@ -65,7 +71,7 @@ func (r *Runner) undeclaredToDeactivate(ctx context.Context, all map[string]*syn
 	var candidates []*synapse.User
 	for id, u := range all {
 		if declared[strings.ToLower(id)] || bool(u.Deactivated) || bool(u.IsGuest) ||
-			strings.EqualFold(id, r.Facts.Me) || protected(strings.ToLower(id), r.Protect) {
+			strings.EqualFold(id, r.Facts.Me) || protected(id, r.Protect) {
 			continue
 		}
 		candidates = append(candidates, u)
@@ -85,21 +91,13 @@ func (r *Runner) undeclaredToDeactivate(ctx context.Context, all map[string]*syn
 		}
 		out = append(out, u)
 	}
-	sortUsers(out)
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out, nil
-}
-
-func sortUsers(users []*synapse.User) {
-	sort.Slice(users, func(i, j int) bool { return users[i].Name < users[j].Name })
 }
 
 // planUndeclared is the plan that deactivates one undeclared user.
 func planUndeclared(u *synapse.User) (*Desired, *Plan) {
-	localpart := strings.TrimPrefix(u.Name, "@")
-	if i := strings.IndexByte(localpart, ':'); i >= 0 {
-		localpart = localpart[:i]
-	}
-	d := &Desired{Ref: UndeclaredRef, Localpart: localpart, State: StateAbsent, UpdatePassword: PasswordOnCreate}
+	d := &Desired{Ref: UndeclaredRef, Localpart: localpartOf(u.Name), State: StateAbsent, UpdatePassword: PasswordOnCreate}
 	p := &Plan{UserID: u.Name, Desired: d, Current: u, Action: ActionDeactivated, Changes: []string{"deactivated"}, Deactivate: true}
 	pred := cloneUser(u)
 	applyDeactivation(pred, false)

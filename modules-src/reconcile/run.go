@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"slices"
 	"strings"
 
 	"github.com/mxadmin/synapse/modules-src/synapse"
@@ -23,8 +24,6 @@ type Runner struct {
 	CheckMode    bool
 	// Concurrency bounds the requests in flight when applying.
 	Concurrency int
-	// PageSize is the page size of the bulk user list.
-	PageSize int
 	// Exclusive deactivates every active local user that is not declared,
 	// except the admin the module acts as, guests, application service
 	// users and users matching a Protect pattern.
@@ -64,6 +63,10 @@ func (o *Outcome) Name() string {
 func (o *Outcome) fail(err error) {
 	o.Action, o.Err = ActionFailed, err
 }
+
+// listPageSize is the page size of the bulk user list: one request per
+// thousand accounts on the server.
+const listPageSize = 1000
 
 // hashesPerUserLimit is how many users' hashes are read with one request
 // each; above it, one request reads every hash on the server.
@@ -207,7 +210,7 @@ func (r *Runner) readCurrent(ctx context.Context, desired []*Desired, outcomes [
 		return current, nil
 	}
 
-	all, err := r.Client.ListUsers(ctx, r.PageSize)
+	all, err := r.Client.ListUsers(ctx, listPageSize)
 	if err != nil {
 		return nil, fmt.Errorf("cannot read the user list: %w", r.explain(err))
 	}
@@ -406,7 +409,7 @@ func (r *Runner) applyRegister(ctx context.Context, p *Plan, o *Outcome) {
 		o.Before, o.After, o.User = nil, nil, nil
 		rest := p.Desired.Declared()
 		if p.Desired.UpdatePassword != PasswordAlways {
-			rest = slicesWithout(rest, "password")
+			rest = slices.DeleteFunc(rest, func(f string) bool { return f == "password" })
 		}
 		if len(rest) > 0 {
 			o.Warnings = append(o.Warnings, fmt.Sprintf("%s exists; %s were not checked: reading a user needs admin_token or admin_user/admin_password", o.Name(), strings.Join(rest, ", ")))
@@ -414,16 +417,6 @@ func (r *Runner) applyRegister(ctx context.Context, p *Plan, o *Outcome) {
 	default:
 		o.fail(fmt.Errorf("cannot register %s: %w", o.Name(), r.explain(err)))
 	}
-}
-
-func slicesWithout(s []string, drop string) []string {
-	out := s[:0:0]
-	for _, v := range s {
-		if v != drop {
-			out = append(out, v)
-		}
-	}
-	return out
 }
 
 func (r *Runner) explain(err error) error {

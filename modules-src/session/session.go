@@ -129,6 +129,14 @@ func OptionsFrom(p *ansible.Params) (Options, error) {
 	return o, nil
 }
 
+// Warnings are what every module using these options must tell the user.
+func (o Options) Warnings() []string {
+	if !o.ValidateCerts {
+		return []string{"validate_certs is false: the TLS certificate of Synapse is not checked, so the connection (and the admin credentials in it) can be intercepted"}
+	}
+	return nil
+}
+
 // Mode is the auth mode the options select.
 func (o Options) Mode() (Mode, error) {
 	switch {
@@ -180,7 +188,7 @@ func Open(ctx context.Context, o Options) (*Session, error) {
 
 	mas, err := client.DelegatesAuth(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("cannot reach Synapse at %s: %w", client.BaseURL(), err)
+		return nil, fmt.Errorf("checking the homeserver at %s: %w", client.BaseURL(), err)
 	}
 	if mas {
 		return nil, fmt.Errorf("the homeserver at %s delegates authentication to Matrix Authentication Service (MAS): its accounts and passwords live in MAS, so they are managed with MAS (mas-cli or the MAS admin API), not with this module", client.BaseURL())

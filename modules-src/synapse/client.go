@@ -180,9 +180,6 @@ func New(cfg Config) (*Client, error) {
 // SetToken sets the access token sent with every later request.
 func (c *Client) SetToken(token string) { c.token.Store(&token) }
 
-// HasToken reports whether requests are authenticated.
-func (c *Client) HasToken() bool { return *c.token.Load() != "" }
-
 // BaseURL returns the homeserver URL requests are sent to.
 func (c *Client) BaseURL() string { return c.base.String() }
 

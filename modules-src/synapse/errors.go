@@ -21,7 +21,6 @@ const (
 	ErrcodeLimitExceeded   = "M_LIMIT_EXCEEDED"
 	ErrcodeUserInUse       = "M_USER_IN_USE"
 	ErrcodeExclusive       = "M_EXCLUSIVE"
-	ErrcodeInvalidUsername = "M_INVALID_USERNAME"
 	ErrcodeUserDeactivated = "M_USER_DEACTIVATED"
 	ErrcodeUnknown         = "M_UNKNOWN"
 )

@@ -155,6 +155,9 @@ func (c *Client) GetUser(ctx context.Context, userID string) (*User, error) {
 	return &u, nil
 }
 
+// maxPrealloc bounds the capacity reserved for the user list up front.
+const maxPrealloc = 100_000
+
 // ListUsers reads every local account, deactivated, locked and guest ones
 // included, in pages of pageSize. It is how a batch reads the state of
 // thousands of users in a handful of requests.
@@ -188,7 +191,9 @@ func (c *Client) ListUsers(ctx context.Context, pageSize int) ([]User, error) {
 		if _, err := c.call(ctx, http.MethodGet, path(adminV2, "users"), q, nil, &page); err != nil {
 			return nil, err
 		}
-		if all == nil {
+		if all == nil && page.Total > 0 && page.Total <= maxPrealloc {
+			// Sized from the server's total, bounded: a wrong total must
+			// not make the module allocate (or panic on) a huge slice.
 			all = make([]User, 0, page.Total)
 		}
 		all = append(all, page.Users...)
