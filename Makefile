@@ -173,6 +173,7 @@ changelog-lint: venv-release
 # Sets galaxy.yml's version, moves changelogs/fragments into
 # changelogs/changelog.yaml and regenerates CHANGELOG.md.
 release: venv-release
+	@echo "$(VERSION)" | grep -Eq '^[0-9]+\.[0-9]+\.[0-9]+$$' || { echo "VERSION=$(VERSION) is not x.y.z"; exit 1; }
 	@echo "==> releasing $(VERSION)"
 	sed -i 's/^version: .*/version: $(VERSION)/' galaxy.yml
 	PATH="$(VENV_RELEASE)/bin:$$PATH" $(VENV_RELEASE)/bin/antsibull-changelog release --version $(VERSION)
