@@ -193,6 +193,7 @@ qemu:
 # against a real Synapse, darwin checked as Mach-O with the same version.
 e2e-platforms: venv qemu $(BINARIES)
 	@echo "==> the shipped binaries of every platform (linux/arm64 under qemu-aarch64)"
+	$(GO) vet -tags platforms ./tests/e2e/
 	$(TEST_ENV) $(GO) test -tags platforms -count=1 -timeout 10m -run 'TestPlatform' ./tests/e2e/
 
 # --- demo and benchmark --------------------------------------------------------
