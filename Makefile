@@ -12,6 +12,8 @@ PYTHON    ?= python3
 VENV      ?= $(CURDIR)/.venv
 # ansible-core as old as meta/runtime.yml allows, for the compatibility run.
 VENV_OLDEST ?= $(CURDIR)/.venv-ansible-oldest
+# Galaxy's importer, antsibull-docs and antsibull-changelog (they pin their own ansible-core).
+VENV_RELEASE ?= $(CURDIR)/.venv-release
 VERSION   := $(shell sed -n 's/^version: *//p' galaxy.yml)
 GO        ?= go
 GOFLAGS_BUILD := -trimpath -ldflags='-s -w -X github.com/mxadmin/synapse/modules-src/modules.Version=$(VERSION)'
@@ -28,7 +30,8 @@ COLLECTION_TARBALL := $(DIST)/mxadmin-synapse-$(VERSION).tar.gz
 TEST_ENV := PATH="$(VENV)/bin:$$PATH" MXADMIN_VENV="$(VENV)" MXADMIN_REQUIRE_SYNAPSE=1 ANSIBLE_NOCOLOR=1
 
 .PHONY: help venv venv-oldest build native test unit e2e e2e-oldest fuzz fuzz-long lint go-lint ansible-lint sanity \
-        collection demo bench constraints clean
+        collection demo bench constraints clean venv-release release-check galaxy-import docs-lint changelog-lint \
+        release qemu e2e-platforms
 
 help:
 	@echo "make demo        set everything up and show the collection against a throwaway Synapse"
@@ -83,7 +86,7 @@ $(COLLECTION_TARBALL): venv $(BINARIES) $(shell git ls-files 2>/dev/null | grep 
 
 # --- tests -------------------------------------------------------------------
 
-test: venv build lint unit fuzz e2e e2e-oldest sanity
+test: venv build lint unit fuzz e2e e2e-oldest sanity release-check e2e-platforms
 	@echo "==> all tests passed"
 
 unit:
@@ -129,6 +132,69 @@ ansible-lint: venv
 sanity: venv
 	@echo "==> ansible-test sanity"
 	$(TEST_ENV) tests/run-sanity.sh
+
+# --- release ------------------------------------------------------------------
+
+venv-release: $(VENV_RELEASE)/.installed
+
+$(VENV_RELEASE)/.installed: requirements-release.txt
+	@echo "==> creating $(VENV_RELEASE) (galaxy-importer, antsibull-docs, antsibull-changelog)"
+	$(PYTHON) -m venv $(VENV_RELEASE)
+	$(VENV_RELEASE)/bin/pip install --disable-pip-version-check -q --upgrade pip
+	$(VENV_RELEASE)/bin/pip install --disable-pip-version-check -q -r requirements-release.txt
+	@touch $@
+
+# What Galaxy checks on upload, the docs linter, and the changelog.
+release-check: galaxy-import docs-lint changelog-lint
+
+galaxy-import: venv-release $(COLLECTION_TARBALL)
+	@echo "==> galaxy-importer on $(COLLECTION_TARBALL) (ansible-test off: no container engine)"
+	PATH="$(VENV_RELEASE)/bin:$$PATH" ANSIBLE_HOME="$(CURDIR)/build/ansible-home-release" \
+		$(VENV_RELEASE)/bin/python tests/release/galaxy_import.py $(COLLECTION_TARBALL) build/galaxy-import
+
+# The docs linter copies what git tracks when it runs inside a checkout, so
+# the tarball is unpacked outside one: it lints what ships.
+docs-lint: venv-release $(COLLECTION_TARBALL)
+	@echo "==> antsibull-docs lint-collection-docs --plugin-docs on $(COLLECTION_TARBALL)"
+	@dir="$$(mktemp -d)" && trap 'rm -rf "$$dir"' EXIT && tar -xzf $(COLLECTION_TARBALL) -C "$$dir" && \
+		cd "$$dir" && PATH="$(VENV_RELEASE)/bin:$$PATH" ANSIBLE_HOME="$$dir/.ansible-home" \
+		$(VENV_RELEASE)/bin/antsibull-docs lint-collection-docs --plugin-docs .
+
+changelog-lint: venv-release
+	@echo "==> antsibull-changelog lint"
+	PATH="$(VENV_RELEASE)/bin:$$PATH" $(VENV_RELEASE)/bin/antsibull-changelog lint
+	PATH="$(VENV_RELEASE)/bin:$$PATH" $(VENV_RELEASE)/bin/antsibull-changelog lint-changelog-yaml changelogs/changelog.yaml
+	@dir="$$(mktemp -d)" && trap 'rm -rf "$$dir"' EXIT && \
+		PATH="$(VENV_RELEASE)/bin:$$PATH" $(VENV_RELEASE)/bin/antsibull-changelog generate --output "$$dir/CHANGELOG.md" && \
+		diff -u CHANGELOG.md "$$dir/CHANGELOG.md" || { echo "CHANGELOG.md is not what changelogs/changelog.yaml generates: run make release"; exit 1; }
+
+# Cut a release: make release VERSION=x.y.z (without VERSION: the version in
+# galaxy.yml, e.g. to fold fragments merged later into the unpublished release).
+# Sets galaxy.yml's version, moves changelogs/fragments into
+# changelogs/changelog.yaml and regenerates CHANGELOG.md.
+release: venv-release
+	@echo "$(VERSION)" | grep -Eq '^[0-9]+\.[0-9]+\.[0-9]+$$' || { echo "VERSION=$(VERSION) is not x.y.z"; exit 1; }
+	@echo "==> releasing $(VERSION)"
+	sed -i 's/^version: .*/version: $(VERSION)/' galaxy.yml
+	PATH="$(VENV_RELEASE)/bin:$$PATH" $(VENV_RELEASE)/bin/antsibull-changelog release --version $(VERSION)
+	@echo "==> review and commit galaxy.yml, changelogs/ and CHANGELOG.md, then tag v$(VERSION)"
+
+# --- other platforms ------------------------------------------------------------
+
+# qemu-aarch64 (Debian's qemu-user) runs the linux/arm64 binary on this machine.
+qemu:
+	@command -v qemu-aarch64 >/dev/null || { \
+		echo "==> installing qemu-user (qemu-aarch64) with apt-get"; \
+		sudo=; [ "$$(id -u)" = 0 ] || sudo=sudo; \
+		$$sudo apt-get update -qq && $$sudo apt-get install -y -qq --no-install-recommends qemu-user; }
+	@command -v qemu-aarch64 >/dev/null
+
+# The shipped binaries of the other platforms: linux/arm64 run under qemu
+# against a real Synapse, darwin checked as Mach-O with the same version.
+e2e-platforms: venv qemu $(BINARIES)
+	@echo "==> the shipped binaries of every platform (linux/arm64 under qemu-aarch64)"
+	$(GO) vet -tags platforms ./tests/e2e/
+	$(TEST_ENV) $(GO) test -tags platforms -count=1 -timeout 10m -run 'TestPlatform' ./tests/e2e/
 
 # --- demo and benchmark --------------------------------------------------------
 
