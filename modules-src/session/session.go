@@ -80,6 +80,9 @@ func Spec() []ansible.Option {
 	}
 }
 
+// MaxTimeout is the largest timeout option accepted, in seconds (an hour).
+const MaxTimeout = 3600
+
 // Constraints are the rules between connection options, for a module spec.
 var (
 	MutuallyExclusive = [][]string{{OptAdminToken, OptAdminUser}}
@@ -114,8 +117,11 @@ func OptionsFrom(p *ansible.Params) (Options, error) {
 	if p.Given(OptSharedSecret) && o.SharedSecret == "" {
 		problems = append(problems, "option registration_shared_secret: may not be empty")
 	}
-	if p.Int(OptTimeout) < 1 {
-		problems = append(problems, "option timeout: must be at least 1 (seconds)")
+	if t := p.Int(OptTimeout); t < 1 || t > MaxTimeout {
+		// Bounded so that a typo cannot make a run wait for days, nor
+		// wrap around when turned into a time.Duration.
+		problems = append(problems, fmt.Sprintf("option timeout: must be at least 1 and at most %d (seconds)", MaxTimeout))
+		o.Timeout = 0
 	}
 	if o.Retries < 0 || o.Retries > 20 {
 		problems = append(problems, "option retries: must be between 0 and 20")
