@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"sync"
 )
 
 // Result is the one JSON object a module prints. Ansible ignores the exit
@@ -44,6 +45,26 @@ func (r *Result) Warn(format string, args ...any) {
 	r.Warnings = append(r.Warnings, fmt.Sprintf(format, args...))
 }
 
+// runtime holds the secrets a run obtains itself (the access token of a
+// password login), which are not in the arguments.
+var runtime struct {
+	sync.Mutex
+	secrets []string
+}
+
+// AddSecret adds a secret the run obtained to those Write masks.
+func AddSecret(s string) {
+	runtime.Lock()
+	defer runtime.Unlock()
+	runtime.secrets = append(runtime.secrets, s)
+}
+
+func runtimeSecrets() []string {
+	runtime.Lock()
+	defer runtime.Unlock()
+	return append([]string(nil), runtime.secrets...)
+}
+
 // Redacted is what a secret is replaced with, as Ansible does for no_log values.
 const Redacted = "********"
 
@@ -75,7 +96,7 @@ func Write(w io.Writer, r Result, secrets []string) error {
 	if err != nil {
 		data, _ = json.Marshal(map[string]any{"failed": true, "changed": r.Changed, "msg": "internal error: cannot encode the result: " + err.Error()})
 	}
-	if s := newScrubber(secrets); s != nil {
+	if s := newScrubber(append(append([]string(nil), secrets...), runtimeSecrets()...)); s != nil {
 		var generic any
 		if err := json.Unmarshal(data, &generic); err == nil {
 			data, _ = json.Marshal(s.value(generic))

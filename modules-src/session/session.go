@@ -214,6 +214,8 @@ func Open(ctx context.Context, o Options) (*Session, error) {
 			return nil, loginError(o.AdminUser, err)
 		}
 		client.SetToken(res.AccessToken)
+		// The token a login returns is as secret as the password.
+		ansible.AddSecret(res.AccessToken)
 		s.Me, s.loggedIn = res.UserID, true
 	case ModeSharedSecret:
 		s.ServerName = o.ServerName
