@@ -39,6 +39,9 @@ type Option struct {
 	Choices  []string
 	NoLog    bool
 	Aliases  []string
+	// Min and Max bound an int option when Max is not 0; the message of a
+	// value outside them states the range.
+	Min, Max int64
 	// Options are the sub-options of a dict, or of each dict element of a list.
 	Options []Option
 }
@@ -321,6 +324,19 @@ func (v *validator) constraints(spec Spec, p *Params) {
 
 func (v *validator) coerce(module, name string, o *Option, raw any) (any, string) {
 	val, err := coerceScalar(o.Type, raw)
+	if o.Type == TypeInt && o.Max != 0 {
+		n, _ := val.(int64)
+		if errors.Is(err, errOutOfRange) || err == nil && (n < o.Min || n > o.Max) {
+			got := "a " + kindOf(raw)
+			switch x := raw.(type) {
+			case string:
+				got = quoteValue(x)
+			case json.Number, float64, int, int64:
+				got = fmt.Sprint(x)
+			}
+			return nil, fmt.Sprintf("option %s: must be at least %d and at most %d, got %s", name, o.Min, o.Max, got)
+		}
+	}
 	if err != nil {
 		return nil, fmt.Sprintf("option %s: %v", name, err)
 	}
@@ -477,10 +493,12 @@ func parseBool(raw any) (bool, error) {
 // own, narrower ranges on top.
 const maxInt = 1<<31 - 1
 
+var errOutOfRange = errors.New("out of range")
+
 func toInt(raw any) (int64, error) {
 	n, err := toInt64(raw)
 	if err == nil && (n > maxInt || n < -maxInt) {
-		return 0, fmt.Errorf("%d is out of range (at most %d either way)", n, maxInt)
+		return 0, fmt.Errorf("%d is %w (at most %d either way)", n, errOutOfRange, maxInt)
 	}
 	return n, err
 }
@@ -500,14 +518,14 @@ func toInt64(raw any) (int64, error) {
 		f, err := x.Float64()
 		switch {
 		case err != nil || math.Abs(f) > maxInt:
-			return 0, fmt.Errorf("%s is out of range (at most %d either way)", x, maxInt)
+			return 0, fmt.Errorf("%s is %w (at most %d either way)", x, errOutOfRange, maxInt)
 		case f != math.Trunc(f):
 			return 0, fmt.Errorf("%s is not a whole number", x)
 		}
 		return int64(f), nil
 	case float64:
 		if math.Abs(x) > maxInt {
-			return 0, fmt.Errorf("%v is out of range (at most %d either way)", x, maxInt)
+			return 0, fmt.Errorf("%v is %w (at most %d either way)", x, errOutOfRange, maxInt)
 		}
 		if x == math.Trunc(x) {
 			return int64(x), nil
@@ -516,7 +534,7 @@ func toInt64(raw any) (int64, error) {
 	case string:
 		n, err := strconv.ParseInt(strings.TrimSpace(x), 10, 64)
 		if errors.Is(err, strconv.ErrRange) {
-			return 0, fmt.Errorf("%s is out of range (at most %d either way)", quoteValue(x), maxInt)
+			return 0, fmt.Errorf("%s is %w (at most %d either way)", quoteValue(x), errOutOfRange, maxInt)
 		}
 		if err != nil {
 			return 0, fmt.Errorf("%s is not a whole number", quoteValue(x))

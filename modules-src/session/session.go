@@ -75,8 +75,10 @@ func Spec() []ansible.Option {
 		{Name: OptSharedSecret, Type: ansible.TypeStr, NoLog: true},
 		{Name: OptValidateCerts, Type: ansible.TypeBool, Default: true},
 		{Name: OptCAPath, Type: ansible.TypePath},
-		{Name: OptTimeout, Type: ansible.TypeInt, Default: 30},
-		{Name: OptRetries, Type: ansible.TypeInt, Default: 3},
+		// Bounded so that a typo cannot make a run wait for days, nor wrap
+		// around when turned into a time.Duration.
+		{Name: OptTimeout, Type: ansible.TypeInt, Default: 30, Min: 1, Max: MaxTimeout},
+		{Name: OptRetries, Type: ansible.TypeInt, Default: 3, Min: 0, Max: 20},
 	}
 }
 
@@ -117,11 +119,8 @@ func OptionsFrom(p *ansible.Params) (Options, error) {
 	if p.Given(OptSharedSecret) && o.SharedSecret == "" {
 		problems = append(problems, "option registration_shared_secret: may not be empty")
 	}
-	if t := p.Int(OptTimeout); t < 1 || t > MaxTimeout {
-		// Bounded so that a typo cannot make a run wait for days, nor
-		// wrap around when turned into a time.Duration.
-		problems = append(problems, fmt.Sprintf("option timeout: must be at least 1 and at most %d (seconds)", MaxTimeout))
-		o.Timeout = 0
+	if p.Int(OptTimeout) < 1 {
+		problems = append(problems, "option timeout: must be at least 1 (seconds)")
 	}
 	if o.Retries < 0 || o.Retries > 20 {
 		problems = append(problems, "option retries: must be between 0 and 20")
