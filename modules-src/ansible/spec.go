@@ -594,18 +594,14 @@ func expandPath(s string) string {
 	return os.ExpandEnv(s)
 }
 
-// quoteValue shows a short user value in a message. Only values of options
-// that are not no_log reach messages, and they are cut to stay readable.
+// quoteValue shows a short user value in a message; a long one only by its
+// length. Only values of options that are not no_log reach messages.
 func quoteValue(v any) string {
 	s := scalarString(v)
 	if len(s) > 40 {
-		// Cut on a character boundary; the result scrub masks a cut
-		// secret that ends in "…" as well.
-		cut := 40
-		for cut > 0 && !utf8.RuneStart(s[cut]) {
-			cut--
-		}
-		s = s[:cut] + "…"
+		// Not cut: a cut would leave part of a value where the result
+		// scrub may no longer recognise a secret in it.
+		return fmt.Sprintf("(a value of %d characters)", utf8.RuneCountInString(s))
 	}
 	return strconv.Quote(s)
 }
