@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -222,4 +223,22 @@ func TestSecretsInEchoedAnswers(t *testing.T) {
 	assert.GreaterOrEqual(t, len(seenTokens), 2, "the admin token and at least one login token were echoed")
 	mu.Unlock()
 	t.Logf("%d runs against an echoing proxy, %d secrets checked in each", runs, len(secrets()))
+}
+
+// TestSecretShortPasswordLeavesResultKeys: with the password "fail", the
+// scrub once turned the key "failed" into "********ed", and Ansible read the
+// failed run as changed. Keys are never scrubbed; a short secret is masked
+// only where it stands alone.
+func TestSecretShortPasswordLeavesResultKeys(t *testing.T) {
+	f := newFixture(t)
+	args := f.args(map[string]any{"_mxadmin_module": "matrix_user", "user": "a", "password": "fail", "state": "gone"})
+	data, err := json.Marshal(args)
+	require.NoError(t, err)
+	path := t.TempDir() + "/args"
+	require.NoError(t, os.WriteFile(path, data, 0o600))
+	r := runBinary(t, path)
+	require.Equal(t, true, r.Result["failed"], r.Stdout)
+	require.Equal(t, false, r.Result["changed"], r.Stdout)
+	assert.NotContains(t, r.Stdout, "********ed")
+	assert.Contains(t, r.msg(), `got "gone"`, "the rest of the message is intact")
 }
