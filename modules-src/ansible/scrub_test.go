@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"html"
+	"math/rand/v2"
 	"net/url"
 	"regexp"
 	"strings"
@@ -182,4 +183,87 @@ func BenchmarkScrubManySecrets(b *testing.B) {
 			b.Fatal("a secret survived")
 		}
 	}
+}
+
+// TestScrubMatchesLikeANaiveSearch checks the automaton against a naive
+// search on random texts over a tiny alphabet, where secrets overlap and
+// share prefixes and suffixes (what the fail links are for).
+func TestScrubMatchesLikeANaiveSearch(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	word := func(n int) string {
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = "ab c"[rng.IntN(4)]
+		}
+		return string(b)
+	}
+	for round := 0; round < 3000; round++ {
+		// Secrets made from each other's pieces: one inside another, one
+		// extending another, so that matches end inside longer ones.
+		var secrets []string
+		for i := 0; i < 1+rng.IntN(6); i++ {
+			secret := word(1 + rng.IntN(12))
+			if i > 0 {
+				prev := secrets[rng.IntN(i)]
+				switch rng.IntN(3) {
+				case 0:
+					secret = word(1+rng.IntN(2)) + prev + word(1+rng.IntN(2))
+				case 1:
+					a := rng.IntN(len(prev))
+					secret = prev[a : a+1+rng.IntN(len(prev)-a)]
+				}
+			}
+			secrets = append(secrets, secret)
+		}
+		// Texts made of noise, prefixes of secrets and whole secrets.
+		var text strings.Builder
+		for limit := rng.IntN(200); text.Len() < limit; {
+			secret := secrets[rng.IntN(len(secrets))]
+			switch rng.IntN(3) {
+			case 0:
+				text.WriteString(word(1 + rng.IntN(4)))
+			case 1:
+				text.WriteString(secret[:1+rng.IntN(len(secret))])
+			default:
+				text.WriteString(secret)
+			}
+		}
+		assert.Equal(t, naiveScrub(text.String(), secrets), newScrubber(secrets).scrubString(text.String()), "round %d: %q in %q", round, secrets, text.String())
+	}
+}
+
+// naiveScrub is the rule written the slow, obvious way: mask every
+// occurrence of a long secret and every prefix of 8 or more of one at the
+// end, and a short secret where it stands between spaces or the edges.
+func naiveScrub(text string, secrets []string) string {
+	masked := make([]bool, len(text))
+	word := func(i int) bool { return i >= 0 && i < len(text) && text[i] != ' ' }
+	for _, secret := range secrets {
+		long := len(secret) >= longSecret
+		for i := 0; i+len(secret) <= len(text); i++ {
+			alone := !word(i-1) && !word(i+len(secret))
+			if text[i:i+len(secret)] == secret && (long || alone) {
+				for j := i; j < i+len(secret); j++ {
+					masked[j] = true
+				}
+			}
+		}
+		for n := longSecret; n <= len(secret) && n <= len(text); n++ {
+			if strings.HasSuffix(text, secret[:n]) {
+				for j := len(text) - n; j < len(text); j++ {
+					masked[j] = true
+				}
+			}
+		}
+	}
+	var b strings.Builder
+	for i := 0; i < len(text); i++ {
+		switch {
+		case !masked[i]:
+			b.WriteByte(text[i])
+		case i == 0 || !masked[i-1]:
+			b.WriteString(Redacted)
+		}
+	}
+	return b.String()
 }
