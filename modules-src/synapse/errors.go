@@ -120,8 +120,10 @@ func (e *ResponseError) Error() string {
 		msg += " " + text
 	}
 	switch {
+	case len(e.ContentType) > maxHeader:
+		msg += fmt.Sprintf(" (a content type of %d bytes, not shown; %d bytes)", len(e.ContentType), e.Size)
 	case e.ContentType != "":
-		msg += fmt.Sprintf(" (%s, %d bytes)", untrusted(e.ContentType, maxHeader), e.Size)
+		msg += fmt.Sprintf(" (%s, %d bytes)", e.ContentType, e.Size)
 	case e.Size > 0:
 		msg += fmt.Sprintf(" (no content type, %d bytes)", e.Size)
 	}
