@@ -203,6 +203,8 @@ demo: venv native
 
 bench: venv native
 	$(TEST_ENV) $(GO) run ./tests/cmd/bench $(BENCH_FLAGS)
+	@echo "==> the result scrub: 50,000 secrets over a 50,000-user result"
+	$(GO) test -run '^$$' -bench BenchmarkScrub -benchmem ./modules-src/ansible/
 
 clean:
 	rm -rf dist build tests/output $(BINARIES)

@@ -12,6 +12,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
+	"unicode/utf8"
 )
 
 // maxArgsSize bounds what we read from the args file. Real args files are a
@@ -48,7 +50,7 @@ func DecodeArgs(data []byte) (map[string]any, error) {
 	if len(bytes.TrimSpace(data)) == 0 {
 		return nil, errors.New("the args file is empty: expected a JSON object of module options")
 	}
-	dec := json.NewDecoder(bytes.NewReader(data))
+	dec := json.NewDecoder(bytes.NewReader(markInvalidText(data)))
 	// Numbers stay json.Number so that integers survive exactly and the
 	// coercion rules below can tell 1 from 1.5.
 	dec.UseNumber()
@@ -94,4 +96,99 @@ func jsonKind(v any) string {
 	default:
 		return "value"
 	}
+}
+
+// InvalidText stands in for a JSON string of the args file that is not valid
+// Unicode text: raw bytes that are not UTF-8, or an escaped lone surrogate
+// (\udcXX is how Python's json writes a byte it could not decode). Go's
+// decoder would quietly turn either into U+FFFD, so a password with such a
+// byte would be set to something else than was written; instead the option
+// holding it is refused by name. The value itself is never shown.
+const InvalidText = "\x00mxadmin.synapse: not valid UTF-8\x00"
+
+var errInvalidText = errors.New("is not valid UTF-8 text (Ansible passes bytes it cannot decode as \\udcXX escapes); write it as UTF-8")
+
+// markInvalidText replaces every string literal of a JSON document that
+// holds invalid UTF-8 or a lone surrogate escape with InvalidText. It looks at
+// string literals only and copies everything else; a malformed document
+// stays malformed for the decoder to report. One pass, linear in the size.
+func markInvalidText(data []byte) []byte {
+	var out []byte // nil until the first invalid string
+	marker, _ := json.Marshal(InvalidText)
+	copied := 0
+	for i := 0; i < len(data); i++ {
+		if data[i] != '"' {
+			continue
+		}
+		end, valid := scanString(data, i+1)
+		if !valid {
+			if out == nil {
+				out = make([]byte, 0, len(data))
+			}
+			out = append(out, data[copied:i]...)
+			out = append(out, marker...)
+			copied = end + 1
+		}
+		i = end
+	}
+	if out == nil {
+		return data
+	}
+	if copied < len(data) {
+		out = append(out, data[copied:]...)
+	}
+	return out
+}
+
+// scanString reads a string literal from its first byte after the opening
+// quote to its closing quote, returning the index of that quote (or the last
+// index when the string is unterminated) and whether its text is valid.
+func scanString(data []byte, i int) (end int, valid bool) {
+	valid = true
+	for i < len(data) {
+		c := data[i]
+		switch {
+		case c == '"':
+			return i, valid
+		case c == '\\':
+			if i+1 < len(data) && data[i+1] == 'u' {
+				r, ok := hex4(data, i+2)
+				if ok && r >= 0xD800 && r <= 0xDBFF {
+					// A high surrogate must be followed by a low one.
+					if i+7 < len(data) && data[i+6] == '\\' && data[i+7] == 'u' {
+						if lo, ok := hex4(data, i+8); ok && lo >= 0xDC00 && lo <= 0xDFFF {
+							i += 12
+							continue
+						}
+					}
+					valid = false
+				} else if ok && r >= 0xDC00 && r <= 0xDFFF {
+					valid = false
+				}
+				i += 6
+				continue
+			}
+			i += 2
+		case c < utf8.RuneSelf:
+			i++
+		default:
+			r, size := utf8.DecodeRune(data[i:])
+			if r == utf8.RuneError && size == 1 {
+				valid = false
+			}
+			i += size
+		}
+	}
+	return len(data) - 1, valid
+}
+
+func hex4(data []byte, i int) (rune, bool) {
+	if i+4 > len(data) {
+		return 0, false
+	}
+	n, err := strconv.ParseUint(string(data[i:i+4]), 16, 32)
+	if err != nil {
+		return 0, false
+	}
+	return rune(n), true
 }

@@ -4,8 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"sort"
-	"strings"
+	"sync"
 )
 
 // Result is the one JSON object a module prints. Ansible ignores the exit
@@ -46,13 +45,33 @@ func (r *Result) Warn(format string, args ...any) {
 	r.Warnings = append(r.Warnings, fmt.Sprintf(format, args...))
 }
 
+// runtime holds the secrets a run obtains itself (the access token of a
+// password login), which are not in the arguments.
+var runtime struct {
+	sync.Mutex
+	secrets []string
+}
+
+// AddSecret adds a secret the run obtained to those Write masks.
+func AddSecret(s string) {
+	runtime.Lock()
+	defer runtime.Unlock()
+	runtime.secrets = append(runtime.secrets, s)
+}
+
+func runtimeSecrets() []string {
+	runtime.Lock()
+	defer runtime.Unlock()
+	return append([]string(nil), runtime.secrets...)
+}
+
 // Redacted is what a secret is replaced with, as Ansible does for no_log values.
 const Redacted = "********"
 
-// Write prints the result as one JSON object. Every string in it that
-// contains one of secrets has that secret replaced by Redacted: modules never
-// put secrets in results on purpose, and this catches what slips through
-// (a server echoing a request, a library error quoting input).
+// Write prints the result as one JSON object. Every string value in it has
+// the secrets masked with Redacted, in any encoding (see scrub.go): modules
+// never put secrets in results on purpose, and this catches what slips
+// through (a server echoing a request, a library error quoting input).
 func Write(w io.Writer, r Result, secrets []string) error {
 	out := map[string]any{}
 	for k, v := range r.Fields {
@@ -77,56 +96,13 @@ func Write(w io.Writer, r Result, secrets []string) error {
 	if err != nil {
 		data, _ = json.Marshal(map[string]any{"failed": true, "changed": r.Changed, "msg": "internal error: cannot encode the result: " + err.Error()})
 	}
-	if s := usableSecrets(secrets); len(s) > 0 {
+	if s := newScrubber(append(append([]string(nil), secrets...), runtimeSecrets()...)); s != nil {
 		var generic any
 		if err := json.Unmarshal(data, &generic); err == nil {
-			data, _ = json.Marshal(scrub(generic, s))
+			data, _ = json.Marshal(s.value(generic))
 		}
 	}
 	data = append(data, '\n')
 	_, err = w.Write(data)
 	return err
-}
-
-// minScrubLength keeps the safety net from shredding output: a 2-character
-// test password would otherwise turn every matching pair of letters in every
-// user ID into asterisks. Modules never put secrets in results by design;
-// the scrub only backs that up.
-const minScrubLength = 4
-
-// usableSecrets drops values too short to scrub and sorts longest first so
-// that a secret containing another is replaced whole.
-func usableSecrets(secrets []string) []string {
-	var out []string
-	for _, s := range secrets {
-		if len(s) >= minScrubLength {
-			out = append(out, s)
-		}
-	}
-	sort.Slice(out, func(i, j int) bool { return len(out[i]) > len(out[j]) })
-	return out
-}
-
-func scrub(v any, secrets []string) any {
-	switch x := v.(type) {
-	case string:
-		for _, s := range secrets {
-			if strings.Contains(x, s) {
-				x = strings.ReplaceAll(x, s, Redacted)
-			}
-		}
-		return x
-	case []any:
-		for i := range x {
-			x[i] = scrub(x[i], secrets)
-		}
-		return x
-	case map[string]any:
-		clean := make(map[string]any, len(x))
-		for k, val := range x {
-			clean[scrub(k, secrets).(string)] = scrub(val, secrets)
-		}
-		return clean
-	}
-	return v
 }

@@ -2,11 +2,14 @@ package ansible
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"math"
 	"os"
 	"sort"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // Type is an Ansible option type, named as in argument_spec and DOCUMENTATION.
@@ -36,6 +39,9 @@ type Option struct {
 	Choices  []string
 	NoLog    bool
 	Aliases  []string
+	// Min and Max bound an int option when Max is not 0; the message of a
+	// value outside them states the range.
+	Min, Max int64
 	// Options are the sub-options of a dict, or of each dict element of a list.
 	Options []Option
 }
@@ -73,8 +79,8 @@ func (e *ValidationError) Error() string { return strings.Join(e.Problems, "; ")
 // the spec's constraints. It sends nothing anywhere: all of this happens before
 // the module makes its first request.
 func Validate(spec Spec, raw map[string]any) (*Params, Internal, error) {
-	internal, args := splitInternal(raw)
-	v := validator{}
+	internal, args, internalProblems := splitInternal(raw)
+	v := validator{problems: internalProblems}
 	p := v.options(spec.Module, "", spec.Options, args)
 	if p != nil {
 		v.constraints(spec, p)
@@ -109,13 +115,22 @@ func collectSecrets(opts []Option, raw map[string]any, out *[]string) {
 			if len(o.Options) == 0 {
 				continue
 			}
-			switch x := val.(type) {
+			// The same coercion validation applies, so that secrets in a
+			// dict written as a string (users: ["user=a password=b"]) or a
+			// list written as one are found as validation will read them.
+			coerced, err := coerceScalar(o.Type, val)
+			if err != nil {
+				continue
+			}
+			switch x := coerced.(type) {
 			case map[string]any:
 				collectSecrets(o.Options, x, out)
 			case []any:
 				for _, el := range x {
-					if m, ok := el.(map[string]any); ok {
-						collectSecrets(o.Options, m, out)
+					if m, err := coerceScalar(o.Elements, el); err == nil {
+						if m, ok := m.(map[string]any); ok {
+							collectSecrets(o.Options, m, out)
+						}
 					}
 				}
 			}
@@ -140,28 +155,45 @@ func scalarString(v any) string {
 	return ""
 }
 
-func splitInternal(raw map[string]any) (Internal, map[string]any) {
+// internalBools are the boolean _ansible_* keys the module acts on. Ansible
+// itself (AnsibleModule._set_internal_properties) fails a module whose
+// _ansible_check_mode is not a recognisable boolean; so do we, and a null
+// counts as not recognisable: reading a garbled check-mode flag as false
+// would turn a dry run into a real one.
+var internalBools = map[string]func(*Internal, bool){
+	"_ansible_check_mode": func(in *Internal, b bool) { in.CheckMode = b },
+	"_ansible_diff":       func(in *Internal, b bool) { in.Diff = b },
+	"_ansible_no_log":     func(in *Internal, b bool) { in.NoLog = b },
+}
+
+func splitInternal(raw map[string]any) (Internal, map[string]any, []string) {
 	var in Internal
+	var problems []string
 	args := make(map[string]any, len(raw))
 	for k, v := range raw {
 		if !strings.HasPrefix(k, "_ansible_") {
 			args[k] = v
 			continue
 		}
-		switch k {
-		case "_ansible_check_mode":
-			in.CheckMode, _ = parseBool(v)
-		case "_ansible_diff":
-			in.Diff, _ = parseBool(v)
-		case "_ansible_no_log":
-			in.NoLog, _ = parseBool(v)
-		case "_ansible_verbosity":
+		if set, ok := internalBools[k]; ok {
+			b, err := parseBool(v)
+			if err != nil || v == nil {
+				// Fail safe until the run is refused: check mode on.
+				in.CheckMode = true
+				problems = append(problems, fmt.Sprintf("internal argument %s: Ansible sends a boolean here, got a %s; refusing to guess whether this is a check-mode run", k, kindOf(v)))
+				continue
+			}
+			set(&in, b)
+			continue
+		}
+		if k == "_ansible_verbosity" {
 			if n, err := toInt(v); err == nil {
 				in.Verbosity = int(n)
 			}
 		}
 	}
-	return in, args
+	sort.Strings(problems)
+	return in, args, problems
 }
 
 type validator struct {
@@ -186,7 +218,8 @@ func (v *validator) options(module, path string, opts []Option, args map[string]
 	}
 
 	var unknown []string
-	seen := map[string]string{} // canonical name -> key used
+	seen := map[string]string{}   // canonical name -> key used
+	nulled := map[string]string{} // canonical name -> key given as null
 	keys := make([]string, 0, len(args))
 	for k := range args {
 		keys = append(keys, k)
@@ -198,16 +231,19 @@ func (v *validator) options(module, path string, opts []Option, args map[string]
 			unknown = append(unknown, key)
 			continue
 		}
+		raw := args[key]
+		if raw == nil {
+			// A null is an option left out (a template that rendered to
+			// nothing): the required and choices checks below still
+			// apply to it, defaults fill it in.
+			nulled[o.Name] = key
+			continue
+		}
 		if prev, dup := seen[o.Name]; dup {
 			v.addf("%s: both %s and %s are given; they are the same option, give only one", describe(path, o.Name), prev, key)
 			continue
 		}
 		seen[o.Name] = key
-		raw := args[key]
-		if raw == nil {
-			// Ansible treats an explicit null like an option left out.
-			continue
-		}
 		val, err := v.coerce(module, join(path, o.Name), o, raw)
 		if err != "" {
 			v.addf("%s", err)
@@ -225,10 +261,22 @@ func (v *validator) options(module, path string, opts []Option, args map[string]
 		if p.given[o.Name] {
 			continue
 		}
+		_, tried := seen[o.Name] // given, but its value was refused above
+		nullKey, isNull := nulled[o.Name]
 		if o.Required {
-			if _, tried := seen[o.Name]; !tried {
+			switch {
+			case tried:
+			case isNull:
+				v.addf("%s: missing required option %s (%s is null, and a null counts as not given)", where(module, path), o.Name, nullKey)
+			default:
 				v.addf("%s: missing required option %s", where(module, path), o.Name)
 			}
+			continue
+		}
+		if isNull && !tried && len(o.Choices) > 0 {
+			// Ansible refuses a null here too: a null is none of the
+			// choices. Leaving the option out is how to get its default.
+			v.addf("option %s: value must be one of %s, got null (leave the option out instead)", join(path, nullKey), strings.Join(o.Choices, ", "))
 			continue
 		}
 		if o.Default != nil {
@@ -276,6 +324,19 @@ func (v *validator) constraints(spec Spec, p *Params) {
 
 func (v *validator) coerce(module, name string, o *Option, raw any) (any, string) {
 	val, err := coerceScalar(o.Type, raw)
+	if o.Type == TypeInt && o.Max != 0 {
+		n, _ := val.(int64)
+		if errors.Is(err, errOutOfRange) || err == nil && (n < o.Min || n > o.Max) {
+			got := "a " + kindOf(raw)
+			switch x := raw.(type) {
+			case string:
+				got = quoteValue(x)
+			case json.Number, float64, int, int64:
+				got = fmt.Sprint(x)
+			}
+			return nil, fmt.Sprintf("option %s: must be at least %d and at most %d, got %s", name, o.Min, o.Max, got)
+		}
+	}
 	if err != nil {
 		return nil, fmt.Sprintf("option %s: %v", name, err)
 	}
@@ -344,6 +405,9 @@ func checkChoices(name string, choices []string, val any) string {
 // rules, so that `admin=yes` on the command line and `admin: true` in YAML
 // mean the same thing.
 func coerceScalar(t Type, raw any) (any, error) {
+	if s, ok := raw.(string); ok && s == InvalidText {
+		return nil, errInvalidText
+	}
 	switch t {
 	case TypeStr:
 		return toStr(raw)
@@ -423,7 +487,23 @@ func parseBool(raw any) (bool, error) {
 	return false, fmt.Errorf("expected a boolean, got a %s", kindOf(raw))
 }
 
+// maxInt bounds every int option: no option of this collection needs more,
+// and a bound here keeps any later conversion (seconds to a time.Duration,
+// int64 to int on a 32-bit build) from wrapping around. Options check their
+// own, narrower ranges on top.
+const maxInt = 1<<31 - 1
+
+var errOutOfRange = errors.New("out of range")
+
 func toInt(raw any) (int64, error) {
+	n, err := toInt64(raw)
+	if err == nil && (n > maxInt || n < -maxInt) {
+		return 0, fmt.Errorf("%d is %w (at most %d either way)", n, errOutOfRange, maxInt)
+	}
+	return n, err
+}
+
+func toInt64(raw any) (int64, error) {
 	switch x := raw.(type) {
 	case int:
 		return int64(x), nil
@@ -433,17 +513,29 @@ func toInt(raw any) (int64, error) {
 		if n, err := x.Int64(); err == nil {
 			return n, nil
 		}
-		if f, err := x.Float64(); err == nil && f == float64(int64(f)) {
-			return int64(f), nil
+		// A valid JSON number that does not fit an int64 or a float64
+		// is out of range, not malformed.
+		f, err := x.Float64()
+		switch {
+		case err != nil || math.Abs(f) > maxInt:
+			return 0, fmt.Errorf("%s is %w (at most %d either way)", x, errOutOfRange, maxInt)
+		case f != math.Trunc(f):
+			return 0, fmt.Errorf("%s is not a whole number", x)
 		}
-		return 0, fmt.Errorf("%s is not a whole number", x)
+		return int64(f), nil
 	case float64:
-		if x == float64(int64(x)) {
+		if math.Abs(x) > maxInt {
+			return 0, fmt.Errorf("%v is %w (at most %d either way)", x, errOutOfRange, maxInt)
+		}
+		if x == math.Trunc(x) {
 			return int64(x), nil
 		}
 		return 0, fmt.Errorf("%v is not a whole number", x)
 	case string:
 		n, err := strconv.ParseInt(strings.TrimSpace(x), 10, 64)
+		if errors.Is(err, strconv.ErrRange) {
+			return 0, fmt.Errorf("%s is %w (at most %d either way)", quoteValue(x), errOutOfRange, maxInt)
+		}
 		if err != nil {
 			return 0, fmt.Errorf("%s is not a whole number", quoteValue(x))
 		}
@@ -502,12 +594,14 @@ func expandPath(s string) string {
 	return os.ExpandEnv(s)
 }
 
-// quoteValue shows a short user value in a message. Only values of options
-// that are not no_log reach messages, and they are cut to stay readable.
+// quoteValue shows a short user value in a message; a long one only by its
+// length. Only values of options that are not no_log reach messages.
 func quoteValue(v any) string {
 	s := scalarString(v)
 	if len(s) > 40 {
-		s = s[:40] + "…"
+		// Not cut: a cut would leave part of a value where the result
+		// scrub may no longer recognise a secret in it.
+		return fmt.Sprintf("(a value of %d characters)", utf8.RuneCountInString(s))
 	}
 	return strconv.Quote(s)
 }
@@ -556,6 +650,11 @@ func unsupported(module, path string, unknown []string, opts []Option) string {
 		supported = append(supported, s)
 	}
 	sort.Strings(supported)
+	for i, k := range unknown {
+		if k == InvalidText {
+			unknown[i] = "(a name that is not valid UTF-8)"
+		}
+	}
 	if path == "" {
 		return fmt.Sprintf("Unsupported parameters for (%s) module: %s. Supported parameters include: %s.",
 			module, strings.Join(unknown, ", "), strings.Join(supported, ", "))

@@ -91,9 +91,104 @@ func TestDefaultsAndGiven(t *testing.T) {
 	assert.Nil(t, p.OptBool("admin"))
 	assert.Nil(t, p.OptString("user"))
 
-	p, _, err = validate(t, `{"user": null, "admin": null}`)
+	p, _, err = validate(t, `{"user": null, "admin": null, "timeout": null}`)
 	require.NoError(t, err)
-	assert.False(t, p.Given("user"), "null is not given, as in Ansible")
+	assert.False(t, p.Given("user"), "null is not given")
+	assert.Nil(t, p.OptBool("admin"))
+	assert.Equal(t, 30, p.Int("timeout"), "a null takes the default")
+}
+
+func TestNullCountsAsNotGivenForRequiredAndChoices(t *testing.T) {
+	_, _, err := validate(t, `{"items": [{"name": null}]}`)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "items[0]: missing required option name (name is null, and a null counts as not given)")
+
+	_, _, err = validate(t, `{"state": null}`)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "option state: value must be one of present, absent, got null")
+
+	_, _, err = validate(t, `{"items": [{"name": "a", "kind": null}]}`)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "option items[0].kind: value must be one of a, b, got null")
+
+	p, _, err := validate(t, `{"user": null, "username": "x"}`)
+	require.NoError(t, err, "a null alias next to the option is not a second value")
+	assert.Equal(t, "x", p.String("user"))
+
+	spec := Spec{Module: "m", Options: []Option{{Name: "admin", Type: TypeBool, Required: true}}}
+	raw, err := DecodeArgs([]byte(`{"admin": null}`))
+	require.NoError(t, err)
+	_, _, err = Validate(spec, raw)
+	require.Error(t, err, "a null for a required bool never becomes false")
+	assert.Contains(t, err.Error(), "missing required option admin")
+}
+
+func TestInternalBooleansAreReadStrictly(t *testing.T) {
+	for _, v := range []string{`"maybe"`, `null`, `"2"`, `[]`, `{}`, `""`} {
+		for _, key := range []string{"_ansible_check_mode", "_ansible_diff", "_ansible_no_log"} {
+			_, in, err := validate(t, `{"user": "x", "`+key+`": `+v+`}`)
+			require.Error(t, err, "%s=%s", key, v)
+			assert.Contains(t, err.Error(), "internal argument "+key)
+			assert.True(t, in.CheckMode, "until refused, a garbled flag means check mode")
+		}
+	}
+	_, in, err := validate(t, `{"_ansible_check_mode": "no", "_ansible_diff": 1}`)
+	require.NoError(t, err)
+	assert.False(t, in.CheckMode)
+	assert.True(t, in.Diff)
+}
+
+func TestIntsAreBounded(t *testing.T) {
+	for _, v := range []string{`18446744074`, `"18446744074"`, `99999999999999999999999`, `1e30`, `-3000000000`, `"99999999999999999999999"`} {
+		_, _, err := validate(t, `{"timeout": `+v+`}`)
+		require.Error(t, err, v)
+		assert.Contains(t, err.Error(), "option timeout")
+		assert.Contains(t, err.Error(), "out of range", v)
+	}
+	p, _, err := validate(t, `{"timeout": 2147483647}`)
+	require.NoError(t, err)
+	assert.Equal(t, 2147483647, p.Int("timeout"))
+}
+
+func TestInvalidUTF8IsRefusedByName(t *testing.T) {
+	for name, args := range map[string]string{
+		"lone low surrogate":  `{"password": "ab\udc80cd"}`,
+		"lone high surrogate": `{"password": "ab\ud800cd"}`,
+		"high then not low":   `{"password": "ab\ud800\u0041"}`,
+		"raw invalid byte":    "{\"password\": \"ab\xffcd\"}",
+		"in a list":           `{"tags": ["ok", "x\udcff"]}`,
+		"in a sub-option":     `{"items": [{"name": "a", "secret": "\udcc3\udca9"}]}`,
+	} {
+		raw, err := DecodeArgs([]byte(args))
+		require.NoError(t, err, name)
+		_, _, err = Validate(testSpec, raw)
+		require.Error(t, err, name)
+		assert.Contains(t, err.Error(), "is not valid UTF-8", name)
+		assert.NotContains(t, err.Error(), "\ufffd", name)
+		assert.NotContains(t, err.Error(), "ab", name)
+	}
+	for name, args := range map[string]string{
+		"surrogate pair": `{"password": "\ud83d\ude00 ok"}`,
+		"escaped U+FFFD": `{"password": "\ufffd"}`,
+		"plain unicode":  `{"password": "pässwörd"}`,
+		"escaped quote":  `{"password": "a\"\\udc80"}`,
+	} {
+		raw, err := DecodeArgs([]byte(args))
+		require.NoError(t, err, name)
+		_, _, err = Validate(testSpec, raw)
+		require.NoError(t, err, name)
+	}
+	raw, err := DecodeArgs([]byte(`{"\udc80x": 1}`))
+	require.NoError(t, err)
+	_, _, err = Validate(testSpec, raw)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "(a name that is not valid UTF-8)")
+}
+
+func TestSecretValuesOfDictsGivenAsStrings(t *testing.T) {
+	raw, err := DecodeArgs([]byte(`{"items": ["name=a secret=from-kv-string", "{\"name\": \"b\", \"secret\": \"from-json-string\"}"]}`))
+	require.NoError(t, err)
+	assert.ElementsMatch(t, []string{"from-kv-string", "from-json-string"}, SecretValues(testSpec, raw))
 }
 
 func TestUnknownOptionsAreRefusedButInternalKeysIgnored(t *testing.T) {
@@ -200,9 +295,10 @@ func TestWriteScrubsSecrets(t *testing.T) {
 	r.Set("nested", map[string]any{"list": []any{"x s3cret-value y"}, "s3cret-value": 1})
 	require.NoError(t, Write(&buf, r, []string{"s3cret-value", "", "ab"}))
 	out := buf.String()
-	assert.NotContains(t, out, "s3cret-value")
+	assert.Equal(t, 1, strings.Count(out, "s3cret-value"), "only the key keeps it: keys are never rewritten")
+	assert.Contains(t, out, `"s3cret-value":1`)
 	assert.Contains(t, out, "********")
-	assert.Contains(t, out, "ab", "values shorter than 4 characters are not scrubbed")
+	assert.Contains(t, out, "about", "a short secret inside a word is left alone")
 	var decoded map[string]any
 	require.NoError(t, json.Unmarshal(buf.Bytes(), &decoded))
 	assert.Equal(t, true, decoded["failed"])

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/mxadmin/synapse/modules-src/ansible"
 )
@@ -25,6 +26,9 @@ func FuzzModuleArgs(f *testing.F) {
 		`{"users": "john"}`, `[]`, `{}`, `null`, `{"user": 1e400}`, `{"timeout": "x"}`,
 		`{"homeserver_url": "ht!tp://[::1", "user": "a", "admin_token": "t"}`,
 		`{"user": "a", "admin": true, "admin_token": "t", "_ansible_check_mode": "maybe"}`,
+		`{"user": "a", "admin": null, "admin_token": "t", "users": [{"user": null, "threepids": [{"medium": null}]}]}`,
+		`{"user": "a", "password": "pw\udc80", "admin_token": "token-long-enough", "timeout": 18446744074}`,
+		`{"users": ["user=a password=fail-long-pw bogus=1"], "admin_token": "failed-token"}`,
 	}
 	for _, s := range seeds {
 		f.Add([]byte(s))
@@ -67,6 +71,28 @@ func assertOneJSONObject(t *testing.T, r ansible.Result, secrets []string) {
 	if out["failed"] != true || out["msg"] == "" {
 		t.Fatalf("a refusal must be failed with a msg: %v", out)
 	}
+	// A secret of 8 characters or more never shows in a value (one made
+	// of asterisks only looks like the mask itself).
+	var walk func(v any)
+	walk = func(v any) {
+		switch x := v.(type) {
+		case string:
+			for _, s := range secrets {
+				if utf8.RuneCountInString(s) >= 8 && strings.Trim(s, "*") != "" && strings.Contains(x, s) {
+					t.Fatalf("a secret shows in the result: %q", x)
+				}
+			}
+		case []any:
+			for _, el := range x {
+				walk(el)
+			}
+		case map[string]any:
+			for _, el := range x {
+				walk(el)
+			}
+		}
+	}
+	walk(out)
 }
 
 // TestMainNeverPanicsOnBadArgsFiles runs the whole binary entry point on

@@ -29,7 +29,7 @@ func matrixUserSpec() ansible.Spec {
 	opts = append(opts,
 		ansible.Option{Name: optUsers, Type: ansible.TypeList, Elements: ansible.TypeDict, Options: userOptions(true)},
 		ansible.Option{Name: optPepper, Type: ansible.TypeStr, NoLog: true, Default: ""},
-		ansible.Option{Name: optConcurrency, Type: ansible.TypeInt, Default: 8},
+		ansible.Option{Name: optConcurrency, Type: ansible.TypeInt, Default: 8, Min: 1, Max: 64},
 		ansible.Option{Name: optExclusive, Type: ansible.TypeBool, Default: false},
 		ansible.Option{Name: optProtect, Type: ansible.TypeList, Elements: ansible.TypeStr, Default: []any{}},
 	)

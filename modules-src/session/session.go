@@ -75,10 +75,15 @@ func Spec() []ansible.Option {
 		{Name: OptSharedSecret, Type: ansible.TypeStr, NoLog: true},
 		{Name: OptValidateCerts, Type: ansible.TypeBool, Default: true},
 		{Name: OptCAPath, Type: ansible.TypePath},
-		{Name: OptTimeout, Type: ansible.TypeInt, Default: 30},
-		{Name: OptRetries, Type: ansible.TypeInt, Default: 3},
+		// Bounded so that a typo cannot make a run wait for days, nor wrap
+		// around when turned into a time.Duration.
+		{Name: OptTimeout, Type: ansible.TypeInt, Default: 30, Min: 1, Max: MaxTimeout},
+		{Name: OptRetries, Type: ansible.TypeInt, Default: 3, Min: 0, Max: 20},
 	}
 }
+
+// MaxTimeout is the largest timeout option accepted, in seconds (an hour).
+const MaxTimeout = 3600
 
 // Constraints are the rules between connection options, for a module spec.
 var (
@@ -208,6 +213,8 @@ func Open(ctx context.Context, o Options) (*Session, error) {
 			return nil, loginError(o.AdminUser, err)
 		}
 		client.SetToken(res.AccessToken)
+		// The token a login returns is as secret as the password.
+		ansible.AddSecret(res.AccessToken)
 		s.Me, s.loggedIn = res.UserID, true
 	case ModeSharedSecret:
 		s.ServerName = o.ServerName

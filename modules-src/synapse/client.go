@@ -259,14 +259,14 @@ func (c *Client) do(req *retryablehttp.Request, out any) (int, error) {
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		if resp.StatusCode >= 300 && resp.StatusCode < 400 {
 			return 0, &ResponseError{Method: method, Path: path, Status: resp.StatusCode,
-				Reason: fmt.Sprintf("a redirect to %q; set homeserver_url to the address Synapse answers on", resp.Header.Get("Location"))}
+				Reason: fmt.Sprintf("a redirect to %q; set homeserver_url to the address Synapse answers on", untrusted(resp.Header.Get("Location"), maxHeader))}
 		}
 		return 0, errorFromResponse(method, path, resp, body)
 	}
 	if out != nil {
 		if err := json.Unmarshal(body, out); err != nil {
 			return 0, &ResponseError{Method: method, Path: path, Status: resp.StatusCode,
-				ContentType: resp.Header.Get("Content-Type"), Snippet: snippet(body),
+				ContentType: resp.Header.Get("Content-Type"), Size: len(body),
 				Reason: "not the JSON Synapse sends"}
 		}
 	}

@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"strings"
 	"time"
-	"unicode"
 )
 
 // Matrix error codes this project acts on. Code compares errcodes, never the
@@ -43,16 +42,34 @@ func (e *Error) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "Synapse answered %d", e.Status)
 	if e.Errcode != "" {
-		fmt.Fprintf(&b, " %s", e.Errcode)
+		fmt.Fprintf(&b, " %s", untrusted(e.Errcode, maxErrcode))
 	}
 	if e.Message != "" {
-		fmt.Fprintf(&b, ": %s", e.Message)
+		fmt.Fprintf(&b, ": %s", untrusted(e.Message, maxErrorText))
 	}
 	if e.RetryAfter > 0 {
 		fmt.Fprintf(&b, " (asks to wait %s)", e.RetryAfter.Round(time.Second))
 	}
 	fmt.Fprintf(&b, " [%s %s]", e.Method, e.Path)
 	return b.String()
+}
+
+// Bounds on the text of a server's answer that a message quotes. Longer
+// text is not cut (a cut could leave part of an echoed secret where the
+// result scrub no longer recognises it): it is left out, with its size.
+const (
+	maxErrcode   = 64
+	maxErrorText = 300
+	maxHeader    = 200
+)
+
+// untrusted returns text from an answer for a message: whole when it is
+// short, else only its size.
+func untrusted(s string, limit int) string {
+	if len(s) <= limit {
+		return s
+	}
+	return fmt.Sprintf("(%d bytes, not shown)", len(s))
 }
 
 // HasErrcode reports whether err is a Synapse answer with the given errcode.
@@ -86,24 +103,31 @@ func (e *UnreachableError) Unwrap() error { return e.Err }
 
 // ResponseError means an answer came back that is not what Synapse sends:
 // typically an HTML error page from a reverse proxy, or a truncated body.
+// The body is summarised, never quoted: a proxy's error page may echo the
+// request, credentials included.
 type ResponseError struct {
 	Method      string
 	Path        string
 	Status      int
 	ContentType string
-	Snippet     string
+	Size        int // of the body, in bytes
 	Reason      string
 }
 
 func (e *ResponseError) Error() string {
 	msg := fmt.Sprintf("unexpected answer to %s %s: HTTP %d", e.Method, e.Path, e.Status)
-	if e.ContentType != "" {
-		msg += " (" + e.ContentType + ")"
+	if text := http.StatusText(e.Status); text != "" {
+		msg += " " + text
+	}
+	switch {
+	case len(e.ContentType) > maxHeader:
+		msg += fmt.Sprintf(" (a content type of %d bytes, not shown; %d bytes)", len(e.ContentType), e.Size)
+	case e.ContentType != "":
+		msg += fmt.Sprintf(" (%s, %d bytes)", e.ContentType, e.Size)
+	case e.Size > 0:
+		msg += fmt.Sprintf(" (no content type, %d bytes)", e.Size)
 	}
 	msg += ", " + e.Reason
-	if e.Snippet != "" {
-		msg += fmt.Sprintf(": %q", e.Snippet)
-	}
 	if e.Status == http.StatusBadGateway || e.Status == http.StatusServiceUnavailable || e.Status == http.StatusGatewayTimeout {
 		msg += "; a reverse proxy in front of Synapse could not reach it"
 	}
@@ -131,36 +155,7 @@ func errorFromResponse(method, path string, resp *http.Response, body []byte) er
 	return &ResponseError{
 		Method: method, Path: path, Status: resp.StatusCode,
 		ContentType: resp.Header.Get("Content-Type"),
-		Snippet:     snippet(body),
+		Size:        len(body),
 		Reason:      "not a Matrix JSON error",
 	}
-}
-
-// snippet shows the start of a foreign body (an HTML page) as readable text:
-// tags and control characters removed, cut short.
-func snippet(body []byte) string {
-	var b strings.Builder
-	inTag := false
-	lastSpace := true
-	for _, r := range string(body) {
-		switch {
-		case r == '<':
-			inTag = true
-		case r == '>':
-			inTag = false
-		case inTag:
-		case unicode.IsSpace(r) || unicode.IsControl(r):
-			if !lastSpace {
-				b.WriteByte(' ')
-				lastSpace = true
-			}
-		default:
-			b.WriteRune(r)
-			lastSpace = false
-		}
-		if b.Len() >= 120 {
-			return strings.TrimSpace(b.String()) + "…"
-		}
-	}
-	return strings.TrimSpace(b.String())
 }

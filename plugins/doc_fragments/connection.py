@@ -57,7 +57,7 @@ options:
     description: PEM file of CA certificates trusted in addition to the system's, for a homeserver with a private CA.
     type: path
   timeout:
-    description: Seconds to wait for each HTTP answer.
+    description: Seconds to wait for each HTTP answer, from 1 to 3600.
     type: int
     default: 30
   retries:
@@ -70,5 +70,9 @@ options:
 notes:
   - Homeservers that delegate authentication to Matrix Authentication Service (MAS) are detected and refused,
     since their accounts are managed in MAS.
-  - Secrets (passwords, tokens, the shared secret, the pepper) never appear in results, warnings or errors.
+  - Secrets (passwords, tokens, the shared secret, the pepper) never appear in results, warnings or errors, also not in
+    the escaped or encoded form a server may echo them in. A secret shorter than 8 characters is masked only where it
+    stands alone (the whole value, or between characters that are not letters or digits).
+  - An option given as null (a template that rendered to nothing) counts as not given. A null for a required option, or
+    for one with choices, is refused before any request; any other takes its default.
 """

@@ -40,6 +40,7 @@ options:
       - V(true) makes the user a server admin, V(false) revokes it.
       - Accepts what people type on the command line, V(yes)/V(no), V(true)/V(false), V(on)/V(off), V(1)/V(0).
       - Demoting the admin the module authenticates as fails before any write (Synapse forbids demoting yourself).
+      - A null (an empty value) is refused like a missing option; it never means V(false).
     type: bool
     required: true
 notes:

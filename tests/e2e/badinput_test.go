@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -25,6 +26,12 @@ var badInputs = []struct {
 	{"timeout not a number", "matrix_user", map[string]any{"user": "a", "timeout": "x"}, []string{"option timeout", "not a whole number"}},
 	{"timeout zero", "matrix_user", map[string]any{"user": "a", "timeout": 0}, []string{"option timeout", "at least 1"}},
 	{"retries negative", "matrix_user", map[string]any{"user": "a", "retries": -1}, []string{"option retries"}},
+	{"timeout that wraps as a Duration", "matrix_user", map[string]any{"user": "a", "timeout": 18446744074}, []string{"option timeout", "at most 3600"}},
+	{"timeout over an hour", "matrix_user", map[string]any{"user": "a", "timeout": 3601}, []string{"option timeout", "at most 3600"}},
+	{"timeout beyond int64", "matrix_user", map[string]any{"user": "a", "timeout": json.Number("99999999999999999999999")}, []string{"option timeout", "at most 3600"}},
+	{"concurrency beyond int32", "matrix_user", map[string]any{"users": []any{map[string]any{"user": "a"}}, "concurrency": 4294967297}, []string{"option concurrency", "at least 1 and at most 64"}},
+	{"check mode not a boolean", "matrix_user", map[string]any{"user": "a", "_ansible_check_mode": "maybe"}, []string{"_ansible_check_mode", "boolean"}},
+	{"diff mode not a boolean", "matrix_user_admin", map[string]any{"user": "a", "admin": false, "_ansible_diff": "perhaps"}, []string{"_ansible_diff", "boolean"}},
 	{"users a string", "matrix_user", map[string]any{"users": "john"}, []string{"option users[0]", "expected a dict"}},
 	{"users entry not a dict", "matrix_user", map[string]any{"users": []any{"john"}}, []string{"option users[0]", "expected a dict"}},
 	{"missing user", "matrix_user", map[string]any{"password": "missing-user-pw"}, []string{"one of these options is required: user, users"}},
@@ -84,6 +91,38 @@ func TestBadInputRefusedBeforeAnyRequest(t *testing.T) {
 			f.proxy.Reset()
 			r := runModule(t, tc.module, args)
 			requireCleanFailure(t, r, tc.want...)
+			assert.Empty(t, f.proxy.Requests(), "refused before any request")
+		})
+	}
+}
+
+// TestBadInputInvalidUTF8 writes args files by hand: Python's json writes a
+// byte it could not decode as a lone surrogate escape (\udcXX), which Go
+// would quietly read as U+FFFD. The option is refused by name instead, and
+// its value is never shown.
+func TestBadInputInvalidUTF8(t *testing.T) {
+	f := newFixture(t)
+	for name, tc := range map[string]struct{ module, json, want string }{
+		"password with a lone surrogate":  {"matrix_user", `"user": "a", "password": "utf8-pass-\udce9-x"`, "option password: is not valid UTF-8"},
+		"password with a raw bad byte":    {"matrix_user", "\"user\": \"a\", \"password\": \"utf8-pass-\xe9-x\"", "option password: is not valid UTF-8"},
+		"display name with a surrogate":   {"matrix_user", `"user": "a", "displayname": "Jos\udce9"`, "option displayname: is not valid UTF-8"},
+		"entry user with a surrogate":     {"matrix_user", `"users": [{"user": "b\udcff"}]`, "option users[0].user: is not valid UTF-8"},
+		"admin module user":               {"matrix_user_admin", `"user": "\ud800", "admin": true`, "option user: is not valid UTF-8"},
+		"token with a surrogate (no_log)": {"matrix_user", `"user": "a", "admin_token": "utf8-tok-\udc80"`, "option admin_token: is not valid UTF-8"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			content := `{"_mxadmin_module": "` + tc.module + `", "homeserver_url": "` + f.proxy.URL + `", ` + tc.json + `}`
+			if !strings.Contains(tc.json, "admin_token") {
+				content = strings.Replace(content, `"homeserver_url"`, `"admin_token": "`+f.token+`", "homeserver_url"`, 1)
+			}
+			path := filepath.Join(t.TempDir(), "args")
+			require.NoError(t, os.WriteFile(path, []byte(content), 0o600))
+			f.proxy.Reset()
+			r := runBinary(t, path)
+			requireCleanFailure(t, r, tc.want)
+			assert.NotContains(t, r.Stdout, "utf8-pass", "the value is never shown")
+			assert.NotContains(t, r.Stdout, "utf8-tok")
+			assert.NotContains(t, r.Stdout, "\ufffd")
 			assert.Empty(t, f.proxy.Requests(), "refused before any request")
 		})
 	}

@@ -294,5 +294,6 @@ func TestFaultHTMLInsteadOfJSON(t *testing.T) {
 	})
 	defer f.proxy.SetFault(nil)
 	r := f.run(t, map[string]any{"user": uniqueUser("html")})
-	requireCleanFailure(t, r, "not the JSON Synapse sends", "Welcome to nginx!")
+	requireCleanFailure(t, r, "not the JSON Synapse sends", "HTTP 200 OK (text/html, 67 bytes)")
+	assert.NotContains(t, r.msg(), "nginx", "a foreign body is summarised, never quoted")
 }
