@@ -17,6 +17,10 @@ const (
 	optConcurrency = "concurrency"
 	optExclusive   = "exclusive"
 	optProtect     = "protect"
+	// Exclusive mode's safety threshold; the defaults are documented in
+	// plugins/modules/matrix_user.py and the README.
+	optMaxDeactivations        = "max_deactivations"
+	optMaxDeactivationsPercent = "max_deactivations_percent"
 )
 
 func init() {
@@ -32,6 +36,8 @@ func matrixUserSpec() ansible.Spec {
 		ansible.Option{Name: optConcurrency, Type: ansible.TypeInt, Default: 8},
 		ansible.Option{Name: optExclusive, Type: ansible.TypeBool, Default: false},
 		ansible.Option{Name: optProtect, Type: ansible.TypeList, Elements: ansible.TypeStr, Default: []any{}},
+		ansible.Option{Name: optMaxDeactivations, Type: ansible.TypeInt, Default: 10},
+		ansible.Option{Name: optMaxDeactivationsPercent, Type: ansible.TypeInt, Default: 25},
 	)
 	return ansible.Spec{
 		Module:            "mxadmin.synapse.matrix_user",
@@ -52,6 +58,10 @@ type userRun struct {
 	pepper      string
 	exclusive   bool
 	protect     []string
+	// maxDeactivations and maxDeactivationsPercent bound what one exclusive
+	// run may deactivate.
+	maxDeactivations        int
+	maxDeactivationsPercent int
 }
 
 // prepareUserRun checks every option and rule that can be checked without
@@ -62,12 +72,19 @@ func prepareUserRun(p *ansible.Params) (*userRun, error) {
 		return nil, err
 	}
 	run := &userRun{opts: opts, batch: p.Given(optUsers), concurrency: p.Int(optConcurrency), pepper: p.String(optPepper),
-		exclusive: p.Bool(optExclusive), protect: p.Strings(optProtect)}
+		exclusive: p.Bool(optExclusive), protect: p.Strings(optProtect),
+		maxDeactivations: p.Int(optMaxDeactivations), maxDeactivationsPercent: p.Int(optMaxDeactivationsPercent)}
 	if run.desired, err = declaredUsers(p, run.batch); err != nil {
 		return nil, err
 	}
 	if run.concurrency < 1 || run.concurrency > 64 {
 		return nil, fmt.Errorf("option concurrency: must be between 1 and 64")
+	}
+	if run.maxDeactivations < 0 {
+		return nil, fmt.Errorf("option max_deactivations: must be 0 or more (the number of undeclared users one exclusive run may deactivate)")
+	}
+	if run.maxDeactivationsPercent < 0 || run.maxDeactivationsPercent > 100 {
+		return nil, fmt.Errorf("option max_deactivations_percent: must be between 0 and 100 (the share of active local accounts one exclusive run may deactivate)")
 	}
 	mode, err := opts.Mode()
 	if err != nil {
@@ -126,7 +143,10 @@ func runMatrixUser(ctx context.Context, p *ansible.Params, in ansible.Internal) 
 		Concurrency:  run.concurrency,
 		Exclusive:    run.exclusive,
 		Protect:      run.protect,
-		Explain:      sess.Explain,
+
+		MaxDeactivations:        run.maxDeactivations,
+		MaxDeactivationsPercent: run.maxDeactivationsPercent,
+		Explain:                 sess.Explain,
 	}
 	outcomes, runWarnings, err := runner.Run(ctx, run.desired)
 	warnings = append(warnings, runWarnings...)

@@ -29,6 +29,11 @@ type Runner struct {
 	// users and users matching a Protect pattern.
 	Exclusive bool
 	Protect   []string
+	// MaxDeactivations and MaxDeactivationsPercent are exclusive mode's
+	// safety threshold: a run that would deactivate more undeclared users
+	// than either allows fails before any write.
+	MaxDeactivations        int
+	MaxDeactivationsPercent int
 	// Explain adds context to a Synapse error (who the token belongs to, a
 	// hint on what to do); nil leaves errors as they are.
 	Explain func(error) error
@@ -107,6 +112,9 @@ func (r *Runner) Run(ctx context.Context, desired []*Desired) ([]*Outcome, []str
 		// here stops the run with nothing applied.
 		undeclared, err := r.undeclaredToDeactivate(ctx, current, outcomes, desired)
 		if err != nil {
+			return nil, nil, err
+		}
+		if err := r.checkDeactivationThreshold(undeclared, current); err != nil {
 			return nil, nil, err
 		}
 		for _, u := range undeclared {
