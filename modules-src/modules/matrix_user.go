@@ -107,6 +107,11 @@ func prepareUserRun(p *ansible.Params) (*userRun, error) {
 		if opts.ServerName != "" && d.Server != "" && d.Server != opts.ServerName {
 			return nil, fmt.Errorf("%s: @%s:%s is on another server; server_name is %s, and the admin API manages local users only", d.Ref, d.Localpart, d.Server, opts.ServerName)
 		}
+		if opts.ServerName != "" && d.Server == "" {
+			if err := reconcile.CheckIDLength(d.Localpart, opts.ServerName); err != nil {
+				return nil, fmt.Errorf("%s: option user: %v", d.Ref, err)
+			}
+		}
 		if mode == session.ModeSharedSecret && d.State == reconcile.StateAbsent {
 			return nil, fmt.Errorf("%s: state=absent needs admin_token or admin_user/admin_password: registration_shared_secret can only create users", d.Ref)
 		}

@@ -50,6 +50,11 @@ func runMatrixUserAdmin(ctx context.Context, p *ansible.Params, in ansible.Inter
 	if opts.ServerName != "" && server != "" && server != opts.ServerName {
 		return ansible.Fail(fmt.Sprintf("%s is on another server; server_name is %s, and only local users can be admins of this homeserver", ref, opts.ServerName))
 	}
+	if opts.ServerName != "" && server == "" {
+		if err := reconcile.CheckIDLength(localpart, opts.ServerName); err != nil {
+			return ansible.Fail("option user: " + err.Error())
+		}
+	}
 	opts.Version = Version
 
 	warnings := opts.Warnings()
