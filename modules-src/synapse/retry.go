@@ -139,6 +139,7 @@ func (c *Client) checkRetry(ctx context.Context, resp *http.Response, err error)
 	}
 	return budget.grant(c.backoffUpper(budget.retriesGranted()), false), nil
 }
+
 // permanentTransportError picks the connection errors a retry cannot fix.
 func permanentTransportError(err error) bool {
 	var unknownAuthority x509.UnknownAuthorityError
