@@ -132,6 +132,9 @@ func runMatrixUser(ctx context.Context, p *ansible.Params, in ansible.Internal) 
 		return ansible.Result{Failed: true, Msg: err.Error(), Warnings: warnings}
 	}
 	defer sess.Close(ctx)
+	if err := sess.VerifyServerName(ctx); err != nil {
+		return ansible.Result{Failed: true, Msg: err.Error(), Warnings: warnings}
+	}
 	if !sess.CanRead() && sess.ServerName == "" && anyFullID(run.desired) {
 		if err := sess.LearnServerName(ctx); err != nil {
 			return ansible.Result{Failed: true, Msg: err.Error(), Warnings: warnings}

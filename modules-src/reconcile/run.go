@@ -400,11 +400,20 @@ func (r *Runner) applyRegister(ctx context.Context, p *Plan, o *Outcome) {
 	reg, err := r.Client.Register(ctx, r.SharedSecret, *p.Register)
 	switch {
 	case err == nil:
-		if o.UserID == "" && reg.UserID != "" {
+		declared := o.UserID
+		if reg.UserID != "" {
 			o.UserID = reg.UserID
 			if o.User != nil {
 				o.User.Name = reg.UserID
 			}
+		}
+		// The result names the account Synapse created, never the one
+		// declared: with a wrong server_name they differ, and reporting the
+		// declared one would hide a stray account.
+		if declared != "" && reg.UserID != "" && !strings.EqualFold(declared, reg.UserID) {
+			o.fail(fmt.Errorf("%s: Synapse registered %s, not the declared %s: server_name (%s) is not this homeserver's name; %s now exists, fix server_name (and deactivate %s if it was not wanted)",
+				p.Desired.Ref, reg.UserID, declared, r.ServerName, reg.UserID, reg.UserID))
+			return
 		}
 		if rest := p.Desired.Unsettable(); len(rest) > 0 {
 			o.Warnings = append(o.Warnings, fmt.Sprintf("%s was created, but %s were not set: shared-secret registration cannot set them; give admin_token or admin_user/admin_password", o.Name(), strings.Join(rest, ", ")))

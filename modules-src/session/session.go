@@ -237,6 +237,25 @@ func (s *Session) LearnServerName(ctx context.Context) error {
 	return nil
 }
 
+// VerifyServerName checks server_name in shared-secret mode, where nothing
+// authenticated can tell the server's name: a wrong one would register
+// @user:<real name> while the task declared @user:<wrong name>. The keys
+// endpoint names the server; when it does not answer, the registration's
+// answer is checked instead (reconcile does).
+func (s *Session) VerifyServerName(ctx context.Context) error {
+	if s.Mode != ModeSharedSecret || s.opts.ServerName == "" {
+		return nil
+	}
+	name, err := s.Client.ServerNameFromKeys(ctx)
+	if err != nil || name == "" {
+		return nil
+	}
+	if !strings.EqualFold(name, s.opts.ServerName) {
+		return fmt.Errorf("option server_name is %s, but the homeserver at %s is %s (from its signing keys): users would be registered as @user:%s; fix server_name", s.opts.ServerName, s.Client.BaseURL(), name, name)
+	}
+	return nil
+}
+
 // CanRead reports whether users can be read and modified.
 func (s *Session) CanRead() bool { return s.Mode != ModeSharedSecret }
 

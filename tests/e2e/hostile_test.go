@@ -3,6 +3,7 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -119,4 +120,48 @@ func TestUserIDEdgesRefusedBeforeAnyRequest(t *testing.T) {
 			assert.Empty(t, f.proxy.Requests(), "refused before any request")
 		})
 	}
+}
+
+// With only the shared secret, a wrong server_name used to register
+// @ssx:<real server> and report "@ssx:wrong.test created". The keys endpoint
+// refuses it before any write; where that endpoint is not served, the
+// registration's own answer is checked and the result names the account
+// Synapse really created.
+func TestSharedSecretWrongServerName(t *testing.T) {
+	f := newFixture(t)
+	name := uniqueUser("ssx")
+	args := map[string]any{"homeserver_url": f.proxy.URL, "registration_shared_secret": f.srv.SharedSecret, "retries": 0,
+		"server_name": "wrong.test", "user": "@" + name + ":wrong.test", "password": "ssx-pass-1"}
+
+	for _, check := range []bool{true, false} {
+		f.proxy.Reset()
+		r := runModule(t, "matrix_user", merge(args, map[string]any{"_ansible_check_mode": check}))
+		requireCleanFailure(t, r, "option server_name is wrong.test", "is test.local")
+		f.requireNoWrites(t)
+	}
+	require.Nil(t, f.read(t, name), "nothing was registered")
+
+	// A proxy that does not pass the keys endpoint on.
+	f.proxy.SetFault(func(w http.ResponseWriter, r *http.Request) bool {
+		if strings.HasPrefix(r.URL.Path, "/_matrix/key/") {
+			w.WriteHeader(http.StatusNotFound)
+			return true
+		}
+		return false
+	})
+	defer f.proxy.SetFault(nil)
+	f.proxy.Reset()
+	r := runModule(t, "matrix_user", args)
+	requireCleanFailure(t, r, "Synapse registered "+f.srv.UserID(name), "not the declared @"+name+":wrong.test", "server_name")
+	assert.True(t, r.changed(), "an account was created")
+	assert.Equal(t, f.srv.UserID(name), r.str("user_id"), "the result names the account Synapse created")
+	assert.NotContains(t, r.msg(), "wrong.test created")
+	require.NotNil(t, f.read(t, name))
+
+	// The right server_name registers as declared.
+	other := uniqueUser("ssx")
+	f.proxy.Reset()
+	r = runModule(t, "matrix_user", merge(args, map[string]any{"server_name": "test.local", "user": "@" + other + ":test.local"})).mustSucceed(t)
+	assert.Equal(t, f.srv.UserID(other), r.str("user_id"))
+	assert.True(t, r.bool("created"))
 }
