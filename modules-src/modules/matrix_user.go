@@ -132,6 +132,7 @@ func runMatrixUser(ctx context.Context, p *ansible.Params, in ansible.Internal) 
 		return ansible.Result{Failed: true, Msg: err.Error(), Warnings: warnings}
 	}
 	defer sess.Close(ctx)
+	warnings = append(warnings, sess.Warnings...)
 	if err := sess.VerifyServerName(ctx); err != nil {
 		return ansible.Result{Failed: true, Msg: err.Error(), Warnings: warnings}
 	}

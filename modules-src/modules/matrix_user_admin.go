@@ -65,6 +65,7 @@ func runMatrixUserAdmin(ctx context.Context, p *ansible.Params, in ansible.Inter
 		return fail(err.Error())
 	}
 	defer sess.Close(ctx)
+	warnings = append(warnings, sess.Warnings...)
 	if server != "" && server != sess.ServerName {
 		return fail(fmt.Sprintf("%s is on another server; this homeserver is %s, and only local users can be admins of it", ref, sess.ServerName))
 	}

@@ -302,6 +302,10 @@ func (r *Runner) checkPasswords(ctx context.Context, desired []*Desired, outcome
 		i := need[k]
 		hash, ok := hashes[outcomes[i].UserID]
 		switch {
+		case ctx.Err() != nil:
+			// Interrupted: thousands of hashes take minutes, and the run
+			// must end (and log out) promptly.
+			checks[i] = PasswordUnreadable
 		case !ok:
 			checks[i] = PasswordUnreadable
 		case synapse.PasswordMatches(hash, *desired[i].Password, r.Pepper):
