@@ -3,6 +3,7 @@ package modules
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/mxadmin/synapse/modules-src/ansible"
 	"github.com/mxadmin/synapse/modules-src/reconcile"
@@ -72,14 +73,16 @@ func runMatrixUserAdmin(ctx context.Context, p *ansible.Params, in ansible.Inter
 	id := reconcile.UserID(localpart, sess.ServerName)
 
 	// The admin flag endpoint answers false for a user that does not
-	// exist, so existence is checked with the user endpoint.
-	cur, err := sess.Client.GetUser(ctx, id)
+	// exist, so existence is checked with the user endpoint (and a legacy
+	// mixed-case account is found and managed under its own ID).
+	cur, err := reconcile.FindUser(ctx, sess.Client, id, 1000)
 	if err != nil {
 		return fail(fmt.Sprintf("cannot read %s: %v", id, sess.Explain(err)))
 	}
 	if cur == nil {
 		return fail(fmt.Sprintf("user %s does not exist; matrix_user_admin never creates users (mxadmin.synapse.matrix_user does)", id))
 	}
+	id = cur.Name
 	before := bool(cur.Admin)
 	res := ansible.Result{Changed: before != want, Warnings: warnings}
 	res.Set("user_id", id)
@@ -89,7 +92,7 @@ func runMatrixUserAdmin(ctx context.Context, p *ansible.Params, in ansible.Inter
 		res.Msg = fmt.Sprintf("%s is already %s", id, adminWord(want))
 		return res
 	}
-	if id == sess.Me && !want {
+	if strings.EqualFold(id, sess.Me) && !want {
 		return fail(fmt.Sprintf("refusing to demote %s: it is the admin this module authenticates as, and Synapse forbids demoting yourself; demote it with another admin's credentials", id))
 	}
 	if in.Diff {

@@ -207,13 +207,14 @@ func (r *Runner) readCurrent(ctx context.Context, desired []*Desired, outcomes [
 	}
 	if len(live) == 1 && !r.Exclusive {
 		i := live[0]
-		u, err := r.Client.GetUser(ctx, outcomes[i].UserID)
+		u, err := FindUser(ctx, r.Client, outcomes[i].UserID, listPageSize)
 		if err != nil {
 			outcomes[i].fail(fmt.Errorf("cannot read %s: %w", outcomes[i].Name(), r.explain(err)))
 			return current, nil
 		}
 		if u != nil {
 			current[u.Name] = u
+			outcomes[i].UserID = u.Name
 		}
 		return current, nil
 	}
@@ -224,6 +225,19 @@ func (r *Runner) readCurrent(ctx context.Context, desired []*Desired, outcomes [
 	}
 	for k := range all {
 		current[all[k].Name] = &all[k]
+	}
+	for _, i := range live {
+		if _, ok := current[outcomes[i].UserID]; ok {
+			continue
+		}
+		switch variants := caseVariants(all, outcomes[i].UserID); len(variants) {
+		case 0:
+		case 1:
+			// A legacy mixed-case account: managed under its own ID.
+			outcomes[i].UserID = variants[0]
+		default:
+			outcomes[i].fail(ambiguous(outcomes[i].UserID, variants))
+		}
 	}
 	var detail []int
 	for _, i := range live {
