@@ -38,7 +38,8 @@ options:
       - Synapse allows few logins per account and per address (by default a burst of 5, then about one every 5 minutes).
         A refused login fails at once with the wait Synapse asks for, instead of sleeping; playbooks that run the modules
         often should use O(admin_token).
-      - Check mode logs in and out as well; that creates and removes a session of the admin, and changes no user.
+      - Check mode logs in and out as well (and removes devices of killed runs); that creates and removes a session
+        of the admin, and changes no user.
         For strictly read-only check runs, use O(admin_token).
     type: str
   admin_password:
