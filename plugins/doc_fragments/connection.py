@@ -75,7 +75,7 @@ options:
     description:
       - How many times a request is retried after a connection error, an HTTP 5xx or a rate limit (429), with backoff
         that honours C(Retry-After) and C(retry_after_ms) on any status, within a cap of 60 seconds of waiting per
-        request in total. An answer asking to wait longer than what is left of the cap (a 503 with C(Retry-After: 3600))
+        request in total. An answer asking to wait longer than what is left of the cap (a 503 whose C(Retry-After) asks for an hour)
         fails at once, with the wait in the message.
       - Shared-secret registration retries its nonce request and its registration request together, since a nonce is single-use.
     type: int
