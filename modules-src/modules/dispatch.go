@@ -9,8 +9,11 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
+	"os/signal"
 	"sort"
 	"strings"
+	"syscall"
 
 	"github.com/mxadmin/synapse/modules-src/ansible"
 )
@@ -79,7 +82,20 @@ func Main(argsPath string, stdout io.Writer) int {
 		if err != nil {
 			return ansible.Fail(err.Error())
 		}
-		return m.Run(context.Background(), params, internal)
+		ctx, stop := interruptible()
+		defer stop()
+		res = m.Run(ctx, params, internal)
+		if cause := context.Cause(ctx); cause != nil && ctx.Err() != nil {
+			// Run stopped its requests and logged out; the result says
+			// what was done before the signal.
+			res.Failed = true
+			if res.Msg == "" {
+				res.Msg = fmt.Sprintf("%v before the run ended", cause)
+			} else {
+				res.Msg = fmt.Sprintf("%v before the run ended; no change was sent after it. So far: %s", cause, res.Msg)
+			}
+		}
+		return res
 	}()
 	if err := ansible.Write(stdout, result, secrets); err != nil {
 		return 2
@@ -88,4 +104,38 @@ func Main(argsPath string, stdout io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// interruptible is the context of a run: SIGTERM or SIGINT (Ansible's task
+// timeout, Ctrl-C) cancels it, so that requests stop, a login run logs out
+// (bounded), and the module still prints its one JSON result instead of
+// dying with the run's device and token left valid. A second signal is
+// handled the same way; only SIGKILL ends the module at once.
+func interruptible() (context.Context, func()) {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGTERM, os.Interrupt)
+	done := make(chan struct{})
+	go func() {
+		select {
+		case sig := <-sigs:
+			cancel(fmt.Errorf("interrupted by %s", signalName(sig)))
+		case <-done:
+		}
+	}()
+	return ctx, func() {
+		signal.Stop(sigs)
+		close(done)
+		cancel(nil)
+	}
+}
+
+func signalName(sig os.Signal) string {
+	switch sig {
+	case syscall.SIGTERM:
+		return "SIGTERM"
+	case os.Interrupt:
+		return "SIGINT"
+	}
+	return sig.String()
 }

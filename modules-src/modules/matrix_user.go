@@ -17,6 +17,10 @@ const (
 	optConcurrency = "concurrency"
 	optExclusive   = "exclusive"
 	optProtect     = "protect"
+	// Exclusive mode's safety threshold; the defaults are documented in
+	// plugins/modules/matrix_user.py and the README.
+	optMaxDeactivations        = "max_deactivations"
+	optMaxDeactivationsPercent = "max_deactivations_percent"
 )
 
 func init() {
@@ -32,6 +36,8 @@ func matrixUserSpec() ansible.Spec {
 		ansible.Option{Name: optConcurrency, Type: ansible.TypeInt, Default: 8, Min: 1, Max: 64},
 		ansible.Option{Name: optExclusive, Type: ansible.TypeBool, Default: false},
 		ansible.Option{Name: optProtect, Type: ansible.TypeList, Elements: ansible.TypeStr, Default: []any{}},
+		ansible.Option{Name: optMaxDeactivations, Type: ansible.TypeInt, Default: 10, Min: 0, Max: 2_000_000},
+		ansible.Option{Name: optMaxDeactivationsPercent, Type: ansible.TypeInt, Default: 25, Min: 0, Max: 100},
 	)
 	return ansible.Spec{
 		Module:            "mxadmin.synapse.matrix_user",
@@ -52,6 +58,10 @@ type userRun struct {
 	pepper      string
 	exclusive   bool
 	protect     []string
+	// maxDeactivations and maxDeactivationsPercent bound what one exclusive
+	// run may deactivate.
+	maxDeactivations        int
+	maxDeactivationsPercent int
 }
 
 // prepareUserRun checks every option and rule that can be checked without
@@ -62,12 +72,10 @@ func prepareUserRun(p *ansible.Params) (*userRun, error) {
 		return nil, err
 	}
 	run := &userRun{opts: opts, batch: p.Given(optUsers), concurrency: p.Int(optConcurrency), pepper: p.String(optPepper),
-		exclusive: p.Bool(optExclusive), protect: p.Strings(optProtect)}
+		exclusive: p.Bool(optExclusive), protect: p.Strings(optProtect),
+		maxDeactivations: p.Int(optMaxDeactivations), maxDeactivationsPercent: p.Int(optMaxDeactivationsPercent)}
 	if run.desired, err = declaredUsers(p, run.batch); err != nil {
 		return nil, err
-	}
-	if run.concurrency < 1 || run.concurrency > 64 {
-		return nil, fmt.Errorf("option concurrency: must be between 1 and 64")
 	}
 	mode, err := opts.Mode()
 	if err != nil {
@@ -90,6 +98,11 @@ func prepareUserRun(p *ansible.Params) (*userRun, error) {
 		if opts.ServerName != "" && d.Server != "" && d.Server != opts.ServerName {
 			return nil, fmt.Errorf("%s: @%s:%s is on another server; server_name is %s, and the admin API manages local users only", d.Ref, d.Localpart, d.Server, opts.ServerName)
 		}
+		if opts.ServerName != "" && d.Server == "" {
+			if err := reconcile.CheckIDLength(d.Localpart, opts.ServerName); err != nil {
+				return nil, fmt.Errorf("%s: option user: %v", d.Ref, err)
+			}
+		}
 		if mode == session.ModeSharedSecret && d.State == reconcile.StateAbsent {
 			return nil, fmt.Errorf("%s: state=absent needs admin_token or admin_user/admin_password: registration_shared_secret can only create users", d.Ref)
 		}
@@ -110,6 +123,10 @@ func runMatrixUser(ctx context.Context, p *ansible.Params, in ansible.Internal) 
 		return ansible.Result{Failed: true, Msg: err.Error(), Warnings: warnings}
 	}
 	defer sess.Close(ctx)
+	warnings = append(warnings, sess.Warnings...)
+	if err := sess.VerifyServerName(ctx); err != nil {
+		return ansible.Result{Failed: true, Msg: err.Error(), Warnings: warnings}
+	}
 	if !sess.CanRead() && sess.ServerName == "" && anyFullID(run.desired) {
 		if err := sess.LearnServerName(ctx); err != nil {
 			return ansible.Result{Failed: true, Msg: err.Error(), Warnings: warnings}
@@ -126,7 +143,10 @@ func runMatrixUser(ctx context.Context, p *ansible.Params, in ansible.Internal) 
 		Concurrency:  run.concurrency,
 		Exclusive:    run.exclusive,
 		Protect:      run.protect,
-		Explain:      sess.Explain,
+
+		MaxDeactivations:        run.maxDeactivations,
+		MaxDeactivationsPercent: run.maxDeactivationsPercent,
+		Explain:                 sess.Explain,
 	}
 	outcomes, runWarnings, err := runner.Run(ctx, run.desired)
 	warnings = append(warnings, runWarnings...)

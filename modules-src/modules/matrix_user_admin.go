@@ -3,6 +3,7 @@ package modules
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/mxadmin/synapse/modules-src/ansible"
 	"github.com/mxadmin/synapse/modules-src/reconcile"
@@ -50,6 +51,11 @@ func runMatrixUserAdmin(ctx context.Context, p *ansible.Params, in ansible.Inter
 	if opts.ServerName != "" && server != "" && server != opts.ServerName {
 		return ansible.Fail(fmt.Sprintf("%s is on another server; server_name is %s, and only local users can be admins of this homeserver", ref, opts.ServerName))
 	}
+	if opts.ServerName != "" && server == "" {
+		if err := reconcile.CheckIDLength(localpart, opts.ServerName); err != nil {
+			return ansible.Fail("option user: " + err.Error())
+		}
+	}
 	opts.Version = Version
 
 	warnings := opts.Warnings()
@@ -60,20 +66,23 @@ func runMatrixUserAdmin(ctx context.Context, p *ansible.Params, in ansible.Inter
 		return fail(err.Error())
 	}
 	defer sess.Close(ctx)
+	warnings = append(warnings, sess.Warnings...)
 	if server != "" && server != sess.ServerName {
 		return fail(fmt.Sprintf("%s is on another server; this homeserver is %s, and only local users can be admins of it", ref, sess.ServerName))
 	}
 	id := reconcile.UserID(localpart, sess.ServerName)
 
 	// The admin flag endpoint answers false for a user that does not
-	// exist, so existence is checked with the user endpoint.
-	cur, err := sess.Client.GetUser(ctx, id)
+	// exist, so existence is checked with the user endpoint (and a legacy
+	// mixed-case account is found and managed under its own ID).
+	cur, err := reconcile.FindUser(ctx, sess.Client, id, 1000)
 	if err != nil {
 		return fail(fmt.Sprintf("cannot read %s: %v", id, sess.Explain(err)))
 	}
 	if cur == nil {
 		return fail(fmt.Sprintf("user %s does not exist; matrix_user_admin never creates users (mxadmin.synapse.matrix_user does)", id))
 	}
+	id = cur.Name
 	before := bool(cur.Admin)
 	res := ansible.Result{Changed: before != want, Warnings: warnings}
 	res.Set("user_id", id)
@@ -83,7 +92,7 @@ func runMatrixUserAdmin(ctx context.Context, p *ansible.Params, in ansible.Inter
 		res.Msg = fmt.Sprintf("%s is already %s", id, adminWord(want))
 		return res
 	}
-	if id == sess.Me && !want {
+	if strings.EqualFold(id, sess.Me) && !want {
 		return fail(fmt.Sprintf("refusing to demote %s: it is the admin this module authenticates as, and Synapse forbids demoting yourself; demote it with another admin's credentials", id))
 	}
 	if in.Diff {

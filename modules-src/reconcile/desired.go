@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"golang.org/x/text/cases"
@@ -67,6 +68,14 @@ const maxUserIDLength = 255
 // upper case, so "John" can only mean "john". It refuses what Synapse would
 // refuse, with the rule in the message, before any request is made.
 func ParseUserRef(ref string) (localpart, server string, err error) {
+	// Refuse non-ASCII before lower-casing: Unicode lower-casing maps some
+	// characters into ASCII (the Kelvin sign U+212A becomes k), which would
+	// quietly manage another user than the one written.
+	for _, r := range ref {
+		if r > unicode.MaxASCII {
+			return "", "", fmt.Errorf("%q: a user ID may only contain ASCII characters (found %q, U+%04X)", ref, r, r)
+		}
+	}
 	s := strings.ToLower(ref)
 	if strings.HasPrefix(s, "@") {
 		var ok bool
@@ -82,6 +91,11 @@ func ParseUserRef(ref string) (localpart, server string, err error) {
 	}
 	if err := checkLocalpart(localpart); err != nil {
 		return "", "", fmt.Errorf("%q: %v", ref, err)
+	}
+	// Whatever the server name (at least one byte), @localpart:x must fit
+	// in 255 bytes: refuse a longer localpart now, before any request.
+	if n := len(localpart); n > maxUserIDLength-3 {
+		return "", "", fmt.Errorf("%q: the localpart is %d bytes; a user ID (@localpart:server) is at most %d bytes, so a localpart at most %d", ref, n, maxUserIDLength, maxUserIDLength-3)
 	}
 	if server != "" {
 		if err := CheckIDLength(localpart, server); err != nil {

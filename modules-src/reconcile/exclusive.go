@@ -3,7 +3,6 @@ package reconcile
 import (
 	"context"
 	"fmt"
-	"path"
 	"sort"
 	"strings"
 
@@ -13,41 +12,10 @@ import (
 // UndeclaredRef is the Ref of a user that exclusive mode deactivates.
 const UndeclaredRef = "(not declared)"
 
-// CheckProtectPatterns refuses malformed protect patterns before any request.
-func CheckProtectPatterns(patterns []string) error {
-	for _, p := range patterns {
-		if p == "" {
-			return fmt.Errorf("option protect: empty pattern")
-		}
-		if _, err := path.Match(p, ""); err != nil {
-			return fmt.Errorf("option protect: %q is not a valid pattern (shell-style: * ? [a-z])", p)
-		}
-	}
-	return nil
-}
-
 // localpartOf is the localpart of a full user ID.
 func localpartOf(userID string) string {
 	localpart, _, _ := strings.Cut(strings.TrimPrefix(userID, "@"), ":")
 	return localpart
-}
-
-// protected reports whether a protect pattern matches the user, by full ID
-// (@bot-*:example.com) or by localpart (bot-*). Both sides are lower-cased,
-// as user IDs are.
-func protected(userID string, patterns []string) bool {
-	userID = strings.ToLower(userID)
-	localpart := localpartOf(userID)
-	for _, p := range patterns {
-		p = strings.ToLower(p)
-		if ok, _ := path.Match(p, userID); ok {
-			return true
-		}
-		if ok, _ := path.Match(p, localpart); ok {
-			return true
-		}
-	}
-	return false
 }
 
 // undeclaredToDeactivate picks, from every account the user list returned,
@@ -68,10 +36,14 @@ func (r *Runner) undeclaredToDeactivate(ctx context.Context, all map[string]*syn
 			declared[strings.ToLower(UserID(d.Localpart, r.ServerName))] = true
 		}
 	}
+	patterns, err := compileProtect(r.Protect)
+	if err != nil {
+		return nil, err
+	}
 	var candidates []*synapse.User
 	for id, u := range all {
 		if declared[strings.ToLower(id)] || bool(u.Deactivated) || bool(u.IsGuest) ||
-			strings.EqualFold(id, r.Facts.Me) || protected(id, r.Protect) {
+			strings.EqualFold(id, r.Facts.Me) || protected(id, patterns) {
 			continue
 		}
 		candidates = append(candidates, u)
@@ -105,4 +77,46 @@ func planUndeclared(u *synapse.User) (*Desired, *Plan) {
 	p.Before = map[string]any{"deactivated": false}
 	p.After = map[string]any{"deactivated": true}
 	return d, p
+}
+
+// DeactivationLimit is how many undeclared users exclusive mode may
+// deactivate in one run: at most maxCount, and at most maxPercent of the
+// active accounts, rounded up so that one deactivation is always possible
+// on a server with any active account (unless a limit is 0).
+func DeactivationLimit(maxCount, maxPercent, active int) int {
+	byShare := (maxPercent*active + 99) / 100
+	return min(maxCount, byShare)
+}
+
+// checkDeactivationThreshold is exclusive mode's safety threshold, like the
+// delete threshold of directory-sync tools: a users list cut short by
+// mistake (a wrong variable, a truncated file) would otherwise deactivate
+// most of the server, and deactivation removes users from every room. It
+// runs before any write, in check mode too, so that a --check run fails the
+// same way the real run would.
+func (r *Runner) checkDeactivationThreshold(undeclared []*synapse.User, all map[string]*synapse.User) error {
+	active := 0
+	for _, u := range all {
+		if !bool(u.Deactivated) && !bool(u.IsGuest) {
+			active++
+		}
+	}
+	limit := DeactivationLimit(r.MaxDeactivations, r.MaxDeactivationsPercent, active)
+	if len(undeclared) <= limit {
+		return nil
+	}
+	names := make([]string, 0, 10)
+	for _, u := range undeclared {
+		if len(names) == cap(names) {
+			names = append(names, "...")
+			break
+		}
+		names = append(names, u.Name)
+	}
+	share := 100 * len(undeclared) / max(active, 1)
+	return fmt.Errorf("exclusive mode would deactivate %d undeclared users (%s), %d%% of the %d active local accounts: more than the safety threshold allows "+
+		"(max_deactivations %d, max_deactivations_percent %d%%, so at most %d in this run); nothing was changed. "+
+		"If the users list is complete and these deactivations are intended, raise max_deactivations and max_deactivations_percent "+
+		"(role: matrix_users_max_deactivations, matrix_users_max_deactivations_percent) for this run; otherwise declare or protect these users",
+		len(undeclared), strings.Join(names, ", "), share, active, r.MaxDeactivations, r.MaxDeactivationsPercent, limit)
 }

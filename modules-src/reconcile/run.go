@@ -29,6 +29,11 @@ type Runner struct {
 	// users and users matching a Protect pattern.
 	Exclusive bool
 	Protect   []string
+	// MaxDeactivations and MaxDeactivationsPercent are exclusive mode's
+	// safety threshold: a run that would deactivate more undeclared users
+	// than either allows fails before any write.
+	MaxDeactivations        int
+	MaxDeactivationsPercent int
 	// Explain adds context to a Synapse error (who the token belongs to, a
 	// hint on what to do); nil leaves errors as they are.
 	Explain func(error) error
@@ -107,6 +112,9 @@ func (r *Runner) Run(ctx context.Context, desired []*Desired) ([]*Outcome, []str
 		// here stops the run with nothing applied.
 		undeclared, err := r.undeclaredToDeactivate(ctx, current, outcomes, desired)
 		if err != nil {
+			return nil, nil, err
+		}
+		if err := r.checkDeactivationThreshold(undeclared, current); err != nil {
 			return nil, nil, err
 		}
 		for _, u := range undeclared {
@@ -199,13 +207,14 @@ func (r *Runner) readCurrent(ctx context.Context, desired []*Desired, outcomes [
 	}
 	if len(live) == 1 && !r.Exclusive {
 		i := live[0]
-		u, err := r.Client.GetUser(ctx, outcomes[i].UserID)
+		u, err := FindUser(ctx, r.Client, outcomes[i].UserID, listPageSize)
 		if err != nil {
 			outcomes[i].fail(fmt.Errorf("cannot read %s: %w", outcomes[i].Name(), r.explain(err)))
 			return current, nil
 		}
 		if u != nil {
 			current[u.Name] = u
+			outcomes[i].UserID = u.Name
 		}
 		return current, nil
 	}
@@ -216,6 +225,19 @@ func (r *Runner) readCurrent(ctx context.Context, desired []*Desired, outcomes [
 	}
 	for k := range all {
 		current[all[k].Name] = &all[k]
+	}
+	for _, i := range live {
+		if _, ok := current[outcomes[i].UserID]; ok {
+			continue
+		}
+		switch variants := caseVariants(all, outcomes[i].UserID); len(variants) {
+		case 0:
+		case 1:
+			// A legacy mixed-case account: managed under its own ID.
+			outcomes[i].UserID = variants[0]
+		default:
+			outcomes[i].fail(ambiguous(outcomes[i].UserID, variants))
+		}
 	}
 	var detail []int
 	for _, i := range live {
@@ -294,6 +316,10 @@ func (r *Runner) checkPasswords(ctx context.Context, desired []*Desired, outcome
 		i := need[k]
 		hash, ok := hashes[outcomes[i].UserID]
 		switch {
+		case ctx.Err() != nil:
+			// Interrupted: thousands of hashes take minutes, and the run
+			// must end (and log out) promptly.
+			checks[i] = PasswordUnreadable
 		case !ok:
 			checks[i] = PasswordUnreadable
 		case synapse.PasswordMatches(hash, *desired[i].Password, r.Pepper):
@@ -392,11 +418,20 @@ func (r *Runner) applyRegister(ctx context.Context, p *Plan, o *Outcome) {
 	reg, err := r.Client.Register(ctx, r.SharedSecret, *p.Register)
 	switch {
 	case err == nil:
-		if o.UserID == "" && reg.UserID != "" {
+		declared := o.UserID
+		if reg.UserID != "" {
 			o.UserID = reg.UserID
 			if o.User != nil {
 				o.User.Name = reg.UserID
 			}
+		}
+		// The result names the account Synapse created, never the one
+		// declared: with a wrong server_name they differ, and reporting the
+		// declared one would hide a stray account.
+		if declared != "" && reg.UserID != "" && !strings.EqualFold(declared, reg.UserID) {
+			o.fail(fmt.Errorf("%s: Synapse registered %s, not the declared %s: server_name (%s) is not this homeserver's name; %s now exists, fix server_name (and deactivate %s if it was not wanted)",
+				p.Desired.Ref, reg.UserID, declared, r.ServerName, reg.UserID, reg.UserID))
+			return
 		}
 		if rest := p.Desired.Unsettable(); len(rest) > 0 {
 			o.Warnings = append(o.Warnings, fmt.Sprintf("%s was created, but %s were not set: shared-secret registration cannot set them; give admin_token or admin_user/admin_password", o.Name(), strings.Join(rest, ", ")))

@@ -17,11 +17,6 @@ import (
 	"github.com/mxadmin/synapse/modules-src/synapse"
 )
 
-// DeviceID is the device every password login of the module uses, so that
-// repeated runs reuse one device on the admin account instead of adding one
-// per run.
-const DeviceID = "MXADMIN_SYNAPSE_ANSIBLE"
-
 // Mode is how the module authenticates.
 type Mode int
 
@@ -165,8 +160,14 @@ type Session struct {
 	// secret mode, server_name not given, keys endpoint not served).
 	ServerName   string
 	SharedSecret string
-	loggedIn     bool
-	opts         Options
+	// Warnings are what the session has to tell the user (a cleanup of
+	// old devices that failed).
+	Warnings []string
+	loggedIn bool
+	// deviceID is this run's device in login mode.
+	deviceID      string
+	stopKeepalive chan struct{}
+	opts          Options
 }
 
 // Open connects and authenticates: one auth_metadata read to refuse a MAS
@@ -208,7 +209,8 @@ func Open(ctx context.Context, o Options) (*Session, error) {
 		}
 		s.Me = me
 	case ModeLogin:
-		res, err := client.Login(ctx, o.AdminUser, o.AdminPassword, DeviceID)
+		s.deviceID = newDeviceID(time.Now())
+		res, err := client.Login(ctx, o.AdminUser, o.AdminPassword, s.deviceID)
 		if err != nil {
 			return nil, loginError(o.AdminUser, err)
 		}
@@ -216,6 +218,9 @@ func Open(ctx context.Context, o Options) (*Session, error) {
 		// The token a login returns is as secret as the password.
 		ansible.AddSecret(res.AccessToken)
 		s.Me, s.loggedIn = res.UserID, true
+		s.stopKeepalive = make(chan struct{})
+		go s.keepAlive(ctx, s.stopKeepalive)
+		s.removeStaleDevices(ctx)
 	case ModeSharedSecret:
 		s.ServerName = o.ServerName
 		return s, nil
@@ -244,16 +249,45 @@ func (s *Session) LearnServerName(ctx context.Context) error {
 	return nil
 }
 
+// VerifyServerName checks server_name in shared-secret mode, where nothing
+// authenticated can tell the server's name: a wrong one would register
+// @user:<real name> while the task declared @user:<wrong name>. The keys
+// endpoint names the server; when it does not answer, the registration's
+// answer is checked instead (reconcile does).
+func (s *Session) VerifyServerName(ctx context.Context) error {
+	if s.Mode != ModeSharedSecret || s.opts.ServerName == "" {
+		return nil
+	}
+	name, err := s.Client.ServerNameFromKeys(ctx)
+	if err != nil || name == "" {
+		return nil
+	}
+	if !strings.EqualFold(name, s.opts.ServerName) {
+		return fmt.Errorf("option server_name is %s, but the homeserver at %s is %s (from its signing keys): users would be registered as @user:%s; fix server_name", s.opts.ServerName, s.Client.BaseURL(), name, name)
+	}
+	return nil
+}
+
 // CanRead reports whether users can be read and modified.
 func (s *Session) CanRead() bool { return s.Mode != ModeSharedSecret }
 
+// LogoutTimeout bounds the logout at the end of a login run, which runs
+// even when the run was interrupted (SIGTERM, SIGINT).
+const LogoutTimeout = 10 * time.Second
+
 // Close logs out when the session logged in, removing the token and the
-// device: no valid credential is left behind by a run.
+// device: no valid credential is left behind by a run. It runs even when ctx
+// was cancelled by a signal, within LogoutTimeout (or the timeout option if
+// shorter); a run killed before it gets here leaves its device to the next
+// run's cleanup (StaleDeviceAge).
 func (s *Session) Close(ctx context.Context) {
 	if !s.loggedIn {
 		return
 	}
 	s.loggedIn = false
+	close(s.stopKeepalive)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), min(LogoutTimeout, max(s.opts.Timeout, time.Second)))
+	defer cancel()
 	_ = s.Client.Logout(ctx)
 }
 

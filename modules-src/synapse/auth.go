@@ -26,8 +26,8 @@ type LoginResult struct {
 	DeviceID    string `json:"device_id"`
 }
 
-// Login logs in with a password on the given device. Reusing one device ID
-// keeps repeated runs from piling up devices on the admin account. A login
+// Login logs in with a password on the given device (each run its own, see
+// session.DevicePrefix). A login
 // that Synapse rate-limits is not retried: the limit is one login every few
 // minutes, and waiting that long inside a task is worse than failing with the
 // wait time in the message.

@@ -19,6 +19,7 @@ import (
 	"os"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/hashicorp/go-retryablehttp"
@@ -43,8 +44,10 @@ type Config struct {
 	// MaxConns is the number of keep-alive connections kept open; set it to
 	// the number of requests sent concurrently.
 	MaxConns int
-	// MaxRetryWait caps the wait Synapse may ask for on a 429. An answer
-	// asking for longer fails at once instead of sleeping for minutes.
+	// MaxRetryWait caps the total wait between the attempts of one
+	// request, whatever the server asks for (Retry-After on any status,
+	// retry_after_ms) and whatever the status. An answer asking for longer
+	// than what is left fails at once instead of sleeping for an hour.
 	MaxRetryWait time.Duration
 	// RetryWaitMin and RetryWaitMax bound the exponential backoff used when
 	// Synapse does not say how long to wait.
@@ -110,16 +113,16 @@ func New(cfg Config) (*Client, error) {
 	}
 	tlsConfig := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: cfg.InsecureSkipVerify} //nolint:gosec // only when the user sets validate_certs: false
 	if cfg.CAFile != "" {
-		pem, err := os.ReadFile(cfg.CAFile)
+		pem, err := readCAFile(cfg.CAFile)
 		if err != nil {
-			return nil, fmt.Errorf("ca_path: cannot read %s: %v", cfg.CAFile, errors.Unwrap(err))
+			return nil, err
 		}
 		pool, err := x509.SystemCertPool()
 		if err != nil || pool == nil {
 			pool = x509.NewCertPool()
 		}
 		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("ca_path: %s holds no PEM certificate", cfg.CAFile)
+			return nil, fmt.Errorf("option ca_path: %s holds no PEM certificate", cfg.CAFile)
 		}
 		tlsConfig.RootCAs = pool
 	}
@@ -177,6 +180,58 @@ func New(cfg Config) (*Client, error) {
 	return c, nil
 }
 
+// maxCAFileSize bounds ca_path: a bundle of every public CA is about
+// 200 KiB, so 1 MiB leaves room for any real one.
+const maxCAFileSize = 1 << 20
+
+// readCAFile reads ca_path, refusing anything but a regular file of at most
+// maxCAFileSize: /dev/zero would be read until memory runs out, and a FIFO
+// would block the run forever. The file is opened without blocking (a FIFO
+// put in its place after a check would otherwise hang the open) and checked
+// on the open descriptor; the read is bounded in case it grows meanwhile.
+func readCAFile(name string) ([]byte, error) {
+	rule := fmt.Sprintf("must be a regular file (a PEM bundle) of at most %d KiB", maxCAFileSize>>10)
+	f, err := os.OpenFile(name, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, fmt.Errorf("option ca_path: cannot read %s: %v", name, errors.Unwrap(err))
+	}
+	defer f.Close()
+	info, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("option ca_path: cannot read %s: %v", name, errors.Unwrap(err))
+	}
+	if !info.Mode().IsRegular() {
+		return nil, fmt.Errorf("option ca_path: %s is not a regular file (it is a %s); it %s", name, fileKind(info.Mode()), rule)
+	}
+	if info.Size() > maxCAFileSize {
+		return nil, fmt.Errorf("option ca_path: %s is %d bytes; it %s", name, info.Size(), rule)
+	}
+	data, err := io.ReadAll(io.LimitReader(f, maxCAFileSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("option ca_path: cannot read %s: %v", name, err)
+	}
+	if len(data) > maxCAFileSize {
+		return nil, fmt.Errorf("option ca_path: %s grew beyond %d bytes while being read; it %s", name, maxCAFileSize, rule)
+	}
+	return data, nil
+}
+
+func fileKind(m os.FileMode) string {
+	switch {
+	case m.IsDir():
+		return "directory"
+	case m&os.ModeNamedPipe != 0:
+		return "named pipe"
+	case m&os.ModeSocket != 0:
+		return "socket"
+	case m&os.ModeCharDevice != 0:
+		return "character device"
+	case m&os.ModeDevice != 0:
+		return "device"
+	}
+	return "special file"
+}
+
 // SetToken sets the access token sent with every later request.
 func (c *Client) SetToken(token string) { c.token.Store(&token) }
 
@@ -206,7 +261,7 @@ func (c *Client) newRequest(ctx context.Context, method string, segments []strin
 		}
 		payload = data
 	}
-	req, err := retryablehttp.NewRequestWithContext(ctx, method, u.String(), payload)
+	req, err := retryablehttp.NewRequestWithContext(c.withWaitBudget(ctx), method, u.String(), payload)
 	if err != nil {
 		return nil, fmt.Errorf("building %s %s: %w", method, u.Path, err)
 	}
@@ -261,7 +316,7 @@ func (c *Client) do(req *retryablehttp.Request, out any) (int, error) {
 			return 0, &ResponseError{Method: method, Path: path, Status: resp.StatusCode,
 				Reason: fmt.Sprintf("a redirect to %q; set homeserver_url to the address Synapse answers on", untrusted(resp.Header.Get("Location"), maxHeader))}
 		}
-		return 0, errorFromResponse(method, path, resp, body)
+		return 0, c.noteRefusedWait(req.Context(), errorFromResponse(method, path, resp, body))
 	}
 	if out != nil {
 		if err := json.Unmarshal(body, out); err != nil {
@@ -271,6 +326,15 @@ func (c *Client) do(req *retryablehttp.Request, out any) (int, error) {
 		}
 	}
 	return resp.StatusCode, nil
+}
+
+// noteRefusedWait says why an answer that asked to be retried later was
+// not: the wait it asked for did not fit in the cap on waits per request.
+func (c *Client) noteRefusedWait(ctx context.Context, err error) error {
+	if wait := budgetOf(ctx).refusedWait(); wait > 0 {
+		return fmt.Errorf("%w; not retried: the server asked to wait %s, and this module waits at most %s per request", err, wait.Round(time.Second), c.maxWait)
+	}
+	return err
 }
 
 // describeTransportError says plainly what went wrong on the wire; a

@@ -35,6 +35,10 @@ type Registered struct {
 // (inhibit_login), so no device or token is left behind.
 func (c *Client) Register(ctx context.Context, secret string, r Registration) (*Registered, error) {
 	out := &Registered{}
+	// One wait budget for the whole registration: its waits between pairs
+	// are bounded like those of any single request.
+	ctx = c.withWaitBudget(ctx)
+	budget := budgetOf(ctx)
 	attempts := c.http.RetryMax + 1
 	nonceLostOnce := false
 	for attempt := 0; ; attempt++ {
@@ -45,10 +49,15 @@ func (c *Client) Register(ctx context.Context, secret string, r Registration) (*
 		}
 		retry := false
 		var unreachable *UnreachableError
+		var foreign *ResponseError
+		status := StatusOf(err)
+		if errors.As(err, &foreign) {
+			status = foreign.Status // a proxy's HTML 502 page
+		}
 		switch {
 		case errors.As(err, &unreachable):
 			retry = true
-		case StatusOf(err) == http.StatusTooManyRequests || StatusOf(err) >= 500:
+		case status == http.StatusTooManyRequests || status >= 500 && status != http.StatusNotImplemented:
 			retry = true
 		case StatusOf(err) == http.StatusBadRequest && HasErrcode(err, ErrcodeUnknown) && !nonceLostOnce:
 			// "unrecognised nonce" carries only M_UNKNOWN: the nonce was
@@ -66,11 +75,14 @@ func (c *Client) Register(ctx context.Context, secret string, r Registration) (*
 		var e *Error
 		if errors.As(err, &e) && e.RetryAfter > 0 {
 			wait = e.RetryAfter
+			if !budget.grant(wait, true) {
+				return out, c.noteRefusedWait(ctx, err)
+			}
 		} else {
+			if !budget.grant(c.backoffUpper(attempt), false) {
+				return out, err
+			}
 			wait = c.backoff(c.http.RetryWaitMin, c.http.RetryWaitMax, attempt, nil)
-		}
-		if wait > c.maxWait {
-			return out, err
 		}
 		select {
 		case <-ctx.Done():
@@ -84,7 +96,10 @@ func (c *Client) registerOnce(ctx context.Context, secret string, r Registration
 	var nonce struct {
 		Nonce string `json:"nonce"`
 	}
-	if _, err := c.call(ctx, http.MethodGet, path(adminV1, "register"), nil, nil, &nonce); err != nil {
+	// Register retries the GET and POST as a pair, so neither is retried
+	// alone: that would multiply the attempts.
+	once := withRetryPolicy(ctx, retryPolicy{})
+	if _, err := c.call(once, http.MethodGet, path(adminV1, "register"), nil, nil, &nonce); err != nil {
 		return "", err
 	}
 	body := map[string]any{
@@ -104,8 +119,7 @@ func (c *Client) registerOnce(ctx context.Context, secret string, r Registration
 	var out struct {
 		UserID string `json:"user_id"`
 	}
-	postCtx := withRetryPolicy(ctx, retryPolicy{})
-	if _, err := c.call(postCtx, http.MethodPost, path(adminV1, "register"), nil, body, &out); err != nil {
+	if _, err := c.call(once, http.MethodPost, path(adminV1, "register"), nil, body, &out); err != nil {
 		return "", err
 	}
 	return out.UserID, nil

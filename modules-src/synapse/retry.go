@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 )
 
@@ -42,27 +43,101 @@ func policyOf(ctx context.Context) retryPolicy {
 // can read the body, to backoff, which runs after the body is drained.
 const retryAfterHeader = "X-Mxadmin-Retry-After-Ms"
 
+// waitBudget bounds the time one request (one call, all its attempts) spends
+// waiting between attempts: at most Config.MaxRetryWait in total, whatever
+// the server asks for and whatever the status. With the timeout bounding
+// each attempt, a request ends within (retries + 1) × timeout plus that cap.
+type waitBudget struct {
+	mu      sync.Mutex
+	max     time.Duration
+	spent   time.Duration
+	granted int
+	// refused is a wait the server asked for that did not fit: the error
+	// then says why the request was not retried.
+	refused time.Duration
+}
+
+type waitBudgetKey struct{}
+
+// withWaitBudget gives ctx a budget unless it has one: a registration's
+// nonce and POST pairs share one, as do all attempts of one request.
+func (c *Client) withWaitBudget(ctx context.Context) context.Context {
+	if _, ok := ctx.Value(waitBudgetKey{}).(*waitBudget); ok {
+		return ctx
+	}
+	return context.WithValue(ctx, waitBudgetKey{}, &waitBudget{max: c.maxWait})
+}
+
+func budgetOf(ctx context.Context) *waitBudget {
+	b, _ := ctx.Value(waitBudgetKey{}).(*waitBudget)
+	return b
+}
+
+// grant takes wait from the budget, or reports that it does not fit.
+func (b *waitBudget) grant(wait time.Duration, serverAsked bool) bool {
+	if b == nil {
+		return true
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.spent+wait > b.max {
+		if serverAsked {
+			b.refused = wait
+		}
+		return false
+	}
+	b.spent += wait
+	b.granted++
+	return true
+}
+
+func (b *waitBudget) retriesGranted() int {
+	if b == nil {
+		return 0
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.granted
+}
+
+func (b *waitBudget) refusedWait() time.Duration {
+	if b == nil {
+		return 0
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.refused
+}
+
 func (c *Client) checkRetry(ctx context.Context, resp *http.Response, err error) (bool, error) {
 	if ctx.Err() != nil {
 		return false, ctx.Err()
 	}
 	policy := policyOf(ctx)
-	if err != nil {
-		return policy.transport && !permanentTransportError(err), nil
-	}
+	retry := false
 	switch {
+	case err != nil:
+		retry = policy.transport && !permanentTransportError(err)
 	case resp.StatusCode == http.StatusTooManyRequests:
-		wait := c.recordRetryAfter(resp)
-		// A wait longer than the cap fails now with Synapse's number in the
-		// message, rather than sleeping for minutes inside a task.
-		return policy.rateLimited && wait <= c.maxWait, nil
+		retry = policy.rateLimited
 	case resp.StatusCode >= 500 && resp.StatusCode != http.StatusNotImplemented:
-		if resp.StatusCode == http.StatusServiceUnavailable {
-			c.recordRetryAfter(resp)
-		}
-		return policy.serverError, nil
+		retry = policy.serverError
 	}
-	return false, nil
+	if !retry {
+		return false, nil
+	}
+	// A wait the server asks for (Retry-After on any status, retry_after_ms)
+	// is obeyed only while it fits in the request's budget; one asking for
+	// longer fails now, with the server's number in the message, rather than
+	// sleeping for an hour inside a task. Our own backoff is counted at its
+	// largest (jitter included) so that the real waits never exceed it.
+	budget := budgetOf(ctx)
+	if resp != nil {
+		if wait := c.recordRetryAfter(resp); wait > 0 {
+			return budget.grant(wait, true), nil
+		}
+	}
+	return budget.grant(c.backoffUpper(budget.retriesGranted()), false), nil
 }
 
 // permanentTransportError picks the connection errors a retry cannot fix.
@@ -112,19 +187,30 @@ func retryAfter(h http.Header, retryAfterMs *int64) time.Duration {
 	return wait
 }
 
-// backoff waits what Synapse asked for when it said, otherwise an
-// exponentially growing, jittered wait between the configured bounds.
+// backoff waits what Synapse asked for when it said (checkRetry found it
+// within the budget), otherwise an exponentially growing, jittered wait
+// between the configured bounds.
 func (c *Client) backoff(lo, hi time.Duration, attempt int, resp *http.Response) time.Duration {
 	if resp != nil {
 		if ms, err := strconv.ParseInt(resp.Header.Get(retryAfterHeader), 10, 64); err == nil && ms > 0 {
 			return time.Duration(ms) * time.Millisecond
 		}
 	}
+	wait := exponential(lo, hi, attempt)
+	// Jitter spreads the retries of a concurrent batch so that they do not
+	// hit a recovering server all at once.
+	return time.Duration(float64(wait) * (0.75 + rand.Float64()/2))
+}
+
+// backoffUpper is the longest wait backoff can pick for an attempt.
+func (c *Client) backoffUpper(attempt int) time.Duration {
+	return time.Duration(float64(exponential(c.http.RetryWaitMin, c.http.RetryWaitMax, attempt)) * 1.25)
+}
+
+func exponential(lo, hi time.Duration, attempt int) time.Duration {
 	wait := float64(lo) * math.Pow(2, float64(attempt))
 	if wait > float64(hi) {
 		wait = float64(hi)
 	}
-	// Jitter spreads the retries of a concurrent batch so that they do not
-	// hit a recovering server all at once.
-	return time.Duration(wait * (0.75 + rand.Float64()/2))
+	return time.Duration(wait)
 }

@@ -158,6 +158,18 @@ func (c *Client) GetUser(ctx context.Context, userID string) (*User, error) {
 // maxPrealloc bounds the capacity reserved for the user list up front.
 const maxPrealloc = 100_000
 
+// maxListedUsers bounds the user list whatever the server says: two million
+// accounts (a few GiB of memory) is beyond any server this module is meant
+// for, and a server (or proxy) that keeps sending new pages must not make
+// memory grow without bound.
+var maxListedUsers = 2_000_000 // a variable so that a test can lower it
+
+// listSlack is how many more users than the first page's total the list may
+// bring: accounts registered while the pages are read.
+func listSlack(total, pageSize int) int {
+	return max(total/10, 10*pageSize)
+}
+
 // ListUsers reads every local account, deactivated, locked and guest ones
 // included, in pages of pageSize. It is how a batch reads the state of
 // thousands of users in a handful of requests.
@@ -168,6 +180,7 @@ func (c *Client) ListUsers(ctx context.Context, pageSize int) ([]User, error) {
 	var all []User
 	from := "0"
 	seen := map[string]bool{}
+	limit := -1 // set from the first page's total
 	for {
 		// A server (or a proxy) answering the same page again would keep
 		// this loop going forever.
@@ -195,6 +208,16 @@ func (c *Client) ListUsers(ctx context.Context, pageSize int) ([]User, error) {
 			// Sized from the server's total, bounded: a wrong total must
 			// not make the module allocate (or panic on) a huge slice.
 			all = make([]User, 0, page.Total)
+		}
+		if limit < 0 {
+			limit = maxListedUsers
+			if page.Total > 0 {
+				limit = min(page.Total+listSlack(page.Total, pageSize), maxListedUsers)
+			}
+		}
+		if len(all)+len(page.Users) > limit {
+			return nil, &ResponseError{Method: http.MethodGet, Path: "/_synapse/admin/v2/users", Status: http.StatusOK,
+				Reason: fmt.Sprintf("the user list does not end: more than %d users came in %d pages (the first page announced a total of %d, and next_token keeps changing)", limit, len(seen), page.Total)}
 		}
 		all = append(all, page.Users...)
 		if page.NextToken == nil || page.NextToken.String() == "" || len(page.Users) == 0 {

@@ -29,12 +29,17 @@ options:
   admin_user:
     description:
       - Localpart or full ID of a server admin to log in as, with O(admin_password).
-      - The module logs in once per run on the fixed device C(MXADMIN_SYNAPSE_ANSIBLE), so runs do not pile up devices,
-        and logs out at the end of the run.
+      - The module logs in once per run on a device of its own, C(MXADMIN_SYNAPSE_ANSIBLE_<login time>_<random>), so
+        that runs at the same time never log each other out, and logs out at the end of the run, also when it is
+        stopped by SIGTERM or SIGINT (within 10 seconds; the result then fails and says so).
+      - A run killed outright (SIGKILL, a crash of the host) cannot log out; the next login run removes the devices of
+        that prefix not used for 30 minutes (a live run sends a request at least every 5 minutes, so it is never cut
+        off), so devices do not pile up and their tokens stop working.
       - Synapse allows few logins per account and per address (by default a burst of 5, then about one every 5 minutes).
         A refused login fails at once with the wait Synapse asks for, instead of sleeping; playbooks that run the modules
         often should use O(admin_token).
-      - Check mode logs in and out as well; that creates and removes a session of the admin, and changes no user.
+      - Check mode logs in and out as well (and removes devices of killed runs); that creates and removes a session
+        of the admin, and changes no user.
         For strictly read-only check runs, use O(admin_token).
     type: str
   admin_password:
@@ -54,16 +59,24 @@ options:
     type: bool
     default: true
   ca_path:
-    description: PEM file of CA certificates trusted in addition to the system's, for a homeserver with a private CA.
+    description:
+      - PEM file of CA certificates trusted in addition to the system's, for a homeserver with a private CA.
+      - Must be a regular file of at most 1 MiB; anything else (a directory, a device such as C(/dev/zero), a named
+        pipe) is refused before any request.
     type: path
   timeout:
-    description: Seconds to wait for each HTTP answer, from 1 to 3600.
+    description:
+      - Seconds to wait for each HTTP answer, body included, from 1 to 3600.
+      - Every wait is bounded. One request ends within (O(retries) + 1) × O(timeout), plus at most 60 seconds of waiting
+        between its attempts in total, whatever the server answers.
     type: int
     default: 30
   retries:
     description:
       - How many times a request is retried after a connection error, an HTTP 5xx or a rate limit (429), with backoff
-        that honours C(Retry-After) and C(retry_after_ms). A rate limit asking to wait more than 60 seconds fails at once.
+        that honours C(Retry-After) and C(retry_after_ms) on any status, within a cap of 60 seconds of waiting per
+        request in total. An answer asking to wait longer than what is left of the cap (a 503 whose C(Retry-After) asks for an hour)
+        fails at once, with the wait in the message.
       - Shared-secret registration retries its nonce request and its registration request together, since a nonce is single-use.
     type: int
     default: 3

@@ -218,12 +218,34 @@ options:
       - Never touches the admin the module authenticates as, guest accounts, accounts of application services (bridges
         manage theirs), or accounts matching a O(protect) pattern. Deactivation is not erasure.
       - Refused with an empty O(users) list, and with only O(registration_shared_secret).
+      - A safety threshold stops a list cut short by mistake from emptying the server; see O(max_deactivations).
     type: bool
     default: false
+  max_deactivations:
+    description:
+      - With O(exclusive), the most undeclared accounts one run may deactivate. A run that would deactivate more than
+        this, or more than O(max_deactivations_percent), fails before any change, listing the accounts it would have
+        deactivated; check mode fails the same way, so a C(--check) run shows it first.
+      - Raise both for a run that is meant to remove many accounts. V(0) makes O(exclusive) deactivate nobody (it fails
+        when it finds an undeclared account). From 0 to 2000000.
+    type: int
+    default: 10
+  max_deactivations_percent:
+    description:
+      - With O(exclusive), the most undeclared accounts one run may deactivate as a share of the active (not deactivated,
+        not guest) local accounts, rounded up to whole accounts, so on a server of 8 accounts the default allows 2.
+      - The default of 25 catches a list that lost most of its entries on a server of any size, while the count
+        O(max_deactivations) (default 10) bounds the damage on a large server, where 25 % would be hundreds of accounts.
+      - From 0 to 100.
+    type: int
+    default: 25
   protect:
     description:
-      - Shell-style patterns (V(*), V(?), V([a-z])) of accounts O(exclusive) never deactivates, matched against the localpart
-        and the full ID, for example V(bot-*), V(@notices:example.com), V(_*).
+      - Patterns of accounts O(exclusive) never deactivates, matched case-insensitively against the whole localpart and
+        against the full ID, for example V(bot-*), V(@notices:example.com), V(_*).
+      - V(*) matches any run of characters, V(/), V(.), V(=), V(+), V(-), V(_) and V(:) included (unlike shell globs, it
+        does not stop at V(/)), so V(bot-*) protects V(@bot-relay/irc:example.com); V(?) matches one character,
+        V([a-z]) and V([!a-z]) one character of a class, and V(\\) makes the next character literal.
       - Protect the server notices account (C(server_notices.system_mxid_localpart)) and service accounts that are not
         declared.
     type: list

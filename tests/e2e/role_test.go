@@ -304,9 +304,16 @@ func TestRoleExclusive(t *testing.T) {
 		_, err := srv.Register(u, "role-exclusive-"+u, false)
 		require.NoError(t, err)
 	}
+	// The safety threshold reaches the module: 0 deactivates nobody.
+	pb := f.runRole(t, f.roleVars(map[string]any{"matrix_users_list": []any{map[string]any{"username": "keeper"}},
+		"matrix_users_exclusive": true, "matrix_users_protect": []any{"svc-*"}, "matrix_users_max_deactivations": 0}), "--check")
+	require.NotEqual(t, 0, pb.Exit, pb.Output)
+	assert.Contains(t, pb.Output, "max_deactivations 0")
+	f.requireNoWrites(t)
+
 	vars := f.roleVars(map[string]any{"matrix_users_list": []any{map[string]any{"username": "keeper"}},
 		"matrix_users_exclusive": true, "matrix_users_protect": []any{"svc-*"}})
-	pb := f.runRole(t, vars, "--check", "--diff")
+	pb = f.runRole(t, vars, "--check", "--diff")
 	require.Equal(t, 0, pb.Exit, pb.Output)
 	assert.Contains(t, pb.Output, "--- before: @intruder:test.local")
 	f.requireNoWrites(t)
