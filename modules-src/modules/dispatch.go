@@ -69,6 +69,11 @@ func Main(argsPath string, stdout io.Writer) int {
 		}
 		name, _ := raw[ModuleKey].(string)
 		delete(raw, ModuleKey)
+		role, err := takeRoleContext(raw)
+		if err != nil {
+			return ansible.Fail(err.Error())
+		}
+		defer func() { res = role.name(res) }()
 		m, ok := registry[name]
 		if !ok {
 			return ansible.Fail(fmt.Sprintf("this binary serves the modules %s of mxadmin.synapse and is started by their action plugins, which name the module in %s; got %q", strings.Join(Names(), ", "), ModuleKey, name))
@@ -79,7 +84,7 @@ func Main(argsPath string, stdout io.Writer) int {
 		if err != nil {
 			return ansible.Fail(err.Error())
 		}
-		return m.Run(context.Background(), params, internal)
+		return m.Run(withRole(context.Background(), role), params, internal)
 	}()
 	if err := ansible.Write(stdout, result, secrets); err != nil {
 		return 2

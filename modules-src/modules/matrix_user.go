@@ -2,6 +2,7 @@ package modules
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 
@@ -93,6 +94,9 @@ func prepareUserRun(p *ansible.Params) (*userRun, error) {
 		if mode == session.ModeSharedSecret && d.State == reconcile.StateAbsent {
 			return nil, fmt.Errorf("%s: state=absent needs admin_token or admin_user/admin_password: registration_shared_secret can only create users", d.Ref)
 		}
+		if rest := d.Unsettable(); mode == session.ModeSharedSecret && len(rest) > 0 {
+			return nil, fmt.Errorf("%s: %v", d.Ref, reconcile.UnsettableError(rest))
+		}
 	}
 	run.opts.MaxConns = run.concurrency
 	run.opts.Version = Version
@@ -127,6 +131,7 @@ func runMatrixUser(ctx context.Context, p *ansible.Params, in ansible.Internal) 
 		Exclusive:    run.exclusive,
 		Protect:      run.protect,
 		Explain:      sess.Explain,
+		Seed:         roleFrom(ctx).seed,
 	}
 	outcomes, runWarnings, err := runner.Run(ctx, run.desired)
 	warnings = append(warnings, runWarnings...)
@@ -221,11 +226,86 @@ func describeOutcome(o *reconcile.Outcome, check bool) string {
 	case o.Action == reconcile.ActionUnchanged:
 		return o.Name() + " is unchanged"
 	case o.Action == reconcile.ActionUnverified:
-		return o.Name() + " was not checked (nothing can be read with only registration_shared_secret)"
+		return o.Name() + " could not be verified (nothing can be read with only registration_shared_secret)"
 	case len(o.Changes) > 0 && (o.Action == reconcile.ActionUpdated || o.Action == reconcile.ActionReactivated):
-		return fmt.Sprintf("%s %s: %s", o.Name(), verb, strings.Join(o.Changes, ", "))
+		return fmt.Sprintf("%s %s: %s", o.Name(), verb, strings.Join(changeNames(o), ", "))
 	}
 	return o.Name() + " " + verb
+}
+
+// changeNames are the changed fields, the password with what it does to the
+// user's other sessions.
+func changeNames(o *reconcile.Outcome) []string {
+	out := make([]string, len(o.Changes))
+	for i, c := range o.Changes {
+		out[i] = c
+		if c == "password" && o.PasswordNote != "" {
+			out[i] = "password (" + o.PasswordNote + ")"
+		}
+	}
+	return out
+}
+
+// describeChanges says, field by field, how a user differs from its
+// declaration (admin true→false), for a message without --diff.
+func describeChanges(o *reconcile.Outcome, check bool) string {
+	switch o.Action {
+	case reconcile.ActionUnchanged:
+		return ""
+	case reconcile.ActionUnverified:
+		return "could not be verified"
+	case reconcile.ActionFailed:
+		return "failed"
+	case reconcile.ActionDeactivated:
+		if check {
+			return "would be deactivated"
+		}
+		return "deactivated"
+	}
+	var parts []string
+	for _, c := range o.Changes {
+		if c == "password" {
+			parts = append(parts, strings.Join(changeNames(&reconcile.Outcome{Changes: []string{c}, PasswordNote: o.PasswordNote}), ""))
+			continue
+		}
+		after, ok := o.After[c]
+		if !ok {
+			parts = append(parts, c)
+			continue
+		}
+		if before, known := o.Before[c]; known {
+			parts = append(parts, fmt.Sprintf("%s %s→%s", c, shortJSON(before), shortJSON(after)))
+		} else {
+			parts = append(parts, fmt.Sprintf("%s %s", c, shortJSON(after)))
+		}
+	}
+	verb := string(o.Action)
+	if check {
+		verb = "would be " + verb
+	}
+	if len(parts) == 0 || o.Action == reconcile.ActionCreated {
+		if len(parts) == 0 {
+			return verb
+		}
+		return verb + " (" + strings.Join(parts, ", ") + ")"
+	}
+	return strings.Join(parts, ", ")
+}
+
+// shortJSON renders a diff value compactly: true, "Bob", null, [...].
+func shortJSON(v any) string {
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return fmt.Sprint(v)
+	}
+	data := strings.TrimSpace(b.String())
+	const limit = 80
+	if len(data) > limit {
+		return strings.ToValidUTF8(data[:limit], "") + "…"
+	}
+	return data
 }
 
 func nonNil(s []string) []string {
