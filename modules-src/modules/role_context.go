@@ -76,6 +76,9 @@ func (rc roleContext) name(res ansible.Result) ansible.Result {
 	}
 	if users, ok := res.Fields[optUsers].([]map[string]any); ok {
 		for _, u := range users {
+			if name, ok := u["user"].(string); ok {
+				u["user"] = rc.nameText(name) // a reference when the ID is not known
+			}
 			if e, ok := u["error"].(string); ok {
 				u["error"] = rc.nameText(e)
 			}

@@ -85,7 +85,7 @@ type Plan struct {
 	// PasswordNote says what sending the password does to the user's other
 	// sessions; "" when no password of an active account is sent.
 	PasswordNote string
-	Warnings           []string
+	Warnings     []string
 	// Err is set when the declaration cannot be applied; nothing is sent.
 	Err error
 }
