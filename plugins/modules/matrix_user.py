@@ -418,6 +418,11 @@ users:
       description: As RV(changes).
       type: list
       elements: str
+    detail:
+      description:
+        - What differs, field by field, as the role's drift gate prints it (V(admin true→false), V(would be created (password,
+          admin true))); a password change says whether it logs the user out of their other sessions. Empty when unchanged.
+      type: str
     error:
       description: Why the user failed.
       type: str
