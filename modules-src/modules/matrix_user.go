@@ -247,8 +247,9 @@ func changeNames(o *reconcile.Outcome) []string {
 }
 
 // describeChanges says, field by field, how a user differs from its
-// declaration (admin true→false), for a message without --diff.
-func describeChanges(o *reconcile.Outcome, check bool) string {
+// declaration (admin true→false), for a message without --diff. The same
+// words in check mode and when applying: a check run predicts the result.
+func describeChanges(o *reconcile.Outcome) string {
 	switch o.Action {
 	case reconcile.ActionUnchanged:
 		return ""
@@ -256,38 +257,26 @@ func describeChanges(o *reconcile.Outcome, check bool) string {
 		return "could not be verified"
 	case reconcile.ActionFailed:
 		return "failed"
-	case reconcile.ActionDeactivated:
-		if check {
-			return "would be deactivated"
-		}
-		return "deactivated"
 	}
 	var parts []string
-	for _, c := range o.Changes {
-		if c == "password" {
-			parts = append(parts, strings.Join(changeNames(&reconcile.Outcome{Changes: []string{c}, PasswordNote: o.PasswordNote}), ""))
-			continue
-		}
-		after, ok := o.After[c]
-		if !ok {
+	for _, c := range changeNames(o) {
+		field, _, _ := strings.Cut(c, " ")
+		after, ok := o.After[field]
+		if !ok || field == "password" {
 			parts = append(parts, c)
 			continue
 		}
-		if before, known := o.Before[c]; known {
-			parts = append(parts, fmt.Sprintf("%s %s→%s", c, shortJSON(before), shortJSON(after)))
+		if before, known := o.Before[field]; known {
+			parts = append(parts, fmt.Sprintf("%s %s→%s", field, shortJSON(before), shortJSON(after)))
 		} else {
-			parts = append(parts, fmt.Sprintf("%s %s", c, shortJSON(after)))
+			parts = append(parts, fmt.Sprintf("%s %s", field, shortJSON(after)))
 		}
 	}
-	verb := string(o.Action)
-	if check {
-		verb = "would be " + verb
-	}
-	if len(parts) == 0 || o.Action == reconcile.ActionCreated {
+	if o.Action == reconcile.ActionCreated {
 		if len(parts) == 0 {
-			return verb
+			return "new user"
 		}
-		return verb + " (" + strings.Join(parts, ", ") + ")"
+		return "new user (" + strings.Join(parts, ", ") + ")"
 	}
 	return strings.Join(parts, ", ")
 }

@@ -20,7 +20,7 @@ func TestRoleContextNamesRoleVariables(t *testing.T) {
 	assert.NotContains(t, raw, RoleKey, "never reaches the argument spec")
 
 	res := rc.name(ansible.Result{
-		Msg: "users[2] (alice): option user: bad; option exclusive needs admin_token or admin_user/admin_password: registration_shared_secret cannot",
+		Msg:      "users[2] (alice): option user: bad; option exclusive needs admin_token or admin_user/admin_password: registration_shared_secret cannot",
 		Warnings: []string{"the users list, exclusive and admin_token_file stay as they are"},
 	})
 	assert.Equal(t, "matrix_users_list[2] (alice): username: bad; matrix_users_exclusive needs matrix_users_admin_token or matrix_users_admin_user/matrix_users_admin_password: matrix_users_registration_shared_secret cannot", res.Msg)

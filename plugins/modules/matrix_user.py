@@ -420,8 +420,8 @@ users:
       elements: str
     detail:
       description:
-        - What differs, field by field, as the role's drift gate prints it (V(admin true→false), V(would be created (password,
-          admin true))); a password change says whether it logs the user out of their other sessions. Empty when unchanged.
+        - What differs, field by field, as the role's drift gate prints it (V(admin true→false), V(new user (password, admin
+          true))); a password change says whether it logs the user out of their other sessions. Empty when unchanged.
       type: str
     error:
       description: Why the user failed.

@@ -174,8 +174,8 @@ func TestRoleCheckModeDriftGate(t *testing.T) {
 	pb = f.runRole(t, gate, "--check")
 	assert.NotEqual(t, 0, pb.Exit)
 	assert.Contains(t, pb.Output, f.srv.UserID(change)+`: displayname \"Before\"→\"After\"`)
-	assert.Contains(t, pb.Output, f.srv.UserID(remove)+": would be deactivated")
-	assert.Contains(t, pb.Output, f.srv.UserID(created)+": would be created (password)")
+	assert.Contains(t, pb.Output, f.srv.UserID(remove)+": deactivated false→true")
+	assert.Contains(t, pb.Output, f.srv.UserID(created)+": new user (password)")
 
 	gate["matrix_users_fail_on_drift"] = false
 	pb = f.runRole(t, gate, "--check")
