@@ -230,9 +230,9 @@ func TestRoleRefusesBadSeedVarsInOneLine(t *testing.T) {
 	for extra, want := range map[string]string{
 		"username=alice password=seed-bad-1 admin=<yes|no>": `admin: must be yes or no (also true/false, 1/0), not \"<yes|no>\"`,
 		"username=alice password=seed-bad-1 admin=maybe":    `admin: must be yes or no (also true/false, 1/0), not \"maybe\"`,
-		"username= password=seed-bad-1 admin=no":            "username: give the user's name (alice, or @alice:example.com), not an empty value",
-		"username=<your-username> password=x admin=no":      `username: give the user's name (alice, or @alice:example.com), not \"<your-username>\"`,
-		"username=alice password=<your-password> admin=no":  "password: give the user's password (not empty, not the placeholder of the docs), or leave password out",
+		"username= password=seed-bad-1 admin=no":            "username: give a user name (alice, or @alice:example.com), not an empty value",
+		"username=<your-username> password=x admin=no":      `username: give a user name (alice, or @alice:example.com), not \"<your-username>\"`,
+		"username=alice password=<your-password> admin=no":  "password: give a password (not empty, not the placeholder of the docs), or leave password out",
 		"password=seed-bad-1 admin=no":                      "username: missing",
 		"username=alice update_password=sometimes":          `update_password: must be always or on_create, not \"sometimes\"`,
 	} {
