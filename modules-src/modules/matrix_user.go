@@ -3,12 +3,14 @@ package modules
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 
 	"github.com/mxadmin/synapse/modules-src/ansible"
 	"github.com/mxadmin/synapse/modules-src/reconcile"
 	"github.com/mxadmin/synapse/modules-src/session"
+	"github.com/mxadmin/synapse/modules-src/synapse"
 )
 
 // Names of matrix_user's options that are not per user.
@@ -111,7 +113,11 @@ func runMatrixUser(ctx context.Context, p *ansible.Params, in ansible.Internal) 
 	warnings := run.opts.Warnings()
 	sess, err := session.Open(ctx, run.opts)
 	if err != nil {
-		return ansible.Result{Failed: true, Msg: err.Error(), Warnings: warnings}
+		msg := err.Error()
+		if unreachable := (*synapse.UnreachableError)(nil); errors.As(err, &unreachable) {
+			msg += "; check homeserver_url"
+		}
+		return ansible.Result{Failed: true, Msg: msg, Warnings: warnings}
 	}
 	defer sess.Close(ctx)
 	if !sess.CanRead() && sess.ServerName == "" && anyFullID(run.desired) {

@@ -149,9 +149,18 @@ func TestMDADCheckout(t *testing.T) {
 		return ch
 	}
 
+	// Synapse not published where the variable says: the failure points
+	// at the variables to fix.
+	c.setVar(t, "matrix_synapse_container_client_api_host_bind_port", "127.0.0.1:1")
+	pb := seed("mxadmin.synapse.users", "username=alice password=mdad-alice-1 admin=yes", "-e", "matrix_users_retries=0")
+	assert.NotEqual(t, 0, pb.Exit)
+	assert.Contains(t, oneLine(pb.Output), "http://127.0.0.1:1: Synapse is unreachable")
+	assert.Contains(t, oneLine(pb.Output), "check matrix_users_homeserver_url (by default from matrix_synapse_container_client_api_host_bind_port")
+	c.setVar(t, "matrix_synapse_container_client_api_host_bind_port", "127.0.0.1:"+port)
+
 	// Step 3: the first admin, from the collection's playbook, with nothing
 	// in vars.yml but what publishes the client API.
-	pb := seed("mxadmin.synapse.users", "username=alice password=mdad-alice-1 admin=yes")
+	pb = seed("mxadmin.synapse.users", "username=alice password=mdad-alice-1 admin=yes")
 	require.Equal(t, 0, pb.Exit, pb.Output)
 	assert.Equal(t, 1, changed(pb))
 	assert.Equal(t, true, f.read(t, "alice")["admin"])
