@@ -420,8 +420,9 @@ users:
       elements: str
     detail:
       description:
-        - What differs, field by field, as the role's drift gate prints it (V(admin true→false), V(new user (password, admin
-          true))); a password change says whether it logs the user out of their other sessions. Empty when unchanged.
+        - What differs, field by field, as the role's drift gate prints it, such as V(admin true→false); a new user is
+          V(new user) followed by its declared fields in parentheses. A password change says whether it logs the user out
+          of their other sessions. Empty when unchanged.
       type: str
     error:
       description: Why the user failed.
