@@ -7,6 +7,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/mxadmin/synapse/modules-src/ansible"
+	"github.com/mxadmin/synapse/modules-src/reconcile"
 )
 
 func TestRoleContextNamesRoleVariables(t *testing.T) {
@@ -34,4 +35,19 @@ func TestRoleContextNamesRoleVariables(t *testing.T) {
 	none, err := takeRoleContext(map[string]any{})
 	require.NoError(t, err)
 	assert.Equal(t, "option admin_token", none.name(ansible.Result{Msg: "option admin_token"}).Msg, "modules used directly keep option names")
+}
+
+func TestDescribeChanges(t *testing.T) {
+	o := &reconcile.Outcome{Action: reconcile.ActionUpdated, Changes: []string{"password", "displayname", "admin"},
+		Before:       map[string]any{"admin": true, "displayname": "Carol <c>", "password": "********"},
+		After:        map[string]any{"admin": false, "displayname": nil, "password": "******** (changed)"},
+		PasswordNote: "logs the user out of their other sessions"}
+	assert.Equal(t, `password (logs the user out of their other sessions), displayname "Carol <c>"→null, admin true→false`, describeChanges(o))
+
+	o = &reconcile.Outcome{Action: reconcile.ActionCreated, Changes: []string{"password", "admin"},
+		Before: map[string]any{}, After: map[string]any{"admin": true, "password": "******** (set)"}}
+	assert.Equal(t, "new user (password, admin true)", describeChanges(o))
+	assert.Equal(t, "new user", describeChanges(&reconcile.Outcome{Action: reconcile.ActionCreated}))
+	assert.Equal(t, "could not be verified", describeChanges(&reconcile.Outcome{Action: reconcile.ActionUnverified}))
+	assert.Empty(t, describeChanges(&reconcile.Outcome{Action: reconcile.ActionUnchanged}))
 }
