@@ -25,6 +25,8 @@ func FuzzModuleArgs(f *testing.F) {
 		`{"users": "john"}`, `[]`, `{}`, `null`, `{"user": 1e400}`, `{"timeout": "x"}`,
 		`{"homeserver_url": "ht!tp://[::1", "user": "a", "admin_token": "t"}`,
 		`{"user": "a", "admin": true, "admin_token": "t", "_ansible_check_mode": "maybe"}`,
+		`{"users": [{"username": "a b"}], "_mxadmin_role": {"seed": true, "vars": {"users": "", "admin_token": "matrix_users_admin_token", "user": "username"}}}`,
+		`{"user": "a", "_mxadmin_role": {"vars": {"user": "$1\\", "(": 3, "option": null}}}`, `{"_mxadmin_role": []}`,
 	}
 	for _, s := range seeds {
 		f.Add([]byte(s))
@@ -38,15 +40,22 @@ func FuzzModuleArgs(f *testing.F) {
 		if err != nil {
 			return
 		}
+		// The role's internal argument, as Main takes it: its names
+		// rewrite every message.
+		role, err := takeRoleContext(raw)
+		if err != nil {
+			assertOneJSONObject(t, ansible.Fail(err.Error()), nil)
+			return
+		}
 		for _, spec := range specs {
 			p, _, err := ansible.Validate(spec, raw)
 			if err != nil {
-				assertOneJSONObject(t, ansible.Fail(err.Error()), ansible.SecretValues(spec, raw))
+				assertOneJSONObject(t, role.name(ansible.Fail(err.Error())), ansible.SecretValues(spec, raw))
 				continue
 			}
 			if spec.Module == "mxadmin.synapse.matrix_user" {
 				if _, err := prepareUserRun(p); err != nil {
-					assertOneJSONObject(t, ansible.Fail(err.Error()), ansible.SecretValues(spec, raw))
+					assertOneJSONObject(t, role.name(ansible.Fail(err.Error())), ansible.SecretValues(spec, raw))
 				}
 			}
 		}

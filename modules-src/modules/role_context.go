@@ -70,22 +70,22 @@ func (rc roleContext) name(res ansible.Result) ansible.Result {
 	if len(rc.vars) == 0 {
 		return res
 	}
-	res.Msg = rc.nameText(res.Msg)
+	text := rc.namer()
+	res.Msg = text(res.Msg)
 	for i := range res.Warnings {
-		res.Warnings[i] = rc.nameText(res.Warnings[i])
+		res.Warnings[i] = text(res.Warnings[i])
 	}
 	if users, ok := res.Fields[optUsers].([]map[string]any); ok {
 		for _, u := range users {
-			if name, ok := u["user"].(string); ok {
-				u["user"] = rc.nameText(name) // a reference when the ID is not known
-			}
-			if e, ok := u["error"].(string); ok {
-				u["error"] = rc.nameText(e)
+			for _, key := range []string{"user", "error"} { // user: a reference when the ID is not known
+				if v, ok := u[key].(string); ok {
+					u[key] = text(v)
+				}
 			}
 			if ws, ok := u["warnings"].([]string); ok {
 				named := make([]string, len(ws))
 				for i, w := range ws {
-					named[i] = rc.nameText(w)
+					named[i] = text(w)
 				}
 				u["warnings"] = named
 			}
@@ -94,19 +94,12 @@ func (rc roleContext) name(res ansible.Result) ansible.Result {
 	return res
 }
 
-func (rc roleContext) nameText(s string) string {
-	if s == "" {
-		return s
-	}
-	if list, ok := rc.vars[optUsers]; ok {
-		s = usersRefRe.ReplaceAllStringFunc(s, func(m string) string {
-			sub := usersRefRe.FindStringSubmatch(m)
-			if list == "" {
-				return sub[2] // one user: its name says it all
-			}
-			return fmt.Sprintf("%s[%s] (%s)", list, sub[1], sub[2])
-		})
-	}
+// nameText rewrites one message.
+func (rc roleContext) nameText(s string) string { return rc.namer()(s) }
+
+// namer builds the rewriting once, for every message of a result.
+func (rc roleContext) namer() func(string) string {
+	list, mapsUsers := rc.vars[optUsers]
 	// One pass over the text, longest names first, so that a name put in
 	// is never rewritten again and admin_password is not read as admin.
 	opts := make([]string, 0, len(rc.vars))
@@ -115,16 +108,40 @@ func (rc roleContext) nameText(s string) string {
 			opts = append(opts, regexp.QuoteMeta(o))
 		}
 	}
-	if len(opts) == 0 {
-		return s
-	}
 	sort.Slice(opts, func(i, j int) bool { return len(opts[i]) > len(opts[j]) })
-	re := regexp.MustCompile(`\b(option )?(` + strings.Join(opts, "|") + `)\b`)
-	return re.ReplaceAllStringFunc(s, func(m string) string {
-		sub := re.FindStringSubmatch(m)
-		if sub[1] == "" && !strings.Contains(sub[2], "_") {
-			return m
+	var re *regexp.Regexp
+	if len(opts) > 0 {
+		re = regexp.MustCompile(`\b(option )?(` + strings.Join(opts, "|") + `)\b`)
+	}
+	return func(s string) string {
+		if s == "" {
+			return s
 		}
-		return rc.vars[sub[2]]
-	})
+		if mapsUsers {
+			s = usersRefRe.ReplaceAllStringFunc(s, func(m string) string {
+				sub := usersRefRe.FindStringSubmatch(m)
+				if list == "" {
+					return sub[2] // one user: its name says it all
+				}
+				return fmt.Sprintf("%s[%s] (%s)", list, sub[1], sub[2])
+			})
+		}
+		if re == nil {
+			return s
+		}
+		var b strings.Builder
+		last := 0
+		for _, m := range re.FindAllStringSubmatchIndex(s, -1) {
+			prefixed, name := m[3] > m[2], s[m[4]:m[5]]
+			// A user ID (@admin_token:example.com) is a name, not an option.
+			if (!prefixed && !strings.Contains(name, "_")) || (m[0] > 0 && s[m[0]-1] == '@') {
+				continue
+			}
+			b.WriteString(s[last:m[0]])
+			b.WriteString(rc.vars[name])
+			last = m[1]
+		}
+		b.WriteString(s[last:])
+		return b.String()
+	}
 }

@@ -27,6 +27,8 @@ func TestRoleContextNamesRoleVariables(t *testing.T) {
 	assert.Equal(t, "matrix_users_list[2] (alice): username: bad; matrix_users_exclusive needs matrix_users_admin_token or matrix_users_admin_user/matrix_users_admin_password: matrix_users_registration_shared_secret cannot", res.Msg)
 	assert.Equal(t, []string{"the users list, exclusive and admin_token_file stay as they are"}, res.Warnings, "plain words and longer names are left alone")
 
+	assert.Equal(t, "@admin_token:example.com exists; give matrix_users_admin_token", rc.nameText("@admin_token:example.com exists; give admin_token"), "a user ID is not an option")
+
 	rc.vars["users"] = ""
 	assert.Equal(t, "alice: password is required", rc.nameText("users[0] (alice): password is required"), "one user is named by its name")
 
