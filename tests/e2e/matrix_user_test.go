@@ -351,9 +351,14 @@ func TestDiffShowsDeclaredFieldsAndHidesPassword(t *testing.T) {
 	assert.Equal(t, "Before", before["displayname"])
 	assert.Equal(t, "After", after["displayname"])
 	assert.Equal(t, "********", before["password"])
-	assert.Equal(t, "******** (changed)", after["password"])
+	assert.Equal(t, "******** (changed): logs the user out of their other sessions", after["password"])
 	assert.Equal(t, f.srv.UserID(name), diff["before_header"])
 	assert.NotContains(t, r.Stdout, "diff-pass")
+	assert.Contains(t, r.msg(), "password (logs the user out of their other sessions)")
+
+	r = f.run(t, map[string]any{"user": name, "password": "diff-pass-3", "update_password": "always", "logout_devices": false}).mustSucceed(t)
+	assert.Equal(t, "******** (changed): keeps the user's other sessions logged in (logout_devices is false)", r.Result["diff"].(map[string]any)["after"].(map[string]any)["password"])
+	assert.Contains(t, r.msg(), "keeps the user's other sessions logged in")
 }
 
 func TestBasePathBehindProxy(t *testing.T) {
