@@ -115,7 +115,7 @@ e2e: venv native
 # meta/runtime.yml claims (Synapse still comes from .venv).
 e2e-oldest: venv venv-oldest native
 	@echo "==> playbook tests with ansible-core $$($(VENV_OLDEST)/bin/python -c 'import ansible.release as r; print(r.__version__)')"
-	$(TEST_ENV) MXADMIN_ANSIBLE_VENV="$(VENV_OLDEST)" $(GO) test -count=1 -timeout 20m -run 'TestPlaybook|TestRole|TestModuleDocs|TestAnsibleDoc' ./tests/e2e/
+	$(TEST_ENV) MXADMIN_ANSIBLE_VENV="$(VENV_OLDEST)" $(GO) test -count=1 -timeout 20m -run 'TestPlaybook|TestRole|TestMDAD|TestModuleDocs|TestAnsibleDoc' ./tests/e2e/
 
 lint: go-lint ansible-lint
 

@@ -35,7 +35,8 @@ func batchResult(outcomes []*reconcile.Outcome, in ansible.Internal) ansible.Res
 	var failures, userWarnings []string
 	for _, o := range outcomes {
 		summary[string(o.Action)]++
-		entry := map[string]any{"user": o.Name(), "ref": o.Ref, "action": string(o.Action), "changes": nonNil(o.Changes)}
+		entry := map[string]any{"user": o.Name(), "ref": o.Ref, "action": string(o.Action), "changes": nonNil(o.Changes),
+			"detail": describeChanges(o)}
 		if o.Err != nil {
 			entry["error"] = o.Err.Error()
 			failures = append(failures, o.Err.Error())

@@ -72,6 +72,11 @@ func Main(argsPath string, stdout io.Writer) int {
 		}
 		name, _ := raw[ModuleKey].(string)
 		delete(raw, ModuleKey)
+		role, err := takeRoleContext(raw)
+		if err != nil {
+			return ansible.Fail(err.Error())
+		}
+		defer func() { res = role.name(res) }()
 		m, ok := registry[name]
 		if !ok {
 			return ansible.Fail(fmt.Sprintf("this binary serves the modules %s of mxadmin.synapse and is started by their action plugins, which name the module in %s; got %q", strings.Join(Names(), ", "), ModuleKey, name))
@@ -82,7 +87,7 @@ func Main(argsPath string, stdout io.Writer) int {
 		if err != nil {
 			return ansible.Fail(err.Error())
 		}
-		ctx, stop := interruptible()
+		ctx, stop := interruptible(withRole(context.Background(), role))
 		defer stop()
 		res = m.Run(ctx, params, internal)
 		if cause := context.Cause(ctx); cause != nil && ctx.Err() != nil {
@@ -111,8 +116,8 @@ func Main(argsPath string, stdout io.Writer) int {
 // (bounded), and the module still prints its one JSON result instead of
 // dying with the run's device and token left valid. A second signal is
 // handled the same way; only SIGKILL ends the module at once.
-func interruptible() (context.Context, func()) {
-	ctx, cancel := context.WithCancelCause(context.Background())
+func interruptible(parent context.Context) (context.Context, func()) {
+	ctx, cancel := context.WithCancelCause(parent)
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGTERM, os.Interrupt)
 	done := make(chan struct{})

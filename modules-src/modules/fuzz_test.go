@@ -29,6 +29,8 @@ func FuzzModuleArgs(f *testing.F) {
 		`{"user": "a", "admin": null, "admin_token": "t", "users": [{"user": null, "threepids": [{"medium": null}]}]}`,
 		`{"user": "a", "password": "pw\udc80", "admin_token": "token-long-enough", "timeout": 18446744074}`,
 		`{"users": ["user=a password=fail-long-pw bogus=1"], "admin_token": "failed-token"}`,
+		`{"users": [{"username": "a b"}], "_mxadmin_role": {"seed": true, "vars": {"users": "", "admin_token": "matrix_users_admin_token", "user": "username"}}}`,
+		`{"user": "a", "_mxadmin_role": {"vars": {"user": "$1\\", "(": 3, "option": null}}}`, `{"_mxadmin_role": []}`,
 	}
 	for _, s := range seeds {
 		f.Add([]byte(s))
@@ -42,15 +44,22 @@ func FuzzModuleArgs(f *testing.F) {
 		if err != nil {
 			return
 		}
+		// The role's internal argument, as Main takes it: its names
+		// rewrite every message.
+		role, err := takeRoleContext(raw)
+		if err != nil {
+			assertOneJSONObject(t, ansible.Fail(err.Error()), nil)
+			return
+		}
 		for _, spec := range specs {
 			p, _, err := ansible.Validate(spec, raw)
 			if err != nil {
-				assertOneJSONObject(t, ansible.Fail(err.Error()), ansible.SecretValues(spec, raw))
+				assertOneJSONObject(t, role.name(ansible.Fail(err.Error())), ansible.SecretValues(spec, raw))
 				continue
 			}
 			if spec.Module == "mxadmin.synapse.matrix_user" {
 				if _, err := prepareUserRun(p); err != nil {
-					assertOneJSONObject(t, ansible.Fail(err.Error()), ansible.SecretValues(spec, raw))
+					assertOneJSONObject(t, role.name(ansible.Fail(err.Error())), ansible.SecretValues(spec, raw))
 				}
 			}
 		}

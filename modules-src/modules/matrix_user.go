@@ -2,12 +2,15 @@ package modules
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 
 	"github.com/mxadmin/synapse/modules-src/ansible"
 	"github.com/mxadmin/synapse/modules-src/reconcile"
 	"github.com/mxadmin/synapse/modules-src/session"
+	"github.com/mxadmin/synapse/modules-src/synapse"
 )
 
 // Names of matrix_user's options that are not per user.
@@ -106,6 +109,9 @@ func prepareUserRun(p *ansible.Params) (*userRun, error) {
 		if mode == session.ModeSharedSecret && d.State == reconcile.StateAbsent {
 			return nil, fmt.Errorf("%s: state=absent needs admin_token or admin_user/admin_password: registration_shared_secret can only create users", d.Ref)
 		}
+		if rest := d.Unsettable(); mode == session.ModeSharedSecret && len(rest) > 0 {
+			return nil, fmt.Errorf("%s: %v", d.Ref, reconcile.UnsettableError(rest))
+		}
 	}
 	run.opts.MaxConns = run.concurrency
 	run.opts.Version = Version
@@ -120,7 +126,11 @@ func runMatrixUser(ctx context.Context, p *ansible.Params, in ansible.Internal) 
 	warnings := run.opts.Warnings()
 	sess, err := session.Open(ctx, run.opts)
 	if err != nil {
-		return ansible.Result{Failed: true, Msg: err.Error(), Warnings: warnings}
+		msg := err.Error()
+		if unreachable := (*synapse.UnreachableError)(nil); errors.As(err, &unreachable) {
+			msg += "; check homeserver_url"
+		}
+		return ansible.Result{Failed: true, Msg: msg, Warnings: warnings}
 	}
 	defer sess.Close(ctx)
 	warnings = append(warnings, sess.Warnings...)
@@ -134,19 +144,18 @@ func runMatrixUser(ctx context.Context, p *ansible.Params, in ansible.Internal) 
 	}
 
 	runner := reconcile.Runner{
-		Client:       sess.Client,
-		Facts:        reconcile.Facts{Me: sess.Me, CanRead: sess.CanRead()},
-		ServerName:   sess.ServerName,
-		SharedSecret: sess.SharedSecret,
-		Pepper:       run.pepper,
-		CheckMode:    in.CheckMode,
-		Concurrency:  run.concurrency,
-		Exclusive:    run.exclusive,
-		Protect:      run.protect,
-
-		MaxDeactivations:        run.maxDeactivations,
-		MaxDeactivationsPercent: run.maxDeactivationsPercent,
-		Explain:                 sess.Explain,
+		Client:           sess.Client,
+		Facts:            reconcile.Facts{Me: sess.Me, CanRead: sess.CanRead()},
+		ServerName:       sess.ServerName,
+		SharedSecret:     sess.SharedSecret,
+		Pepper:           run.pepper,
+		CheckMode:        in.CheckMode,
+		Concurrency:      run.concurrency,
+		Exclusive:        run.exclusive,
+		Protect:          run.protect,
+		MaxDeactivations: run.maxDeactivations, MaxDeactivationsPercent: run.maxDeactivationsPercent,
+		Explain: sess.Explain,
+		Seed:    roleFrom(ctx).seed,
 	}
 	outcomes, runWarnings, err := runner.Run(ctx, run.desired)
 	warnings = append(warnings, runWarnings...)
@@ -241,11 +250,75 @@ func describeOutcome(o *reconcile.Outcome, check bool) string {
 	case o.Action == reconcile.ActionUnchanged:
 		return o.Name() + " is unchanged"
 	case o.Action == reconcile.ActionUnverified:
-		return o.Name() + " was not checked (nothing can be read with only registration_shared_secret)"
+		return o.Name() + " could not be verified (nothing can be read with only registration_shared_secret)"
 	case len(o.Changes) > 0 && (o.Action == reconcile.ActionUpdated || o.Action == reconcile.ActionReactivated):
-		return fmt.Sprintf("%s %s: %s", o.Name(), verb, strings.Join(o.Changes, ", "))
+		return fmt.Sprintf("%s %s: %s", o.Name(), verb, strings.Join(changeNames(o), ", "))
 	}
 	return o.Name() + " " + verb
+}
+
+// changeNames are the changed fields, the password with what it does to the
+// user's other sessions.
+func changeNames(o *reconcile.Outcome) []string {
+	out := make([]string, len(o.Changes))
+	for i, c := range o.Changes {
+		out[i] = c
+		if c == "password" && o.PasswordNote != "" {
+			out[i] = "password (" + o.PasswordNote + ")"
+		}
+	}
+	return out
+}
+
+// describeChanges says, field by field, how a user differs from its
+// declaration (admin true→false), for a message without --diff. The same
+// words in check mode and when applying: a check run predicts the result.
+func describeChanges(o *reconcile.Outcome) string {
+	switch o.Action {
+	case reconcile.ActionUnchanged:
+		return ""
+	case reconcile.ActionUnverified:
+		return "could not be verified"
+	case reconcile.ActionFailed:
+		return "failed"
+	}
+	var parts []string
+	for _, c := range changeNames(o) {
+		field, _, _ := strings.Cut(c, " ")
+		after, ok := o.After[field]
+		if !ok || field == "password" {
+			parts = append(parts, c)
+			continue
+		}
+		if before, known := o.Before[field]; known {
+			parts = append(parts, fmt.Sprintf("%s %s→%s", field, shortJSON(before), shortJSON(after)))
+		} else {
+			parts = append(parts, fmt.Sprintf("%s %s", field, shortJSON(after)))
+		}
+	}
+	if o.Action == reconcile.ActionCreated {
+		if len(parts) == 0 {
+			return "new user"
+		}
+		return "new user (" + strings.Join(parts, ", ") + ")"
+	}
+	return strings.Join(parts, ", ")
+}
+
+// shortJSON renders a diff value compactly: true, "Bob", null, [...].
+func shortJSON(v any) string {
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return fmt.Sprint(v)
+	}
+	data := strings.TrimSpace(b.String())
+	const limit = 80
+	if len(data) > limit {
+		return strings.ToValidUTF8(data[:limit], "") + "…"
+	}
+	return data
 }
 
 func nonNil(s []string) []string {

@@ -89,7 +89,7 @@ func runMatrixUserAdmin(ctx context.Context, p *ansible.Params, in ansible.Inter
 	res.Set("admin", want)
 	res.Set("deactivated", bool(cur.Deactivated))
 	if !res.Changed {
-		res.Msg = fmt.Sprintf("%s is already %s", id, adminWord(want))
+		res.Msg = adminMsg(id, want, "already")
 		return res
 	}
 	if strings.EqualFold(id, sess.Me) && !want {
@@ -99,23 +99,41 @@ func runMatrixUserAdmin(ctx context.Context, p *ansible.Params, in ansible.Inter
 		res.Diff = ansible.Diff{Before: map[string]any{"admin": before}, After: map[string]any{"admin": want}, BeforeHeader: id, AfterHeader: id}
 	}
 	if in.CheckMode {
-		res.Msg = fmt.Sprintf("%s would be made %s", id, adminWord(want))
+		res.Msg = adminMsg(id, want, "would")
 		return res
 	}
 	if err := sess.Client.SetAdmin(ctx, id, want); err != nil {
 		res.Failed, res.Changed = true, false
 		res.Diff = nil
 		res.Set("admin", before)
-		res.Msg = fmt.Sprintf("cannot make %s %s: %v", id, adminWord(want), sess.Explain(err))
+		res.Msg = fmt.Sprintf("%s: %v", adminMsg(id, want, "cannot"), sess.Explain(err))
 		return res
 	}
-	res.Msg = fmt.Sprintf("%s is now %s", id, adminWord(want))
+	res.Msg = adminMsg(id, want, "now")
 	return res
 }
 
-func adminWord(admin bool) string {
+// adminMsg says what happens to id's admin flag, in words that read right
+// for both directions ("is no longer", not "is now not").
+func adminMsg(id string, admin bool, when string) string {
 	if admin {
-		return "a server admin"
+		switch when {
+		case "already":
+			return id + " is already a server admin"
+		case "would":
+			return id + " would be made a server admin"
+		case "cannot":
+			return "cannot make " + id + " a server admin"
+		}
+		return id + " is now a server admin"
 	}
-	return "not a server admin"
+	switch when {
+	case "already":
+		return id + " is already not a server admin"
+	case "would":
+		return id + " would no longer be a server admin"
+	case "cannot":
+		return "cannot revoke server admin from " + id
+	}
+	return id + " is no longer a server admin"
 }

@@ -79,7 +79,13 @@ type Plan struct {
 	// PasswordUnverified is set when a password is sent without knowing
 	// whether it differs, because the server does not expose hashes.
 	PasswordUnverified bool
-	Warnings           []string
+	// PasswordKept is set when a declared password is not sent to an
+	// existing account because update_password is on_create.
+	PasswordKept bool
+	// PasswordNote says what sending the password does to the user's other
+	// sessions; "" when no password of an active account is sent.
+	PasswordNote string
+	Warnings     []string
 	// Err is set when the declaration cannot be applied; nothing is sent.
 	Err error
 }
@@ -122,6 +128,10 @@ func planRegister(p *Plan, d *Desired) {
 	}
 	if d.Password == nil {
 		p.Err = fmt.Errorf("password is required when only registration_shared_secret is given: shared-secret registration needs one")
+		return
+	}
+	if rest := d.Unsettable(); len(rest) > 0 {
+		p.Err = UnsettableError(rest)
 		return
 	}
 	reg := &synapse.Registration{Localpart: d.Localpart, Password: *d.Password, Displayname: d.Displayname}
@@ -267,6 +277,11 @@ func planModify(p *Plan, d *Desired, cur *synapse.User, pw PasswordCheck, f Fact
 			upd.Password, changes = d.Password, append(changes, "password")
 			logout := d.LogoutDevices
 			upd.LogoutDevices = &logout
+			if !bool(cur.Deactivated) {
+				p.PasswordNote = logoutNote(logout)
+			}
+		} else if d.UpdatePassword != PasswordAlways {
+			p.PasswordKept = true
 		}
 	}
 	p.Action = ActionUpdated
@@ -287,6 +302,21 @@ func planModify(p *Plan, d *Desired, cur *synapse.User, pw PasswordCheck, f Fact
 	}
 	p.Changes = ordered(changes)
 	p.Predicted = u
+}
+
+// logoutNote says what a password change does to the user's other sessions
+// (Synapse's logout_devices).
+func logoutNote(logout bool) string {
+	if logout {
+		return "logs the user out of their other sessions"
+	}
+	return "keeps the user's other sessions logged in (logout_devices is false)"
+}
+
+// UnsettableError refuses fields that a shared-secret registration cannot
+// set: the run could neither apply nor verify them.
+func UnsettableError(fields []string) error {
+	return fmt.Errorf("%s cannot be set with only registration_shared_secret (a shared-secret registration sets only password, admin, displayname and user_type); give admin_token or admin_user/admin_password", JoinAnd(fields))
 }
 
 // declared lists the fields a declaration sets, for a new user.

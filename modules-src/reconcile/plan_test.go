@@ -187,14 +187,45 @@ func TestPlanRefusesToLockOutTheAdmin(t *testing.T) {
 
 func TestPlanRegister(t *testing.T) {
 	secretOnly := Facts{CanRead: false}
-	d := &Desired{Localpart: "bob", State: StatePresent, Password: ptr("pw"), Admin: ptr(true), UserType: ptr("bot"), AvatarURL: ptr("mxc://x/y")}
+	d := &Desired{Localpart: "bob", State: StatePresent, Password: ptr("pw"), Admin: ptr(true), UserType: ptr("bot")}
 	p := PlanUser(d, "@bob:test", nil, PasswordNotChecked, secretOnly)
 	require.NotNil(t, p.Register)
 	assert.True(t, p.Register.Admin)
 	assert.Equal(t, "bot", p.Register.UserType)
-	assert.Equal(t, []string{"avatar_url"}, d.Unsettable())
+
+	// What a registration cannot set is refused, not created without it.
+	d.AvatarURL, d.Locked = ptr("mxc://x/y"), ptr(true)
+	assert.Equal(t, []string{"avatar_url", "locked"}, d.Unsettable())
+	p = PlanUser(d, "@bob:test", nil, PasswordNotChecked, secretOnly)
+	assert.Nil(t, p.Register)
+	assert.ErrorContains(t, p.Err, "avatar_url and locked cannot be set with only registration_shared_secret")
 	p = PlanUser(&Desired{Localpart: "bob", State: StatePresent}, "@bob:test", nil, PasswordNotChecked, secretOnly)
 	assert.ErrorContains(t, p.Err, "password is required")
+}
+
+func TestPlanPasswordNotes(t *testing.T) {
+	cur := &synapse.User{Name: "@bob:test", Detailed: true}
+	d := &Desired{Localpart: "bob", State: StatePresent, Password: ptr("pw"), UpdatePassword: PasswordAlways, LogoutDevices: true}
+	p := PlanUser(d, "@bob:test", cur, PasswordDifferent, canRead)
+	assert.Equal(t, "logs the user out of their other sessions", p.PasswordNote)
+	assert.Equal(t, "******** (changed): logs the user out of their other sessions", p.After["password"])
+	d.LogoutDevices = false
+	p = PlanUser(d, "@bob:test", cur, PasswordDifferent, canRead)
+	assert.Contains(t, p.PasswordNote, "keeps the user's other sessions logged in")
+	assert.False(t, p.PasswordKept)
+
+	d.UpdatePassword = PasswordOnCreate
+	p = PlanUser(d, "@bob:test", cur, PasswordNotChecked, canRead)
+	assert.Equal(t, ActionUnchanged, p.Action)
+	assert.True(t, p.PasswordKept, "an on_create password of an existing user is kept")
+	assert.Empty(t, p.PasswordNote)
+}
+
+func TestJoinAnd(t *testing.T) {
+	assert.Equal(t, "", JoinAnd(nil))
+	assert.Equal(t, "admin", JoinAnd([]string{"admin"}))
+	assert.Equal(t, "admin and locked", JoinAnd([]string{"admin", "locked"}))
+	assert.Equal(t, "a, b and c", JoinAnd([]string{"a", "b", "c"}))
 }
 
 func TestPasswordMatchesAsSynapse(t *testing.T) {

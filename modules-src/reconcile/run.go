@@ -37,6 +37,12 @@ type Runner struct {
 	// Explain adds context to a Synapse error (who the token belongs to, a
 	// hint on what to do); nil leaves errors as they are.
 	Explain func(error) error
+	// Seed is set when the declaration is one user given on the command
+	// line (the register-user extra vars): its password is a request to
+	// apply now, so an existing account whose password is kept is reported,
+	// and with only the shared secret an existing account fails, since
+	// nothing about it can be checked.
+	Seed bool
 }
 
 // Outcome is what happened, or in check mode would happen, to one user.
@@ -55,6 +61,9 @@ type Outcome struct {
 	Wrote    bool
 	Err      error
 	Warnings []string
+	// PasswordNote says what the password change does to the user's other
+	// sessions; "" when no password of an active account changes.
+	PasswordNote string
 }
 
 // Name is the user ID, or what the task wrote when the ID is not known.
@@ -136,21 +145,17 @@ func (r *Runner) Run(ctx context.Context, desired []*Desired) ([]*Outcome, []str
 	}
 
 	if r.CheckMode {
-		unverified := 0
 		for i, p := range plans {
 			if p == nil {
 				continue
 			}
 			outcomes[i].fromPlan(p)
+			r.notePassword(p, outcomes[i])
 			if p.Err == nil && !r.Facts.CanRead {
 				outcomes[i].Action = ActionUnverified
-				unverified++
 			}
 		}
-		if unverified > 0 {
-			warnings = append(warnings, fmt.Sprintf("check mode could not verify %d user(s): with only registration_shared_secret nothing can be read; give admin_token or admin_user/admin_password to check users", unverified))
-		}
-		return outcomes, warnings, nil
+		return outcomes, append(warnings, unverifiedWarning(outcomes, true)...), nil
 	}
 
 	errs := forEach(len(plans), r.Concurrency, func(i int) error {
@@ -167,7 +172,50 @@ func (r *Runner) Run(ctx context.Context, desired []*Desired) ([]*Outcome, []str
 			outcomes[i].fail(err)
 		}
 	}
-	return outcomes, warnings, nil
+	return outcomes, append(warnings, unverifiedWarning(outcomes, false)...), nil
+}
+
+// JoinAnd joins names as a sentence does: "a", "a and b", "a, b and c".
+func JoinAnd(names []string) string {
+	if len(names) < 2 {
+		return strings.Join(names, "")
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1]
+}
+
+// maxNamesInWarning keeps the unverified warning of a large list readable.
+const maxNamesInWarning = 10
+
+// unverifiedWarning names, in one warning, the users whose state could not
+// be read, so that a run never passes them off as unchanged.
+func unverifiedWarning(outcomes []*Outcome, check bool) []string {
+	var names []string
+	for _, o := range outcomes {
+		if o.Action == ActionUnverified {
+			names = append(names, o.Name())
+		}
+	}
+	if len(names) == 0 {
+		return nil
+	}
+	shown := strings.Join(names[:min(len(names), maxNamesInWarning)], ", ")
+	if len(names) > maxNamesInWarning {
+		shown += fmt.Sprintf(" and %d more", len(names)-maxNamesInWarning)
+	}
+	what := "existing user(s) could not be verified"
+	if check {
+		what = "user(s) could not be verified in check mode"
+	}
+	return []string{fmt.Sprintf("%d %s (%s): with only registration_shared_secret nothing can be read; give admin_token or admin_user/admin_password to verify them", len(names), what, shown)}
+}
+
+// notePassword tells what a password change does to other sessions and,
+// for the register-user extra vars, that a given password was not applied.
+func (r *Runner) notePassword(p *Plan, o *Outcome) {
+	o.PasswordNote = p.PasswordNote
+	if r.Seed && p.PasswordKept && p.Err == nil {
+		o.Warnings = append(o.Warnings, fmt.Sprintf("%s exists, so the password given was not applied (update_password is on_create); rerun with update_password=always to set it: it is compared with the stored hash, so the same password changes nothing", p.UserID))
+	}
 }
 
 // resolveID builds the full user ID, refusing one on another server.
@@ -347,6 +395,7 @@ func (o *Outcome) fromPlan(p *Plan) {
 // modifying PUT, and a deactivation, in that order.
 func (r *Runner) apply(ctx context.Context, p *Plan, o *Outcome) {
 	o.fromPlan(p)
+	r.notePassword(p, o)
 	if o.Action == ActionFailed || o.Action == ActionUnchanged {
 		return
 	}
@@ -433,21 +482,21 @@ func (r *Runner) applyRegister(ctx context.Context, p *Plan, o *Outcome) {
 				p.Desired.Ref, reg.UserID, declared, r.ServerName, reg.UserID, reg.UserID))
 			return
 		}
-		if rest := p.Desired.Unsettable(); len(rest) > 0 {
-			o.Warnings = append(o.Warnings, fmt.Sprintf("%s was created, but %s were not set: shared-secret registration cannot set them; give admin_token or admin_user/admin_password", o.Name(), strings.Join(rest, ", ")))
-		}
 	case synapse.HasErrcode(err, synapse.ErrcodeUserInUse) && reg != nil && reg.Retried:
 		// An earlier attempt whose answer was lost created the user.
 		o.Warnings = append(o.Warnings, fmt.Sprintf("%s: the answer to the first registration attempt was lost; the user exists now", o.Name()))
 	case synapse.HasErrcode(err, synapse.ErrcodeUserInUse):
-		o.Action, o.Changes, o.Wrote = ActionUnchanged, nil, false
+		// The account exists, and nothing about it can be read: what the
+		// declaration manages beyond its existence can neither be applied
+		// nor verified, so it fails; a bare existing account is unverified.
+		o.Action, o.Changes, o.Wrote = ActionUnverified, nil, false
 		o.Before, o.After, o.User = nil, nil, nil
 		rest := p.Desired.Declared()
-		if p.Desired.UpdatePassword != PasswordAlways {
+		if p.Desired.UpdatePassword != PasswordAlways && !r.Seed {
 			rest = slices.DeleteFunc(rest, func(f string) bool { return f == "password" })
 		}
 		if len(rest) > 0 {
-			o.Warnings = append(o.Warnings, fmt.Sprintf("%s exists; %s were not checked: reading a user needs admin_token or admin_user/admin_password", o.Name(), strings.Join(rest, ", ")))
+			o.fail(fmt.Errorf("%s exists, and its %s could not be checked or set: with only registration_shared_secret an existing user cannot be read or changed; give admin_token or admin_user/admin_password", o.Name(), JoinAnd(rest)))
 		}
 	default:
 		o.fail(fmt.Errorf("cannot register %s: %w", o.Name(), r.explain(err)))

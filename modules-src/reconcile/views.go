@@ -49,6 +49,9 @@ func diffViews(d *Desired, cur, predicted *synapse.User, p *Plan) (before, after
 		} else {
 			before["password"] = passwordHidden
 			after["password"] = passwordChanged
+			if p.PasswordNote != "" {
+				after["password"] = passwordChanged + ": " + p.PasswordNote
+			}
 		}
 	} else if d.Password != nil && cur != nil && d.UpdatePassword == PasswordAlways && !bool(cur.Deactivated) {
 		// Managed and unchanged: shown as context.

@@ -49,8 +49,10 @@ options:
     description:
       - The C(registration_shared_secret) of Synapse's configuration.
       - Enough to create users when no admin account exists yet (the first admin). Without O(admin_token) or
-        O(admin_user), users cannot be read. An existing user is reported unchanged, declared fields that cannot
-        be checked are named in a warning, and check mode cannot verify anything.
+        O(admin_user), users cannot be read or changed. An existing user whose declaration manages more than its
+        existence fails, naming the fields that could not be checked; one declared with only an C(on_create) password
+        is reported C(unverified) with a warning. Check mode cannot verify anything. Fields a registration cannot set
+        (C(avatar_url), C(locked), C(threepids), C(external_ids)) are refused before any request.
       - Ignored when O(admin_token) or O(admin_user) is given.
     type: str
   validate_certs:

@@ -440,6 +440,12 @@ users:
       description: As RV(changes).
       type: list
       elements: str
+    detail:
+      description:
+        - What differs, field by field, as the role's drift gate prints it, such as V(admin true→false); a new user is
+          V(new user) followed by its declared fields in parentheses. A password change says whether it logs the user out
+          of their other sessions. Empty when unchanged.
+      type: str
     error:
       description: Why the user failed.
       type: str

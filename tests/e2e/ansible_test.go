@@ -122,14 +122,20 @@ func ansiblePlaybook(t *testing.T, args ...string) Playbook {
 
 func ansiblePlaybookWith(t *testing.T, collections string, args ...string) Playbook {
 	t.Helper()
+	root, err := synapsetest.RepoRoot()
+	require.NoError(t, err)
+	return ansiblePlaybookIn(t, filepath.Join(root, "tests", "playbooks"), collections, args...)
+}
+
+// ansiblePlaybookIn runs ansible-playbook from dir.
+func ansiblePlaybookIn(t *testing.T, dir, collections string, args ...string) Playbook {
+	t.Helper()
 	bin, err := synapsetest.AnsibleBin("ansible-playbook")
 	if err != nil {
 		synapsetest.Unavailable(t, err)
 	}
-	root, err := synapsetest.RepoRoot()
-	require.NoError(t, err)
 	cmd := exec.Command(bin, args...)
-	cmd.Dir = filepath.Join(root, "tests", "playbooks")
+	cmd.Dir = dir
 	cmd.Env = ansibleEnv(t, collections)
 	out, err := cmd.CombinedOutput()
 	recordOutput(string(out))

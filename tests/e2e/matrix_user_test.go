@@ -351,9 +351,14 @@ func TestDiffShowsDeclaredFieldsAndHidesPassword(t *testing.T) {
 	assert.Equal(t, "Before", before["displayname"])
 	assert.Equal(t, "After", after["displayname"])
 	assert.Equal(t, "********", before["password"])
-	assert.Equal(t, "******** (changed)", after["password"])
+	assert.Equal(t, "******** (changed): logs the user out of their other sessions", after["password"])
 	assert.Equal(t, f.srv.UserID(name), diff["before_header"])
 	assert.NotContains(t, r.Stdout, "diff-pass")
+	assert.Contains(t, r.msg(), "password (logs the user out of their other sessions)")
+
+	r = f.run(t, map[string]any{"user": name, "password": "diff-pass-3", "update_password": "always", "logout_devices": false}).mustSucceed(t)
+	assert.Equal(t, "******** (changed): keeps the user's other sessions logged in (logout_devices is false)", r.Result["diff"].(map[string]any)["after"].(map[string]any)["password"])
+	assert.Contains(t, r.msg(), "keeps the user's other sessions logged in")
 }
 
 func TestBasePathBehindProxy(t *testing.T) {
@@ -399,9 +404,30 @@ func TestSharedSecretOnly(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, devices, "registration leaves no device behind (inhibit_login)")
 
-	r = runModule(t, "matrix_user", secretArgs(user)).mustSucceed(t)
-	assert.False(t, r.changed(), "an existing user is not an error")
-	assert.True(t, slices.ContainsFunc(r.warnings(), func(w string) bool { return strings.Contains(w, "not checked") }), "says what it could not check: %v", r.warnings())
+	// Existing now: admin and displayname can neither be read nor set with
+	// the shared secret, so the run fails rather than pass unverified.
+	r = runModule(t, "matrix_user", secretArgs(user))
+	assert.True(t, r.failed(), r.Stdout)
+	assert.False(t, r.changed())
+	assert.Contains(t, r.msg(), "exists, and its displayname and admin could not be checked or set")
+	assert.Contains(t, r.msg(), "give admin_token or admin_user/admin_password")
+
+	// With nothing declared but its existence, an existing user is
+	// unverified, never unchanged, and a warning names it.
+	r = runModule(t, "matrix_user", secretArgs(map[string]any{"user": name, "password": "secret-mode-1"})).mustSucceed(t)
+	assert.False(t, r.changed())
+	assert.Equal(t, "unverified", r.str("action"))
+	assert.True(t, slices.ContainsFunc(r.warnings(), func(w string) bool {
+		return strings.Contains(w, "1 existing user(s) could not be verified ("+name+")")
+	}), "%v", r.warnings())
+
+	// A new user with a field a registration cannot set is refused before
+	// any request, not created without it.
+	f.proxy.Reset()
+	r = runModule(t, "matrix_user", secretArgs(map[string]any{"user": uniqueUser("lockedsecret"), "password": "secret-locked-1", "locked": true}))
+	assert.True(t, r.failed())
+	assert.Contains(t, r.msg(), "locked cannot be set with only registration_shared_secret")
+	assert.Empty(t, f.proxy.Requests(), "refused before any request")
 
 	f.proxy.Reset()
 	r = runModule(t, "matrix_user", secretArgs(map[string]any{"user": name, "state": "absent"}))

@@ -78,10 +78,16 @@ func TestRoleSeedWithSharedSecretOfAPlaybookInventory(t *testing.T) {
 	assert.Equal(t, 1, changedOf(t, pb))
 	assert.Equal(t, true, f.read(t, name)["admin"])
 
+	// The user exists now: its admin flag can neither be read nor set with
+	// the shared secret, so the run fails and says which variable fixes it.
 	pb = f.runRole(t, vars, args...)
-	require.Equal(t, 0, pb.Exit, "an existing user is not an error:\n%s", pb.Output)
+	require.NotEqual(t, 0, pb.Exit, "an existing user cannot be verified with the shared secret:\n%s", pb.Output)
 	assert.Equal(t, 0, changedOf(t, pb))
-	assert.Contains(t, pb.Output, "[WARNING]", "says what it could not check without a token")
+	assert.Contains(t, pb.Output, name+" exists, and its password and admin could not be checked or set")
+	assert.Contains(t, pb.Output, "give matrix_users_admin_token or matrix_users_admin_user/matrix_users_admin_password")
+	assert.Contains(t, pb.Output, "Failed: "+name+" exists", "the one user is named by its name, not users[0]")
+	assert.NotContains(t, pb.Output, "matrix_users_list", "the seed extra vars do not use the list")
+	assert.NotRegexp(t, `give admin_token|\badmin_user/`, pb.Output, "role runs speak in role variables")
 }
 
 func TestRoleDeclarativeList(t *testing.T) {
@@ -155,6 +161,7 @@ func TestRoleCheckModeDriftGate(t *testing.T) {
 	assert.NotEqual(t, 0, pb.Exit, "drift fails the check run")
 	assert.Contains(t, pb.Output, "Synapse differs from the declared users")
 	assert.Contains(t, pb.Output, "1 would be created, 1 would be updated, 1 would be deactivated, 1 unchanged")
+	assert.Contains(t, pb.Output, f.srv.UserID(change)+`: displayname \"Before\"→\"After\"`, "the message says what differs, per user")
 	assert.Contains(t, pb.Output, `+    "displayname": "After"`)
 	assert.Contains(t, pb.Output, `+    "deactivated": true`)
 	for _, u := range []string{change, remove, created} {
@@ -162,6 +169,13 @@ func TestRoleCheckModeDriftGate(t *testing.T) {
 	}
 	f.requireNoWrites(t)
 	assert.Nil(t, f.read(t, created), "check mode created nothing")
+
+	// Without --diff too.
+	pb = f.runRole(t, gate, "--check")
+	assert.NotEqual(t, 0, pb.Exit)
+	assert.Contains(t, pb.Output, f.srv.UserID(change)+`: displayname \"Before\"→\"After\"`)
+	assert.Contains(t, pb.Output, f.srv.UserID(remove)+": deactivated false→true")
+	assert.Contains(t, pb.Output, f.srv.UserID(created)+": new user (password)")
 
 	gate["matrix_users_fail_on_drift"] = false
 	pb = f.runRole(t, gate, "--check")
@@ -175,6 +189,9 @@ func TestRoleCheckModeDriftGate(t *testing.T) {
 	pb = f.runRole(t, blind, "--check")
 	assert.NotEqual(t, 0, pb.Exit, "an unverifiable server fails the gate:\n%s", pb.Output)
 	assert.Contains(t, pb.Output, "1 unverified")
+	assert.Regexp(t, `Could not verify 1 declared user\(s\) \(1 unverified\): matrix_users_list\[0\] \(`+keep+`\)`, pb.Output)
+	assert.NotContains(t, pb.Output, "Synapse differs", "not verified is not different")
+	assert.Contains(t, pb.Output, "set matrix_users_admin_token")
 	f.requireNoWrites(t)
 }
 
@@ -199,6 +216,38 @@ func TestRoleRefusesBadInputBeforeAnyRequest(t *testing.T) {
 			pb := f.runRole(t, vars)
 			assert.NotEqual(t, 0, pb.Exit)
 			assert.Contains(t, pb.Output, tc.want)
+			assert.Empty(t, f.proxy.Requests(), "refused before any request")
+		})
+	}
+}
+
+// The register-user extra vars typed wrong, as people do (the placeholders
+// of matrix-docker-ansible-deploy's docs included), fail with one short line
+// naming the variable and the accepted values, before any request: not with
+// the role argument validation's dump of the whole spec (about 5 KB).
+func TestRoleRefusesBadSeedVarsInOneLine(t *testing.T) {
+	f := newFixture(t)
+	for extra, want := range map[string]string{
+		"username=alice password=seed-bad-1 admin=<yes|no>": `admin: must be yes or no (also true/false, 1/0), not \"<yes|no>\"`,
+		"username=alice password=seed-bad-1 admin=maybe":    `admin: must be yes or no (also true/false, 1/0), not \"maybe\"`,
+		"username= password=seed-bad-1 admin=no":            "username: give a user name (alice, or @alice:example.com), not an empty value",
+		"username=<your-username> password=x admin=no":      `username: give a user name (alice, or @alice:example.com), not \"<your-username>\"`,
+		"username=alice password=<your-password> admin=no":  "password: give a password (not empty, not the placeholder of the docs), or leave password out",
+		"password=seed-bad-1 admin=no":                      "username: missing",
+		"username=alice update_password=sometimes":          `update_password: must be always or on_create, not \"sometimes\"`,
+	} {
+		t.Run(extra, func(t *testing.T) {
+			pb := f.runRole(t, f.roleVars(nil), "--extra-vars", extra, "--tags=register-user")
+			assert.NotEqual(t, 0, pb.Exit)
+			var fatal string
+			for _, line := range strings.Split(pb.Output, "\n") {
+				if strings.HasPrefix(line, "fatal:") {
+					fatal = line
+				}
+			}
+			assert.Contains(t, fatal, want, pb.Output)
+			assert.Less(t, len(fatal), 300, "one short line: %s", fatal)
+			assert.NotContains(t, pb.Output, "argument_spec_data")
 			assert.Empty(t, f.proxy.Requests(), "refused before any request")
 		})
 	}

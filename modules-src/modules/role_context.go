@@ -1,0 +1,147 @@
+package modules
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+
+	"github.com/mxadmin/synapse/modules-src/ansible"
+)
+
+// RoleKey is the internal argument in which a role that wraps a module
+// describes its run: the role variable behind each option, so that messages
+// speak in what the role's user sets (matrix_users_admin_token, not
+// admin_token), and whether the declaration is the register-user extra vars.
+const RoleKey = "_mxadmin_role"
+
+// roleContext is what RoleKey carries.
+type roleContext struct {
+	// vars maps option names to the names the user knows them by.
+	vars map[string]string
+	seed bool
+}
+
+// takeRoleContext removes RoleKey from the raw args and decodes it.
+func takeRoleContext(raw map[string]any) (roleContext, error) {
+	var rc roleContext
+	v, ok := raw[RoleKey]
+	delete(raw, RoleKey)
+	if !ok || v == nil {
+		return rc, nil
+	}
+	m, ok := v.(map[string]any)
+	if !ok {
+		return rc, fmt.Errorf("internal argument %s: expected a dict with vars and seed", RoleKey)
+	}
+	if vars, ok := m["vars"].(map[string]any); ok {
+		rc.vars = map[string]string{}
+		for k, val := range vars {
+			if name, ok := val.(string); ok {
+				rc.vars[k] = name
+			}
+		}
+	}
+	rc.seed, _ = m["seed"].(bool)
+	return rc, nil
+}
+
+type roleCtxKey struct{}
+
+func withRole(ctx context.Context, rc roleContext) context.Context {
+	return context.WithValue(ctx, roleCtxKey{}, rc)
+}
+
+func roleFrom(ctx context.Context) roleContext {
+	rc, _ := ctx.Value(roleCtxKey{}).(roleContext)
+	return rc
+}
+
+// usersRefRe matches how a batch refers to an entry: users[3] (alice).
+var usersRefRe = regexp.MustCompile(`\busers\[(\d+)\] \(([^)]*)\)`)
+
+// name rewrites the option names in a result's messages into the role's
+// variable names. It is the one place that does so: every package keeps
+// writing option names, which is right for the modules used directly.
+// "option X" is rewritten for every mapped X; a bare X only when it has an
+// underscore, since one-word options (users, exclusive) are also words.
+func (rc roleContext) name(res ansible.Result) ansible.Result {
+	if len(rc.vars) == 0 {
+		return res
+	}
+	text := rc.namer()
+	res.Msg = text(res.Msg)
+	for i := range res.Warnings {
+		res.Warnings[i] = text(res.Warnings[i])
+	}
+	if users, ok := res.Fields[optUsers].([]map[string]any); ok {
+		for _, u := range users {
+			for _, key := range []string{"user", "error"} { // user: a reference when the ID is not known
+				if v, ok := u[key].(string); ok {
+					u[key] = text(v)
+				}
+			}
+			if ws, ok := u["warnings"].([]string); ok {
+				named := make([]string, len(ws))
+				for i, w := range ws {
+					named[i] = text(w)
+				}
+				u["warnings"] = named
+			}
+		}
+	}
+	return res
+}
+
+// nameText rewrites one message.
+func (rc roleContext) nameText(s string) string { return rc.namer()(s) }
+
+// namer builds the rewriting once, for every message of a result.
+func (rc roleContext) namer() func(string) string {
+	list, mapsUsers := rc.vars[optUsers]
+	// One pass over the text, longest names first, so that a name put in
+	// is never rewritten again and admin_password is not read as admin.
+	opts := make([]string, 0, len(rc.vars))
+	for o, v := range rc.vars {
+		if v != "" && o != optUsers {
+			opts = append(opts, regexp.QuoteMeta(o))
+		}
+	}
+	sort.Slice(opts, func(i, j int) bool { return len(opts[i]) > len(opts[j]) })
+	var re *regexp.Regexp
+	if len(opts) > 0 {
+		re = regexp.MustCompile(`\b(option )?(` + strings.Join(opts, "|") + `)\b`)
+	}
+	return func(s string) string {
+		if s == "" {
+			return s
+		}
+		if mapsUsers {
+			s = usersRefRe.ReplaceAllStringFunc(s, func(m string) string {
+				sub := usersRefRe.FindStringSubmatch(m)
+				if list == "" {
+					return sub[2] // one user: its name says it all
+				}
+				return fmt.Sprintf("%s[%s] (%s)", list, sub[1], sub[2])
+			})
+		}
+		if re == nil {
+			return s
+		}
+		var b strings.Builder
+		last := 0
+		for _, m := range re.FindAllStringSubmatchIndex(s, -1) {
+			prefixed, name := m[3] > m[2], s[m[4]:m[5]]
+			// A user ID (@admin_token:example.com) is a name, not an option.
+			if (!prefixed && !strings.Contains(name, "_")) || (m[0] > 0 && s[m[0]-1] == '@') {
+				continue
+			}
+			b.WriteString(s[last:m[0]])
+			b.WriteString(rc.vars[name])
+			last = m[1]
+		}
+		b.WriteString(s[last:])
+		return b.String()
+	}
+}

@@ -1,0 +1,55 @@
+package modules
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/mxadmin/synapse/modules-src/ansible"
+	"github.com/mxadmin/synapse/modules-src/reconcile"
+)
+
+func TestRoleContextNamesRoleVariables(t *testing.T) {
+	raw := map[string]any{"user": "x", RoleKey: map[string]any{"seed": false, "vars": map[string]any{
+		"admin_token": "matrix_users_admin_token", "admin_user": "matrix_users_admin_user",
+		"admin_password": "matrix_users_admin_password", "registration_shared_secret": "matrix_users_registration_shared_secret",
+		"exclusive": "matrix_users_exclusive", "users": "matrix_users_list", "user": "username",
+	}}}
+	rc, err := takeRoleContext(raw)
+	require.NoError(t, err)
+	assert.NotContains(t, raw, RoleKey, "never reaches the argument spec")
+
+	res := rc.name(ansible.Result{
+		Msg:      "users[2] (alice): option user: bad; option exclusive needs admin_token or admin_user/admin_password: registration_shared_secret cannot",
+		Warnings: []string{"the users list, exclusive and admin_token_file stay as they are"},
+	})
+	assert.Equal(t, "matrix_users_list[2] (alice): username: bad; matrix_users_exclusive needs matrix_users_admin_token or matrix_users_admin_user/matrix_users_admin_password: matrix_users_registration_shared_secret cannot", res.Msg)
+	assert.Equal(t, []string{"the users list, exclusive and admin_token_file stay as they are"}, res.Warnings, "plain words and longer names are left alone")
+
+	assert.Equal(t, "@admin_token:example.com exists; give matrix_users_admin_token", rc.nameText("@admin_token:example.com exists; give admin_token"), "a user ID is not an option")
+
+	rc.vars["users"] = ""
+	assert.Equal(t, "alice: password is required", rc.nameText("users[0] (alice): password is required"), "one user is named by its name")
+
+	_, err = takeRoleContext(map[string]any{RoleKey: "nonsense"})
+	assert.Error(t, err)
+	none, err := takeRoleContext(map[string]any{})
+	require.NoError(t, err)
+	assert.Equal(t, "option admin_token", none.name(ansible.Result{Msg: "option admin_token"}).Msg, "modules used directly keep option names")
+}
+
+func TestDescribeChanges(t *testing.T) {
+	o := &reconcile.Outcome{Action: reconcile.ActionUpdated, Changes: []string{"password", "displayname", "admin"},
+		Before:       map[string]any{"admin": true, "displayname": "Carol <c>", "password": "********"},
+		After:        map[string]any{"admin": false, "displayname": nil, "password": "******** (changed)"},
+		PasswordNote: "logs the user out of their other sessions"}
+	assert.Equal(t, `password (logs the user out of their other sessions), displayname "Carol <c>"→null, admin true→false`, describeChanges(o))
+
+	o = &reconcile.Outcome{Action: reconcile.ActionCreated, Changes: []string{"password", "admin"},
+		Before: map[string]any{}, After: map[string]any{"admin": true, "password": "******** (set)"}}
+	assert.Equal(t, "new user (password, admin true)", describeChanges(o))
+	assert.Equal(t, "new user", describeChanges(&reconcile.Outcome{Action: reconcile.ActionCreated}))
+	assert.Equal(t, "could not be verified", describeChanges(&reconcile.Outcome{Action: reconcile.ActionUnverified}))
+	assert.Empty(t, describeChanges(&reconcile.Outcome{Action: reconcile.ActionUnchanged}))
+}
