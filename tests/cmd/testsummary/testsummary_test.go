@@ -299,6 +299,6 @@ WARNING: Required program "shellcheck" not found.
 }
 
 func TestShellJoin(t *testing.T) {
-	assert.Equal(t, `go test -json -run '^$' './...'`, shellJoin([]string{"go", "test", "-json", "-run", "^$", "./..."}))
+	assert.Equal(t, `go test -json -run '^$' ./...`, shellJoin([]string{"go", "test", "-json", "-run", "^$", "./..."}))
 	assert.Equal(t, `sh -c 'echo '\''hi'\'''`, shellJoin([]string{"sh", "-c", "echo 'hi'"}))
 }
