@@ -34,7 +34,7 @@ TEST_ENV := PATH="$(VENV)/bin:$$PATH" MXADMIN_VENV="$(VENV)" MXADMIN_REQUIRE_SYN
         release qemu e2e-platforms test-stages shellcheck
 
 # make help prints the '## ' line above each target, under its section: every
-# .PHONY target has one (tests/makefile checks it).
+# .PHONY target has one (tests/repo checks it).
 ## this list
 help:
 	@echo "make TARGET, where TARGET is one of (make demo and make test set everything up themselves):"
@@ -129,7 +129,7 @@ test-stages: venv build lint unit fuzz e2e e2e-oldest sanity release-check e2e-p
 ## Go unit tests (race detector), the test summariser's and the Makefile's included
 unit:
 	@echo "==> Go unit tests"
-	@$(call go_test,unit,-race -count=1 ./modules-src/... ./tests/cmd/testsummary/ ./tests/makefile/)
+	@$(call go_test,unit,-race -count=1 ./modules-src/... ./tests/cmd/testsummary/ ./tests/repo/)
 
 # The fuzz target runs briefly here (a fixed number of inputs: a time limit can
 # end the run mid-input and fail it with "context deadline exceeded");

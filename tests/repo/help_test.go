@@ -1,5 +1,5 @@
-// Package makefile checks the Makefile itself.
-package makefile
+// Package repo checks the repository itself: the Makefile, the README.
+package repo
 
 import (
 	"os"
