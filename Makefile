@@ -4,6 +4,7 @@
 #   make demo        throwaway Synapse + the example playbook, end to end
 #   make test        every test (real Synapse, real ansible-playbook)
 #   make bench       the benchmark (not part of make test)
+#   make help        every target, from the "## " comment above it
 
 SHELL := /bin/bash
 .DEFAULT_GOAL := help

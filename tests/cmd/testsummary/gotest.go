@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path"
+	"sort"
 	"strings"
 	"time"
 )
@@ -59,7 +60,8 @@ func runGoTest(argv []string, w io.Writer) (Counts, error) {
 // counts every test and subtest.
 func summarise(r io.Reader, w io.Writer) Counts {
 	c := Counts{Unit: "test"}
-	s := &streamer{w: w, output: map[string][]line{}, subtests: map[string]int{}, skippedIn: map[string]bool{}, failedTests: map[string]int{}}
+	s := &streamer{w: w, output: map[string][]line{}, subtests: map[string]int{}, skippedIn: map[string]bool{},
+		failedTests: map[string]int{}, running: map[string]bool{}}
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 64*1024), 16*1024*1024)
 	for sc.Scan() {
@@ -90,6 +92,7 @@ type streamer struct {
 	subtests    map[string]int  // package + top-level test -> subtests finished
 	skippedIn   map[string]bool // package + top-level test -> a subtest was skipped
 	failedTests map[string]int  // package -> tests failed
+	running     map[string]bool // package + test -> started, not finished
 }
 
 func topLevel(test string) string {
@@ -101,6 +104,8 @@ func (s *streamer) handle(e event, c *Counts) {
 	switch e.Action {
 	case "build-output":
 		fmt.Fprint(s.w, e.Output)
+	case "run":
+		s.running[e.Package+" "+e.Test] = true
 	case "output":
 		if e.Test == "" {
 			// Package-level: TestMain's output, "ok pkg 1.2s", panics.
@@ -116,6 +121,7 @@ func (s *streamer) handle(e event, c *Counts) {
 			return
 		}
 		c.Run++
+		delete(s.running, e.Package+" "+e.Test)
 		key := e.Package + " " + topLevel(e.Test)
 		switch e.Action {
 		case "pass":
@@ -182,6 +188,21 @@ func (s *streamer) testDone(e event, key string) {
 func (s *streamer) packageDone(e event, c *Counts) {
 	if e.Action != "fail" {
 		return
+	}
+	// Tests cut off by a timeout or a crash: failed.
+	var unfinished []string
+	for k := range s.running {
+		if pkg, test, _ := strings.Cut(k, " "); pkg == e.Package {
+			unfinished = append(unfinished, test)
+			delete(s.running, k)
+		}
+	}
+	sort.Strings(unfinished)
+	for _, test := range unfinished {
+		c.Run++
+		c.Failed++
+		s.failedTests[e.Package]++
+		fmt.Fprintf(s.w, "FAIL  %s (did not finish)\n", s.name(event{Package: e.Package, Test: test}))
 	}
 	for _, l := range s.output[e.Package] {
 		fmt.Fprint(s.w, "      "+l.text)

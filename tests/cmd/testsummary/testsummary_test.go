@@ -130,6 +130,20 @@ func TestSummariseABuildFailureOrTestMainFailureBreaksTheStage(t *testing.T) {
 	assert.Contains(t, w.String(), "failed outside any test")
 }
 
+func TestSummariseCountsATestCutOffByATimeoutAsFailed(t *testing.T) {
+	const pkg = "example.com/m/e2e"
+	var w bytes.Buffer
+	c := summarise(strings.NewReader(stream(
+		event{Action: "run", Package: pkg, Test: "TestSlow"},
+		out(pkg, "TestSlow", "=== RUN   TestSlow\n"),
+		out(pkg, "", "panic: test timed out after 1s\n"),
+		event{Action: "fail", Package: pkg},
+	)), &w)
+	assert.Equal(t, Counts{Unit: "test", Run: 1, Failed: 1}, c)
+	assert.Contains(t, w.String(), "FAIL  e2e.TestSlow (did not finish)")
+	assert.Contains(t, w.String(), "panic: test timed out after 1s")
+}
+
 func TestAStageThatRanNoTestFails(t *testing.T) {
 	c := summarise(strings.NewReader(stream(
 		out("p", "", "testing: warning: no tests to run\n"),
