@@ -4,6 +4,7 @@
 #   make demo        throwaway Synapse + the example playbook, end to end
 #   make test        every test (real Synapse, real ansible-playbook)
 #   make bench       the benchmark (not part of make test)
+#   make help        every target, from the "## " comment above it
 
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
@@ -31,17 +32,21 @@ TEST_ENV := PATH="$(VENV)/bin:$$PATH" MXADMIN_VENV="$(VENV)" MXADMIN_REQUIRE_SYN
 
 .PHONY: help venv venv-oldest build native test unit e2e e2e-oldest fuzz fuzz-long lint go-lint ansible-lint sanity \
         collection demo bench constraints clean venv-release release-check galaxy-import docs-lint changelog-lint \
-        release qemu e2e-platforms
+        release qemu e2e-platforms test-stages shellcheck
 
+# make help prints the '## ' line above each target, under its section: every
+# .PHONY target has one (tests/repo checks it).
+## this list
 help:
-	@echo "make demo        set everything up and show the collection against a throwaway Synapse"
-	@echo "make test        set everything up and run every test"
-	@echo "make bench       run the benchmark and write docs/benchmarks.md"
-	@echo "make build       cross-compile the module binaries into plugins/modules/"
-	@echo "make collection  build the collection tarball into dist/"
+	@echo "make TARGET, where TARGET is one of (make demo and make test set everything up themselves):"
+	@awk '/^# --- /{ s = $$0; gsub(/^# --- | -+$$/, "", s); printf "\n%s\n", s; next } \
+		/^## /{ doc = (doc == "" ? "" : doc " ") substr($$0, 4); next } \
+		/^[a-zA-Z0-9_.-]+:/ && doc != "" { t = $$0; sub(/:.*/, "", t); printf "  make %-15s %s\n", t, doc } \
+		{ doc = "" }' $(firstword $(MAKEFILE_LIST))
 
 # --- setup -------------------------------------------------------------------
 
+## the virtualenv .venv: pinned Synapse, ansible-core, ansible-lint
 venv: $(VENV)/.installed
 
 $(VENV)/.installed: requirements.txt constraints.txt
@@ -51,6 +56,7 @@ $(VENV)/.installed: requirements.txt constraints.txt
 	$(VENV)/bin/pip install --disable-pip-version-check --progress-bar on -r requirements.txt -c constraints.txt
 	@touch $@
 
+## the virtualenv .venv-ansible-oldest: the oldest supported ansible-core
 venv-oldest: $(VENV_OLDEST)/.installed
 
 $(VENV_OLDEST)/.installed: requirements-ansible-oldest.txt
@@ -60,6 +66,7 @@ $(VENV_OLDEST)/.installed: requirements-ansible-oldest.txt
 	@touch $@
 
 # Re-pin every package after a change to requirements.txt.
+## re-pin constraints.txt after a change to requirements.txt
 constraints:
 	rm -rf $(VENV).pin && $(PYTHON) -m venv $(VENV).pin
 	$(VENV).pin/bin/pip install -q -r requirements.txt
@@ -69,8 +76,10 @@ constraints:
 
 # --- build -------------------------------------------------------------------
 
+## cross-compile the module binaries of every platform into plugins/modules/
 build: $(BINARIES)
 
+## the module binary of this machine only
 native: $(NATIVE)
 
 plugins/modules/__mxadmin_synapse_%: $(GO_SOURCES)
@@ -78,6 +87,7 @@ plugins/modules/__mxadmin_synapse_%: $(GO_SOURCES)
 	CGO_ENABLED=0 GOOS=$(word 1,$(subst _, ,$*)) GOARCH=$(word 2,$(subst _, ,$*)) \
 		$(GO) build $(GOFLAGS_BUILD) -o $@ ./modules-src/cmd/mxadmin-synapse
 
+## build the collection tarball into dist/
 collection: $(COLLECTION_TARBALL)
 
 $(COLLECTION_TARBALL): venv $(BINARIES) $(shell git ls-files 2>/dev/null | grep -v '^modules-src/\|^tests/e2e/\|^tests/synapsetest/')
@@ -86,55 +96,103 @@ $(COLLECTION_TARBALL): venv $(BINARIES) $(shell git ls-files 2>/dev/null | grep 
 
 # --- tests -------------------------------------------------------------------
 
-test: venv build lint unit fuzz e2e e2e-oldest sanity release-check e2e-platforms
-	@echo "==> all tests passed"
+# Each stage of make test records what it ran in build/test-counts/STAGE.json
+# through tests/cmd/testsummary and prints a summary line (run, passed,
+# failed, skipped); make test ends with the tally, alone on the last line of
+# stdout: "N passed, N failed, N skipped". A stage is one recipe line per
+# command (ENV: variables for the command, e.g. $(TEST_ENV)):
+#   $(call go_test,STAGE,GO TEST ARGS[,ENV])  go test -json: each test as it
+#       finishes, failures and skips in full; counts tests and subtests; a
+#       skipped test, or none run, fails the stage
+#   $(call check,STAGE,COMMAND[,ENV])  any other command, its output as is:
+#       one check (or the counts it writes to $$TESTSUMMARY_COUNTS, as
+#       tests/run-sanity.sh does: one per sanity test)
+# Calls naming one STAGE add up within a make run. No commas in arguments.
+TESTSUMMARY := $(CURDIR)/build/testsummary
+ifndef TESTSUMMARY_RUN
+TESTSUMMARY_RUN := $(shell date +%s%N)
+endif
+export TESTSUMMARY_RUN
+testsummary = mkdir -p build && $(GO) build -o $(TESTSUMMARY) ./tests/cmd/testsummary && env $(3) $(TESTSUMMARY)
+go_test = $(testsummary) go -stage $(1) -- $(GO) test -json $(2)
+check = $(testsummary) run -stage $(1) -- $(2)
 
+## set everything up and run every stage (even after one fails), then the tally
+test:
+	@rm -rf build/test-counts
+	@$(MAKE) --no-print-directory -k test-stages; status=$$?; \
+		$(GO) build -o $(TESTSUMMARY) ./tests/cmd/testsummary && $(TESTSUMMARY) total -status $$status
+
+# The stages of make test: a new one is a target listed here.
+## the stages of make test, without the tally
+test-stages: venv build lint unit fuzz e2e e2e-oldest sanity release-check e2e-platforms
+
+## Go unit tests (race detector), the test summariser's and the Makefile's included
 unit:
 	@echo "==> Go unit tests"
-	$(GO) test -race -count=1 ./modules-src/...
+	@$(call go_test,unit,-race -count=1 ./modules-src/... ./tests/cmd/testsummary/ ./tests/repo/)
 
 # The fuzz target runs briefly here (a fixed number of inputs: a time limit can
 # end the run mid-input and fail it with "context deadline exceeded");
 # 'make fuzz-long' runs it for ten minutes.
+## fuzz the args decoding and the server answers briefly (part of make test)
 fuzz:
 	@echo "==> fuzzing the args decoding and the server answers briefly"
-	$(GO) test -run '^$$' -fuzz FuzzModuleArgs -fuzztime 60000x ./modules-src/modules/
-	$(GO) test -run '^$$' -fuzz FuzzServerAnswers -fuzztime 3000x ./modules-src/synapse/
+	@$(call go_test,fuzz,-run '^$$' -fuzz FuzzModuleArgs -fuzztime 60000x ./modules-src/modules/)
+	@$(call go_test,fuzz,-run '^$$' -fuzz FuzzServerAnswers -fuzztime 3000x ./modules-src/synapse/)
 
+## fuzz them for ten minutes each
 fuzz-long:
 	$(GO) test -run '^$$' -fuzz FuzzModuleArgs -fuzztime 10m ./modules-src/modules/
 	$(GO) test -run '^$$' -fuzz FuzzServerAnswers -fuzztime 10m ./modules-src/synapse/
 
+## end-to-end tests: real Synapse servers, real ansible-playbook runs
 e2e: venv native
 	@echo "==> end-to-end tests against real Synapse servers and ansible-playbook"
 	@mkdir -p build
-	$(TEST_ENV) MXADMIN_SCAN_REPORT="$(CURDIR)/build/secret-scan.txt" $(GO) test -count=1 -timeout 30m ./tests/...
+	@$(call go_test,e2e,-count=1 -timeout 30m ./tests/...,$(TEST_ENV) MXADMIN_SCAN_REPORT="$(CURDIR)/build/secret-scan.txt")
 	@cat build/secret-scan.txt
 
 # The playbook and role tests again, with the oldest ansible-core that
 # meta/runtime.yml claims (Synapse still comes from .venv).
+## the playbook, role and docs tests with the oldest supported ansible-core
 e2e-oldest: venv venv-oldest native
 	@echo "==> playbook tests with ansible-core $$($(VENV_OLDEST)/bin/python -c 'import ansible.release as r; print(r.__version__)')"
-	$(TEST_ENV) MXADMIN_ANSIBLE_VENV="$(VENV_OLDEST)" $(GO) test -count=1 -timeout 20m -run 'TestPlaybook|TestRole|TestMDAD|TestModuleDocs|TestAnsibleDoc' ./tests/e2e/
+	@$(call go_test,e2e-oldest,-count=1 -timeout 20m -run 'TestPlaybook|TestRole|TestMDAD|TestModuleDocs|TestAnsibleDoc' ./tests/e2e/,$(TEST_ENV) MXADMIN_ANSIBLE_VENV="$(VENV_OLDEST)")
 
+## go-lint and ansible-lint
 lint: go-lint ansible-lint
 
+## gofmt, go vet, staticcheck
 go-lint:
 	@echo "==> gofmt, go vet, staticcheck"
-	@test -z "$$(gofmt -l modules-src tests)" || { gofmt -l modules-src tests; echo "gofmt: the files above need formatting"; exit 1; }
-	$(GO) vet ./...
-	$(GO) run $(STATICCHECK) ./...
+	@$(call check,go-lint,bash -c 'test -z "$$(gofmt -l modules-src tests)" || { gofmt -l modules-src tests; echo "gofmt: the files above need formatting"; exit 1; }')
+	@$(call check,go-lint,$(GO) vet ./...)
+	@$(call check,go-lint,$(GO) run $(STATICCHECK) ./...)
 
+## ansible-lint on the collection
 ansible-lint: venv
 	@echo "==> ansible-lint"
-	$(TEST_ENV) ANSIBLE_HOME="$(CURDIR)/build/ansible-home" $(VENV)/bin/ansible-lint
+	@$(call check,ansible-lint,$(VENV)/bin/ansible-lint,$(TEST_ENV) ANSIBLE_HOME="$(CURDIR)/build/ansible-home")
 
-sanity: venv
+## ansible-test sanity (fails if a sanity test is skipped)
+sanity: venv shellcheck
 	@echo "==> ansible-test sanity"
-	$(TEST_ENV) tests/run-sanity.sh
+	@$(call check,sanity,tests/run-sanity.sh,$(TEST_ENV))
+
+# shellcheck (Debian's package), which ansible-test sanity runs on the shell
+# scripts; without it that sanity test would be skipped, which fails the run.
+## install shellcheck (apt-get) for ansible-test sanity
+shellcheck:
+	@command -v shellcheck >/dev/null || { \
+		echo "==> installing shellcheck with apt-get"; \
+		sudo=; [ "$$(id -u)" = 0 ] || sudo=sudo; \
+		$$sudo apt-get update -qq && $$sudo apt-get install -y -qq --no-install-recommends shellcheck; }
+	@command -v shellcheck >/dev/null
 
 # --- release ------------------------------------------------------------------
 
+## the virtualenv .venv-release: galaxy-importer, antsibull-docs, antsibull-changelog
 venv-release: $(VENV_RELEASE)/.installed
 
 $(VENV_RELEASE)/.installed: requirements-release.txt
@@ -145,33 +203,38 @@ $(VENV_RELEASE)/.installed: requirements-release.txt
 	@touch $@
 
 # What Galaxy checks on upload, the docs linter, and the changelog.
+## galaxy-import, docs-lint and changelog-lint
 release-check: galaxy-import docs-lint changelog-lint
 
+## Galaxy's importer on the collection tarball
 galaxy-import: venv-release $(COLLECTION_TARBALL)
 	@echo "==> galaxy-importer on $(COLLECTION_TARBALL) (ansible-test off: no container engine)"
-	PATH="$(VENV_RELEASE)/bin:$$PATH" ANSIBLE_HOME="$(CURDIR)/build/ansible-home-release" \
-		$(VENV_RELEASE)/bin/python tests/release/galaxy_import.py $(COLLECTION_TARBALL) build/galaxy-import
+	@$(call check,galaxy-import,$(VENV_RELEASE)/bin/python tests/release/galaxy_import.py $(COLLECTION_TARBALL) build/galaxy-import,\
+		PATH="$(VENV_RELEASE)/bin:$$PATH" ANSIBLE_HOME="$(CURDIR)/build/ansible-home-release")
 
 # The docs linter copies what git tracks when it runs inside a checkout, so
 # the tarball is unpacked outside one: it lints what ships.
+## antsibull-docs lint on what the tarball ships
 docs-lint: venv-release $(COLLECTION_TARBALL)
 	@echo "==> antsibull-docs lint-collection-docs --plugin-docs on $(COLLECTION_TARBALL)"
-	@dir="$$(mktemp -d)" && trap 'rm -rf "$$dir"' EXIT && tar -xzf $(COLLECTION_TARBALL) -C "$$dir" && \
+	@$(call check,docs-lint,bash -c 'dir="$$(mktemp -d)" && trap "rm -rf $$dir" EXIT && tar -xzf $(COLLECTION_TARBALL) -C "$$dir" && \
 		cd "$$dir" && PATH="$(VENV_RELEASE)/bin:$$PATH" ANSIBLE_HOME="$$dir/.ansible-home" \
-		$(VENV_RELEASE)/bin/antsibull-docs lint-collection-docs --plugin-docs .
+		$(VENV_RELEASE)/bin/antsibull-docs lint-collection-docs --plugin-docs .')
 
+## antsibull-changelog lint; CHANGELOG.md is what changelogs/ generates
 changelog-lint: venv-release
 	@echo "==> antsibull-changelog lint"
-	PATH="$(VENV_RELEASE)/bin:$$PATH" $(VENV_RELEASE)/bin/antsibull-changelog lint
-	PATH="$(VENV_RELEASE)/bin:$$PATH" $(VENV_RELEASE)/bin/antsibull-changelog lint-changelog-yaml changelogs/changelog.yaml
-	@dir="$$(mktemp -d)" && trap 'rm -rf "$$dir"' EXIT && \
+	@$(call check,changelog-lint,$(VENV_RELEASE)/bin/antsibull-changelog lint,PATH="$(VENV_RELEASE)/bin:$$PATH")
+	@$(call check,changelog-lint,$(VENV_RELEASE)/bin/antsibull-changelog lint-changelog-yaml changelogs/changelog.yaml,PATH="$(VENV_RELEASE)/bin:$$PATH")
+	@$(call check,changelog-lint,bash -c 'dir="$$(mktemp -d)" && trap "rm -rf $$dir" EXIT && \
 		PATH="$(VENV_RELEASE)/bin:$$PATH" $(VENV_RELEASE)/bin/antsibull-changelog generate --output "$$dir/CHANGELOG.md" && \
-		diff -u CHANGELOG.md "$$dir/CHANGELOG.md" || { echo "CHANGELOG.md is not what changelogs/changelog.yaml generates: run make release"; exit 1; }
+		diff -u CHANGELOG.md "$$dir/CHANGELOG.md" || { echo "CHANGELOG.md is not what changelogs/changelog.yaml generates: run make release"; exit 1; }')
 
 # Cut a release: make release VERSION=x.y.z (without VERSION: the version in
 # galaxy.yml, e.g. to fold fragments merged later into the unpublished release).
 # Sets galaxy.yml's version, moves changelogs/fragments into
 # changelogs/changelog.yaml and regenerates CHANGELOG.md.
+## cut a release: make release VERSION=x.y.z (galaxy.yml, changelog)
 release: venv-release
 	@echo "$(VERSION)" | grep -Eq '^[0-9]+\.[0-9]+\.[0-9]+$$' || { echo "VERSION=$(VERSION) is not x.y.z"; exit 1; }
 	@echo "==> releasing $(VERSION)"
@@ -182,6 +245,7 @@ release: venv-release
 # --- other platforms ------------------------------------------------------------
 
 # qemu-aarch64 (Debian's qemu-user) runs the linux/arm64 binary on this machine.
+## install qemu-aarch64 (apt-get) for e2e-platforms
 qemu:
 	@command -v qemu-aarch64 >/dev/null || { \
 		echo "==> installing qemu-user (qemu-aarch64) with apt-get"; \
@@ -191,20 +255,24 @@ qemu:
 
 # The shipped binaries of the other platforms: linux/arm64 run under qemu
 # against a real Synapse, darwin checked as Mach-O with the same version.
+## the shipped binaries: linux/arm64 under qemu against Synapse, darwin checked
 e2e-platforms: venv qemu $(BINARIES)
 	@echo "==> the shipped binaries of every platform (linux/arm64 under qemu-aarch64)"
-	$(GO) vet -tags platforms ./tests/e2e/
-	$(TEST_ENV) $(GO) test -tags platforms -count=1 -timeout 10m -run 'TestPlatform' ./tests/e2e/
+	@$(call check,e2e-platforms-vet,$(GO) vet -tags platforms ./tests/e2e/)
+	@$(call go_test,e2e-platforms,-tags platforms -count=1 -timeout 10m -run 'TestPlatform' ./tests/e2e/,$(TEST_ENV))
 
 # --- demo and benchmark --------------------------------------------------------
 
+## set everything up and show the collection against a throwaway Synapse
 demo: venv native
 	$(TEST_ENV) $(GO) run ./tests/cmd/demo $(DEMO_FLAGS)
 
+## run the benchmark and write docs/benchmarks.md (not part of make test)
 bench: venv native
 	$(TEST_ENV) $(GO) run ./tests/cmd/bench $(BENCH_FLAGS)
 	@echo "==> the result scrub: 50,000 secrets over a 50,000-user result"
 	$(GO) test -run '^$$' -bench BenchmarkScrub -benchmem ./modules-src/ansible/
 
+## remove build/, dist/, tests/output/ and the binaries
 clean:
 	rm -rf dist build tests/output $(BINARIES)

@@ -4,8 +4,12 @@
 # and checks what git tracks, so the tracked files are copied there (the Go
 # binaries are not tracked and so not checked; Go code is linted by go vet and
 # staticcheck). Each sanity test gets its own pinned virtualenv (--venv).
+# A sanity test that ansible-test skips (shellcheck missing: 'make shellcheck')
+# fails the run: tests/cmd/testsummary reads the console log and the --junit
+# results, prints what was skipped and counts the tests for make test.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
+go_home="${HOME:-}"
 venv="${MXADMIN_VENV:-$root/.venv}"
 python_version="$("$venv/bin/python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
 dest="$root/build/sanity/ansible_collections/mxadmin/synapse"
@@ -34,4 +38,10 @@ args = [a for a in sys.argv[1:] if a not in ("--no-setuptools", "--no-wheel")]
 subprocess.check_call([sys.executable, "-m", "pip", "install"] + args, env=env)
 PY
 done
-"$venv/bin/ansible-test" sanity --requirements --python "$python_version" --color no "$@"
+log="$root/build/sanity.log"
+status=0
+"$venv/bin/ansible-test" sanity --requirements --python "$python_version" --color no --junit "$@" 2>&1 | tee "$log" || status=$?
+# Go keeps its build cache under the real HOME.
+(cd "$root" && HOME="$go_home" go build -o build/testsummary ./tests/cmd/testsummary) &&
+  "$root/build/testsummary" sanity -log "$log" -junit "$dest/tests/output/junit" || status=1
+exit "$status"

@@ -20,7 +20,7 @@ description:
   - Replaces C(register_new_matrix_user) runs that fail when the user exists, and SQL run against the database
     to change admin status.
 author:
-  - mxadmin.synapse maintainers (!UNKNOWN)
+  - mxadmin.synapse contributors (@mxadmin)
 extends_documentation_fragment:
   - mxadmin.synapse.connection
 attributes:

@@ -18,7 +18,7 @@ description:
   - Replaces scripts such as C(matrix-change-user-admin-status) that wrote the flag into Synapse's database with SQL.
   - Never creates users; a user that does not exist fails the task. Use M(mxadmin.synapse.matrix_user) to create users.
 author:
-  - mxadmin.synapse maintainers (!UNKNOWN)
+  - mxadmin.synapse contributors (@mxadmin)
 extends_documentation_fragment:
   - mxadmin.synapse.connection
 attributes:

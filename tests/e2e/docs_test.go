@@ -39,6 +39,22 @@ func TestModuleDocsMatchArgumentSpec(t *testing.T) {
 	}
 }
 
+// TestModuleDocsNameAuthorsWithAGitHubHandle: ansible-doc shows each author as written,
+// and validate-modules wants "Name (@github-handle)"; "(!UNKNOWN)" is its
+// marker for an author who cannot be traced, which the project is not.
+func TestModuleDocsNameAuthorsWithAGitHubHandle(t *testing.T) {
+	const want = "mxadmin.synapse contributors (@mxadmin)"
+	for _, name := range modules.Names() {
+		fqcn := "mxadmin.synapse." + name
+		entry, ok := ansibleDoc(t, "-t", "module", fqcn)[fqcn].(map[string]any)
+		require.True(t, ok, "ansible-doc knows %s", fqcn)
+		assert.Equal(t, []string{want}, toStrings(entry["doc"].(map[string]any)["author"]), fqcn)
+	}
+	role := ansibleDoc(t, "-t", "role", "mxadmin.synapse.matrix_users")["mxadmin.synapse.matrix_users"].(map[string]any)
+	main := role["entry_points"].(map[string]any)["main"].(map[string]any)
+	assert.Equal(t, []string{want}, toStrings(main["author"]), "the role's argument spec")
+}
+
 func compareOptions(t *testing.T, where string, spec []ansible.Option, docs map[string]any) {
 	t.Helper()
 	seen := map[string]bool{}
