@@ -122,6 +122,12 @@ func ansiblePlaybook(t *testing.T, args ...string) Playbook {
 
 func ansiblePlaybookWith(t *testing.T, collections string, args ...string) Playbook {
 	t.Helper()
+	return ansiblePlaybookEnv(t, collections, nil, args...)
+}
+
+// ansiblePlaybookEnv runs ansible-playbook with more environment variables.
+func ansiblePlaybookEnv(t *testing.T, collections string, env []string, args ...string) Playbook {
+	t.Helper()
 	bin, err := synapsetest.AnsibleBin("ansible-playbook")
 	if err != nil {
 		synapsetest.Unavailable(t, err)
@@ -130,7 +136,7 @@ func ansiblePlaybookWith(t *testing.T, collections string, args ...string) Playb
 	require.NoError(t, err)
 	cmd := exec.Command(bin, args...)
 	cmd.Dir = filepath.Join(root, "tests", "playbooks")
-	cmd.Env = ansibleEnv(t, collections)
+	cmd.Env = append(ansibleEnv(t, collections), env...)
 	out, err := cmd.CombinedOutput()
 	recordOutput(string(out))
 	for _, a := range args {

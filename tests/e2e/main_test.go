@@ -53,6 +53,7 @@ func TestMain(m *testing.M) {
 			return 1
 		}
 		defer synapsetest.StopAll()
+		defer stopSSH()
 		code := m.Run()
 		if scanAll() > 0 && code == 0 {
 			code = 1
