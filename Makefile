@@ -28,7 +28,7 @@ COLLECTION_TARBALL := $(DIST)/mxadmin-synapse-$(VERSION).tar.gz
 TEST_ENV := PATH="$(VENV)/bin:$$PATH" MXADMIN_VENV="$(VENV)" MXADMIN_REQUIRE_SYNAPSE=1 ANSIBLE_NOCOLOR=1
 
 .PHONY: help venv venv-oldest build native test unit e2e e2e-oldest fuzz fuzz-long lint go-lint ansible-lint sanity \
-        collection demo bench constraints clean
+        collection demo bench constraints clean ssh-server
 
 help:
 	@echo "make demo        set everything up and show the collection against a throwaway Synapse"
@@ -63,6 +63,14 @@ constraints:
 	(echo "# Every package of .venv pinned: regenerate with 'make constraints' after changing requirements.txt."; \
 	 $(VENV).pin/bin/pip freeze | grep -v '^-e') > constraints.txt
 	rm -rf $(VENV).pin
+
+# The SSH tests and the benchmark start Debian's sshd on loopback (their own
+# config, port and keys) and become another user with sudo.
+ssh-server:
+	@if [ ! -x /usr/sbin/sshd ] || ! command -v sudo >/dev/null || ! command -v ssh-keygen >/dev/null; then \
+		echo "==> installing openssh-server and sudo (apt-get)"; \
+		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends openssh-server openssh-client sudo; \
+	fi
 
 # --- build -------------------------------------------------------------------
 
@@ -102,7 +110,7 @@ fuzz-long:
 	$(GO) test -run '^$$' -fuzz FuzzModuleArgs -fuzztime 10m ./modules-src/modules/
 	$(GO) test -run '^$$' -fuzz FuzzServerAnswers -fuzztime 10m ./modules-src/synapse/
 
-e2e: venv native
+e2e: venv native ssh-server
 	@echo "==> end-to-end tests against real Synapse servers and ansible-playbook"
 	@mkdir -p build
 	$(TEST_ENV) MXADMIN_SCAN_REPORT="$(CURDIR)/build/secret-scan.txt" $(GO) test -count=1 -timeout 30m ./tests/...
@@ -110,9 +118,9 @@ e2e: venv native
 
 # The playbook and role tests again, with the oldest ansible-core that
 # meta/runtime.yml claims (Synapse still comes from .venv).
-e2e-oldest: venv venv-oldest native
+e2e-oldest: venv venv-oldest native ssh-server
 	@echo "==> playbook tests with ansible-core $$($(VENV_OLDEST)/bin/python -c 'import ansible.release as r; print(r.__version__)')"
-	$(TEST_ENV) MXADMIN_ANSIBLE_VENV="$(VENV_OLDEST)" $(GO) test -count=1 -timeout 20m -run 'TestPlaybook|TestRole|TestModuleDocs|TestAnsibleDoc' ./tests/e2e/
+	$(TEST_ENV) MXADMIN_ANSIBLE_VENV="$(VENV_OLDEST)" $(GO) test -count=1 -timeout 20m -run 'TestPlaybook|TestRole|TestModuleDocs|TestAnsibleDoc|TestSSH' ./tests/e2e/
 
 lint: go-lint ansible-lint
 
@@ -135,7 +143,7 @@ sanity: venv
 demo: venv native
 	$(TEST_ENV) $(GO) run ./tests/cmd/demo $(DEMO_FLAGS)
 
-bench: venv native
+bench: venv native ssh-server
 	$(TEST_ENV) $(GO) run ./tests/cmd/bench $(BENCH_FLAGS)
 
 clean:
