@@ -22,8 +22,9 @@ to it on standard input:
   versions are removed, and the command is run again.
 
 With ``async`` Ansible's async_wrapper needs a module file and an args file
-in the task's temp dir, so async tasks take Ansible's own path; the binary
-removes that args file as soon as it has read it.
+in the task's temp dir, and a few connection and become plugins (``su``, for
+one) cannot pass data on stdin; those tasks take Ansible's own path, and the
+binary removes the args file as soon as it has read it.
 """
 
 from __future__ import annotations
@@ -166,12 +167,14 @@ class GoBinaryAction(ActionBase):
         module_args = dict(self._task.args)
         module_args[MODULE_KEY] = self.MODULE
 
-        if self._task.async_val:
-            # async_wrapper runs '<module file> <args file>' in the background:
-            # Ansible's own path, binary and args file in the task's temp dir.
+        if self._task.async_val or not self._stdin_works():
+            # async_wrapper runs '<module file> <args file>' in the background,
+            # and some connection and become plugins cannot pass data on
+            # stdin: Ansible's own path, binary and args file in the task's
+            # temp dir (the binary removes the args file once it has read it).
             binary = BINARY_PREFIX + self._platform()
             self._require_binary(binary)
-            wrap_async = not self._connection.has_native_async
+            wrap_async = bool(self._task.async_val) and not self._connection.has_native_async
             result.update(self._execute_module(module_name=binary, module_args=module_args, task_vars=task_vars, wrap_async=wrap_async))
             if not wrap_async:
                 self._remove_tmp_path(self._connection._shell.tmpdir)
@@ -182,6 +185,13 @@ class GoBinaryAction(ActionBase):
         finally:
             self._remove_tmp_path(self._connection._shell.tmpdir)
         return result
+
+    def _stdin_works(self):
+        """Whether the connection and become plugins pass data on stdin (what pipelining needs too)."""
+        if not getattr(self._connection, "has_pipelining", False):
+            return False
+        become = self._connection.become
+        return not become or getattr(become, "pipelining", True)
 
     # --- the cached binary --------------------------------------------------
 
@@ -208,7 +218,7 @@ class GoBinaryAction(ActionBase):
         cases = []
         for (os_name, arch), platform in sorted(PLATFORMS.items()):
             if platform in candidates:
-                _, name, digest = candidates[platform]
+                name, digest = candidates[platform][1:]
                 cases.append("%s) n=%s; s=%s ;;" % (shlex.quote("%s %s" % (os_name, arch)), name, digest))
         env = self._compute_environment_string().strip()
         lines = [

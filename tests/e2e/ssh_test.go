@@ -274,33 +274,43 @@ func TestSSHCorruptedCacheIsReplacedNotRun(t *testing.T) {
 	assert.Equal(t, []string{cached[0]}, target.cached(t))
 }
 
-// TestSSHBecome connects as root and becomes an unprivileged user (sudo):
-// the cache belongs to the user the module runs as, in that user's remote
-// temp root, and no secret is left on the target.
+// TestSSHBecome connects as root and becomes an unprivileged user. With
+// sudo the cache belongs to the user the module runs as, in that user's
+// remote temp root; su cannot pass data on stdin, so the task takes
+// Ansible's own path (binary and args file in the task's temp dir, the args
+// file removed by the binary once read). Either way no secret is left on
+// the target.
 func TestSSHBecome(t *testing.T) {
 	f := newFixture(t)
 	uid, _, home, err := sshtest.UserIDs(sshtest.TestUser)
 	require.NoError(t, err)
-	target := newSSHTarget(t, "root", map[string]any{"ansible_become": "true", "ansible_become_method": "sudo", "ansible_become_user": sshtest.TestUser})
-	name := uniqueUser("sshbecome")
-	vars := map[string]any{"synapse_url": f.proxy.URL, "synapse_admin_token": f.token, "test_user": name,
-		"test_password": "ssh-become-pass-1", "test_displayname": "Become", "test_admin": "no"}
-	for run := 0; run < 2; run++ {
-		pb := target.playbook(t, nil, "matrix_user.yml", "-e", extraVars(t, vars))
-		require.Equal(t, 0, pb.Exit, pb.Output)
-		assert.Equal(t, 1-run, changedOf(t, pb))
+	for _, method := range []string{"sudo", "su"} {
+		target := newSSHTarget(t, "root", map[string]any{"ansible_become": "true", "ansible_become_method": method, "ansible_become_user": sshtest.TestUser})
+		name := uniqueUser("sshbecome")
+		password := "ssh-become-pass-" + method
+		vars := map[string]any{"synapse_url": f.proxy.URL, "synapse_admin_token": f.token, "test_user": name,
+			"test_password": password, "test_displayname": "Become " + method, "test_admin": "no"}
+		for run := 0; run < 2; run++ {
+			pb := target.playbook(t, nil, "matrix_user.yml", "-e", extraVars(t, vars))
+			require.Equal(t, 0, pb.Exit, "%s: %s", method, pb.Output)
+			assert.Equal(t, 1-run, changedOf(t, pb), "%s: %s", method, pb.Output)
+		}
+		assert.Equal(t, "Become "+method, f.read(t, name)["displayname"])
+		requireNoSecretOnDisk(t, []string{f.token, password}, target.remoteTmp, home)
+		if method != "sudo" {
+			assert.Empty(t, target.cached(t), "%s takes Ansible's own path", method)
+			continue
+		}
+		cached := target.cached(t)
+		require.Len(t, cached, 1)
+		st, err := os.Stat(cached[0])
+		require.NoError(t, err)
+		assert.Equal(t, uint32(uid), st.Sys().(*syscall.Stat_t).Uid, "the cache belongs to the become user")
+		dirSt, err := os.Stat(filepath.Dir(cached[0]))
+		require.NoError(t, err)
+		assert.Equal(t, uint32(uid), dirSt.Sys().(*syscall.Stat_t).Uid)
+		assert.Equal(t, os.FileMode(0o700), dirSt.Mode().Perm())
 	}
-	assert.Equal(t, "Become", f.read(t, name)["displayname"])
-	cached := target.cached(t)
-	require.Len(t, cached, 1)
-	st, err := os.Stat(cached[0])
-	require.NoError(t, err)
-	assert.Equal(t, uint32(uid), st.Sys().(*syscall.Stat_t).Uid, "the cache belongs to the become user")
-	dirSt, err := os.Stat(filepath.Dir(cached[0]))
-	require.NoError(t, err)
-	assert.Equal(t, uint32(uid), dirSt.Sys().(*syscall.Stat_t).Uid)
-	assert.Equal(t, os.FileMode(0o700), dirSt.Mode().Perm())
-	requireNoSecretOnDisk(t, []string{f.token, "ssh-become-pass-1"}, target.remoteTmp, home)
 }
 
 // TestSSHAsync runs the module in the background over SSH: async_wrapper
