@@ -30,6 +30,7 @@ binary removes the args file as soon as it has read it.
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import os
 import re
@@ -251,6 +252,7 @@ class GoBinaryAction(ActionBase):
             't="$d/.%s.$$.tmp"' % name,
             'cp %s "$t" || { rm -f "$t"; exit 1; }' % shlex.quote(upload),
             'h=$(sha256 "$t")',
+            '[ -n "$h" ] || { rm -f "$t"; echo "found none of sha256sum, shasum and openssl to verify the module binary with" >&2; exit 1; }',
             '[ "$h" = %s ] || { rm -f "$t"; echo "the uploaded binary has SHA-256 \'$h\', expected %s" >&2; exit 1; }' % (digest, digest),
             'chmod 700 "$t" && mv -f "$t" "$d/%s" || { rm -f "$t"; exit 1; }' % name,
             # Older versions go; so do temp files of uploads interrupted over an hour ago.
@@ -303,10 +305,11 @@ class GoBinaryAction(ActionBase):
         return data
 
     def _parse(self, res):
-        try:
+        # ansible-core 2.19 decodes with the module's serialization profile
+        # (binary modules: legacy); older releases take the result alone.
+        if len(inspect.signature(self._parse_returned_data).parameters) > 1:
             return self._parse_returned_data(res, "legacy")
-        except TypeError:  # ansible-core before 2.19 has no serialization profiles
-            return self._parse_returned_data(res)
+        return self._parse_returned_data(res)
 
     # --- platform -----------------------------------------------------------
 

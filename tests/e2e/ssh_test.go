@@ -404,3 +404,36 @@ func TestSSHInterruptedRunLeavesNoSecret(t *testing.T) {
 	time.Sleep(2 * time.Second)
 	requireNoSecretOnDisk(t, secrets, target.remoteTmp)
 }
+
+// TestSSHHashTools runs the action plugin's SHA-256 shell function with each
+// tool it falls back on alone on PATH (Linux has sha256sum, macOS shasum,
+// the BSDs openssl), and with none: the digest, or nothing.
+func TestSSHHashTools(t *testing.T) {
+	python, err := synapsetest.VenvBin("python")
+	if err != nil {
+		synapsetest.Unavailable(t, err)
+	}
+	if venv := os.Getenv("MXADMIN_ANSIBLE_VENV"); venv != "" {
+		python = filepath.Join(venv, "bin", "python")
+	}
+	cmd := exec.Command(python, "-c", "import sys; sys.path.insert(0, sys.argv[1]); "+
+		"from ansible_collections.mxadmin.synapse.plugins.plugin_utils.go_binary import SHA256_FUNC; print(SHA256_FUNC)", testCollection(t))
+	fn, err := cmd.Output()
+	require.NoError(t, err)
+	want := fileSHA256(t, binary)
+	for tool, expect := range map[string]string{"sha256sum": want, "shasum": want, "openssl": want, "": ""} {
+		dir := t.TempDir()
+		if tool != "" {
+			path, err := exec.LookPath(tool)
+			require.NoError(t, err)
+			require.NoError(t, os.Symlink(path, filepath.Join(dir, tool)))
+		}
+		sh := exec.Command("/bin/sh", "-c", string(fn)+"\nsha256 \"$1\"", "sh", binary)
+		sh.Env = []string{"PATH=" + dir}
+		out, err := sh.Output()
+		if tool != "" {
+			require.NoError(t, err, tool)
+		}
+		assert.Equal(t, expect, strings.TrimSpace(string(out)), "with only %q", tool)
+	}
+}

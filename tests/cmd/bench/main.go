@@ -71,6 +71,8 @@ type bench struct {
 	venv        string
 	rows        []row
 	ssh         []sshRow
+	// sshPairRatio is the median of rerun/ping over interleaved pairs.
+	sshPairRatio float64
 }
 
 func run(cfg config) error {
