@@ -73,6 +73,8 @@ CACHE_PREFIX = "mxadmin_synapse-"
 
 # First line of what the remote command prints when it did not run the binary.
 MISS_MARKER = "MXADMIN-SYNAPSE-CACHE-MISS"
+# What it prints on stderr, followed by the cache name, when it runs one.
+RUN_MARKER = "MXADMIN-SYNAPSE-RUN "
 
 # A SHA-256 with whichever tool the target has: coreutils (Linux), shasum
 # (macOS, perl), openssl (BSDs and the rest). Prints the hex digest, or
@@ -144,11 +146,19 @@ def _collection_version(binary_path):
 
 
 def _shell_path(path):
-    """A remote path as a shell word: a leading ~ or ~user expands on the target, the rest is quoted."""
-    m = re.match(r"^(~[A-Za-z0-9._-]*)(/.*)?$", path)
-    if m:
-        return m.group(1) + (shlex.quote(m.group(2)) if m.group(2) else "")
-    return shlex.quote(path)
+    """A remote path as one shell word, expanded on the target as Ansible expands remote_tmp.
+
+    A leading ~ or ~user is left to the shell, and so are $VARIABLES (Ansible
+    puts remote_tmp into its mkdir command unquoted); the rest is in double
+    quotes, so that spaces and globs stay literal.
+    """
+    m = re.match(r"^(~[A-Za-z0-9._-]*(?:/|$))(.*)$", path)
+    # The slash after ~ stays unquoted: a quoted one would stop the shell
+    # from expanding the ~.
+    head, rest = (m.group(1), m.group(2)) if m else ("", path)
+    if not rest:
+        return head
+    return head + '"' + re.sub(r'(["\\`])', r"\\\1", rest) + '"'
 
 
 class GoBinaryAction(ActionBase):
@@ -230,7 +240,7 @@ class GoBinaryAction(ActionBase):
             "n= s= h=",
             'case $p in %s *) ;; esac' % " ".join(cases),
             'if [ -n "$n" ] && %s && [ -f "$d/$n" ]; then h=$(sha256 "$d/$n"); fi' % CHECK_DIR,
-            'if [ -n "$n" ] && [ "$h" = "$s" ]; then %s"$d/$n" -; exit $?; fi' % ((env + " ") if env else ""),
+            'if [ -n "$n" ] && [ "$h" = "$s" ]; then echo "%s$n" >&2; %s"$d/$n" -; exit $?; fi' % (RUN_MARKER, (env + " ") if env else ""),
             # Not run: read (and drop) the arguments so that the sender never
             # blocks, then say why.
             "cat >/dev/null",
@@ -270,7 +280,6 @@ class GoBinaryAction(ActionBase):
 
     def _run_cached(self, module_args, task_vars):
         candidates = self._candidates()
-        display.vvv("mxadmin.synapse: module binaries %s" % ", ".join(c[0] for c in candidates.values()))
         self._update_module_args("mxadmin.synapse." + self.MODULE, module_args, task_vars)
         if get_module_encoder is not None:
             args_data = json.dumps(module_args, cls=get_module_encoder("legacy", Direction.CONTROLLER_TO_MODULE))
@@ -297,6 +306,18 @@ class GoBinaryAction(ActionBase):
                 )
             self._install(*candidates[platform])
 
+        # Which binary ran, for -vvv (as Ansible says for its own modules);
+        # the marker itself is not part of the module's stderr.
+        stderr = []
+        for line in (res.get("stderr") or "").splitlines(True):
+            if line.startswith(RUN_MARKER):
+                name = line[len(RUN_MARKER):].strip()
+                for cand in candidates.values():
+                    if cand[1] == name:
+                        display.vvv("Using module file %s (cached on the host as %s)" % (cand[0], name))
+            else:
+                stderr.append(line)
+        res["stderr"] = "".join(stderr)
         data = self._parse(res)
         # What _execute_module does with a module's result.
         if data.pop("_ansible_suppress_tmpdir_delete", False):

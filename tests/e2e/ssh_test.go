@@ -56,6 +56,7 @@ type sshTarget struct {
 	srv       *sshtest.Server
 	inventory string
 	remoteTmp string
+	cacheDir  string
 	env       []string
 }
 
@@ -92,7 +93,8 @@ func newSSHTarget(t *testing.T, user string, hostVars map[string]any) *sshTarget
 	require.NoError(t, os.WriteFile(inv, []byte(b.String()), 0o600))
 	// A control socket dir of the test's own: every test opens its own SSH
 	// connection instead of reusing another test's.
-	return &sshTarget{srv: srv, inventory: inv, remoteTmp: rt, env: []string{"ANSIBLE_SSH_CONTROL_PATH_DIR=" + filepath.Join(dir, "cp")}}
+	return &sshTarget{srv: srv, inventory: inv, remoteTmp: rt, cacheDir: filepath.Join(rt, "mxadmin_synapse"),
+		env: []string{"ANSIBLE_SSH_CONTROL_PATH_DIR=" + filepath.Join(dir, "cp")}}
 }
 
 // pythonForTarget is the target's Python (for async_status): the system's.
@@ -116,7 +118,7 @@ func (s *sshTarget) playbook(t *testing.T, env []string, name string, args ...st
 // cached returns the binaries in the target's cache.
 func (s *sshTarget) cached(t *testing.T) []string {
 	t.Helper()
-	files, err := filepath.Glob(filepath.Join(s.remoteTmp, "mxadmin_synapse", "mxadmin_synapse-*"))
+	files, err := filepath.Glob(filepath.Join(s.cacheDir, "mxadmin_synapse-*"))
 	require.NoError(t, err)
 	return files
 }
@@ -286,6 +288,15 @@ func TestSSHBecome(t *testing.T) {
 	require.NoError(t, err)
 	for _, method := range []string{"sudo", "su"} {
 		target := newSSHTarget(t, "root", map[string]any{"ansible_become": "true", "ansible_become_method": method, "ansible_become_user": sshtest.TestUser})
+		if method == "sudo" {
+			// Ansible's default remote temp root, ~/.ansible/tmp, as the
+			// become user sees it: in that user's home.
+			target = newSSHTarget(t, "root", map[string]any{"ansible_become": "true", "ansible_become_method": method,
+				"ansible_become_user": sshtest.TestUser, "ansible_remote_tmp": "~/.ansible/tmp"})
+			target.cacheDir = filepath.Join(home, ".ansible", "tmp", "mxadmin_synapse")
+			require.NoError(t, os.RemoveAll(target.cacheDir))
+			t.Cleanup(func() { _ = os.RemoveAll(filepath.Join(home, ".ansible")) })
+		}
 		name := uniqueUser("sshbecome")
 		password := "ssh-become-pass-" + method
 		vars := map[string]any{"synapse_url": f.proxy.URL, "synapse_admin_token": f.token, "test_user": name,
