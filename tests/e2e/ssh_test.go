@@ -448,3 +448,45 @@ func TestSSHHashTools(t *testing.T) {
 		assert.Equal(t, expect, strings.TrimSpace(string(out)), "with only %q", tool)
 	}
 }
+
+// TestSSHConcurrentFirstRuns starts two runs against an empty cache at once:
+// both upload (or one finds the other's file), each installs under a temp
+// name and renames it into place, and both run a verified binary.
+func TestSSHConcurrentFirstRuns(t *testing.T) {
+	f := newFixture(t)
+	target := newSSHTarget(t, "root", nil)
+	bin, err := synapsetest.AnsibleBin("ansible-playbook")
+	require.NoError(t, err)
+	root, err := synapsetest.RepoRoot()
+	require.NoError(t, err)
+	cmds := make([]*exec.Cmd, 2)
+	for i := range cmds {
+		vars := extraVars(t, map[string]any{"synapse_url": f.proxy.URL, "synapse_admin_token": f.token, "test_user": uniqueUser("sshconc"),
+			"test_password": "ssh-concurrent-pass", "test_displayname": "Concurrent", "test_admin": "no"})
+		cmds[i] = exec.Command(bin, "-i", target.inventory, "matrix_user.yml", "-e", vars)
+		cmds[i].Dir = filepath.Join(root, "tests", "playbooks")
+		// Each its own SSH connection, as two people running at once.
+		cmds[i].Env = append(ansibleEnv(t, testCollection(t)), "ANSIBLE_SSH_CONTROL_PATH_DIR="+filepath.Join(t.TempDir(), "cp"))
+	}
+	outs := make([][]byte, len(cmds))
+	errs := make([]error, len(cmds))
+	var wg sync.WaitGroup
+	for i, cmd := range cmds {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			outs[i], errs[i] = cmd.CombinedOutput()
+		}()
+	}
+	wg.Wait()
+	for i := range cmds {
+		recordOutput(string(outs[i]))
+		assert.NoError(t, errs[i], "run %d: %s", i, outs[i])
+	}
+	cached := target.cached(t)
+	require.Len(t, cached, 1)
+	assert.Equal(t, fileSHA256(t, binary), fileSHA256(t, cached[0]))
+	leftovers, err := filepath.Glob(filepath.Join(target.cacheDir, ".*"))
+	require.NoError(t, err)
+	assert.Empty(t, leftovers, "no temp file left in the cache")
+}
