@@ -48,9 +48,10 @@ notes:
     or change the flag and is refused.
   - On the host the module runs on, the binary is kept in C(<remote_tmp>/mxadmin_synapse/) of the user the module runs as
     (by default C(~/.ansible/tmp/mxadmin_synapse/)), verified by SHA-256 before every run and uploaded only when missing or
-    changed; the arguments reach it on standard input, so no secret is written to that host's disk. C(async) tasks and
-    C(become_method=su) take Ansible's own path instead (binary and args file in the task's temp dir; the binary deletes
-    the args file as soon as it has read it). See the collection README.
+    changed; the arguments reach it on standard input, so no secret is written to that host's disk. C(async) tasks, and
+    connection or become plugins that cannot pass data on stdin (C(become_method=su) with ansible-core 2.19), take
+    Ansible's own path instead (binary and args file in the task's temp dir; the binary deletes the args file as soon as
+    it has read it). See the collection README.
 seealso:
   - module: mxadmin.synapse.matrix_user
 """
