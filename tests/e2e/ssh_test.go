@@ -325,6 +325,32 @@ func TestSSHBecome(t *testing.T) {
 	}
 }
 
+// TestSSHLoginUserBecomesRoot is the usual deployment: log in as an
+// unprivileged user and become root with sudo. The upload goes through the
+// login user's temp dir; the cache belongs to root.
+func TestSSHLoginUserBecomesRoot(t *testing.T) {
+	f := newFixture(t)
+	target := newSSHTarget(t, sshtest.TestUser, map[string]any{"ansible_become": "true", "ansible_become_method": "sudo"})
+	name := uniqueUser("sshroot")
+	vars := map[string]any{"synapse_url": f.proxy.URL, "synapse_admin_token": f.token, "test_user": name,
+		"test_password": "ssh-root-pass-1", "test_displayname": "Root", "test_admin": "no"}
+	for run := 0; run < 2; run++ {
+		pb := target.playbook(t, []string{"ANSIBLE_KEEP_REMOTE_FILES=1"}, "matrix_user.yml", "-e", extraVars(t, vars))
+		require.Equal(t, 0, pb.Exit, pb.Output)
+		assert.Equal(t, 1-run, changedOf(t, pb))
+	}
+	assert.Equal(t, "Root", f.read(t, name)["displayname"])
+	cached := target.cached(t)
+	require.Len(t, cached, 1)
+	st, err := os.Stat(cached[0])
+	require.NoError(t, err)
+	assert.Equal(t, uint32(0), st.Sys().(*syscall.Stat_t).Uid, "the cache belongs to root, whom the module runs as")
+	assert.Equal(t, os.FileMode(0o700), st.Mode().Perm())
+	_, _, home, err := sshtest.UserIDs(sshtest.TestUser)
+	require.NoError(t, err)
+	requireNoSecretOnDisk(t, []string{f.token, "ssh-root-pass-1"}, target.remoteTmp, home)
+}
+
 // TestSSHAsync runs the module in the background over SSH: async_wrapper
 // needs an args file, which the binary removes as soon as it has read it.
 func TestSSHAsync(t *testing.T) {

@@ -22,8 +22,13 @@ import (
 )
 
 // TestUser is the unprivileged account the tests log in as or become; the
-// harness creates it (as root) when it is missing.
+// harness creates it (as root) when it is missing. While the server runs,
+// TestUser may sudo to root without a password (as a deploy user does); it
+// can only log in with the harness's key, through the harness's sshd.
 const TestUser = "mxadmin-ssh"
+
+// sudoers is the drop-in that lets TestUser become root; Stop removes it.
+const sudoers = "/etc/sudoers.d/mxadmin-ssh-e2e"
 
 // Server is a running sshd behind a counting relay.
 type Server struct {
@@ -59,6 +64,9 @@ func Start() (*Server, error) {
 	}
 	if err := ensureUser(); err != nil {
 		return nil, err
+	}
+	if err := os.WriteFile(sudoers, []byte(TestUser+" ALL=(ALL:ALL) NOPASSWD: ALL\n"), 0o440); err != nil {
+		return nil, fmt.Errorf("writing %s: %w", sudoers, err)
 	}
 	dir, err := os.MkdirTemp("", "mxadmin-sshd-")
 	if err != nil {
@@ -240,6 +248,7 @@ func (s *Server) Stop() {
 		}
 	}
 	_ = os.RemoveAll(s.Dir)
+	_ = os.Remove(sudoers)
 }
 
 // LogTail returns the last n lines of sshd's log.
