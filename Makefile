@@ -17,7 +17,9 @@ VENV_OLDEST ?= $(CURDIR)/.venv-ansible-oldest
 VENV_RELEASE ?= $(CURDIR)/.venv-release
 VERSION   := $(shell sed -n 's/^version: *//p' galaxy.yml)
 GO        ?= go
-GOFLAGS_BUILD := -trimpath -ldflags='-s -w -X github.com/mxadmin/synapse/modules-src/modules.Version=$(VERSION)'
+# nethttpomithttp2: net/http without its bundled HTTP/2 (393 KB less; Synapse
+# and the proxies in front of it speak HTTP/1.1). docs/binary-size.md.
+GOFLAGS_BUILD := -trimpath -tags nethttpomithttp2 -ldflags='-s -w -X github.com/mxadmin/synapse/modules-src/modules.Version=$(VERSION)'
 PLATFORMS := linux_amd64 linux_arm64 darwin_amd64 darwin_arm64
 BINARIES  := $(addprefix plugins/modules/__mxadmin_synapse_,$(PLATFORMS))
 NATIVE    := plugins/modules/__mxadmin_synapse_$(shell $(GO) env GOOS)_$(shell $(GO) env GOARCH)
@@ -32,7 +34,7 @@ TEST_ENV := PATH="$(VENV)/bin:$$PATH" MXADMIN_VENV="$(VENV)" MXADMIN_REQUIRE_SYN
 
 .PHONY: help venv venv-oldest build native test unit e2e e2e-oldest fuzz fuzz-long lint go-lint ansible-lint sanity \
         collection demo bench constraints clean venv-release release-check galaxy-import docs-lint changelog-lint \
-        release qemu e2e-platforms test-stages shellcheck
+        release qemu e2e-platforms test-stages shellcheck ssh-server
 
 # make help prints the '## ' line above each target, under its section: every
 # .PHONY target has one (tests/repo checks it).
@@ -73,6 +75,15 @@ constraints:
 	(echo "# Every package of .venv pinned: regenerate with 'make constraints' after changing requirements.txt."; \
 	 $(VENV).pin/bin/pip freeze | grep -v '^-e') > constraints.txt
 	rm -rf $(VENV).pin
+
+# The SSH tests and the benchmark start Debian's sshd on loopback (their own
+# config, port and keys) and become another user with sudo.
+## install openssh-server and sudo (apt-get) for the SSH tests
+ssh-server:
+	@if [ ! -x /usr/sbin/sshd ] || ! command -v sudo >/dev/null || ! command -v ssh-keygen >/dev/null; then \
+		echo "==> installing openssh-server and sudo (apt-get)"; \
+		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends openssh-server openssh-client sudo; \
+	fi
 
 # --- build -------------------------------------------------------------------
 
@@ -146,8 +157,8 @@ fuzz-long:
 	$(GO) test -run '^$$' -fuzz FuzzModuleArgs -fuzztime 10m ./modules-src/modules/
 	$(GO) test -run '^$$' -fuzz FuzzServerAnswers -fuzztime 10m ./modules-src/synapse/
 
-## end-to-end tests: real Synapse servers, real ansible-playbook runs
-e2e: venv native
+## end-to-end tests: real Synapse servers, real ansible-playbook runs (also over SSH)
+e2e: venv native ssh-server
 	@echo "==> end-to-end tests against real Synapse servers and ansible-playbook"
 	@mkdir -p build
 	@$(call go_test,e2e,-count=1 -timeout 30m ./tests/...,$(TEST_ENV) MXADMIN_SCAN_REPORT="$(CURDIR)/build/secret-scan.txt")
@@ -156,9 +167,9 @@ e2e: venv native
 # The playbook and role tests again, with the oldest ansible-core that
 # meta/runtime.yml claims (Synapse still comes from .venv).
 ## the playbook, role and docs tests with the oldest supported ansible-core
-e2e-oldest: venv venv-oldest native
+e2e-oldest: venv venv-oldest native ssh-server
 	@echo "==> playbook tests with ansible-core $$($(VENV_OLDEST)/bin/python -c 'import ansible.release as r; print(r.__version__)')"
-	@$(call go_test,e2e-oldest,-count=1 -timeout 20m -run 'TestPlaybook|TestRole|TestMDAD|TestModuleDocs|TestAnsibleDoc' ./tests/e2e/,$(TEST_ENV) MXADMIN_ANSIBLE_VENV="$(VENV_OLDEST)")
+	@$(call go_test,e2e-oldest,-count=1 -timeout 20m -run 'TestPlaybook|TestRole|TestMDAD|TestModuleDocs|TestAnsibleDoc|TestSSH' ./tests/e2e/,$(TEST_ENV) MXADMIN_ANSIBLE_VENV="$(VENV_OLDEST)")
 
 ## go-lint and ansible-lint
 lint: go-lint ansible-lint
@@ -268,7 +279,7 @@ demo: venv native
 	$(TEST_ENV) $(GO) run ./tests/cmd/demo $(DEMO_FLAGS)
 
 ## run the benchmark and write docs/benchmarks.md (not part of make test)
-bench: venv native
+bench: venv native ssh-server
 	$(TEST_ENV) $(GO) run ./tests/cmd/bench $(BENCH_FLAGS)
 	@echo "==> the result scrub: 50,000 secrets over a 50,000-user result"
 	$(GO) test -run '^$$' -bench BenchmarkScrub -benchmem ./modules-src/ansible/

@@ -21,27 +21,49 @@ import (
 // keeping a wrong path (a device, a huge log) from exhausting memory.
 const maxArgsSize = 64 << 20
 
-// ReadArgsFile reads the args file Ansible wrote for this run (argv[1]) and
-// decodes it into raw arguments. The file holds secrets while the task runs,
-// so it is read exactly once, into memory, and never copied or echoed: error
-// messages name the file and the problem, never its content.
+// StdinArgs, given as the args file, makes the binary read its arguments
+// from standard input: the collection's action plugin sends them that way so
+// that no secret is ever written to the target's disk.
+const StdinArgs = "-"
+
+// ReadArgsFile reads the args file Ansible wrote for this run (argv[1]), or
+// standard input when path is StdinArgs, and decodes it into raw arguments.
+// The file holds secrets while the task runs, so it is read exactly once,
+// into memory, and never copied or echoed: error messages name the file and
+// the problem, never its content.
 func ReadArgsFile(path string) (map[string]any, error) {
+	return readArgs(path, os.Stdin)
+}
+
+func readArgs(path string, stdin io.Reader) (map[string]any, error) {
 	if path == "" {
-		return nil, errors.New("no args file given: a binary module runs as '<module> <args file>'")
+		return nil, errors.New("no args file given: a binary module runs as '<module> <args file>' (or '<module> -' with the arguments on standard input)")
 	}
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("cannot read the args file: %w", err)
+	in := stdin
+	if path != StdinArgs {
+		f, err := os.Open(path)
+		if err != nil {
+			return nil, fmt.Errorf("cannot read the args file: %w", err)
+		}
+		defer f.Close()
+		in = f
 	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, maxArgsSize+1))
+	data, err := io.ReadAll(io.LimitReader(in, maxArgsSize+1))
 	if err != nil {
 		return nil, fmt.Errorf("cannot read the args file %s: %w", path, err)
 	}
 	if len(data) > maxArgsSize {
 		return nil, fmt.Errorf("the args file %s is larger than %d MiB", path, maxArgsSize>>20)
 	}
-	return DecodeArgs(data)
+	args, err := DecodeArgs(data)
+	if err == nil && path != StdinArgs && args["_ansible_keep_remote_files"] == false {
+		// Written by Ansible (async runs still need a file: async_wrapper
+		// hands the module a path) and not to be kept: it holds secrets,
+		// so it goes now rather than when Ansible cleans up after the task,
+		// which an interrupted run never does.
+		_ = os.Remove(path)
+	}
+	return args, err
 }
 
 // DecodeArgs decodes the content of an args file. It is separate from

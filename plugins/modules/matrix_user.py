@@ -255,6 +255,12 @@ notes:
   - The module talks HTTP only. It runs on the host the task targets, which needs to reach O(homeserver_url); to run it on
     the controller, use C(delegate_to=localhost). Binaries ship for Linux and macOS on x86_64 and arm64.
   - Runs with C(async) too (Ansible's async wrapper needs Python on the host the module runs on).
+  - On the host the module runs on, the binary is kept in C(<remote_tmp>/mxadmin_synapse/) of the user the module runs as
+    (by default C(~/.ansible/tmp/mxadmin_synapse/)), verified by SHA-256 before every run and uploaded only when missing or
+    changed; the arguments reach it on standard input, so no secret is written to that host's disk. C(async) tasks, and
+    connection or become plugins that cannot pass data on stdin (C(become_method=su) with ansible-core 2.19), take
+    Ansible's own path instead (binary and args file in the task's temp dir; the binary deletes the args file as soon as
+    it has read it). See the collection README.
   - A deactivated user can be promoted or demoted; reactivating one without O(password) leaves it without a password.
   - Synapse applies the fields of one modification one by one; if a request fails midway, earlier fields are set.
     The error says so, and a rerun converges.

@@ -122,13 +122,24 @@ func ansiblePlaybook(t *testing.T, args ...string) Playbook {
 
 func ansiblePlaybookWith(t *testing.T, collections string, args ...string) Playbook {
 	t.Helper()
+	return ansiblePlaybookEnv(t, collections, nil, args...)
+}
+
+// ansiblePlaybookEnv runs ansible-playbook with more environment variables.
+func ansiblePlaybookEnv(t *testing.T, collections string, env []string, args ...string) Playbook {
+	t.Helper()
 	root, err := synapsetest.RepoRoot()
 	require.NoError(t, err)
-	return ansiblePlaybookIn(t, filepath.Join(root, "tests", "playbooks"), collections, args...)
+	return runAnsiblePlaybook(t, filepath.Join(root, "tests", "playbooks"), collections, env, args...)
 }
 
 // ansiblePlaybookIn runs ansible-playbook from dir.
 func ansiblePlaybookIn(t *testing.T, dir, collections string, args ...string) Playbook {
+	t.Helper()
+	return runAnsiblePlaybook(t, dir, collections, nil, args...)
+}
+
+func runAnsiblePlaybook(t *testing.T, dir, collections string, env []string, args ...string) Playbook {
 	t.Helper()
 	bin, err := synapsetest.AnsibleBin("ansible-playbook")
 	if err != nil {
@@ -136,7 +147,7 @@ func ansiblePlaybookIn(t *testing.T, dir, collections string, args ...string) Pl
 	}
 	cmd := exec.Command(bin, args...)
 	cmd.Dir = dir
-	cmd.Env = ansibleEnv(t, collections)
+	cmd.Env = append(ansibleEnv(t, collections), env...)
 	out, err := cmd.CombinedOutput()
 	recordOutput(string(out))
 	for _, a := range args {

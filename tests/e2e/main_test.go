@@ -38,7 +38,7 @@ func TestMain(m *testing.M) {
 		// Build from source so that plain 'go test' always tests the code
 		// as it is, with the flags of a release build.
 		binary = filepath.Join(dir, "mxadmin-synapse")
-		build := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", binary, "./modules-src/cmd/mxadmin-synapse")
+		build := exec.Command("go", "build", "-trimpath", "-tags", "nethttpomithttp2", "-ldflags=-s -w", "-o", binary, "./modules-src/cmd/mxadmin-synapse")
 		build.Dir = root
 		build.Env = append(os.Environ(), "CGO_ENABLED=0")
 		if os.Getenv("MXADMIN_E2E_RACE") == "1" {
@@ -53,6 +53,7 @@ func TestMain(m *testing.M) {
 			return 1
 		}
 		defer synapsetest.StopAll()
+		defer stopSSH()
 		code := m.Run()
 		if scanAll() > 0 && code == 0 {
 			code = 1

@@ -1,6 +1,8 @@
 // Command mxadmin-synapse is the binary behind the Ansible modules of the
-// mxadmin.synapse collection. Ansible runs it as `<binary> <args file>`; it
-// prints one JSON result. Which module to run is named in the args file.
+// mxadmin.synapse collection. Ansible runs it as `<binary> <args file>`; the
+// collection's action plugin runs it as `<binary> -` with the arguments on
+// standard input, so that they never touch the target's disk. It prints one
+// JSON result. Which module to run is named in the arguments.
 package main
 
 import (

@@ -28,6 +28,7 @@ type config struct {
 	out         string
 	concurrency int
 	repeat      int
+	only        string
 }
 
 func main() {
@@ -37,6 +38,7 @@ func main() {
 	flag.IntVar(&cfg.concurrency, "concurrency", 8, "concurrency of the role's module run")
 	flag.IntVar(&cfg.repeat, "repeat", 7, "runs of each short no-op measurement (the median is reported)")
 	flag.StringVar(&cfg.out, "out", "docs/benchmarks.md", "where to write the results (relative to the repository root; empty: do not write)")
+	flag.StringVar(&cfg.only, "only", "", "'ssh': measure only the SSH figures and replace their section of the results file")
 	flag.Parse()
 	if err := run(cfg); err != nil {
 		fmt.Fprintln(os.Stderr, "bench failed:", err)
@@ -68,6 +70,9 @@ type bench struct {
 	collections string
 	venv        string
 	rows        []row
+	ssh         []sshRow
+	// sshPairRatio is the median of rerun/ping over interleaved pairs.
+	sshPairRatio float64
 }
 
 func run(cfg config) error {
@@ -83,6 +88,10 @@ func run(cfg config) error {
 	b := &bench{cfg: cfg, root: root, work: work, venv: os.Getenv("MXADMIN_VENV")}
 	if b.venv == "" {
 		b.venv = filepath.Join(root, ".venv")
+	}
+
+	if cfg.only == "ssh" {
+		return b.runSSHOnly()
 	}
 
 	fmt.Println("==> measuring one bcrypt hash at Synapse's default cost (12), as Synapse computes it")
@@ -205,7 +214,11 @@ func run(cfg config) error {
 	}
 	b.rows[len(b.rows)-1].note = fmt.Sprintf("%d of %d sessions opened before the run still valid after it", valid, len(sessions))
 
-	report := b.report(hashTime, floor)
+	if err := b.sshBench(noopUsers); err != nil {
+		return err
+	}
+
+	report := b.report(hashTime, floor) + "\n" + b.sshReport()
 	fmt.Println()
 	fmt.Println(report)
 	if cfg.out != "" {
@@ -255,6 +268,11 @@ func users(prefix string, n int, password bool) []map[string]any {
 
 // playbook runs one of the benchmark's playbooks against the proxy.
 func (b *bench) playbook(name string, vars map[string]any) error {
+	return b.playbookOn("inventory/hosts.yml", nil, name, vars)
+}
+
+// playbookOn runs a playbook with an inventory and more environment.
+func (b *bench) playbookOn(inventory string, env []string, name string, vars map[string]any) error {
 	vars["bench_url"] = b.proxy.URL
 	vars["bench_token"] = b.token
 	vars["matrix_users_homeserver_url"] = b.proxy.URL
@@ -267,10 +285,11 @@ func (b *bench) playbook(name string, vars map[string]any) error {
 	if err := os.WriteFile(varsFile, data, 0o600); err != nil {
 		return err
 	}
-	cmd := exec.Command(filepath.Join(b.venv, "bin", "ansible-playbook"), "-i", "inventory/hosts.yml", name, "-e", "@"+varsFile)
+	cmd := exec.Command(filepath.Join(b.venv, "bin", "ansible-playbook"), "-i", inventory, name, "-e", "@"+varsFile)
 	cmd.Dir = filepath.Join(b.root, "tests", "cmd", "bench", "playbooks")
 	cmd.Env = append(os.Environ(), "ANSIBLE_COLLECTIONS_PATH="+b.collections, "ANSIBLE_NOCOLOR=1",
 		"ANSIBLE_PYTHON_INTERPRETER="+filepath.Join(b.venv, "bin", "python"), "ANSIBLE_CONFIG=")
+	cmd.Env = append(cmd.Env, env...)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return fmt.Errorf("ansible-playbook %s: %v\n%s", name, err, tail(string(out), 40))
