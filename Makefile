@@ -4,6 +4,15 @@
 #   make demo        throwaway Synapse + the example playbook, end to end
 #   make test        every test (real Synapse, real ansible-playbook)
 #   make bench       the benchmark (not part of make test)
+#
+# Other Synapse releases, PostgreSQL and other ansible-core releases:
+#   make e2e SYNAPSE_VERSION=1.98.0  the e2e suite against that Synapse (its own
+#                                    virtualenv .venv-synapse-1.98.0, installed
+#                                    with the dependencies of its release date)
+#   make e2e SYNAPSE_DB=postgres     on a PostgreSQL server the tests start
+#                                    themselves (Debian's postgresql package)
+#   make e2e ANSIBLE_CORE=2.21       with the newest ansible-core 2.21.x on the
+#                                    newest Python the machine has
 
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
@@ -14,6 +23,24 @@ VENV      ?= $(CURDIR)/.venv
 VENV_OLDEST ?= $(CURDIR)/.venv-ansible-oldest
 VERSION   := $(shell sed -n 's/^version: *//p' galaxy.yml)
 GO        ?= go
+# The Synapse and the database the e2e tests run against (see the top).
+SYNAPSE_VERSION ?=
+SYNAPSE_DB      ?= sqlite
+ANSIBLE_CORE    ?=
+# The oldest Synapse the collection supports: make test runs the e2e suite
+# against it (README "Supported versions" says why this one).
+SYNAPSE_OLDEST  := 1.90.0
+SYNAPSE_PINNED  := $(shell sed -n 's/^matrix-synapse==//p' requirements.txt)
+# The newest ansible-core, pinned in requirements-ansible-newest.txt.
+ANSIBLE_NEWEST  := 2.21
+# A pip that knows --uploaded-prior-to (checked with this one).
+PIP_DATED       := pip==26.3
+# The newest Python the machine has (ansible-core 2.20+ needs 3.12+): a
+# python3.N on PATH, else a pyenv-installed one, newest first.
+PYTHON_NEWEST ?= $(shell for n in 14 13 12; do \
+	for p in $$(command -v python3.$$n) $${PYENV_ROOT:-$$HOME/.pyenv}/versions/3.$$n.*/bin/python3.$$n; do \
+	  if [ -x "$$p" ] && "$$p" -c 'import sys, venv; sys.exit(sys.version_info < (3, 12))' 2>/dev/null; then echo "$$p"; exit 0; fi; \
+	done; done)
 GOFLAGS_BUILD := -trimpath -ldflags='-s -w -X github.com/mxadmin/synapse/modules-src/modules.Version=$(VERSION)'
 PLATFORMS := linux_amd64 linux_arm64 darwin_amd64 darwin_arm64
 BINARIES  := $(addprefix plugins/modules/__mxadmin_synapse_,$(PLATFORMS))
@@ -27,7 +54,19 @@ COLLECTION_TARBALL := $(DIST)/mxadmin-synapse-$(VERSION).tar.gz
 # and must never skip a Synapse test.
 TEST_ENV := PATH="$(VENV)/bin:$$PATH" MXADMIN_VENV="$(VENV)" MXADMIN_REQUIRE_SYNAPSE=1 ANSIBLE_NOCOLOR=1
 
-.PHONY: help venv venv-oldest build native test unit e2e e2e-oldest fuzz fuzz-long lint go-lint ansible-lint sanity \
+# Which Synapse virtualenv 'make e2e' uses: .venv unless another release or
+# PostgreSQL (psycopg2 is not in .venv) is asked for.
+ifneq ($(SYNAPSE_VERSION)$(filter-out sqlite,$(SYNAPSE_DB)),)
+E2E_SYNAPSE_VENV := $(CURDIR)/.venv-synapse-$(or $(SYNAPSE_VERSION),$(SYNAPSE_PINNED))
+endif
+ifneq ($(ANSIBLE_CORE),)
+E2E_ANSIBLE_VENV := $(CURDIR)/.venv-ansible-$(ANSIBLE_CORE)
+endif
+E2E_ENV := $(TEST_ENV) MXADMIN_SYNAPSE_DB=$(SYNAPSE_DB) \
+	$(if $(E2E_SYNAPSE_VENV),MXADMIN_SYNAPSE_VENV="$(E2E_SYNAPSE_VENV)") \
+	$(if $(E2E_ANSIBLE_VENV),MXADMIN_ANSIBLE_VENV="$(E2E_ANSIBLE_VENV)")
+
+.PHONY: help venv venv-oldest build native test unit e2e e2e-oldest e2e-synapse-oldest e2e-postgres e2e-ansible-newest postgresql fuzz fuzz-long lint go-lint ansible-lint sanity \
         collection demo bench constraints clean
 
 help:
@@ -56,6 +95,39 @@ $(VENV_OLDEST)/.installed: requirements-ansible-oldest.txt
 	$(VENV_OLDEST)/bin/pip install --disable-pip-version-check --progress-bar on -r requirements-ansible-oldest.txt
 	@touch $@
 
+# A Synapse release in a virtualenv of its own (make e2e SYNAPSE_VERSION=...),
+# installed with the dependencies of its release date (a newer dependency can
+# break an old Synapse), with psycopg2 for PostgreSQL. PIP_FIND_LINKS is
+# cleared: local wheels carry no upload date to filter on.
+$(CURDIR)/.venv-synapse-%/.installed:
+	@echo "==> creating $(@D): Synapse $* with the dependencies of its release date (minutes the first time)"
+	rm -rf $(@D) && $(PYTHON) -m venv $(@D)
+	$(@D)/bin/pip install --disable-pip-version-check -q --upgrade $(PIP_DATED)
+	date=$$($(PYTHON) tests/tools/pypi-upload-date.py matrix-synapse $*) && echo "    packages uploaded before $$date" && \
+	  PIP_FIND_LINKS= $(@D)/bin/pip install --disable-pip-version-check -q --uploaded-prior-to "$$date" \
+	    "matrix-synapse==$*" psycopg2-binary
+	@touch $@
+
+# ansible-core in a virtualenv of its own on the newest Python (make e2e
+# ANSIBLE_CORE=2.21): the newest one from requirements-ansible-newest.txt,
+# others as the newest patch release of that line. ANSIBLE_PYTHON picks
+# another interpreter (ansible-core before 2.17 does not run on 3.13).
+ANSIBLE_PYTHON ?= $(PYTHON_NEWEST)
+$(CURDIR)/.venv-ansible-%/.installed:
+	@test -n "$(ANSIBLE_PYTHON)" || { echo "no Python 3.12 or newer found (python3.12+ on PATH or in pyenv): install one or set ANSIBLE_PYTHON"; exit 1; }
+	@echo "==> creating $(@D): ansible-core $* on $$($(ANSIBLE_PYTHON) --version)"
+	rm -rf $(@D) && $(ANSIBLE_PYTHON) -m venv $(@D)
+	$(@D)/bin/pip install --disable-pip-version-check -q \
+	  $(if $(filter $*,$(ANSIBLE_NEWEST)),-r requirements-ansible-newest.txt,"ansible-core==$*.*")
+	@touch $@
+
+# PostgreSQL for 'make e2e SYNAPSE_DB=postgres': Debian's package; the tests
+# start a server of their own from its binaries (no cluster of the package is used).
+postgresql:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
+	  echo "==> installing PostgreSQL (apt-get)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends postgresql; }
+
 # Re-pin every package after a change to requirements.txt.
 constraints:
 	rm -rf $(VENV).pin && $(PYTHON) -m venv $(VENV).pin
@@ -83,7 +155,7 @@ $(COLLECTION_TARBALL): venv $(BINARIES) $(shell git ls-files 2>/dev/null | grep 
 
 # --- tests -------------------------------------------------------------------
 
-test: venv build lint unit fuzz e2e e2e-oldest sanity
+test: venv build lint unit fuzz e2e e2e-oldest e2e-synapse-oldest e2e-postgres e2e-ansible-newest sanity
 	@echo "==> all tests passed"
 
 unit:
@@ -102,10 +174,10 @@ fuzz-long:
 	$(GO) test -run '^$$' -fuzz FuzzModuleArgs -fuzztime 10m ./modules-src/modules/
 	$(GO) test -run '^$$' -fuzz FuzzServerAnswers -fuzztime 10m ./modules-src/synapse/
 
-e2e: venv native
-	@echo "==> end-to-end tests against real Synapse servers and ansible-playbook"
+e2e: venv native $(E2E_SYNAPSE_VENV:%=%/.installed) $(E2E_ANSIBLE_VENV:%=%/.installed) $(if $(filter postgres,$(SYNAPSE_DB)),postgresql)
+	@echo "==> end-to-end tests against real Synapse servers ($(or $(SYNAPSE_VERSION),$(SYNAPSE_PINNED)), $(SYNAPSE_DB)) and ansible-playbook"
 	@mkdir -p build
-	$(TEST_ENV) MXADMIN_SCAN_REPORT="$(CURDIR)/build/secret-scan.txt" $(GO) test -count=1 -timeout 30m ./tests/...
+	$(E2E_ENV) MXADMIN_SCAN_REPORT="$(CURDIR)/build/secret-scan.txt" $(GO) test -count=1 -timeout 30m ./tests/...
 	@cat build/secret-scan.txt
 
 # The playbook and role tests again, with the oldest ansible-core that
@@ -113,6 +185,20 @@ e2e: venv native
 e2e-oldest: venv venv-oldest native
 	@echo "==> playbook tests with ansible-core $$($(VENV_OLDEST)/bin/python -c 'import ansible.release as r; print(r.__version__)')"
 	$(TEST_ENV) MXADMIN_ANSIBLE_VENV="$(VENV_OLDEST)" $(GO) test -count=1 -timeout 20m -run 'TestPlaybook|TestRole|TestModuleDocs|TestAnsibleDoc' ./tests/e2e/
+
+# The e2e suite against the oldest supported Synapse, and against the pinned
+# one on PostgreSQL.
+e2e-synapse-oldest:
+	$(MAKE) --no-print-directory e2e SYNAPSE_VERSION=$(SYNAPSE_OLDEST)
+
+e2e-postgres:
+	$(MAKE) --no-print-directory e2e SYNAPSE_DB=postgres
+
+# The playbook, role and docs tests with the newest ansible-core on the
+# newest Python (Synapse still comes from .venv).
+e2e-ansible-newest: venv native $(CURDIR)/.venv-ansible-$(ANSIBLE_NEWEST)/.installed
+	@echo "==> playbook tests with ansible-core $$($(CURDIR)/.venv-ansible-$(ANSIBLE_NEWEST)/bin/python -c 'import ansible.release as r, sys; print(r.__version__, "on Python", sys.version.split()[0])')"
+	$(TEST_ENV) MXADMIN_ANSIBLE_VENV="$(CURDIR)/.venv-ansible-$(ANSIBLE_NEWEST)" $(GO) test -count=1 -timeout 20m -run 'TestPlaybook|TestRole|TestModuleDocs|TestAnsibleDoc' ./tests/e2e/
 
 lint: go-lint ansible-lint
 
