@@ -97,7 +97,8 @@ $(VENV_OLDEST)/.installed: requirements-ansible-oldest.txt
 
 # A Synapse release in a virtualenv of its own (make e2e SYNAPSE_VERSION=...),
 # installed with the dependencies of its release date (a newer dependency can
-# break an old Synapse), with psycopg2 for PostgreSQL. PIP_FIND_LINKS is
+# break an old Synapse), with psycopg2 for PostgreSQL and authlib (the oidc
+# extra: MAS delegation before 1.136 needs it). PIP_FIND_LINKS is
 # cleared: local wheels carry no upload date to filter on.
 $(CURDIR)/.venv-synapse-%/.installed:
 	@echo "==> creating $(@D): Synapse $* with the dependencies of its release date (minutes the first time)"
@@ -105,7 +106,7 @@ $(CURDIR)/.venv-synapse-%/.installed:
 	$(@D)/bin/pip install --disable-pip-version-check -q --upgrade $(PIP_DATED)
 	date=$$($(PYTHON) tests/tools/pypi-upload-date.py matrix-synapse $*) && echo "    packages uploaded before $$date" && \
 	  PIP_FIND_LINKS= $(@D)/bin/pip install --disable-pip-version-check -q --uploaded-prior-to "$$date" \
-	    "matrix-synapse==$*" psycopg2-binary
+	    "matrix-synapse[oidc]==$*" psycopg2-binary
 	@touch $@
 
 # ansible-core in a virtualenv of its own on the newest Python (make e2e
@@ -113,7 +114,7 @@ $(CURDIR)/.venv-synapse-%/.installed:
 # others as the newest patch release of that line. ANSIBLE_PYTHON picks
 # another interpreter (ansible-core before 2.17 does not run on 3.13).
 ANSIBLE_PYTHON ?= $(PYTHON_NEWEST)
-$(CURDIR)/.venv-ansible-%/.installed:
+$(CURDIR)/.venv-ansible-%/.installed: requirements-ansible-newest.txt
 	@test -n "$(ANSIBLE_PYTHON)" || { echo "no Python 3.12 or newer found (python3.12+ on PATH or in pyenv): install one or set ANSIBLE_PYTHON"; exit 1; }
 	@echo "==> creating $(@D): ansible-core $* on $$($(ANSIBLE_PYTHON) --version)"
 	rm -rf $(@D) && $(ANSIBLE_PYTHON) -m venv $(@D)

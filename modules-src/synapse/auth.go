@@ -121,15 +121,22 @@ func (c *Client) DelegatesAuth(ctx context.Context) (bool, error) {
 		err     error
 	}
 	answers := make([]answer, len(masProbes))
+	// The first MAS verdict ends the others (a Synapse that cannot reach
+	// MAS answers the metadata with 5xx, which would be retried).
+	probeCtx, found := context.WithCancel(ctx)
+	defer found()
 	var wg sync.WaitGroup
 	for i, p := range masProbes {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			var body map[string]any
-			_, err := c.call(ctx, http.MethodGet, p.path, nil, nil, &body)
+			_, err := c.call(probeCtx, http.MethodGet, p.path, nil, nil, &body)
 			mas, ok := p.verdict(body, err)
 			answers[i] = answer{mas, ok, err}
+			if mas {
+				found()
+			}
 		}()
 	}
 	wg.Wait()
