@@ -185,7 +185,7 @@ e2e: venv native $(E2E_SYNAPSE_VENV:%=%/.installed) $(E2E_ANSIBLE_VENV:%=%/.inst
 # meta/runtime.yml claims (Synapse still comes from .venv).
 e2e-oldest: venv venv-oldest native
 	@echo "==> playbook tests with ansible-core $$($(VENV_OLDEST)/bin/python -c 'import ansible.release as r; print(r.__version__)')"
-	$(TEST_ENV) MXADMIN_ANSIBLE_VENV="$(VENV_OLDEST)" $(GO) test -count=1 -timeout 20m -run 'TestPlaybook|TestRole|TestModuleDocs|TestAnsibleDoc' ./tests/e2e/
+	$(TEST_ENV) MXADMIN_ANSIBLE_VENV="$(VENV_OLDEST)" $(GO) test -count=1 -timeout 20m -run 'TestPlaybook|TestRole|TestModuleDocs|TestAnsibleDoc|TestInstalledCollectionTarball' ./tests/e2e/
 
 # The e2e suite against the oldest supported Synapse, and against the pinned
 # one on PostgreSQL.
@@ -199,7 +199,7 @@ e2e-postgres:
 # newest Python (Synapse still comes from .venv).
 e2e-ansible-newest: venv native $(CURDIR)/.venv-ansible-$(ANSIBLE_NEWEST)/.installed
 	@echo "==> playbook tests with ansible-core $$($(CURDIR)/.venv-ansible-$(ANSIBLE_NEWEST)/bin/python -c 'import ansible.release as r, sys; print(r.__version__, "on Python", sys.version.split()[0])')"
-	$(TEST_ENV) MXADMIN_ANSIBLE_VENV="$(CURDIR)/.venv-ansible-$(ANSIBLE_NEWEST)" $(GO) test -count=1 -timeout 20m -run 'TestPlaybook|TestRole|TestModuleDocs|TestAnsibleDoc' ./tests/e2e/
+	$(TEST_ENV) MXADMIN_ANSIBLE_VENV="$(CURDIR)/.venv-ansible-$(ANSIBLE_NEWEST)" $(GO) test -count=1 -timeout 20m -run 'TestPlaybook|TestRole|TestModuleDocs|TestAnsibleDoc|TestInstalledCollectionTarball' ./tests/e2e/
 
 lint: go-lint ansible-lint
 
