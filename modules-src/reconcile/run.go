@@ -379,6 +379,7 @@ func (r *Runner) apply(ctx context.Context, p *Plan, o *Outcome) {
 	if o.Action == ActionFailed || o.Action == ActionUnchanged {
 		return
 	}
+	defer r.explainLongPassword(p, o)
 	id := p.UserID
 
 	if p.Register != nil {

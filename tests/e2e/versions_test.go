@@ -227,3 +227,34 @@ func TestLockedWhereTheListDoesNotSay(t *testing.T) {
 	assert.False(t, r.changed(), "a locked user is not locked again on every run")
 	f.requireNoWrites(t)
 }
+
+// Synapse 1.140.x cannot hash a password that is, with the pepper, longer
+// than 72 bytes (bcrypt 5 raises; fixed in 1.141): its 500 gets a message
+// that names the bug. The proxy answers as 1.140 does (checked against a
+// real 1.140.0: {"errcode":"M_UNKNOWN","error":"Internal server error"}).
+func TestPasswordOver72BytesOnSynapse1140(t *testing.T) {
+	f := newFixture(t)
+	long := strings.Repeat("long-password-", 6) // 84 bytes
+	f.proxy.SetFault(func(w http.ResponseWriter, r *http.Request) bool {
+		if r.Method != http.MethodPut || !strings.Contains(r.URL.Path, "/_synapse/admin/v2/users/") {
+			return false
+		}
+		body, _ := io.ReadAll(r.Body)
+		var m map[string]any
+		_ = json.Unmarshal(body, &m)
+		if pw, _ := m["password"].(string); len(pw) <= 72 {
+			r.Body = io.NopCloser(strings.NewReader(string(body)))
+			return false
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusInternalServerError)
+		_, _ = w.Write([]byte(`{"errcode":"M_UNKNOWN","error":"Internal server error"}`))
+		return true
+	})
+	defer f.proxy.SetFault(nil)
+	recordSecrets(long)
+	r := f.run(t, map[string]any{"user": uniqueUser("long"), "password": long, "retries": 0})
+	requireCleanFailure(t, r, "Synapse 1.140.x", "1.141", "72 bytes")
+	r = f.run(t, map[string]any{"user": uniqueUser("short"), "password": "short-pass-1", "retries": 0}).mustSucceed(t)
+	assert.True(t, r.changed())
+}
