@@ -153,7 +153,7 @@ func (c *Client) DelegatesAuth(ctx context.Context) (bool, error) {
 		}
 	}
 	if unsure != nil {
-		return false, fmt.Errorf("cannot tell whether it delegates authentication to Matrix Authentication Service (MAS): %w", unsure)
+		return false, fmt.Errorf("cannot tell whether it delegates authentication to Matrix Authentication Service (MAS), so nothing is written (homeserver_url must reach Synapse's client and admin APIs): %w", unsure)
 	}
 	return false, nil
 }
