@@ -54,6 +54,9 @@ COLLECTION_TARBALL := $(DIST)/mxadmin-synapse-$(VERSION).tar.gz
 # and must never skip a Synapse test.
 TEST_ENV := PATH="$(VENV)/bin:$$PATH" MXADMIN_VENV="$(VENV)" MXADMIN_REQUIRE_SYNAPSE=1 ANSIBLE_NOCOLOR=1
 
+ifneq ($(filter-out sqlite postgres,$(SYNAPSE_DB)),)
+$(error SYNAPSE_DB is "$(SYNAPSE_DB)": use sqlite (the default) or postgres)
+endif
 # Which Synapse virtualenv 'make e2e' uses: .venv unless another release or
 # PostgreSQL (psycopg2 is not in .venv) is asked for.
 ifneq ($(SYNAPSE_VERSION)$(filter-out sqlite,$(SYNAPSE_DB)),)
