@@ -165,8 +165,8 @@ type Session struct {
 }
 
 // Open connects and authenticates: the MAS probes (synapse.DelegatesAuth,
-// unauthenticated GETs sent together) to refuse a MAS homeserver, then whoami (token) or a login. Shared-secret mode sends
-// nothing more.
+// unauthenticated GETs sent together) to refuse a MAS homeserver, then
+// whoami (token) or a login. Shared-secret mode sends nothing more.
 func Open(ctx context.Context, o Options) (*Session, error) {
 	mode, err := o.Mode()
 	if err != nil {
