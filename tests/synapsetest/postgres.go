@@ -90,8 +90,13 @@ func startPostgres() (*postgres, error) {
 		gid, _ := strconv.Atoi(u.Gid)
 		p.cred = &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}
 	}
-	// A short path: a unix socket path must stay under 108 bytes.
-	if p.dir, err = os.MkdirTemp("", "mxpg-"); err != nil {
+	// A short path: a unix socket path must stay under 108 bytes, which a
+	// long TMPDIR would break.
+	base := os.TempDir()
+	if len(base) > 60 {
+		base = "/tmp"
+	}
+	if p.dir, err = os.MkdirTemp(base, "mxpg-"); err != nil {
 		return nil, err
 	}
 	if p.cred != nil {
