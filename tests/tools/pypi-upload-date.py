@@ -1,9 +1,8 @@
-#!/usr/bin/env python3
 """Print a moment just after a release was uploaded to PyPI, for
 pip's --uploaded-prior-to: installing an old release with the dependencies
 of its time (a newer dependency can break it).
 
-usage: pypi-upload-date.py <project> <version>
+usage: python3 pypi-upload-date.py <project> <version>
 
 One request to PyPI's simple index (JSON form, PEP 691/700), which carries
 the upload time of every file. The answer is the first upload of <version>
