@@ -120,7 +120,7 @@ $(CURDIR)/.venv-synapse-%/.installed:
 # ansible-core in a virtualenv of its own on the newest Python (make e2e
 # ANSIBLE_CORE=2.21): the newest one from requirements-ansible-newest.txt,
 # others as the newest patch release of that line. ANSIBLE_PYTHON picks
-# another interpreter (ansible-core before 2.17 does not run on 3.13).
+# another interpreter (ansible-core 2.16 does not support Python 3.13).
 ANSIBLE_PYTHON ?= $(PYTHON_NEWEST)
 $(CURDIR)/.venv-ansible-%/.installed: requirements-ansible-newest.txt
 	@test -n "$(ANSIBLE_PYTHON)" || { echo "no Python 3.12 or newer found (python3.12+ on PATH or in pyenv): install one or set ANSIBLE_PYTHON"; exit 1; }
