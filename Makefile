@@ -38,7 +38,8 @@ E2E_RUN         ?=
 SYNAPSE_PINNED  := $(shell sed -n 's/^matrix-synapse==//p' requirements.txt)
 # The newest ansible-core, pinned in requirements-ansible-newest.txt.
 ANSIBLE_NEWEST  := 2.21
-# A pip that knows --uploaded-prior-to (checked with this one).
+# A pip that knows --uploaded-prior-to (added in pip 26.0; the venv's bundled
+# pip is older, so it is upgraded to this one first).
 PIP_DATED       := pip==26.3
 # The newest Python the machine has (ansible-core 2.20+ needs 3.12+): a
 # python3.N on PATH, else a pyenv-installed one, newest first.
