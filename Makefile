@@ -5,6 +5,15 @@
 #   make test        every test (real Synapse, real ansible-playbook)
 #   make bench       the benchmark (not part of make test)
 #   make help        every target, from the "## " comment above it
+#
+# Other Synapse releases, PostgreSQL and other ansible-core releases:
+#   make e2e SYNAPSE_VERSION=1.98.0  the e2e suite against that Synapse (its own
+#                                    virtualenv .venv-synapse-1.98.0, installed
+#                                    with the dependencies of its release date)
+#   make e2e SYNAPSE_DB=postgres     on a PostgreSQL server the tests start
+#                                    themselves (Debian's postgresql package)
+#   make e2e ANSIBLE_CORE=2.21       with the newest ansible-core 2.21.x on the
+#                                    newest Python the machine has
 
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
@@ -20,6 +29,32 @@ GO        ?= go
 # nethttpomithttp2: net/http without its bundled HTTP/2 (393 KB less; Synapse
 # and the proxies in front of it speak HTTP/1.1). docs/binary-size.md.
 GOFLAGS_BUILD := -trimpath -tags nethttpomithttp2 -ldflags='-s -w -X github.com/mxadmin/synapse/modules-src/modules.Version=$(VERSION)'
+# The Synapse and the database the e2e tests run against (see the top).
+SYNAPSE_VERSION ?=
+SYNAPSE_DB      ?= sqlite
+ANSIBLE_CORE    ?=
+# The oldest Synapse the collection supports: make test runs the e2e suite
+# against it (README "Supported versions" says why this one).
+SYNAPSE_OLDEST  := 1.90.0
+# The releases that can lock users but whose user list does not say who is
+# locked (1.91, 1.92): the locked tests run against the last of them.
+SYNAPSE_LOCKED_UNLISTED := 1.92.3
+# E2E_RUN limits 'make e2e' to the tests matching it (go test -run).
+E2E_RUN         ?=
+# The stage name 'make e2e' counts its tests under (make test runs it several ways).
+E2E_STAGE       ?= e2e
+SYNAPSE_PINNED  := $(shell sed -n 's/^matrix-synapse==//p' requirements.txt)
+# The newest ansible-core, pinned in requirements-ansible-newest.txt.
+ANSIBLE_NEWEST  := 2.21
+# A pip that knows --uploaded-prior-to (added in pip 26.0; the venv's bundled
+# pip is older, so it is upgraded to this one first).
+PIP_DATED       := pip==26.3
+# The newest Python the machine has (ansible-core 2.20+ needs 3.12+): a
+# python3.N on PATH, else a pyenv-installed one, newest first.
+PYTHON_NEWEST ?= $(shell for n in 14 13 12; do \
+	for p in $$(command -v python3.$$n) $${PYENV_ROOT:-$$HOME/.pyenv}/versions/3.$$n.*/bin/python3.$$n; do \
+	  if [ -x "$$p" ] && "$$p" -c 'import sys, venv; sys.exit(sys.version_info < (3, 12))' 2>/dev/null; then echo "$$p"; exit 0; fi; \
+	done; done)
 PLATFORMS := linux_amd64 linux_arm64 darwin_amd64 darwin_arm64
 BINARIES  := $(addprefix plugins/modules/__mxadmin_synapse_,$(PLATFORMS))
 NATIVE    := plugins/modules/__mxadmin_synapse_$(shell $(GO) env GOOS)_$(shell $(GO) env GOARCH)
@@ -32,9 +67,25 @@ COLLECTION_TARBALL := $(DIST)/mxadmin-synapse-$(VERSION).tar.gz
 # and must never skip a Synapse test.
 TEST_ENV := PATH="$(VENV)/bin:$$PATH" MXADMIN_VENV="$(VENV)" MXADMIN_REQUIRE_SYNAPSE=1 ANSIBLE_NOCOLOR=1
 
+ifneq ($(filter-out sqlite postgres,$(SYNAPSE_DB)),)
+$(error SYNAPSE_DB is "$(SYNAPSE_DB)": use sqlite (the default) or postgres)
+endif
+# Which Synapse virtualenv 'make e2e' uses: .venv unless another release or
+# PostgreSQL (psycopg2 is not in .venv) is asked for.
+ifneq ($(SYNAPSE_VERSION)$(filter-out sqlite,$(SYNAPSE_DB)),)
+E2E_SYNAPSE_VENV := $(CURDIR)/.venv-synapse-$(or $(SYNAPSE_VERSION),$(SYNAPSE_PINNED))
+endif
+ifneq ($(ANSIBLE_CORE),)
+E2E_ANSIBLE_VENV := $(CURDIR)/.venv-ansible-$(ANSIBLE_CORE)
+endif
+E2E_ENV := $(TEST_ENV) MXADMIN_SYNAPSE_DB=$(SYNAPSE_DB) \
+	$(if $(E2E_SYNAPSE_VENV),MXADMIN_SYNAPSE_VENV="$(E2E_SYNAPSE_VENV)") \
+	$(if $(E2E_ANSIBLE_VENV),MXADMIN_ANSIBLE_VENV="$(E2E_ANSIBLE_VENV)")
+
 .PHONY: help venv venv-oldest build native test unit e2e e2e-oldest fuzz fuzz-long lint go-lint ansible-lint sanity \
         collection demo bench constraints clean venv-release release-check galaxy-import docs-lint changelog-lint \
-        release qemu e2e-platforms test-stages shellcheck ssh-server
+        release qemu e2e-platforms test-stages shellcheck ssh-server \
+        e2e-synapse-oldest e2e-synapse-locked-unlisted e2e-postgres e2e-ansible-newest postgresql
 
 # make help prints the '## ' line above each target, under its section: every
 # .PHONY target has one (tests/repo checks it).
@@ -66,6 +117,41 @@ $(VENV_OLDEST)/.installed: requirements-ansible-oldest.txt
 	$(PYTHON) -m venv $(VENV_OLDEST)
 	$(VENV_OLDEST)/bin/pip install --disable-pip-version-check --progress-bar on -r requirements-ansible-oldest.txt
 	@touch $@
+
+# A Synapse release in a virtualenv of its own (make e2e SYNAPSE_VERSION=...),
+# installed with the dependencies of its release date (a newer dependency can
+# break an old Synapse), with psycopg2 for PostgreSQL and authlib (the oidc
+# extra: MAS delegation before 1.136 needs it). PIP_FIND_LINKS is
+# cleared: local wheels carry no upload date to filter on.
+$(CURDIR)/.venv-synapse-%/.installed:
+	@echo "==> creating $(@D): Synapse $* with the dependencies of its release date (minutes the first time)"
+	rm -rf $(@D) && $(PYTHON) -m venv $(@D)
+	$(@D)/bin/pip install --disable-pip-version-check -q --upgrade $(PIP_DATED)
+	date=$$($(PYTHON) tests/tools/pypi-upload-date.py matrix-synapse $*) && echo "    packages uploaded before $$date" && \
+	  PIP_FIND_LINKS= $(@D)/bin/pip install --disable-pip-version-check -q --uploaded-prior-to "$$date" \
+	    "matrix-synapse[oidc]==$*" psycopg2-binary
+	@touch $@
+
+# ansible-core in a virtualenv of its own on the newest Python (make e2e
+# ANSIBLE_CORE=2.21): the newest one from requirements-ansible-newest.txt,
+# others as the newest patch release of that line. ANSIBLE_PYTHON picks
+# another interpreter (ansible-core 2.16 does not support Python 3.13).
+ANSIBLE_PYTHON ?= $(PYTHON_NEWEST)
+$(CURDIR)/.venv-ansible-%/.installed: requirements-ansible-newest.txt
+	@test -n "$(ANSIBLE_PYTHON)" || { echo "no Python 3.12 or newer found (python3.12+ on PATH or in pyenv): install one or set ANSIBLE_PYTHON"; exit 1; }
+	@echo "==> creating $(@D): ansible-core $* on $$($(ANSIBLE_PYTHON) --version)"
+	rm -rf $(@D) && $(ANSIBLE_PYTHON) -m venv $(@D)
+	$(@D)/bin/pip install --disable-pip-version-check -q \
+	  $(if $(filter $*,$(ANSIBLE_NEWEST)),-r requirements-ansible-newest.txt,"ansible-core==$*.*")
+	@touch $@
+
+# PostgreSQL for 'make e2e SYNAPSE_DB=postgres': Debian's package; the tests
+# start a server of their own from its binaries (no cluster of the package is used).
+## install PostgreSQL (apt-get) for make e2e SYNAPSE_DB=postgres
+postgresql:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
+	  echo "==> installing PostgreSQL (apt-get)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends postgresql; }
 
 # Re-pin every package after a change to requirements.txt.
 ## re-pin constraints.txt after a change to requirements.txt
@@ -136,7 +222,8 @@ test:
 
 # The stages of make test: a new one is a target listed here.
 ## the stages of make test, without the tally
-test-stages: venv build lint unit fuzz e2e e2e-oldest sanity release-check e2e-platforms
+test-stages: venv build lint unit fuzz e2e e2e-oldest e2e-synapse-oldest e2e-synapse-locked-unlisted e2e-postgres \
+	e2e-ansible-newest sanity release-check e2e-platforms
 
 ## Go unit tests (race detector), the test summariser's and the Makefile's included
 unit:
@@ -157,11 +244,12 @@ fuzz-long:
 	$(GO) test -run '^$$' -fuzz FuzzModuleArgs -fuzztime 10m ./modules-src/modules/
 	$(GO) test -run '^$$' -fuzz FuzzServerAnswers -fuzztime 10m ./modules-src/synapse/
 
-## end-to-end tests: real Synapse servers, real ansible-playbook runs (also over SSH)
-e2e: venv native ssh-server
-	@echo "==> end-to-end tests against real Synapse servers and ansible-playbook"
+## end-to-end tests: real Synapse servers, real ansible-playbook runs (also over SSH);
+## SYNAPSE_VERSION=x.y.z, SYNAPSE_DB=postgres, ANSIBLE_CORE=2.21 and E2E_RUN=regexp pick what they run against
+e2e: venv native ssh-server $(E2E_SYNAPSE_VENV:%=%/.installed) $(E2E_ANSIBLE_VENV:%=%/.installed) $(if $(filter postgres,$(SYNAPSE_DB)),postgresql)
+	@echo "==> end-to-end tests against real Synapse servers ($(or $(SYNAPSE_VERSION),$(SYNAPSE_PINNED)), $(SYNAPSE_DB)) and ansible-playbook"
 	@mkdir -p build
-	@$(call go_test,e2e,-count=1 -timeout 30m ./tests/...,$(TEST_ENV) MXADMIN_SCAN_REPORT="$(CURDIR)/build/secret-scan.txt")
+	@$(call go_test,$(E2E_STAGE),-count=1 -timeout 30m $(if $(E2E_RUN),-run '$(E2E_RUN)') ./tests/...,$(E2E_ENV) MXADMIN_SCAN_REPORT="$(CURDIR)/build/secret-scan.txt")
 	@cat build/secret-scan.txt
 
 # The playbook and role tests again, with the oldest ansible-core that
@@ -169,7 +257,28 @@ e2e: venv native ssh-server
 ## the playbook, role and docs tests with the oldest supported ansible-core
 e2e-oldest: venv venv-oldest native ssh-server
 	@echo "==> playbook tests with ansible-core $$($(VENV_OLDEST)/bin/python -c 'import ansible.release as r; print(r.__version__)')"
-	@$(call go_test,e2e-oldest,-count=1 -timeout 20m -run 'TestPlaybook|TestRole|TestMDAD|TestModuleDocs|TestAnsibleDoc|TestSSH' ./tests/e2e/,$(TEST_ENV) MXADMIN_ANSIBLE_VENV="$(VENV_OLDEST)")
+	@$(call go_test,e2e-oldest,-count=1 -timeout 20m -run 'TestPlaybook|TestRole|TestMDAD|TestModuleDocs|TestAnsibleDoc|TestInstalledCollectionTarball|TestSSH' ./tests/e2e/,$(TEST_ENV) MXADMIN_ANSIBLE_VENV="$(VENV_OLDEST)")
+
+# The e2e suite against the oldest supported Synapse, and against the pinned
+# one on PostgreSQL.
+## the e2e suite against the oldest supported Synapse (SYNAPSE_OLDEST)
+e2e-synapse-oldest:
+	@$(MAKE) --no-print-directory e2e SYNAPSE_VERSION=$(SYNAPSE_OLDEST) E2E_STAGE=$@
+
+## the e2e suite against the pinned Synapse on PostgreSQL
+e2e-postgres:
+	@$(MAKE) --no-print-directory e2e SYNAPSE_DB=postgres E2E_STAGE=$@
+
+## the locked tests against a Synapse whose user list lacks locked (1.91, 1.92)
+e2e-synapse-locked-unlisted:
+	@$(MAKE) --no-print-directory e2e SYNAPSE_VERSION=$(SYNAPSE_LOCKED_UNLISTED) E2E_STAGE=$@ E2E_RUN='Locked|TestEachFieldChangedAlone|TestCheckModePredicts|TestSelfProtection'
+
+# The playbook, role and docs tests with the newest ansible-core on the
+# newest Python (Synapse still comes from .venv).
+## the playbook, role, docs and SSH tests with the newest ansible-core on the newest Python
+e2e-ansible-newest: venv native ssh-server $(CURDIR)/.venv-ansible-$(ANSIBLE_NEWEST)/.installed
+	@echo "==> playbook tests with ansible-core $$($(CURDIR)/.venv-ansible-$(ANSIBLE_NEWEST)/bin/python -c 'import ansible.release as r, sys; print(r.__version__, "on Python", sys.version.split()[0])')"
+	@$(call go_test,e2e-ansible-newest,-count=1 -timeout 20m -run 'TestPlaybook|TestRole|TestMDAD|TestModuleDocs|TestAnsibleDoc|TestInstalledCollectionTarball|TestSSH' ./tests/e2e/,$(TEST_ENV) MXADMIN_ANSIBLE_VENV="$(CURDIR)/.venv-ansible-$(ANSIBLE_NEWEST)")
 
 ## go-lint and ansible-lint
 lint: go-lint ansible-lint

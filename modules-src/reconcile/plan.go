@@ -47,6 +47,9 @@ type Facts struct {
 	// CanRead is false when only the shared secret is given: users can be
 	// registered but not read or modified.
 	CanRead bool
+	// LockUnsupported is true when the server cannot lock users (Synapse
+	// before 1.91: its user API has no "locked", and a PUT ignores it).
+	LockUnsupported bool
 }
 
 // Plan is the set of requests that bring one user to its declared state.
@@ -105,6 +108,11 @@ const (
 // the requests to send. It is pure: everything it needs has been read.
 func PlanUser(d *Desired, id string, current *synapse.User, pw PasswordCheck, f Facts) *Plan {
 	p := &Plan{UserID: id, Desired: d, Current: current}
+	if f.CanRead && f.LockUnsupported && d.Locked != nil && *d.Locked {
+		// Sending it would report a change on every run and lock nobody.
+		p.Err = fmt.Errorf("locked: this Synapse cannot lock users (its admin API has no \"locked\"; locking needs Synapse 1.91 or later), so %s was left alone: remove locked: true or upgrade Synapse", d.Ref)
+		return p
+	}
 	switch {
 	case !f.CanRead:
 		planRegister(p, d)

@@ -105,6 +105,10 @@ func (r *Runner) Run(ctx context.Context, desired []*Desired) ([]*Outcome, []str
 		}
 	}
 
+	if r.Facts.CanRead {
+		r.detectLocking(ctx, desired, outcomes, current)
+	}
+
 	checks, w := r.checkPasswords(ctx, desired, outcomes, current)
 	warnings = append(warnings, w...)
 
@@ -290,7 +294,9 @@ func (r *Runner) readCurrent(ctx context.Context, desired []*Desired, outcomes [
 	var detail []int
 	for _, i := range live {
 		d := desired[i]
-		if _, ok := current[outcomes[i].UserID]; ok && (d.Threepids != nil || d.ExternalIDs != nil) {
+		// The list carries no "locked" before Synapse 1.93: a declared
+		// locked is then compared with the user's own answer.
+		if cur, ok := current[outcomes[i].UserID]; ok && (d.Threepids != nil || d.ExternalIDs != nil || d.Locked != nil && !cur.LockedKnown) {
 			detail = append(detail, i)
 		}
 	}
@@ -311,9 +317,49 @@ func (r *Runner) readCurrent(ctx context.Context, desired []*Desired, outcomes [
 	return current, nil
 }
 
+// detectLocking finds out, when a user is declared locked, whether this
+// Synapse can lock users at all: any user answer with a "locked" key says it
+// can; else the admin's own GET tells (Synapse 1.91 on has the key there,
+// even where the list lacks it).
+func (r *Runner) detectLocking(ctx context.Context, desired []*Desired, outcomes []*Outcome, current map[string]*synapse.User) {
+	var lockers []int
+	for i, d := range desired {
+		if d.Locked != nil && *d.Locked && outcomes[i].Action != ActionFailed {
+			lockers = append(lockers, i)
+		}
+	}
+	if len(lockers) == 0 {
+		return
+	}
+	for _, u := range current {
+		if u.LockedKnown {
+			return
+		}
+	}
+	me, err := r.Client.GetUser(ctx, r.Facts.Me)
+	switch {
+	case err != nil:
+		for _, i := range lockers {
+			outcomes[i].fail(fmt.Errorf("cannot tell whether this Synapse can lock users (reading %s): %w", r.Facts.Me, r.explain(err)))
+		}
+	case me != nil:
+		r.Facts.LockUnsupported = !me.LockedKnown
+	}
+}
+
 // checkPasswords compares every password declared with update_password=always
 // with the stored hash, reading the hashes in as few requests as possible
 // and verifying them on all cores (bcrypt is deliberately slow).
+//
+// The hashes come from search_users, whose term is an SQL LIKE on the user
+// ID. An empty term returns every user only from Synapse 1.95 (before, it
+// answers null), so many users are read with the term ":<server name>",
+// which every local user ID contains, on every release. The answer is
+// matched by exact ID (the LIKE is case-sensitive on PostgreSQL, and "_" is
+// a wildcard). A password that cannot be compared is never sent on a guess:
+// setting it would log the user out and report a change on every run. The
+// only exception is a Synapse without the endpoint at all
+// (ErrHashesUnavailable): there the password is set and a warning says so.
 func (r *Runner) checkPasswords(ctx context.Context, desired []*Desired, outcomes []*Outcome, current map[string]*synapse.User) ([]PasswordCheck, []string) {
 	checks := make([]PasswordCheck, len(desired))
 	var need []int
@@ -330,33 +376,40 @@ func (r *Runner) checkPasswords(ctx context.Context, desired []*Desired, outcome
 
 	hashes := map[string]string{}
 	var readErr error
-	if len(need) <= hashesPerUserLimit {
-		found := make([]map[string]string, len(need))
-		errs := forEach(len(need), r.Concurrency, func(k int) (err error) {
-			found[k], err = r.Client.PasswordHashes(ctx, r.Facts.Me, desired[need[k]].Localpart)
+	if len(need) > hashesPerUserLimit && r.ServerName != "" {
+		hashes, readErr = r.Client.PasswordHashes(ctx, r.Facts.Me, ":"+r.ServerName)
+	}
+	// One request per user not found yet: the few-users case, and any user
+	// a bulk answer left out.
+	var missing []int
+	for _, i := range need {
+		if _, ok := hashes[outcomes[i].UserID]; !ok {
+			missing = append(missing, i)
+		}
+	}
+	if readErr == nil && len(missing) > 0 {
+		found := make([]map[string]string, len(missing))
+		errs := forEach(len(missing), r.Concurrency, func(k int) (err error) {
+			found[k], err = r.Client.PasswordHashes(ctx, r.Facts.Me, outcomes[missing[k]].UserID)
 			return err
 		})
-		for k := range need {
+		for k := range missing {
 			if errs[k] != nil {
 				readErr = errs[k]
 				break
 			}
-			for id, h := range found[k] {
+			id := outcomes[missing[k]].UserID
+			if h, ok := found[k][id]; ok {
 				hashes[id] = h
 			}
 		}
-	} else {
-		hashes, readErr = r.Client.PasswordHashes(ctx, r.Facts.Me, "")
 	}
 
-	if readErr != nil {
+	if errors.Is(readErr, synapse.ErrHashesUnavailable) {
 		for _, i := range need {
 			checks[i] = PasswordUnreadable
 		}
-		if errors.Is(readErr, synapse.ErrHashesUnavailable) {
-			return checks, nil
-		}
-		return checks, []string{fmt.Sprintf("could not read password hashes, so passwords are set without comparing: %v", r.explain(readErr))}
+		return checks, nil
 	}
 
 	workers := runtime.GOMAXPROCS(0)
@@ -366,10 +419,12 @@ func (r *Runner) checkPasswords(ctx context.Context, desired []*Desired, outcome
 		switch {
 		case ctx.Err() != nil:
 			// Interrupted: thousands of hashes take minutes, and the run
-			// must end (and log out) promptly.
-			checks[i] = PasswordUnreadable
+			// must end (and log out) promptly, sending nothing more.
+			outcomes[i].fail(fmt.Errorf("%s: the password was not compared: %w", outcomes[i].Name(), context.Cause(ctx)))
+		case !ok && readErr != nil:
+			outcomes[i].fail(fmt.Errorf("cannot read the stored password hash of %s to compare it with the declared password (update_password: always), so nothing was sent for this user: %w", outcomes[i].Name(), r.explain(readErr)))
 		case !ok:
-			checks[i] = PasswordUnreadable
+			outcomes[i].fail(fmt.Errorf("cannot compare the password of %s (update_password: always): Synapse's search_users did not return its stored hash, so nothing was sent for this user (setting the password blindly would log it out and report a change on every run); use update_password: on_create to leave the password alone", outcomes[i].Name()))
 		case synapse.PasswordMatches(hash, *desired[i].Password, r.Pepper):
 			checks[i] = PasswordSame
 		default:
@@ -399,6 +454,7 @@ func (r *Runner) apply(ctx context.Context, p *Plan, o *Outcome) {
 	if o.Action == ActionFailed || o.Action == ActionUnchanged {
 		return
 	}
+	defer r.explainLongPassword(p, o)
 	id := p.UserID
 
 	if p.Register != nil {

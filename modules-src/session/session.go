@@ -170,9 +170,9 @@ type Session struct {
 	opts          Options
 }
 
-// Open connects and authenticates: one auth_metadata read to refuse a MAS
-// homeserver, then whoami (token) or a login. Shared-secret mode sends
-// nothing more.
+// Open connects and authenticates: the MAS probes (synapse.DelegatesAuth,
+// unauthenticated GETs sent together) to refuse a MAS homeserver, then
+// whoami (token) or a login. Shared-secret mode sends nothing more.
 func Open(ctx context.Context, o Options) (*Session, error) {
 	mode, err := o.Mode()
 	if err != nil {

@@ -3,7 +3,10 @@ package synapse
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
+	"strings"
+	"sync"
 )
 
 var clientV3 = []string{"_matrix", "client", "v3"}
@@ -53,22 +56,106 @@ func (c *Client) Logout(ctx context.Context) error {
 	return err
 }
 
-// DelegatesAuth reports whether the homeserver hands authentication to
-// Matrix Authentication Service (MAS). Synapse registers auth_metadata only
-// then: a 404 means no MAS, and an answer from Synapse itself (its metadata,
-// or a Matrix error when it cannot fetch MAS's) means MAS.
-func (c *Client) DelegatesAuth(ctx context.Context) (bool, error) {
-	_, err := c.call(ctx, http.MethodGet, []string{"_matrix", "client", "v1", "auth_metadata"}, nil, nil, nil)
-	var e *Error
+// masProbe is one request whose answer can show that the homeserver hands
+// authentication to Matrix Authentication Service (MAS).
+type masProbe struct {
+	path []string
+	// verdict reads the answer (its JSON object when err is nil): MAS, not
+	// MAS, or (ok false) no conclusion.
+	verdict func(body map[string]any, err error) (mas, ok bool)
+}
+
+// masProbes are every place a MAS-delegated Synapse has shown it, since
+// the oldest supported release (read from Synapse's source):
+//   - the auth metadata (v1 from 1.138, unstable MSC2965 from 1.123) and
+//     the auth issuer (unstable MSC2965, from 1.98) are only served with
+//     MAS: an answer with an issuer means MAS, a 404 (not served, or served
+//     as "not configured") means none;
+//   - the admin API's shared-secret registration is not registered with
+//     MAS (experimental_features.msc3861, or matrix_authentication_service
+//     from 1.136), so that GET (which needs no auth and only makes a
+//     nonce) answers Synapse's 404 M_UNRECOGNIZED there and a nonce
+//     everywhere else. It is the probe that works on every release.
+//
+// A success counts only with the key the endpoint answers with ("issuer",
+// "nonce"): a catch-all 200 page of a proxy proves nothing.
+// A 5xx or any other answer proves nothing either way (a Synapse behind MAS
+// that cannot reach MAS answers the metadata with a 5xx; so does an
+// overloaded proxy), so it leaves the probe without a conclusion.
+var masProbes = []masProbe{
+	{[]string{"_synapse", "admin", "v1", "register"}, func(body map[string]any, err error) (bool, bool) {
+		switch {
+		case err == nil:
+			_, ok := body["nonce"]
+			return false, ok
+		case StatusOf(err) == http.StatusNotFound && HasErrcode(err, ErrcodeUnrecognized):
+			return true, true
+		}
+		return false, false
+	}},
+	{[]string{"_matrix", "client", "v1", "auth_metadata"}, servedOnlyWithMAS},
+	{[]string{"_matrix", "client", "unstable", "org.matrix.msc2965", "auth_metadata"}, servedOnlyWithMAS},
+	{[]string{"_matrix", "client", "unstable", "org.matrix.msc2965", "auth_issuer"}, servedOnlyWithMAS},
+}
+
+func servedOnlyWithMAS(body map[string]any, err error) (mas, ok bool) {
+	var re *ResponseError
 	switch {
 	case err == nil:
-		return true, nil
-	case StatusOf(err) == http.StatusNotFound:
-		return false, nil
-	case errors.As(err, &e) && e.Status >= 500:
-		return true, nil
+		_, ok := body["issuer"]
+		return ok, ok
+	case StatusOf(err) == http.StatusNotFound, errors.As(err, &re) && re.Status == http.StatusNotFound:
+		return false, true
 	}
-	return false, err
+	return false, false
+}
+
+// DelegatesAuth reports whether the homeserver hands authentication to
+// Matrix Authentication Service (MAS), asking every probe at once: MAS when
+// any probe says so, no MAS when all say not, and an error (the first
+// inconclusive answer) otherwise, since writing users into a Synapse behind
+// MAS's back must not happen on a guess.
+func (c *Client) DelegatesAuth(ctx context.Context) (bool, error) {
+	type answer struct {
+		mas, ok bool
+		err     error
+	}
+	answers := make([]answer, len(masProbes))
+	// The first MAS verdict ends the others (a Synapse that cannot reach
+	// MAS answers the metadata with 5xx, which would be retried).
+	probeCtx, found := context.WithCancel(ctx)
+	defer found()
+	var wg sync.WaitGroup
+	for i, p := range masProbes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var body map[string]any
+			_, err := c.call(probeCtx, http.MethodGet, p.path, nil, nil, &body)
+			mas, ok := p.verdict(body, err)
+			answers[i] = answer{mas, ok, err}
+			if mas {
+				found()
+			}
+		}()
+	}
+	wg.Wait()
+	var unsure error
+	for i, a := range answers {
+		if a.mas {
+			return true, nil
+		}
+		if !a.ok && unsure == nil {
+			unsure = a.err
+			if unsure == nil {
+				unsure = fmt.Errorf("GET /%s answered 2xx without the JSON Synapse sends", strings.Join(masProbes[i].path, "/"))
+			}
+		}
+	}
+	if unsure != nil {
+		return false, fmt.Errorf("cannot tell whether it delegates authentication to Matrix Authentication Service (MAS), so nothing is written (homeserver_url must reach Synapse's client and admin APIs): %w", unsure)
+	}
+	return false, nil
 }
 
 // ServerNameFromKeys learns the server name without authentication, from

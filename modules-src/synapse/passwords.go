@@ -16,11 +16,13 @@ import (
 var ErrHashesUnavailable = errors.New("this Synapse does not expose password hashes (the search_users admin endpoint is missing)")
 
 // PasswordHashes reads the stored bcrypt hashes of every user whose ID
-// contains term (an empty term returns every user) through the legacy,
-// undocumented search_users admin endpoint. It is the only way to learn
-// whether a password is already set without setting it, which would cost a
-// server-side hash and log the user out. Users without a password map to "".
-// The term is matched with SQL LIKE, so callers filter the answer by exact ID.
+// contains term through the legacy, undocumented search_users admin
+// endpoint. It is the only way to learn whether a password is already set
+// without setting it, which would cost a server-side hash and log the user
+// out. Users without a password map to "". The term is matched with SQL
+// LIKE (case-sensitive on PostgreSQL, "_" a wildcard), so callers filter the
+// answer by exact ID. Give a non-empty term: an empty one returns every user
+// only from Synapse 1.95 on, and null (read here as no users) before.
 func (c *Client) PasswordHashes(ctx context.Context, adminID, term string) (map[string]string, error) {
 	var rows []struct {
 		Name         string  `json:"name"`

@@ -60,6 +60,26 @@ type User struct {
 	// Detailed is true when the user came from the single-user endpoint,
 	// which (unlike the list) includes threepids and external_ids.
 	Detailed bool `json:"-"`
+	// LockedKnown is true when the answer had a "locked" key: Synapse
+	// reports it for one user from 1.91 and in the list from 1.93; before,
+	// Locked says nothing (and before 1.91 a user cannot be locked at all).
+	LockedKnown bool `json:"-"`
+}
+
+// UnmarshalJSON decodes a user and notes whether "locked" was there.
+func (u *User) UnmarshalJSON(data []byte) error {
+	type plain User
+	var probe struct {
+		Locked json.RawMessage `json:"locked"`
+	}
+	if err := json.Unmarshal(data, (*plain)(u)); err != nil {
+		return err
+	}
+	if err := json.Unmarshal(data, &probe); err != nil {
+		return err
+	}
+	u.LockedKnown = probe.Locked != nil
+	return nil
 }
 
 // UserUpdate is the body of PUT /_synapse/admin/v2/users/<id>. Nil fields

@@ -84,7 +84,9 @@ options:
     default: 3
 notes:
   - Homeservers that delegate authentication to Matrix Authentication Service (MAS) are detected and refused,
-    since their accounts are managed in MAS.
+    since their accounts are managed in MAS. Every way a Synapse release shows it is asked (its admin API's
+    shared-secret registration, missing under MAS; C(auth_issuer) and C(auth_metadata)); when a probe answers neither
+    way (for example a 5xx), the task fails before any write.
   - Secrets (passwords, tokens, the shared secret, the pepper) never appear in results, warnings or errors, also not in
     the escaped or encoded form a server may echo them in. A secret shorter than 8 characters is masked only where it
     stands alone (the whole value, or between characters that are not letters or digits).

@@ -147,6 +147,8 @@ options:
         by checking it against the stored bcrypt hash the way Synapse does (NFKC normalisation, O(password_pepper), first
         72 bytes). An unchanged password sends nothing (no re-hash, no logout).
       - When the server does not expose hashes, the password is set and a warning says so.
+      - When a stored hash cannot be read (an error, or the user missing from Synapse's answer), that user fails and its
+        password is not sent, rather than set blindly on every run.
     type: str
     choices: [always, on_create]
     default: on_create
@@ -172,7 +174,10 @@ options:
       - V(bot), V(support), or a type from Synapse's C(user_types.extra_user_types). V("") makes a regular user.
     type: str
   locked:
-    description: Whether the account is locked (it cannot log in or use the API until unlocked).
+    description:
+      - Whether the account is locked (it cannot log in or use the API until unlocked).
+      - Needs Synapse 1.91 or later. On an older Synapse, which cannot lock, V(true) fails for that user with a message,
+        and V(false) is always met.
     type: bool
   threepids:
     description:

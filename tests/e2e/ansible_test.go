@@ -96,7 +96,9 @@ type Playbook struct {
 
 // ansibleEnv is the environment of Ansible commands in tests.
 func ansibleEnv(t *testing.T, collections string) []string {
-	python, err := synapsetest.VenvBin("python")
+	// The interpreter of the ansible-core under test (the newest ansible-core
+	// runs on the newest Python only).
+	python, err := synapsetest.AnsibleBin("python")
 	if err != nil {
 		synapsetest.Unavailable(t, err)
 	}

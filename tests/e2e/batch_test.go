@@ -136,9 +136,9 @@ func TestBatchNoOpRerunIsAHandfulOfReads(t *testing.T) {
 	for _, req := range f.proxy.Requests() {
 		paths = append(paths, req.Path)
 	}
-	// auth_metadata, whoami, the user list (one page), and every password
-	// hash in one request: 40 users, 4 requests.
-	assert.Len(t, paths, 4, "%v", paths)
+	// The four MAS probes, whoami, the user list (one page), and every
+	// password hash in one request: 40 users, 7 requests.
+	assert.Len(t, paths, 7, "%v", paths)
 	assert.Equal(t, 1, countContaining(paths, "/_synapse/admin/v2/users"), "one page of the user list")
 	assert.Equal(t, 1, countContaining(paths, "/search_users/"), "all hashes in one request")
 }

@@ -343,7 +343,12 @@ func TestInstalledCollectionTarball(t *testing.T) {
 	doc.Env = ansibleEnv(t, installed)
 	out, err = doc.CombinedOutput()
 	require.NoError(t, err, string(out))
-	assert.Contains(t, string(out), "MODULE mxadmin.synapse.matrix_user ("+filepath.Join(installed, "ansible_collections", "mxadmin", "synapse"))
+	// The header names the module and where it was found, in a format that
+	// differs between releases: "> MXADMIN.SYNAPSE.MATRIX_USER    (path)" in
+	// ansible-core 2.16, "> MODULE mxadmin.synapse.matrix_user (path)" in 2.19.
+	header, _, _ := strings.Cut(strings.TrimSpace(string(out)), "\n")
+	assert.Contains(t, strings.ToLower(header), "mxadmin.synapse.matrix_user", header)
+	assert.Contains(t, header, "("+filepath.Join(installed, "ansible_collections", "mxadmin", "synapse", "plugins", "modules", "matrix_user.py")+")", header)
 }
 
 func TestRoleExclusive(t *testing.T) {

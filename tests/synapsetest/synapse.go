@@ -1,6 +1,8 @@
 // Package synapsetest runs real, throwaway Synapse homeservers for tests,
 // the demo and the benchmark: Synapse from the project virtualenv (pinned in
-// requirements.txt), SQLite in a temp dir, listening on a free loopback port.
+// requirements.txt; MXADMIN_SYNAPSE_VENV picks another release), SQLite in a
+// temp dir (or a database on a PostgreSQL server of its own, see DB),
+// listening on a free loopback port.
 // It also has a few raw HTTP helpers to set up and inspect the server that
 // deliberately do not use the code under test.
 package synapsetest
@@ -10,6 +12,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -74,6 +77,8 @@ type Server struct {
 	done    chan struct{}
 	ownDir  bool
 	logPath string
+	// dbName is the server's PostgreSQL database; "" with SQLite.
+	dbName string
 }
 
 // RepoRoot finds the repository root (the directory holding go.mod).
@@ -126,9 +131,23 @@ func AnsibleBin(name string) (string, error) {
 	return VenvBin(name)
 }
 
+// SynapsePython is the Python of the virtualenv Synapse runs from:
+// MXADMIN_SYNAPSE_VENV when set (another Synapse release, or psycopg2 for
+// PostgreSQL), else the project virtualenv.
+func SynapsePython() (string, error) {
+	if venv := os.Getenv("MXADMIN_SYNAPSE_VENV"); venv != "" {
+		p := filepath.Join(venv, "bin", "python")
+		if _, err := os.Stat(p); err != nil {
+			return "", fmt.Errorf("%s is missing: 'make e2e SYNAPSE_VERSION=<version>' creates it", p)
+		}
+		return p, nil
+	}
+	return VenvBin("python")
+}
+
 // Start writes a config and starts Synapse, returning once /health answers.
 func Start(cfg Config) (*Server, error) {
-	python, err := VenvBin("python")
+	python, err := SynapsePython()
 	if err != nil {
 		return nil, err
 	}
@@ -160,7 +179,19 @@ func Start(cfg Config) (*Server, error) {
 		scheme = "https"
 	}
 	s.URL = fmt.Sprintf("%s://127.0.0.1:%d", scheme, s.Port)
+	if DB() == "postgres" {
+		p, err := sharedPostgres()
+		if err != nil {
+			s.cleanup()
+			return nil, err
+		}
+		if s.dbName, err = p.createDB(); err != nil {
+			s.cleanup()
+			return nil, err
+		}
+	}
 	if err := s.writeConfig(); err != nil {
+		s.cleanup()
 		return nil, err
 	}
 	if err := s.start(python); err != nil {
@@ -193,7 +224,11 @@ func (s *Server) writeConfig() error {
 	if s.TLSCert != "" {
 		fmt.Fprintf(&b, "tls_certificate_path: %q\ntls_private_key_path: %q\n", s.TLSCert, s.TLSKey)
 	}
-	fmt.Fprintf(&b, "database:\n  name: sqlite3\n  args:\n    database: %q\n", filepath.Join(s.Dir, "homeserver.db"))
+	if s.dbName != "" {
+		fmt.Fprintf(&b, "database:\n  name: psycopg2\n  args:\n    user: postgres\n    dbname: %s\n    host: %q\n    port: %d\n    cp_min: 1\n    cp_max: 5\n", s.dbName, pg.dir, pg.port)
+	} else {
+		fmt.Fprintf(&b, "database:\n  name: sqlite3\n  args:\n    database: %q\n", filepath.Join(s.Dir, "homeserver.db"))
+	}
 	fmt.Fprintf(&b, "media_store_path: %q\n", filepath.Join(s.Dir, "media"))
 	fmt.Fprintf(&b, "signing_key_path: %q\n", keyPath)
 	fmt.Fprintf(&b, "registration_shared_secret: %q\n", s.SharedSecret)
@@ -285,23 +320,43 @@ func (s *Server) start(python string) error {
 }
 
 // waitBackgroundUpdates waits until Synapse has run the background updates
-// of a fresh database, reading its SQLite file with Python's sqlite3.
+// of a fresh database, reading its table with the driver Synapse uses
+// (sqlite3, or psycopg2 on PostgreSQL): the admin API's status endpoint
+// would need an admin, and creating one would change the users under test.
 func (s *Server) waitBackgroundUpdates(python string, deadline time.Time) error {
 	const script = `
-import sqlite3, sys, time
-db = sqlite3.connect("file:" + sys.argv[1] + "?mode=ro", uri=True, timeout=5)
-end = time.time() + float(sys.argv[2])
+import json, sys, time
+kind, target, end = sys.argv[1], sys.argv[2], time.time() + float(sys.argv[3])
+if kind == "sqlite":
+    import sqlite3 as driver
+    def connect():
+        return driver.connect("file:" + target + "?mode=ro", uri=True, timeout=5)
+else:
+    import psycopg2 as driver
+    def connect():
+        db = driver.connect(**json.loads(target))
+        db.autocommit = True
+        return db
+db = None
 while time.time() < end:
     try:
-        if db.execute("SELECT COUNT(*) FROM background_updates").fetchone()[0] == 0:
+        db = db or connect()
+        cur = db.cursor()
+        cur.execute("SELECT COUNT(*) FROM background_updates")
+        if cur.fetchone()[0] == 0:
             sys.exit(0)
-    except sqlite3.OperationalError:
+    except driver.Error:
         pass
     time.sleep(0.05)
 sys.exit("background updates still running")
 `
+	kind, target := "sqlite", filepath.Join(s.Dir, "homeserver.db")
+	if s.dbName != "" {
+		args, _ := json.Marshal(map[string]any{"user": "postgres", "dbname": s.dbName, "host": pg.dir, "port": pg.port})
+		kind, target = "postgres", string(args)
+	}
 	wait := time.Until(deadline).Seconds()
-	out, err := exec.Command(python, "-c", script, filepath.Join(s.Dir, "homeserver.db"), fmt.Sprint(wait)).CombinedOutput()
+	out, err := exec.Command(python, "-c", script, kind, target, fmt.Sprint(wait)).CombinedOutput()
 	if err != nil {
 		_ = s.kill()
 		return fmt.Errorf("waiting for Synapse's background updates: %v %s", err, out)
@@ -314,7 +369,8 @@ func (s *Server) HTTPClient() *http.Client {
 	return &http.Client{Timeout: 10 * time.Second, Transport: testTransport()}
 }
 
-// Stop stops Synapse (SIGTERM, then SIGKILL) and removes its temp dir.
+// Stop stops Synapse (SIGTERM, then SIGKILL) and removes its temp dir and
+// its PostgreSQL database.
 func (s *Server) Stop() error {
 	err := s.kill()
 	s.cleanup()
@@ -328,7 +384,7 @@ func (s *Server) Kill() error { return s.kill() }
 // Restart starts Synapse again on the same port with the same database.
 func (s *Server) Restart() error {
 	_ = s.kill()
-	python, err := VenvBin("python")
+	python, err := SynapsePython()
 	if err != nil {
 		return err
 	}
@@ -358,6 +414,10 @@ func (s *Server) kill() error {
 func (s *Server) cleanup() {
 	if s.ownDir && os.Getenv("MXADMIN_KEEP_SYNAPSE_DIRS") == "" {
 		_ = os.RemoveAll(s.Dir)
+	}
+	if s.dbName != "" && pg != nil {
+		_ = pg.dropDB(s.dbName)
+		s.dbName = ""
 	}
 }
 
@@ -417,6 +477,7 @@ func StopAll() {
 		_ = s.Stop()
 	}
 	started = nil
+	stopPostgres()
 }
 
 // TB is the part of testing.TB the helpers use.
