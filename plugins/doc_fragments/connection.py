@@ -90,6 +90,6 @@ notes:
   - Secrets (passwords, tokens, the shared secret, the pepper) never appear in results, warnings or errors, also not in
     the escaped or encoded form a server may echo them in. A secret shorter than 8 characters is masked only where it
     stands alone (the whole value, or between characters that are not letters or digits).
-  - An option given as null (a template that rendered to nothing) counts as not given. A null for a required option, or
-    for one with choices, is refused before any request; any other takes its default.
+  - An option given as null (a template that rendered to nothing) is treated as Ansible treats it. A null for a required
+    option, for one with choices or for one with a default is refused before any request; any other counts as not given.
 """
