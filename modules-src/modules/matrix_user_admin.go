@@ -57,6 +57,7 @@ func runMatrixUserAdmin(ctx context.Context, p *ansible.Params, in ansible.Inter
 		}
 	}
 	opts.Version = Version
+	opts.CheckMode = in.CheckMode
 
 	warnings := opts.Warnings()
 	fail := func(msg string) ansible.Result { return ansible.Result{Failed: true, Msg: msg, Warnings: warnings} }

@@ -154,8 +154,14 @@ func TestKilledRunsDeviceRemovedByALaterRun(t *testing.T) {
 	for _, id := range []string{stale, fresh, "SOMEPHONE"} {
 		loginDevice(t, srv, id)
 	}
-	runModule(t, "matrix_user", f.loginArgs(map[string]any{"user": "kill-b"})).mustSucceed(t)
+	// Check mode only reads: it leaves the stale device to a real run.
+	f.proxy.Reset()
+	runModule(t, "matrix_user", f.loginArgs(map[string]any{"user": "kill-b", "_ansible_check_mode": true})).mustSucceed(t)
 	devices, err := srv.Devices(f.token, f.adminID)
+	require.NoError(t, err)
+	assert.Contains(t, devices, stale, "check mode removes nothing")
+	runModule(t, "matrix_user", f.loginArgs(map[string]any{"user": "kill-b"})).mustSucceed(t)
+	devices, err = srv.Devices(f.token, f.adminID)
 	require.NoError(t, err)
 	assert.NotContains(t, devices, stale)
 	assert.Contains(t, devices, fresh, "a run that just logged in is not cut off")
