@@ -96,7 +96,7 @@ func Main(argsPath string, stdout io.Writer) int {
 			if res.Msg == "" {
 				res.Msg = fmt.Sprintf("%v before the run ended", cause)
 			} else {
-				res.Msg = fmt.Sprintf("%v before the run ended; no change was sent after it. So far: %s", cause, res.Msg)
+				res.Msg = fmt.Sprintf("%v before the run ended; no change was sent after it, but one already sent may still have been applied (rerun to see). So far: %s", cause, res.Msg)
 			}
 		}
 		return res
