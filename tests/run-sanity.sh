@@ -42,6 +42,6 @@ log="$root/build/sanity.log"
 status=0
 "$venv/bin/ansible-test" sanity --requirements --python "$python_version" --color no --junit "$@" 2>&1 | tee "$log" || status=$?
 # Go keeps its build cache under the real HOME.
-(cd "$root" && HOME="$go_home" go build -o build/testsummary ./tests/cmd/testsummary) &&
+(cd "$root" && HOME="$go_home" "${GO:-go}" build -o build/testsummary ./tests/cmd/testsummary) &&
   "$root/build/testsummary" sanity -log "$log" -junit "$dest/tests/output/junit" || status=1
 exit "$status"

@@ -279,6 +279,14 @@ func (v *validator) options(module, path string, opts []Option, args map[string]
 			v.addf("option %s: value must be one of %s, got null (leave the option out instead)", join(path, nullKey), strings.Join(o.Choices, ", "))
 			continue
 		}
+		if isNull && !tried && o.Default != nil {
+			// Ansible refuses a null for an option with a default rather
+			// than apply it, and so do we: `protect: "{{ list }}"` that
+			// rendered to null must not quietly become "protect nothing"
+			// next to exclusive.
+			v.addf("option %s: null is not a valid %s; leave the option out to use its default (%s)", join(path, nullKey), o.Type, describeDefault(o.Default))
+			continue
+		}
 		if o.Default != nil {
 			p.values[o.Name] = o.Default
 		}
@@ -386,6 +394,22 @@ func (v *validator) coerce(module, name string, o *Option, raw any) (any, string
 		return nil, msg
 	}
 	return val, ""
+}
+
+// describeDefault shows an option's default in a message.
+func describeDefault(d any) string {
+	switch x := d.(type) {
+	case string:
+		if x == "" {
+			return `""`
+		}
+		return x
+	case []any:
+		if len(x) == 0 {
+			return "[]"
+		}
+	}
+	return fmt.Sprint(d)
 }
 
 func checkChoices(name string, choices []string, val any) string {

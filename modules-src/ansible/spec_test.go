@@ -91,11 +91,16 @@ func TestDefaultsAndGiven(t *testing.T) {
 	assert.Nil(t, p.OptBool("admin"))
 	assert.Nil(t, p.OptString("user"))
 
-	p, _, err = validate(t, `{"user": null, "admin": null, "timeout": null}`)
+	p, _, err = validate(t, `{"user": null, "admin": null}`)
 	require.NoError(t, err)
 	assert.False(t, p.Given("user"), "null is not given")
 	assert.Nil(t, p.OptBool("admin"))
-	assert.Equal(t, 30, p.Int("timeout"), "a null takes the default")
+
+	// As in Ansible, a null for an option with a default is refused rather
+	// than replaced by the default.
+	_, _, err = validate(t, `{"timeout": null}`)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "option timeout: null is not a valid int; leave the option out to use its default (30)")
 }
 
 func TestNullCountsAsNotGivenForRequiredAndChoices(t *testing.T) {

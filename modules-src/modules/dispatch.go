@@ -60,6 +60,7 @@ func Names() []string {
 // by hand). Nothing but the result is ever written: no logs, no stderr.
 func Main(argsPath string, stdout io.Writer) int {
 	var secrets []string
+	var role roleContext
 	result := func() (res ansible.Result) {
 		defer func() {
 			if r := recover(); r != nil {
@@ -72,11 +73,9 @@ func Main(argsPath string, stdout io.Writer) int {
 		}
 		name, _ := raw[ModuleKey].(string)
 		delete(raw, ModuleKey)
-		role, err := takeRoleContext(raw)
-		if err != nil {
+		if role, err = takeRoleContext(raw); err != nil {
 			return ansible.Fail(err.Error())
 		}
-		defer func() { res = role.name(res) }()
 		m, ok := registry[name]
 		if !ok {
 			return ansible.Fail(fmt.Sprintf("this binary serves the modules %s of mxadmin.synapse and is started by their action plugins, which name the module in %s; got %q", strings.Join(Names(), ", "), ModuleKey, name))
@@ -97,12 +96,12 @@ func Main(argsPath string, stdout io.Writer) int {
 			if res.Msg == "" {
 				res.Msg = fmt.Sprintf("%v before the run ended", cause)
 			} else {
-				res.Msg = fmt.Sprintf("%v before the run ended; no change was sent after it. So far: %s", cause, res.Msg)
+				res.Msg = fmt.Sprintf("%v before the run ended; no change was sent after it, but one already sent may still have been applied (rerun to see). So far: %s", cause, res.Msg)
 			}
 		}
 		return res
 	}()
-	if err := ansible.Write(stdout, result, secrets); err != nil {
+	if err := ansible.Write(stdout, result, secrets, role.rename); err != nil {
 		return 2
 	}
 	if result.Failed {

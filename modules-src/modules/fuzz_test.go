@@ -54,22 +54,22 @@ func FuzzModuleArgs(f *testing.F) {
 		for _, spec := range specs {
 			p, _, err := ansible.Validate(spec, raw)
 			if err != nil {
-				assertOneJSONObject(t, role.name(ansible.Fail(err.Error())), ansible.SecretValues(spec, raw))
+				assertOneJSONObject(t, ansible.Fail(err.Error()), ansible.SecretValues(spec, raw), role.rename)
 				continue
 			}
 			if spec.Module == "mxadmin.synapse.matrix_user" {
 				if _, err := prepareUserRun(p); err != nil {
-					assertOneJSONObject(t, role.name(ansible.Fail(err.Error())), ansible.SecretValues(spec, raw))
+					assertOneJSONObject(t, ansible.Fail(err.Error()), ansible.SecretValues(spec, raw), role.rename)
 				}
 			}
 		}
 	})
 }
 
-func assertOneJSONObject(t *testing.T, r ansible.Result, secrets []string) {
+func assertOneJSONObject(t *testing.T, r ansible.Result, secrets []string, after ...func(map[string]any)) {
 	t.Helper()
 	var buf bytes.Buffer
-	if err := ansible.Write(&buf, r, secrets); err != nil {
+	if err := ansible.Write(&buf, r, secrets, after...); err != nil {
 		t.Fatal(err)
 	}
 	var out map[string]any

@@ -123,6 +123,7 @@ func runMatrixUser(ctx context.Context, p *ansible.Params, in ansible.Internal) 
 	if err != nil {
 		return ansible.Fail(err.Error())
 	}
+	run.opts.CheckMode = in.CheckMode
 	warnings := run.opts.Warnings()
 	sess, err := session.Open(ctx, run.opts)
 	if err != nil {

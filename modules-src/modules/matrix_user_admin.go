@@ -57,6 +57,7 @@ func runMatrixUserAdmin(ctx context.Context, p *ansible.Params, in ansible.Inter
 		}
 	}
 	opts.Version = Version
+	opts.CheckMode = in.CheckMode
 
 	warnings := opts.Warnings()
 	fail := func(msg string) ansible.Result { return ansible.Result{Failed: true, Msg: msg, Warnings: warnings} }
@@ -75,7 +76,7 @@ func runMatrixUserAdmin(ctx context.Context, p *ansible.Params, in ansible.Inter
 	// The admin flag endpoint answers false for a user that does not
 	// exist, so existence is checked with the user endpoint (and a legacy
 	// mixed-case account is found and managed under its own ID).
-	cur, err := reconcile.FindUser(ctx, sess.Client, id, 1000)
+	cur, err := reconcile.FindUser(ctx, sess.Client, id)
 	if err != nil {
 		return fail(fmt.Sprintf("cannot read %s: %v", id, sess.Explain(err)))
 	}

@@ -6,8 +6,6 @@ import (
 	"regexp"
 	"sort"
 	"strings"
-
-	"github.com/mxadmin/synapse/modules-src/ansible"
 )
 
 // RoleKey is the internal argument in which a role that wraps a module
@@ -61,37 +59,47 @@ func roleFrom(ctx context.Context) roleContext {
 // usersRefRe matches how a batch refers to an entry: users[3] (alice).
 var usersRefRe = regexp.MustCompile(`\busers\[(\d+)\] \(([^)]*)\)`)
 
-// name rewrites the option names in a result's messages into the role's
-// variable names. It is the one place that does so: every package keeps
-// writing option names, which is right for the modules used directly.
+// rename rewrites the option names in a written result's messages into the
+// role's variable names. It is the one place that does so: every package
+// keeps writing option names, which is right for the modules used directly.
 // "option X" is rewritten for every mapped X; a bare X only when it has an
-// underscore, since one-word options (users, exclusive) are also words.
-func (rc roleContext) name(res ansible.Result) ansible.Result {
+// underscore, since one-word options (users, exclusive) are also words. It
+// runs on the JSON tree ansible.Write builds, after the secrets are masked.
+func (rc roleContext) rename(out map[string]any) {
 	if len(rc.vars) == 0 {
-		return res
+		return
 	}
 	text := rc.namer()
-	res.Msg = text(res.Msg)
-	for i := range res.Warnings {
-		res.Warnings[i] = text(res.Warnings[i])
-	}
-	if users, ok := res.Fields[optUsers].([]map[string]any); ok {
-		for _, u := range users {
-			for _, key := range []string{"user", "error"} { // user: a reference when the ID is not known
-				if v, ok := u[key].(string); ok {
-					u[key] = text(v)
+	renameStrings := func(v any) any {
+		switch x := v.(type) {
+		case string:
+			return text(x)
+		case []any:
+			for i, el := range x {
+				if s, ok := el.(string); ok {
+					x[i] = text(s)
 				}
 			}
-			if ws, ok := u["warnings"].([]string); ok {
-				named := make([]string, len(ws))
-				for i, w := range ws {
-					named[i] = text(w)
-				}
-				u["warnings"] = named
+		}
+		return v
+	}
+	for _, key := range []string{"msg", "warnings"} {
+		if v, ok := out[key]; ok {
+			out[key] = renameStrings(v)
+		}
+	}
+	users, _ := out[optUsers].([]any)
+	for _, el := range users {
+		u, ok := el.(map[string]any)
+		if !ok {
+			continue
+		}
+		for _, key := range []string{"user", "error", "warnings"} { // user: a reference when the ID is not known
+			if v, ok := u[key]; ok {
+				u[key] = renameStrings(v)
 			}
 		}
 	}
-	return res
 }
 
 // nameText rewrites one message.

@@ -1,6 +1,8 @@
 package modules
 
 import (
+	"bytes"
+	"encoding/json"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -20,12 +22,17 @@ func TestRoleContextNamesRoleVariables(t *testing.T) {
 	require.NoError(t, err)
 	assert.NotContains(t, raw, RoleKey, "never reaches the argument spec")
 
-	res := rc.name(ansible.Result{
+	res := written(t, ansible.Result{
 		Msg:      "users[2] (alice): option user: bad; option exclusive needs admin_token or admin_user/admin_password: registration_shared_secret cannot",
 		Warnings: []string{"the users list, exclusive and admin_token_file stay as they are"},
-	})
-	assert.Equal(t, "matrix_users_list[2] (alice): username: bad; matrix_users_exclusive needs matrix_users_admin_token or matrix_users_admin_user/matrix_users_admin_password: matrix_users_registration_shared_secret cannot", res.Msg)
-	assert.Equal(t, []string{"the users list, exclusive and admin_token_file stay as they are"}, res.Warnings, "plain words and longer names are left alone")
+	}, nil, rc)
+	assert.Equal(t, "matrix_users_list[2] (alice): username: bad; matrix_users_exclusive needs matrix_users_admin_token or matrix_users_admin_user/matrix_users_admin_password: matrix_users_registration_shared_secret cannot", res["msg"])
+	assert.Equal(t, []any{"the users list, exclusive and admin_token_file stay as they are"}, res["warnings"], "plain words and longer names are left alone")
+
+	// Secrets are masked before the renaming: a secret that holds an
+	// option name is not split by it and left unrecognised.
+	res = written(t, ansible.Result{Msg: "proxy said: x-admin_token-y12345678"}, []string{"x-admin_token-y12345678"}, rc)
+	assert.Equal(t, "proxy said: ********", res["msg"])
 
 	assert.Equal(t, "@admin_token:example.com exists; give matrix_users_admin_token", rc.nameText("@admin_token:example.com exists; give admin_token"), "a user ID is not an option")
 
@@ -36,7 +43,17 @@ func TestRoleContextNamesRoleVariables(t *testing.T) {
 	assert.Error(t, err)
 	none, err := takeRoleContext(map[string]any{})
 	require.NoError(t, err)
-	assert.Equal(t, "option admin_token", none.name(ansible.Result{Msg: "option admin_token"}).Msg, "modules used directly keep option names")
+	assert.Equal(t, "option admin_token", written(t, ansible.Result{Msg: "option admin_token"}, nil, none)["msg"], "modules used directly keep option names")
+}
+
+// written is a result as Main writes it for a role run.
+func written(t *testing.T, r ansible.Result, secrets []string, rc roleContext) map[string]any {
+	t.Helper()
+	var buf bytes.Buffer
+	require.NoError(t, ansible.Write(&buf, r, secrets, rc.rename))
+	var out map[string]any
+	require.NoError(t, json.Unmarshal(buf.Bytes(), &out))
+	return out
 }
 
 func TestDescribeChanges(t *testing.T) {

@@ -117,6 +117,6 @@ func (r *Runner) checkDeactivationThreshold(undeclared []*synapse.User, all map[
 	return fmt.Errorf("exclusive mode would deactivate %d undeclared users (%s), %d%% of the %d active local accounts: more than the safety threshold allows "+
 		"(max_deactivations %d, max_deactivations_percent %d%%, so at most %d in this run); nothing was changed. "+
 		"If the users list is complete and these deactivations are intended, raise max_deactivations and max_deactivations_percent "+
-		"(role: matrix_users_max_deactivations, matrix_users_max_deactivations_percent) for this run; otherwise declare or protect these users",
+		"for this run; otherwise declare or protect these users",
 		len(undeclared), strings.Join(names, ", "), share, active, r.MaxDeactivations, r.MaxDeactivationsPercent, limit)
 }

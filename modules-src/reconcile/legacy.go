@@ -17,42 +17,63 @@ import (
 // check mode does not predict "would be created" where the real run fails,
 // and the account can be managed at all.
 
-// caseVariants are the accounts of list whose ID differs from userID only in
-// case (userID itself excluded), sorted.
-func caseVariants(list []synapse.User, userID string) []string {
-	var out []string
+// caseIndex maps each lower-cased user ID of a user list to the IDs as the
+// server has them, so that matching every declared user costs one lookup
+// each instead of a scan of the whole list.
+type caseIndex map[string][]string
+
+func newCaseIndex(list []synapse.User) caseIndex {
+	idx := make(caseIndex, len(list))
 	for _, u := range list {
-		if u.Name != userID && strings.EqualFold(u.Name, userID) {
-			out = append(out, u.Name)
-		}
+		key := strings.ToLower(u.Name)
+		idx[key] = append(idx[key], u.Name)
 	}
-	sort.Strings(out)
-	return out
+	return idx
 }
 
-func ambiguous(userID string, variants []string) error {
-	return fmt.Errorf("%s matches several accounts that differ only in case (%s): this module cannot tell which is meant; merge or deactivate the extra ones with the admin API", userID, strings.Join(variants, ", "))
+// match names the account a declared userID is on the server: userID itself
+// when it exists as written or not at all, else its one legacy mixed-case
+// variant. Several variants are an error: nothing says which is meant.
+func (idx caseIndex) match(userID string) (string, error) {
+	var variants []string
+	for _, name := range idx[strings.ToLower(userID)] {
+		if name == userID {
+			return userID, nil
+		}
+		variants = append(variants, name)
+	}
+	switch len(variants) {
+	case 0:
+		return userID, nil
+	case 1:
+		return variants[0], nil
+	}
+	sort.Strings(variants)
+	return "", fmt.Errorf("%s matches several accounts that differ only in case (%s): this module cannot tell which is meant; merge or deactivate the extra ones with the admin API", userID, strings.Join(variants, ", "))
 }
 
-// FindUser reads one user by ID; when no account has exactly that ID, it
-// looks for a legacy mixed-case account in the user list (one request per
-// pageSize accounts, only for a user that seems not to exist) and reads
-// that. nil, nil: no such user in any case.
-func FindUser(ctx context.Context, c *synapse.Client, userID string, pageSize int) (*synapse.User, error) {
+// FindUser reads one user by ID. When no account has exactly that ID, it
+// asks Synapse whether the name is taken in any case (its registration check
+// compares case-insensitively: one request), and only then looks for the
+// legacy mixed-case account in the user list. nil, nil: no such user in any
+// case.
+func FindUser(ctx context.Context, c *synapse.Client, userID string) (*synapse.User, error) {
 	u, err := c.GetUser(ctx, userID)
 	if err != nil || u != nil {
 		return u, err
 	}
-	all, err := c.ListUsers(ctx, pageSize)
+	if free, err := c.UsernameAvailable(ctx, localpartOf(userID)); err == nil && free {
+		return nil, nil
+	}
+	// Taken in another case, or the check could not tell (an application
+	// service's namespace, a name the server's rules refuse): the list says.
+	all, err := c.ListUsers(ctx, listPageSize)
 	if err != nil {
 		return nil, fmt.Errorf("reading the user list to look for %s in another case: %w", userID, err)
 	}
-	switch variants := caseVariants(all, userID); len(variants) {
-	case 0:
-		return nil, nil
-	case 1:
-		return c.GetUser(ctx, variants[0])
-	default:
-		return nil, ambiguous(userID, variants)
+	name, err := newCaseIndex(all).match(userID)
+	if err != nil || name == userID {
+		return nil, err
 	}
+	return c.GetUser(ctx, name)
 }

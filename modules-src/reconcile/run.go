@@ -259,7 +259,7 @@ func (r *Runner) readCurrent(ctx context.Context, desired []*Desired, outcomes [
 	}
 	if len(live) == 1 && !r.Exclusive {
 		i := live[0]
-		u, err := FindUser(ctx, r.Client, outcomes[i].UserID, listPageSize)
+		u, err := FindUser(ctx, r.Client, outcomes[i].UserID)
 		if err != nil {
 			outcomes[i].fail(fmt.Errorf("cannot read %s: %w", outcomes[i].Name(), r.explain(err)))
 			return current, nil
@@ -278,18 +278,15 @@ func (r *Runner) readCurrent(ctx context.Context, desired []*Desired, outcomes [
 	for k := range all {
 		current[all[k].Name] = &all[k]
 	}
+	idx := newCaseIndex(all)
 	for _, i := range live {
-		if _, ok := current[outcomes[i].UserID]; ok {
+		// A legacy mixed-case account is managed under its own ID.
+		name, err := idx.match(outcomes[i].UserID)
+		if err != nil {
+			outcomes[i].fail(err)
 			continue
 		}
-		switch variants := caseVariants(all, outcomes[i].UserID); len(variants) {
-		case 0:
-		case 1:
-			// A legacy mixed-case account: managed under its own ID.
-			outcomes[i].UserID = variants[0]
-		default:
-			outcomes[i].fail(ambiguous(outcomes[i].UserID, variants))
-		}
+		outcomes[i].UserID = name
 	}
 	var detail []int
 	for _, i := range live {

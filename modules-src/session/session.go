@@ -43,6 +43,9 @@ type Options struct {
 	MaxConns int
 	// Version goes into the User-Agent.
 	Version string
+	// CheckMode: the run only reads, so the devices of earlier killed
+	// runs are left for the next real run to remove.
+	CheckMode bool
 }
 
 // Option names, shared by every module.
@@ -220,18 +223,22 @@ func Open(ctx context.Context, o Options) (*Session, error) {
 		s.Me, s.loggedIn = res.UserID, true
 		s.stopKeepalive = make(chan struct{})
 		go s.keepAlive(ctx, s.stopKeepalive)
-		s.removeStaleDevices(ctx)
 	case ModeSharedSecret:
 		s.ServerName = o.ServerName
 		return s, nil
 	}
 
 	_, learned, _ := strings.Cut(s.Me, ":")
-	if o.ServerName != "" && o.ServerName != learned {
+	if o.ServerName != "" && !strings.EqualFold(o.ServerName, learned) {
 		s.Close(ctx)
 		return nil, fmt.Errorf("option server_name is %s, but the homeserver at %s is %s", o.ServerName, client.BaseURL(), learned)
 	}
 	s.ServerName = learned
+	if s.loggedIn && !o.CheckMode {
+		// Housekeeping of our own credentials is still a write: check
+		// mode only reads, and a run refused above changes nothing.
+		s.removeStaleDevices(ctx)
+	}
 	return s, nil
 }
 

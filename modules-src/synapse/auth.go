@@ -152,6 +152,11 @@ func (c *Client) DelegatesAuth(ctx context.Context) (bool, error) {
 			}
 		}
 	}
+	var unreachable *UnreachableError
+	if errors.As(unsure, &unreachable) {
+		// Nothing answered: that is the problem to report, not MAS.
+		return false, unsure
+	}
 	if unsure != nil {
 		return false, fmt.Errorf("cannot tell whether it delegates authentication to Matrix Authentication Service (MAS), so nothing is written (homeserver_url must reach Synapse's client and admin APIs): %w", unsure)
 	}

@@ -273,3 +273,22 @@ func (c *Client) SetAdmin(ctx context.Context, userID string, admin bool) error 
 	_, err := c.call(ctx, http.MethodPut, path(adminV1, "users", userID, "admin"), nil, map[string]bool{"admin": admin}, nil)
 	return err
 }
+
+// UsernameAvailable asks Synapse's registration check whether a localpart
+// is free. It compares IDs case-insensitively, so "taken" (false, nil) also
+// covers a legacy account that differs only in case. Any other refusal (an
+// application service's namespace, a name the server's rules refuse) is an
+// error: the check could not tell.
+func (c *Client) UsernameAvailable(ctx context.Context, localpart string) (bool, error) {
+	var out struct {
+		Available bool `json:"available"`
+	}
+	_, err := c.call(ctx, http.MethodGet, path(adminV1, "username_available"), url.Values{"username": {localpart}}, nil, &out)
+	switch {
+	case HasErrcode(err, ErrcodeUserInUse):
+		return false, nil
+	case err != nil:
+		return false, err
+	}
+	return out.Available, nil
+}

@@ -32,14 +32,14 @@ options:
       - The module logs in once per run on a device of its own, C(MXADMIN_SYNAPSE_ANSIBLE_<login time>_<random>), so
         that runs at the same time never log each other out, and logs out at the end of the run, also when it is
         stopped by SIGTERM or SIGINT (within 10 seconds; the result then fails and says so).
-      - A run killed outright (SIGKILL, a crash of the host) cannot log out; the next login run removes the devices of
+      - A run killed outright (SIGKILL, a crash of the host) cannot log out; the next real login run removes the devices of
         that prefix not used for 30 minutes (a live run sends a request at least every 5 minutes, so it is never cut
         off), so devices do not pile up and their tokens stop working.
       - Synapse allows few logins per account and per address (by default a burst of 5, then about one every 5 minutes).
         A refused login fails at once with the wait Synapse asks for, instead of sleeping; playbooks that run the modules
         often should use O(admin_token).
-      - Check mode logs in and out as well (and removes devices of killed runs); that creates and removes a session
-        of the admin, and changes no user.
+      - Check mode logs in and out as well; that creates and removes a session of the admin, and changes no user. It
+        leaves the devices of killed runs for the next real run to remove.
         For strictly read-only check runs, use O(admin_token).
     type: str
   admin_password:
@@ -90,6 +90,6 @@ notes:
   - Secrets (passwords, tokens, the shared secret, the pepper) never appear in results, warnings or errors, also not in
     the escaped or encoded form a server may echo them in. A secret shorter than 8 characters is masked only where it
     stands alone (the whole value, or between characters that are not letters or digits).
-  - An option given as null (a template that rendered to nothing) counts as not given. A null for a required option, or
-    for one with choices, is refused before any request; any other takes its default.
+  - An option given as null (a template that rendered to nothing) is treated as Ansible treats it. A null for a required
+    option, for one with choices or for one with a default is refused before any request; any other counts as not given.
 """

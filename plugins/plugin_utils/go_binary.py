@@ -40,7 +40,11 @@ from ansible import constants as C
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
-from ansible.vars.clean import remove_internal_keys
+
+try:  # up to ansible-core 2.20; 2.21 parses a result into an object that cleans itself
+    from ansible.vars.clean import remove_internal_keys
+except ImportError:  # pragma: no cover - newer ansible-core
+    remove_internal_keys = None
 
 try:  # ansible-core 2.19+: module args are encoded with the module's profile
     from ansible.module_utils.common.json import Direction, get_module_encoder
@@ -320,6 +324,12 @@ class GoBinaryAction(ActionBase):
         res["stderr"] = "".join(stderr)
         data = self._parse(res)
         # What _execute_module does with a module's result.
+        if remove_internal_keys is None:
+            # ansible-core 2.21: a UnifiedTaskResult.
+            if data.suppress_tmpdir_delete:
+                self._cleanup_remote_tmp = False
+            data.remove_internal_keys()
+            return data.as_result_dict(for_round_trip=True)
         if data.pop("_ansible_suppress_tmpdir_delete", False):
             self._cleanup_remote_tmp = False
         remove_internal_keys(data)

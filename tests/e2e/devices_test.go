@@ -3,8 +3,6 @@ package e2e
 import (
 	"fmt"
 	"net/http"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -154,8 +152,14 @@ func TestKilledRunsDeviceRemovedByALaterRun(t *testing.T) {
 	for _, id := range []string{stale, fresh, "SOMEPHONE"} {
 		loginDevice(t, srv, id)
 	}
-	runModule(t, "matrix_user", f.loginArgs(map[string]any{"user": "kill-b"})).mustSucceed(t)
+	// Check mode only reads: it leaves the stale device to a real run.
+	f.proxy.Reset()
+	runModule(t, "matrix_user", f.loginArgs(map[string]any{"user": "kill-b", "_ansible_check_mode": true})).mustSucceed(t)
 	devices, err := srv.Devices(f.token, f.adminID)
+	require.NoError(t, err)
+	assert.Contains(t, devices, stale, "check mode removes nothing")
+	runModule(t, "matrix_user", f.loginArgs(map[string]any{"user": "kill-b"})).mustSucceed(t)
+	devices, err = srv.Devices(f.token, f.adminID)
 	require.NoError(t, err)
 	assert.NotContains(t, devices, stale)
 	assert.Contains(t, devices, fresh, "a run that just logged in is not cut off")
@@ -173,19 +177,13 @@ func loginDevice(t *testing.T, srv *synapsetest.Server, deviceID string) {
 	require.Equal(t, http.StatusOK, status, "%v", out)
 }
 
-// ageDevice sets a device's last-seen time in Synapse's SQLite database.
+// ageDevice sets a device's last-seen time in Synapse's database.
 func ageDevice(t *testing.T, srv *synapsetest.Server, userID, deviceID string, ago time.Duration) {
 	t.Helper()
-	python, err := synapsetest.VenvBin("python")
-	require.NoError(t, err)
 	ts := time.Now().Add(-ago).UnixMilli()
-	script := `import sqlite3, sys
-db = sqlite3.connect(sys.argv[1], timeout=30)
-n = db.execute("UPDATE devices SET last_seen = ? WHERE user_id = ? AND device_id = ?", (int(sys.argv[2]), sys.argv[3], sys.argv[4])).rowcount
-db.execute("UPDATE user_ips SET last_seen = ? WHERE user_id = ? AND device_id = ?", (int(sys.argv[2]), sys.argv[3], sys.argv[4]))
-db.commit()
-sys.exit(0 if n == 1 else 1)
-`
-	out, err := exec.Command(python, "-c", script, filepath.Join(srv.Dir, "homeserver.db"), fmt.Sprint(ts), userID, deviceID).CombinedOutput()
-	require.NoError(t, err, "%s", out)
+	n, err := srv.Exec("UPDATE devices SET last_seen = ? WHERE user_id = ? AND device_id = ?", ts, userID, deviceID)
+	require.NoError(t, err)
+	require.Equal(t, 1, n, "the device %s exists", deviceID)
+	_, err = srv.Exec("UPDATE user_ips SET last_seen = ? WHERE user_id = ? AND device_id = ?", ts, userID, deviceID)
+	require.NoError(t, err)
 }

@@ -1,9 +1,6 @@
 package e2e
 
 import (
-	"fmt"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -15,21 +12,15 @@ import (
 )
 
 // insertLegacyUser writes an account with upper case in its ID straight into
-// Synapse's SQLite database: Synapse refuses such IDs now, but servers
-// older than that rule (or application services) have them.
+// Synapse's database: Synapse refuses such IDs now, but servers older than
+// that rule (or application services) have them.
 func insertLegacyUser(t *testing.T, srv *synapsetest.Server, localpart string) string {
 	t.Helper()
-	python, err := synapsetest.VenvBin("python")
-	require.NoError(t, err)
 	userID := "@" + localpart + ":" + srv.ServerName
-	script := `import sqlite3, sys
-db = sqlite3.connect(sys.argv[1], timeout=30)
-db.execute("INSERT INTO users (name, password_hash, creation_ts, is_guest, admin, deactivated) VALUES (?, NULL, ?, 0, 0, 0)", (sys.argv[2], int(sys.argv[4])))
-db.execute("INSERT INTO profiles (user_id, full_user_id, displayname) VALUES (?, ?, ?)", (sys.argv[3], sys.argv[2], sys.argv[3]))
-db.commit()
-`
-	out, err := exec.Command(python, "-c", script, filepath.Join(srv.Dir, "homeserver.db"), userID, localpart, fmt.Sprint(time.Now().Unix())).CombinedOutput()
-	require.NoError(t, err, "%s", out)
+	_, err := srv.Exec("INSERT INTO users (name, password_hash, creation_ts, is_guest, admin, deactivated) VALUES (?, NULL, ?, 0, 0, 0)", userID, time.Now().Unix())
+	require.NoError(t, err)
+	_, err = srv.Exec("INSERT INTO profiles (user_id, full_user_id, displayname) VALUES (?, ?, ?)", localpart, userID, localpart)
+	require.NoError(t, err)
 	return userID
 }
 

@@ -74,9 +74,10 @@ func withPath(t *testing.T, args map[string]any, path []any, remove bool) map[st
 }
 
 // TestNullOptions sets every option and sub-option of both modules to null,
-// one at a time, against a real Synapse: a null is "not given". So a
-// required option, or one with choices, is refused before any request (a
-// null is none of the choices), and any other option behaves exactly as if
+// one at a time, against a real Synapse, as Ansible treats a null: a
+// required option, one with choices (a null is none of them) or one with a
+// default (Ansible refuses a null there rather than apply the default) is
+// refused before any request, and any other option behaves exactly as if
 // left out. Runs are in check mode, and a refused input is run again for
 // real to prove it writes nothing either.
 func TestNullOptions(t *testing.T) {
@@ -159,7 +160,7 @@ func TestNullOptions(t *testing.T) {
 
 			// Only the option's own name counts: a null alias next to a
 			// given option leaves the option given.
-			mustRefuse := c.target.key == c.target.opt.Name && (c.target.opt.Required || len(c.target.opt.Choices) > 0)
+			mustRefuse := c.target.key == c.target.opt.Name && (c.target.opt.Required || len(c.target.opt.Choices) > 0 || c.target.opt.Default != nil)
 			if mustRefuse {
 				requireCleanFailure(t, rn, c.target.key)
 				assert.Contains(t, rn.msg(), "null")
