@@ -38,7 +38,7 @@ func ambiguous(userID string, variants []string) error {
 // looks for a legacy mixed-case account in the user list (one request per
 // pageSize accounts, only for a user that seems not to exist) and reads
 // that. nil, nil: no such user in any case.
-func FindUser(ctx context.Context, c *synapse.Client, userID string, pageSize int) (*synapse.User, error) {
+func FindUser(ctx context.Context, c UserReader, userID string, pageSize int) (*synapse.User, error) {
 	u, err := c.GetUser(ctx, userID)
 	if err != nil || u != nil {
 		return u, err
