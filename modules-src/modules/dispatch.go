@@ -16,6 +16,7 @@ import (
 	"syscall"
 
 	"github.com/mxadmin/synapse/modules-src/ansible"
+	"github.com/mxadmin/synapse/modules-src/synapse"
 )
 
 // ModuleKey is the argument in which the action plugin names the module to
@@ -60,6 +61,7 @@ func Names() []string {
 // by hand). Nothing but the result is ever written: no logs, no stderr.
 func Main(argsPath string, stdout io.Writer) int {
 	var secrets []string
+	retries, verbosity := synapse.NewRetryLog(), 0
 	result := func() (res ansible.Result) {
 		defer func() {
 			if r := recover(); r != nil {
@@ -87,7 +89,8 @@ func Main(argsPath string, stdout io.Writer) int {
 		if err != nil {
 			return ansible.Fail(err.Error())
 		}
-		ctx, stop := interruptible(withRole(context.Background(), role))
+		verbosity = internal.Verbosity
+		ctx, stop := interruptible(withRole(synapse.WithRetryLog(context.Background(), retries), role))
 		defer stop()
 		res = m.Run(ctx, params, internal)
 		if cause := context.Cause(ctx); cause != nil && ctx.Err() != nil {
@@ -102,6 +105,7 @@ func Main(argsPath string, stdout io.Writer) int {
 		}
 		return res
 	}()
+	reportRetries(&result, retries, verbosity)
 	if err := ansible.Write(stdout, result, secrets); err != nil {
 		return 2
 	}

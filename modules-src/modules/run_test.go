@@ -200,3 +200,29 @@ func TestInterruptible(t *testing.T) {
 	stop()
 	assert.ErrorIs(t, context.Cause(ctx), context.Canceled)
 }
+
+// Every result counts the retries of its run; -vvv adds a line per retry.
+func TestResultsCountRetries(t *testing.T) {
+	down := closedPort(t)
+	args := map[string]any{"_mxadmin_module": "matrix_user", "user": "bob", "admin_token": "t", "homeserver_url": down, "retries": 1}
+	// Each of the first requests (the MAS probes, sent together) is
+	// retried once before the run gives up.
+	res := runModule(t, args)
+	counts := res["retries"].(map[string]any)
+	assert.Positive(t, counts["total"])
+	assert.Equal(t, counts["total"], counts["connection"], "refused connections")
+	assert.Equal(t, 0.0, counts["429"])
+	assert.NotContains(t, res, "retry_log", "the detail only at -vvv")
+
+	args["_ansible_verbosity"] = 3
+	res = runModule(t, args)
+	lines, _ := res["retry_log"].([]any)
+	assert.Len(t, lines, int(res["retries"].(map[string]any)["total"].(float64)), "a line per retry")
+	for _, l := range lines {
+		assert.Regexp(t, `^GET /_(matrix|synapse)/\S+: no answer, waited \d`, l)
+	}
+
+	// A run refused before any request says so too.
+	res = runModule(t, map[string]any{"_mxadmin_module": "matrix_user"})
+	assert.Equal(t, map[string]any{"total": 0.0, "429": 0.0, "connection": 0.0}, res["retries"])
+}

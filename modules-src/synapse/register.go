@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"net/http"
+	"strconv"
 	"time"
 )
 
@@ -89,6 +90,13 @@ func (c *Client) Register(ctx context.Context, secret string, r Registration) (*
 			return out, err
 		case <-time.After(wait):
 		}
+		// The pair is sent again: one retry, counted under the status
+		// (or connection failure) of the attempt that failed.
+		cause := RetryCauseConnection
+		if status != 0 && unreachable == nil {
+			cause = strconv.Itoa(status)
+		}
+		retryLogOf(ctx).note(http.MethodPost, c.base.Path+"/_synapse/admin/v1/register", cause, wait)
 	}
 }
 
