@@ -234,7 +234,7 @@ COVER_FLOORS := reconcile:85 modules:85
 unit:
 	@echo "==> Go unit tests"
 	@$(call go_test,unit,-race -count=1 -coverprofile=build/unit.cover ./modules-src/... ./tests/cmd/testsummary/ ./tests/repo/)
-	@$(call check,unit,tests/coverage-floor.sh build/unit.cover $(COVER_FLOORS))
+	@$(call check,unit,tests/tools/coverage-floor.sh build/unit.cover $(COVER_FLOORS))
 
 # The fuzz target runs briefly here (a fixed number of inputs: a time limit can
 # end the run mid-input and fail it with "context deadline exceeded");
