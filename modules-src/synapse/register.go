@@ -8,6 +8,7 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -96,7 +97,7 @@ func (c *Client) Register(ctx context.Context, secret string, r Registration) (*
 		if status != 0 && unreachable == nil {
 			cause = strconv.Itoa(status)
 		}
-		retryLogOf(ctx).note(http.MethodPost, c.base.Path+"/_synapse/admin/v1/register", cause, wait)
+		retryLogOf(ctx).note(http.MethodPost, c.base.Path+"/"+strings.Join(path(adminV1, "register"), "/"), cause, wait)
 	}
 }
 
