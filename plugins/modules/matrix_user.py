@@ -487,7 +487,7 @@ retries:
   sample: {total: 3, "429": 2, "503": 1, connection: 0}
 retry_log:
   description:
-    - One line per retry, at C(-vvv) and above, such as V(GET /_synapse/admin/v2/users: 429, waited 1.2s).
+    - "One line per retry, at C(-vvv) and above, such as V(GET /_synapse/admin/v2/users: 429, waited 1.2s)."
     - Method and path only, never a query string, header or body; nothing goes to stderr.
   returned: at verbosity 3 (C(-vvv)) and above
   type: list
