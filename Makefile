@@ -225,10 +225,16 @@ test:
 test-stages: venv build lint unit fuzz e2e e2e-oldest e2e-synapse-oldest e2e-synapse-locked-unlisted e2e-postgres \
 	e2e-ansible-newest sanity release-check e2e-platforms
 
-## Go unit tests (race detector), the test summariser's and the Makefile's included
+# Unit-test coverage floors (PACKAGE:PERCENT): the runner and the modules are
+# tested without a server (reconcile's Client interface); the e2e suite is the
+# proof against a real Synapse, these keep the logic changeable.
+COVER_FLOORS := reconcile:85 modules:85
+
+## Go unit tests (race detector), the test summariser's and the Makefile's included; coverage per package
 unit:
 	@echo "==> Go unit tests"
-	@$(call go_test,unit,-race -count=1 ./modules-src/... ./tests/cmd/testsummary/ ./tests/repo/)
+	@$(call go_test,unit,-race -count=1 -coverprofile=build/unit.cover ./modules-src/... ./tests/cmd/testsummary/ ./tests/repo/)
+	@$(call check,unit,tests/tools/coverage-floor.sh build/unit.cover $(COVER_FLOORS))
 
 # The fuzz target runs briefly here (a fixed number of inputs: a time limit can
 # end the run mid-input and fail it with "context deadline exceeded");

@@ -16,6 +16,7 @@ import (
 	"syscall"
 
 	"github.com/mxadmin/synapse/modules-src/ansible"
+	"github.com/mxadmin/synapse/modules-src/synapse"
 )
 
 // ModuleKey is the argument in which the action plugin names the module to
@@ -61,6 +62,7 @@ func Names() []string {
 func Main(argsPath string, stdout io.Writer) int {
 	var secrets []string
 	var role roleContext
+	retries, verbosity := synapse.NewRetryLog(), 0
 	result := func() (res ansible.Result) {
 		defer func() {
 			if r := recover(); r != nil {
@@ -86,7 +88,8 @@ func Main(argsPath string, stdout io.Writer) int {
 		if err != nil {
 			return ansible.Fail(err.Error())
 		}
-		ctx, stop := interruptible(withRole(context.Background(), role))
+		verbosity = internal.Verbosity
+		ctx, stop := interruptible(withRole(synapse.WithRetryLog(context.Background(), retries), role))
 		defer stop()
 		res = m.Run(ctx, params, internal)
 		if cause := context.Cause(ctx); cause != nil && ctx.Err() != nil {
@@ -101,6 +104,7 @@ func Main(argsPath string, stdout io.Writer) int {
 		}
 		return res
 	}()
+	reportRetries(&result, retries, verbosity)
 	if err := ansible.Write(stdout, result, secrets, role.rename); err != nil {
 		return 2
 	}

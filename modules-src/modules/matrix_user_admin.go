@@ -72,13 +72,34 @@ func runMatrixUserAdmin(ctx context.Context, p *ansible.Params, in ansible.Inter
 		return fail(fmt.Sprintf("%s is on another server; this homeserver is %s, and only local users can be admins of it", ref, sess.ServerName))
 	}
 	id := reconcile.UserID(localpart, sess.ServerName)
+	return applyAdmin(ctx, sess.Client, adminTarget{id: id, want: want, me: sess.Me, explain: sess.Explain}, in, warnings)
+}
 
+// adminClient is what granting or revoking admin needs from Synapse.
+type adminClient interface {
+	reconcile.UserReader
+	SetAdmin(ctx context.Context, userID string, admin bool) error
+}
+
+// adminTarget is one matrix_user_admin run once the session is open.
+type adminTarget struct {
+	id      string
+	want    bool
+	me      string // the admin the module acts as
+	explain func(error) error
+}
+
+// applyAdmin reads the user, compares, and sets the flag only when it
+// differs (never in check mode, never demoting the module's own admin).
+func applyAdmin(ctx context.Context, c adminClient, t adminTarget, in ansible.Internal, warnings []string) ansible.Result {
+	fail := func(msg string) ansible.Result { return ansible.Result{Failed: true, Msg: msg, Warnings: warnings} }
+	id, want := t.id, t.want
 	// The admin flag endpoint answers false for a user that does not
 	// exist, so existence is checked with the user endpoint (and a legacy
 	// mixed-case account is found and managed under its own ID).
-	cur, err := reconcile.FindUser(ctx, sess.Client, id)
+	cur, err := reconcile.FindUser(ctx, c, id)
 	if err != nil {
-		return fail(fmt.Sprintf("cannot read %s: %v", id, sess.Explain(err)))
+		return fail(fmt.Sprintf("cannot read %s: %v", id, t.explain(err)))
 	}
 	if cur == nil {
 		return fail(fmt.Sprintf("user %s does not exist; matrix_user_admin never creates users (mxadmin.synapse.matrix_user does)", id))
@@ -93,7 +114,7 @@ func runMatrixUserAdmin(ctx context.Context, p *ansible.Params, in ansible.Inter
 		res.Msg = adminMsg(id, want, "already")
 		return res
 	}
-	if strings.EqualFold(id, sess.Me) && !want {
+	if strings.EqualFold(id, t.me) && !want {
 		return fail(fmt.Sprintf("refusing to demote %s: it is the admin this module authenticates as, and Synapse forbids demoting yourself; demote it with another admin's credentials", id))
 	}
 	if in.Diff {
@@ -103,11 +124,11 @@ func runMatrixUserAdmin(ctx context.Context, p *ansible.Params, in ansible.Inter
 		res.Msg = adminMsg(id, want, "would")
 		return res
 	}
-	if err := sess.Client.SetAdmin(ctx, id, want); err != nil {
+	if err := c.SetAdmin(ctx, id, want); err != nil {
 		res.Failed, res.Changed = true, false
 		res.Diff = nil
 		res.Set("admin", before)
-		res.Msg = fmt.Sprintf("%s: %v", adminMsg(id, want, "cannot"), sess.Explain(err))
+		res.Msg = fmt.Sprintf("%s: %v", adminMsg(id, want, "cannot"), t.explain(err))
 		return res
 	}
 	res.Msg = adminMsg(id, want, "now")

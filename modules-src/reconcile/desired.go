@@ -2,7 +2,8 @@
 // what the task declares (Desired) with what Synapse reports (the current
 // user), turns the difference into a Plan of as few requests as the admin API
 // allows, and applies plans with bounded concurrency. Planning is pure and
-// tested without a server; reading and applying go through package synapse.
+// tested without a server; reading and applying go through the Client
+// interface (*synapse.Client in a run, an in-memory fake in the unit tests).
 package reconcile
 
 import (

@@ -57,7 +57,7 @@ func (idx caseIndex) match(userID string) (string, error) {
 // compares case-insensitively: one request), and only then looks for the
 // legacy mixed-case account in the user list. nil, nil: no such user in any
 // case.
-func FindUser(ctx context.Context, c *synapse.Client, userID string) (*synapse.User, error) {
+func FindUser(ctx context.Context, c UserReader, userID string) (*synapse.User, error) {
 	u, err := c.GetUser(ctx, userID)
 	if err != nil || u != nil {
 		return u, err

@@ -14,7 +14,7 @@ import (
 // Runner reads the current state of declared users, plans, and applies the
 // plans (or, in check mode, only reports them).
 type Runner struct {
-	Client *synapse.Client
+	Client Client
 	Facts  Facts
 	// ServerName is the homeserver's name; "" when it is not known yet
 	// (shared-secret runs without server_name).

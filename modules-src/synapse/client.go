@@ -167,12 +167,15 @@ func New(cfg Config) (*Client, error) {
 		},
 		// No logger: go-retryablehttp would write to stderr, which Ansible
 		// shows to the user, and the module's output must be its one JSON.
-		Logger:       nil,
-		RetryWaitMin: cfg.RetryWaitMin,
-		RetryWaitMax: cfg.RetryWaitMax,
-		RetryMax:     cfg.Retries,
-		CheckRetry:   c.checkRetry,
-		Backoff:      c.backoff,
+		// Retries are counted by the hook into the run's RetryLog, which
+		// the module puts in its result.
+		Logger:         nil,
+		RequestLogHook: func(_ retryablehttp.Logger, req *http.Request, attempt int) { countRetry(req, attempt) },
+		RetryWaitMin:   cfg.RetryWaitMin,
+		RetryWaitMax:   cfg.RetryWaitMax,
+		RetryMax:       cfg.Retries,
+		CheckRetry:     c.checkRetry,
+		Backoff:        c.backoff,
 		// Hand back the last answer so that do() can turn it into a typed
 		// error, instead of go-retryablehttp's "giving up" string.
 		ErrorHandler: retryablehttp.PassthroughErrorHandler,
@@ -261,7 +264,7 @@ func (c *Client) newRequest(ctx context.Context, method string, segments []strin
 		}
 		payload = data
 	}
-	req, err := retryablehttp.NewRequestWithContext(c.withWaitBudget(ctx), method, u.String(), payload)
+	req, err := retryablehttp.NewRequestWithContext(withPendingRetry(c.withWaitBudget(ctx)), method, u.String(), payload)
 	if err != nil {
 		return nil, fmt.Errorf("building %s %s: %w", method, u.Path, err)
 	}

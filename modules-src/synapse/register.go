@@ -7,6 +7,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"net/http"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -89,6 +91,13 @@ func (c *Client) Register(ctx context.Context, secret string, r Registration) (*
 			return out, err
 		case <-time.After(wait):
 		}
+		// The pair is sent again: one retry, counted under the status
+		// (or connection failure) of the attempt that failed.
+		cause := RetryCauseConnection
+		if status != 0 && unreachable == nil {
+			cause = strconv.Itoa(status)
+		}
+		retryLogOf(ctx).note(http.MethodPost, c.base.Path+"/"+strings.Join(path(adminV1, "register"), "/"), cause, wait)
 	}
 }
 

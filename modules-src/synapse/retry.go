@@ -132,12 +132,25 @@ func (c *Client) checkRetry(ctx context.Context, resp *http.Response, err error)
 	// sleeping for an hour inside a task. Our own backoff is counted at its
 	// largest (jitter included) so that the real waits never exceed it.
 	budget := budgetOf(ctx)
-	if resp != nil {
-		if wait := c.recordRetryAfter(resp); wait > 0 {
-			return budget.grant(wait, true), nil
-		}
+	var granted bool
+	if wait := c.waitAsked(resp); wait > 0 {
+		granted = budget.grant(wait, true)
+	} else {
+		granted = budget.grant(c.backoffUpper(budget.retriesGranted()), false)
 	}
-	return budget.grant(c.backoffUpper(budget.retriesGranted()), false), nil
+	if granted {
+		pending, _ := ctx.Value(pendingRetryKey{}).(*pendingRetry)
+		pending.set(retryCause(resp, err))
+	}
+	return granted, nil
+}
+
+// waitAsked is the wait an answer asks for; 0 without an answer.
+func (c *Client) waitAsked(resp *http.Response) time.Duration {
+	if resp == nil {
+		return 0
+	}
+	return c.recordRetryAfter(resp)
 }
 
 // permanentTransportError picks the connection errors a retry cannot fix.

@@ -91,4 +91,22 @@ deactivated:
   returned: when the user exists
   type: bool
   sample: false
+retries:
+  description:
+    - How many requests were sent again during the run, and why, so that a run that survived a rate limit or a
+      restarting server does not look like one that had none. V(total) is every retry; V(429) (rate limited) and
+      V(connection) (no answer, or an answer cut short) are always there; each other status that was retried, such
+      as V(502) or V(503), gets its own key. A normal run reports a V(total) of 0.
+    - Each request is retried at most O(retries) times.
+  returned: always
+  type: dict
+  sample: {total: 3, "429": 2, "503": 1, connection: 0}
+retry_log:
+  description:
+    - "One line per retry, at C(-vvv) and above, such as V(GET /_synapse/admin/v2/users: 429, waited 1.2s)."
+    - Method and path only, never a query string, header or body; nothing goes to stderr.
+  returned: at verbosity 3 (C(-vvv)) and above
+  type: list
+  elements: str
+  sample: ["GET /_synapse/admin/v2/users: 429, waited 1.2s", "PUT /_synapse/admin/v2/users/@bob:example.com: 503, waited 0.5s"]
 """

@@ -192,9 +192,18 @@ func TestFaultRateLimitStorm(t *testing.T) {
 	}))
 	defer f.proxy.SetFault(nil)
 	name := uniqueUser("storm")
-	r := f.run(t, map[string]any{"user": name, "password": "storm-pass-1", "retries": 3}).mustSucceed(t)
+	r := f.run(t, map[string]any{"user": name, "password": "storm-pass-1", "retries": 3, "_ansible_verbosity": 3}).mustSucceed(t)
 	assert.True(t, r.changed())
 	assert.GreaterOrEqual(t, served, 6, "every request was rate limited twice")
+	retries := r.Result["retries"].(map[string]any)
+	assert.Equal(t, float64(served), retries["total"], "every 429 was retried, and counted")
+	assert.Equal(t, retries["total"], retries["429"])
+	log, _ := r.Result["retry_log"].([]any)
+	assert.Len(t, log, served, "-vvv: a line per retry")
+	for _, l := range log {
+		assert.Regexp(t, `^(GET|PUT|POST) /\S+: 429, waited `, l)
+		assert.NotContains(t, l, "?")
+	}
 	require.NotNil(t, f.read(t, name))
 
 	f.proxy.SetFault(func(w http.ResponseWriter, r *http.Request) bool { answer429(w, 10, "120"); return true })

@@ -85,6 +85,7 @@ func TestCreateThenRerunIsUnchanged(t *testing.T) {
 	assert.Equal(t, "created", r.str("action"))
 	assert.Equal(t, f.srv.UserID(name), r.str("user_id"))
 	assert.Len(t, f.proxy.Writes(), 1, "a create is one PUT")
+	assert.Equal(t, map[string]any{"total": 0.0, "429": 0.0, "connection": 0.0}, r.Result["retries"], "a normal run retries nothing")
 
 	u := f.read(t, name)
 	require.NotNil(t, u)
