@@ -31,7 +31,7 @@ func init() {
 }
 
 func matrixUserSpec() ansible.Spec {
-	opts := session.Spec()
+	opts := connectionOptions()
 	opts = append(opts, userOptions(false)...)
 	opts = append(opts,
 		ansible.Option{Name: optUsers, Type: ansible.TypeList, Elements: ansible.TypeDict, Options: userOptions(true)},
@@ -45,9 +45,9 @@ func matrixUserSpec() ansible.Spec {
 	return ansible.Spec{
 		Module:            "mxadmin.synapse.matrix_user",
 		Options:           opts,
-		MutuallyExclusive: append([][]string{{optUser, optUsers}}, session.MutuallyExclusive...),
+		MutuallyExclusive: append([][]string{{optUser, optUsers}}, connectionMutuallyExclusive...),
 		RequiredOneOf:     [][]string{{optUser, optUsers}},
-		RequiredTogether:  session.RequiredTogether,
+		RequiredTogether:  connectionRequiredTogether,
 	}
 }
 
@@ -70,7 +70,7 @@ type userRun struct {
 // prepareUserRun checks every option and rule that can be checked without
 // the server. Whatever it refuses is refused before any request is sent.
 func prepareUserRun(p *ansible.Params) (*userRun, error) {
-	opts, err := session.OptionsFrom(p)
+	opts, err := connectionFrom(p)
 	if err != nil {
 		return nil, err
 	}
@@ -114,7 +114,6 @@ func prepareUserRun(p *ansible.Params) (*userRun, error) {
 		}
 	}
 	run.opts.MaxConns = run.concurrency
-	run.opts.Version = Version
 	return run, nil
 }
 

@@ -15,7 +15,7 @@ func init() {
 }
 
 func matrixUserAdminSpec() ansible.Spec {
-	opts := session.Spec()
+	opts := connectionOptions()
 	opts = append(opts,
 		ansible.Option{Name: optUser, Type: ansible.TypeStr, Required: true, Aliases: []string{"username"}},
 		ansible.Option{Name: optAdmin, Type: ansible.TypeBool, Required: true},
@@ -23,15 +23,15 @@ func matrixUserAdminSpec() ansible.Spec {
 	return ansible.Spec{
 		Module:            "mxadmin.synapse.matrix_user_admin",
 		Options:           opts,
-		MutuallyExclusive: session.MutuallyExclusive,
-		RequiredTogether:  session.RequiredTogether,
+		MutuallyExclusive: connectionMutuallyExclusive,
+		RequiredTogether:  connectionRequiredTogether,
 	}
 }
 
 // runMatrixUserAdmin grants or revokes server admin on an existing user. It
 // replaces scripts that wrote the flag into Synapse's database with SQL.
 func runMatrixUserAdmin(ctx context.Context, p *ansible.Params, in ansible.Internal) ansible.Result {
-	opts, err := session.OptionsFrom(p)
+	opts, err := connectionFrom(p)
 	if err != nil {
 		return ansible.Fail(err.Error())
 	}
@@ -56,7 +56,6 @@ func runMatrixUserAdmin(ctx context.Context, p *ansible.Params, in ansible.Inter
 			return ansible.Fail("option user: " + err.Error())
 		}
 	}
-	opts.Version = Version
 	opts.CheckMode = in.CheckMode
 
 	warnings := opts.Warnings()
