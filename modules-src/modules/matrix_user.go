@@ -26,10 +26,6 @@ const (
 	optMaxDeactivationsPercent = "max_deactivations_percent"
 )
 
-func init() {
-	register(Module{Name: "matrix_user", Spec: matrixUserSpec, Run: runMatrixUser})
-}
-
 func matrixUserSpec() ansible.Spec {
 	opts := connectionOptions()
 	opts = append(opts, userOptions(false)...)

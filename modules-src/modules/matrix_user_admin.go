@@ -10,10 +10,6 @@ import (
 	"github.com/mxadmin/synapse/modules-src/session"
 )
 
-func init() {
-	register(Module{Name: "matrix_user_admin", Spec: matrixUserAdminSpec, Run: runMatrixUserAdmin})
-}
-
 func matrixUserAdminSpec() ansible.Spec {
 	opts := connectionOptions()
 	opts = append(opts,
