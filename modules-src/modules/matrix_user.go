@@ -220,7 +220,7 @@ func anyFullID(desired []*reconcile.Desired) bool {
 
 func singleResult(o *reconcile.Outcome, in ansible.Internal) ansible.Result {
 	res := ansible.Result{Changed: o.Action.Changes() || o.Wrote, Warnings: o.Warnings}
-	res.Set("user", reconcile.UserView(o.User))
+	res.Set("user", userView(o.User))
 	res.Set("user_id", o.UserID)
 	res.Set("action", string(o.Action))
 	res.Set("changes", nonNil(o.Changes))
@@ -315,11 +315,4 @@ func shortJSON(v any) string {
 		return strings.ToValidUTF8(data[:limit], "") + "…"
 	}
 	return data
-}
-
-func nonNil(s []string) []string {
-	if s == nil {
-		return []string{}
-	}
-	return s
 }
