@@ -24,19 +24,32 @@ func matrixUserAdminSpec() ansible.Spec {
 	}
 }
 
+// adminOptions are matrix_user_admin's options, decoded once from the
+// arguments.
+type adminOptions struct {
+	connection session.Options
+	user       string
+	admin      bool
+}
+
+// decodeAdmin reads and checks the connection options and reads the others.
+func decodeAdmin(p *ansible.Params) (adminOptions, error) {
+	conn, err := connectionFrom(p)
+	return adminOptions{connection: conn, user: p.String(optUser), admin: p.Bool(optAdmin)}, err
+}
+
 // runMatrixUserAdmin grants or revokes server admin on an existing user. It
 // replaces scripts that wrote the flag into Synapse's database with SQL.
 func runMatrixUserAdmin(ctx context.Context, p *ansible.Params, in ansible.Internal) ansible.Result {
-	opts, err := connectionFrom(p)
+	decoded, err := decodeAdmin(p)
 	if err != nil {
 		return ansible.Fail(err.Error())
 	}
-	ref := p.String(optUser)
+	opts, ref, want := decoded.connection, decoded.user, decoded.admin
 	localpart, server, err := reconcile.ParseUserRef(ref)
 	if err != nil {
 		return ansible.Fail("option user: " + err.Error())
 	}
-	want := p.Bool(optAdmin)
 	mode, err := opts.Mode()
 	if err != nil {
 		return ansible.Fail(err.Error())
