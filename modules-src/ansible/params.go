@@ -5,14 +5,9 @@ package ansible
 // declares, so every accessor exists in a plain form (default applied) and an
 // optional form that returns nil when the option was not given.
 type Params struct {
-	path   string
 	values map[string]any
 	given  map[string]bool
 }
-
-// Path is where these params sit in the task's arguments ("" at the top,
-// "users[3]" for an element of a list of dicts), for use in messages.
-func (p *Params) Path() string { return p.path }
 
 // Given reports whether the task set the option (defaults do not count).
 func (p *Params) Given(name string) bool { return p.given[name] }
@@ -54,19 +49,6 @@ func (p *Params) Int(name string) int {
 		return int(n)
 	case int:
 		return n
-	}
-	return 0
-}
-
-// Float returns a float option, 0 when it has no value.
-func (p *Params) Float(name string) float64 {
-	switch n := p.values[name].(type) {
-	case float64:
-		return n
-	case int:
-		return float64(n)
-	case int64:
-		return float64(n)
 	}
 	return 0
 }

@@ -2,7 +2,6 @@ package ansible
 
 import (
 	"encoding/json"
-	"fmt"
 	"io"
 	"sync"
 )
@@ -38,11 +37,6 @@ func (r *Result) Set(key string, value any) {
 		r.Fields = map[string]any{}
 	}
 	r.Fields[key] = value
-}
-
-// Warn adds a warning, shown by Ansible as [WARNING].
-func (r *Result) Warn(format string, args ...any) {
-	r.Warnings = append(r.Warnings, fmt.Sprintf(format, args...))
 }
 
 // runtime holds the secrets a run obtains itself (the access token of a

@@ -26,15 +26,11 @@ const (
 	optMaxDeactivationsPercent = "max_deactivations_percent"
 )
 
-func init() {
-	register(Module{Name: "matrix_user", Spec: matrixUserSpec, Run: runMatrixUser})
-}
-
 func matrixUserSpec() ansible.Spec {
-	opts := session.Spec()
-	opts = append(opts, userOptions(false)...)
+	opts := connectionOptions()
+	opts = append(opts, userOptionSpec(false)...)
 	opts = append(opts,
-		ansible.Option{Name: optUsers, Type: ansible.TypeList, Elements: ansible.TypeDict, Options: userOptions(true)},
+		ansible.Option{Name: optUsers, Type: ansible.TypeList, Elements: ansible.TypeDict, Options: userOptionSpec(true)},
 		ansible.Option{Name: optPepper, Type: ansible.TypeStr, NoLog: true, Default: ""},
 		ansible.Option{Name: optConcurrency, Type: ansible.TypeInt, Default: 8, Min: 1, Max: 64},
 		ansible.Option{Name: optExclusive, Type: ansible.TypeBool, Default: false},
@@ -45,39 +41,78 @@ func matrixUserSpec() ansible.Spec {
 	return ansible.Spec{
 		Module:            "mxadmin.synapse.matrix_user",
 		Options:           opts,
-		MutuallyExclusive: append([][]string{{optUser, optUsers}}, session.MutuallyExclusive...),
+		MutuallyExclusive: append([][]string{{optUser, optUsers}}, connectionMutuallyExclusive...),
 		RequiredOneOf:     [][]string{{optUser, optUsers}},
-		RequiredTogether:  session.RequiredTogether,
+		RequiredTogether:  connectionRequiredTogether,
 	}
+}
+
+// matrixUserOptions are matrix_user's options, decoded once from the
+// arguments; prepareUserRun checks them.
+type matrixUserOptions struct {
+	connection session.Options
+	// user is the user of the single form; in the batch form, the
+	// top-level defaults of its entries.
+	user userOptions
+	// users are the entries of the batch form; batch says it was given.
+	users []userOptions
+	batch bool
+	// perUserGiven names the per-user options given at the top level,
+	// which the batch form refuses.
+	perUserGiven []string
+	pepper       string
+	concurrency  int
+	exclusive    bool
+	protect      []string
+	// maxDeactivations and maxDeactivationsPercent bound what one
+	// exclusive run may deactivate.
+	maxDeactivations        int
+	maxDeactivationsPercent int
+}
+
+// decodeMatrixUser reads and checks the connection options and reads the
+// others.
+func decodeMatrixUser(p *ansible.Params) (matrixUserOptions, error) {
+	conn, err := connectionFrom(p)
+	o := matrixUserOptions{
+		connection:              conn,
+		user:                    decodeUser(p),
+		batch:                   p.Given(optUsers),
+		pepper:                  p.String(optPepper),
+		concurrency:             p.Int(optConcurrency),
+		exclusive:               p.Bool(optExclusive),
+		protect:                 p.Strings(optProtect),
+		maxDeactivations:        p.Int(optMaxDeactivations),
+		maxDeactivationsPercent: p.Int(optMaxDeactivationsPercent),
+	}
+	for _, entry := range p.List(optUsers) {
+		o.users = append(o.users, decodeUser(entry))
+	}
+	for _, name := range perUserOnly {
+		if p.Given(name) {
+			o.perUserGiven = append(o.perUserGiven, name)
+		}
+	}
+	return o, err
 }
 
 // userRun is everything a matrix_user run needs, checked before the first
 // request.
 type userRun struct {
-	opts        session.Options
-	desired     []*reconcile.Desired
-	batch       bool
-	concurrency int
-	pepper      string
-	exclusive   bool
-	protect     []string
-	// maxDeactivations and maxDeactivationsPercent bound what one exclusive
-	// run may deactivate.
-	maxDeactivations        int
-	maxDeactivationsPercent int
+	matrixUserOptions
+	desired []*reconcile.Desired
 }
 
 // prepareUserRun checks every option and rule that can be checked without
 // the server. Whatever it refuses is refused before any request is sent.
 func prepareUserRun(p *ansible.Params) (*userRun, error) {
-	opts, err := session.OptionsFrom(p)
+	o, err := decodeMatrixUser(p)
 	if err != nil {
 		return nil, err
 	}
-	run := &userRun{opts: opts, batch: p.Given(optUsers), concurrency: p.Int(optConcurrency), pepper: p.String(optPepper),
-		exclusive: p.Bool(optExclusive), protect: p.Strings(optProtect),
-		maxDeactivations: p.Int(optMaxDeactivations), maxDeactivationsPercent: p.Int(optMaxDeactivationsPercent)}
-	if run.desired, err = declaredUsers(p, run.batch); err != nil {
+	opts := o.connection
+	run := &userRun{matrixUserOptions: o}
+	if run.desired, err = declaredUsers(o); err != nil {
 		return nil, err
 	}
 	mode, err := opts.Mode()
@@ -113,8 +148,7 @@ func prepareUserRun(p *ansible.Params) (*userRun, error) {
 			return nil, fmt.Errorf("%s: %v", d.Ref, reconcile.UnsettableError(rest))
 		}
 	}
-	run.opts.MaxConns = run.concurrency
-	run.opts.Version = Version
+	run.connection.MaxConns = run.concurrency
 	return run, nil
 }
 
@@ -123,9 +157,9 @@ func runMatrixUser(ctx context.Context, p *ansible.Params, in ansible.Internal) 
 	if err != nil {
 		return ansible.Fail(err.Error())
 	}
-	run.opts.CheckMode = in.CheckMode
-	warnings := run.opts.Warnings()
-	sess, err := session.Open(ctx, run.opts)
+	run.connection.CheckMode = in.CheckMode
+	warnings := run.connection.Warnings()
+	sess, err := session.Open(ctx, run.connection)
 	if err != nil {
 		msg := err.Error()
 		if unreachable := (*synapse.UnreachableError)(nil); errors.As(err, &unreachable) {
@@ -175,30 +209,28 @@ func runMatrixUser(ctx context.Context, p *ansible.Params, in ansible.Internal) 
 
 // declaredUsers builds the declarations of either form, refusing bad input
 // and duplicates before any request.
-func declaredUsers(p *ansible.Params, batch bool) ([]*reconcile.Desired, error) {
-	if !batch {
-		d, err := desiredFrom(p, p.String(optUser), nil)
+func declaredUsers(o matrixUserOptions) ([]*reconcile.Desired, error) {
+	if !o.batch {
+		d, err := desiredFrom(o.user, o.user.User, nil)
 		if err != nil {
 			return nil, err
 		}
 		return []*reconcile.Desired{d}, nil
 	}
 	var problems []string
-	for _, name := range perUserOnly {
-		if p.Given(name) {
-			problems = append(problems, fmt.Sprintf("option %s is per user: with users, set it in each entry", name))
-		}
+	for _, name := range o.perUserGiven {
+		problems = append(problems, fmt.Sprintf("option %s is per user: with users, set it in each entry", name))
 	}
 	var desired []*reconcile.Desired
 	seen := map[string]string{}
-	for i, entry := range p.List(optUsers) {
+	for i, entry := range o.users {
 		ref := fmt.Sprintf("users[%d]", i)
-		d, err := desiredFrom(entry, ref, p)
+		d, err := desiredFrom(entry, ref, &o.user)
 		if err != nil {
 			problems = append(problems, err.Error())
 			continue
 		}
-		d.Ref = fmt.Sprintf("%s (%s)", ref, entry.String(optUser))
+		d.Ref = fmt.Sprintf("%s (%s)", ref, entry.User)
 		// The localpart identifies a user whatever the case or form it was
 		// written in: John, john and @john:server are one user.
 		if prev, dup := seen[d.Localpart]; dup {
@@ -225,7 +257,7 @@ func anyFullID(desired []*reconcile.Desired) bool {
 
 func singleResult(o *reconcile.Outcome, in ansible.Internal) ansible.Result {
 	res := ansible.Result{Changed: o.Action.Changes() || o.Wrote, Warnings: o.Warnings}
-	res.Set("user", reconcile.UserView(o.User))
+	res.Set("user", userView(o.User))
 	res.Set("user_id", o.UserID)
 	res.Set("action", string(o.Action))
 	res.Set("changes", nonNil(o.Changes))
@@ -320,11 +352,4 @@ func shortJSON(v any) string {
 		return strings.ToValidUTF8(data[:limit], "") + "…"
 	}
 	return data
-}
-
-func nonNil(s []string) []string {
-	if s == nil {
-		return []string{}
-	}
-	return s
 }

@@ -10,12 +10,8 @@ import (
 	"github.com/mxadmin/synapse/modules-src/session"
 )
 
-func init() {
-	register(Module{Name: "matrix_user_admin", Spec: matrixUserAdminSpec, Run: runMatrixUserAdmin})
-}
-
 func matrixUserAdminSpec() ansible.Spec {
-	opts := session.Spec()
+	opts := connectionOptions()
 	opts = append(opts,
 		ansible.Option{Name: optUser, Type: ansible.TypeStr, Required: true, Aliases: []string{"username"}},
 		ansible.Option{Name: optAdmin, Type: ansible.TypeBool, Required: true},
@@ -23,24 +19,37 @@ func matrixUserAdminSpec() ansible.Spec {
 	return ansible.Spec{
 		Module:            "mxadmin.synapse.matrix_user_admin",
 		Options:           opts,
-		MutuallyExclusive: session.MutuallyExclusive,
-		RequiredTogether:  session.RequiredTogether,
+		MutuallyExclusive: connectionMutuallyExclusive,
+		RequiredTogether:  connectionRequiredTogether,
 	}
+}
+
+// adminOptions are matrix_user_admin's options, decoded once from the
+// arguments.
+type adminOptions struct {
+	connection session.Options
+	user       string
+	admin      bool
+}
+
+// decodeAdmin reads and checks the connection options and reads the others.
+func decodeAdmin(p *ansible.Params) (adminOptions, error) {
+	conn, err := connectionFrom(p)
+	return adminOptions{connection: conn, user: p.String(optUser), admin: p.Bool(optAdmin)}, err
 }
 
 // runMatrixUserAdmin grants or revokes server admin on an existing user. It
 // replaces scripts that wrote the flag into Synapse's database with SQL.
 func runMatrixUserAdmin(ctx context.Context, p *ansible.Params, in ansible.Internal) ansible.Result {
-	opts, err := session.OptionsFrom(p)
+	decoded, err := decodeAdmin(p)
 	if err != nil {
 		return ansible.Fail(err.Error())
 	}
-	ref := p.String(optUser)
+	opts, ref, want := decoded.connection, decoded.user, decoded.admin
 	localpart, server, err := reconcile.ParseUserRef(ref)
 	if err != nil {
 		return ansible.Fail("option user: " + err.Error())
 	}
-	want := p.Bool(optAdmin)
 	mode, err := opts.Mode()
 	if err != nil {
 		return ansible.Fail(err.Error())
@@ -56,7 +65,6 @@ func runMatrixUserAdmin(ctx context.Context, p *ansible.Params, in ansible.Inter
 			return ansible.Fail("option user: " + err.Error())
 		}
 	}
-	opts.Version = Version
 	opts.CheckMode = in.CheckMode
 
 	warnings := opts.Warnings()

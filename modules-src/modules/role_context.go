@@ -102,9 +102,6 @@ func (rc roleContext) rename(out map[string]any) {
 	}
 }
 
-// nameText rewrites one message.
-func (rc roleContext) nameText(s string) string { return rc.namer()(s) }
-
 // namer builds the rewriting once, for every message of a result.
 func (rc roleContext) namer() func(string) string {
 	list, mapsUsers := rc.vars[optUsers]

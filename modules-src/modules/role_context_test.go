@@ -70,3 +70,6 @@ func TestDescribeChanges(t *testing.T) {
 	assert.Equal(t, "could not be verified", describeChanges(&reconcile.Outcome{Action: reconcile.ActionUnverified}))
 	assert.Empty(t, describeChanges(&reconcile.Outcome{Action: reconcile.ActionUnchanged}))
 }
+
+// nameText rewrites one message, as the result's rename does.
+func (rc roleContext) nameText(s string) string { return rc.namer()(s) }

@@ -104,7 +104,7 @@ func TestPlanAbsentCreatesDeactivated(t *testing.T) {
 	assert.Equal(t, ActionCreated, p.Action)
 	assert.True(t, p.Deactivate)
 	assert.True(t, p.Erase)
-	assert.True(t, p.Create.Empty())
+	assert.Equal(t, synapse.UserUpdate{}, *p.Create)
 	assert.Equal(t, []string{"deactivated", "erased"}, p.Changes)
 }
 

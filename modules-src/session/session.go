@@ -1,5 +1,6 @@
 // Package session turns the connection options every module of the
-// collection shares into an authenticated Synapse client: it picks the auth
+// collection shares (decoded from Ansible's arguments by package modules)
+// into an authenticated Synapse client: it picks the auth
 // mode (admin token, password login, or registration shared secret only),
 // learns who the module acts as and the server name, refuses homeservers
 // that delegate auth to MAS, and logs out again at the end of a login run.
@@ -13,7 +14,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/mxadmin/synapse/modules-src/ansible"
 	"github.com/mxadmin/synapse/modules-src/synapse"
 )
 
@@ -46,90 +46,10 @@ type Options struct {
 	// CheckMode: the run only reads, so the devices of earlier killed
 	// runs are left for the next real run to remove.
 	CheckMode bool
-}
-
-// Option names, shared by every module.
-const (
-	OptHomeserverURL = "homeserver_url"
-	OptServerName    = "server_name"
-	OptAdminToken    = "admin_token"
-	OptAdminUser     = "admin_user"
-	OptAdminPassword = "admin_password"
-	OptSharedSecret  = "registration_shared_secret"
-	OptValidateCerts = "validate_certs"
-	OptCAPath        = "ca_path"
-	OptTimeout       = "timeout"
-	OptRetries       = "retries"
-)
-
-// Spec is the argument spec of the connection options.
-func Spec() []ansible.Option {
-	return []ansible.Option{
-		{Name: OptHomeserverURL, Type: ansible.TypeStr, Default: "http://127.0.0.1:8008"},
-		{Name: OptServerName, Type: ansible.TypeStr},
-		{Name: OptAdminToken, Type: ansible.TypeStr, NoLog: true},
-		{Name: OptAdminUser, Type: ansible.TypeStr},
-		{Name: OptAdminPassword, Type: ansible.TypeStr, NoLog: true},
-		{Name: OptSharedSecret, Type: ansible.TypeStr, NoLog: true},
-		{Name: OptValidateCerts, Type: ansible.TypeBool, Default: true},
-		{Name: OptCAPath, Type: ansible.TypePath},
-		// Bounded so that a typo cannot make a run wait for days, nor wrap
-		// around when turned into a time.Duration.
-		{Name: OptTimeout, Type: ansible.TypeInt, Default: 30, Min: 1, Max: MaxTimeout},
-		{Name: OptRetries, Type: ansible.TypeInt, Default: 3, Min: 0, Max: 20},
-	}
-}
-
-// MaxTimeout is the largest timeout option accepted, in seconds (an hour).
-const MaxTimeout = 3600
-
-// Constraints are the rules between connection options, for a module spec.
-var (
-	MutuallyExclusive = [][]string{{OptAdminToken, OptAdminUser}}
-	RequiredTogether  = [][]string{{OptAdminUser, OptAdminPassword}}
-)
-
-// OptionsFrom reads the connection options and checks them, before any
-// request is made.
-func OptionsFrom(p *ansible.Params) (Options, error) {
-	o := Options{
-		HomeserverURL: p.String(OptHomeserverURL),
-		ServerName:    strings.ToLower(strings.TrimSpace(p.String(OptServerName))),
-		AdminToken:    p.String(OptAdminToken),
-		AdminUser:     p.String(OptAdminUser),
-		AdminPassword: p.String(OptAdminPassword),
-		SharedSecret:  p.String(OptSharedSecret),
-		ValidateCerts: p.Bool(OptValidateCerts),
-		CAPath:        p.String(OptCAPath),
-		Timeout:       time.Duration(p.Int(OptTimeout)) * time.Second,
-		Retries:       p.Int(OptRetries),
-	}
-	var problems []string
-	if _, err := synapse.ParseBaseURL(o.HomeserverURL); err != nil {
-		problems = append(problems, fmt.Sprintf("option homeserver_url: %q %v (for example https://matrix.example.com or http://127.0.0.1:8008)", o.HomeserverURL, err))
-	}
-	if p.Given(OptAdminToken) && o.AdminToken == "" {
-		problems = append(problems, "option admin_token: may not be empty")
-	}
-	if p.Given(OptAdminPassword) && o.AdminPassword == "" {
-		problems = append(problems, "option admin_password: may not be empty")
-	}
-	if p.Given(OptSharedSecret) && o.SharedSecret == "" {
-		problems = append(problems, "option registration_shared_secret: may not be empty")
-	}
-	if p.Int(OptTimeout) < 1 {
-		problems = append(problems, "option timeout: must be at least 1 (seconds)")
-	}
-	if o.Retries < 0 || o.Retries > 20 {
-		problems = append(problems, "option retries: must be between 0 and 20")
-	}
-	if strings.ContainsAny(o.ServerName, "/@ ") {
-		problems = append(problems, fmt.Sprintf("option server_name: %q is not a server name (for example example.com)", o.ServerName))
-	}
-	if len(problems) > 0 {
-		return o, &ansible.ValidationError{Problems: problems}
-	}
-	return o, nil
+	// AddSecret is told every credential the session obtains (the token
+	// of a login), so that the caller keeps it out of everything it
+	// prints. The session does not know how its caller reports.
+	AddSecret func(secret string)
 }
 
 // Warnings are what every module using these options must tell the user.
@@ -219,7 +139,9 @@ func Open(ctx context.Context, o Options) (*Session, error) {
 		}
 		client.SetToken(res.AccessToken)
 		// The token a login returns is as secret as the password.
-		ansible.AddSecret(res.AccessToken)
+		if o.AddSecret != nil {
+			o.AddSecret(res.AccessToken)
+		}
 		s.Me, s.loggedIn = res.UserID, true
 		s.stopKeepalive = make(chan struct{})
 		go s.keepAlive(ctx, s.stopKeepalive)

@@ -327,7 +327,9 @@ func TestUserUpdateSendsOnlySetFields(t *testing.T) {
 	data, err := json.Marshal(UserUpdate{UserType: &empty, Admin: &tr})
 	require.NoError(t, err)
 	assert.JSONEq(t, `{"user_type":null,"admin":true}`, string(data))
-	assert.True(t, UserUpdate{}.Empty())
+	data, err = json.Marshal(UserUpdate{})
+	require.NoError(t, err)
+	assert.JSONEq(t, `{}`, string(data))
 }
 
 func TestErrorsAreTyped(t *testing.T) {

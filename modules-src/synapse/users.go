@@ -98,12 +98,6 @@ type UserUpdate struct {
 	ExternalIDs *[]ExternalID
 }
 
-// Empty reports whether the update would change nothing.
-func (u UserUpdate) Empty() bool {
-	return u.Password == nil && u.Displayname == nil && u.AvatarURL == nil && u.UserType == nil &&
-		u.Admin == nil && u.Deactivated == nil && u.Locked == nil && u.Threepids == nil && u.ExternalIDs == nil
-}
-
 // MarshalJSON writes only the fields that are set.
 func (u UserUpdate) MarshalJSON() ([]byte, error) {
 	m := map[string]any{}

@@ -6,29 +6,6 @@ import (
 	"github.com/mxadmin/synapse/modules-src/synapse"
 )
 
-// UserView is a user as modules return it: its state, never a secret.
-// Threepids and external IDs appear only when they were read.
-func UserView(u *synapse.User) map[string]any {
-	if u == nil {
-		return nil
-	}
-	m := map[string]any{
-		"name":        u.Name,
-		"admin":       bool(u.Admin),
-		"deactivated": bool(u.Deactivated),
-		"locked":      bool(u.Locked),
-		"erased":      bool(u.Erased),
-		"displayname": u.Displayname,
-		"avatar_url":  u.AvatarURL,
-		"user_type":   u.UserType,
-	}
-	if u.Detailed {
-		m["threepids"] = nonNilSlice(u.Threepids)
-		m["external_ids"] = nonNilSlice(u.ExternalIDs)
-	}
-	return m
-}
-
 // diffViews shows, before and after, the fields the declaration manages plus
 // whether the account is deactivated. A user that does not exist yet shows
 // as an empty before. A password shows as a marker, never as a value.
@@ -60,18 +37,49 @@ func diffViews(d *Desired, cur, predicted *synapse.User, p *Plan) (before, after
 	return before, after
 }
 
+// pick is the diff's view of the given fields of u: the values Synapse
+// holds, never a secret. Threepids and external IDs that were not read
+// (shared-secret mode) say so rather than show [].
 func pick(u *synapse.User, fields []string) map[string]any {
-	all := UserView(u)
 	out := make(map[string]any, len(fields))
 	for _, f := range fields {
-		if v, ok := all[f]; ok {
+		if v, ok := fieldValue(u, f); ok {
 			out[f] = v
-		} else if f == "threepids" || f == "external_ids" {
-			// Not read (shared-secret mode): say so rather than show [].
-			out[f] = "(unknown)"
 		}
 	}
 	return out
+}
+
+// fieldValue is the value of one field of u (a name of fieldOrder) as a
+// diff shows it; ok is false for any other name.
+func fieldValue(u *synapse.User, field string) (v any, ok bool) {
+	switch field {
+	case "admin":
+		return bool(u.Admin), true
+	case "deactivated":
+		return bool(u.Deactivated), true
+	case "locked":
+		return bool(u.Locked), true
+	case "erased":
+		return bool(u.Erased), true
+	case "displayname":
+		return u.Displayname, true
+	case "avatar_url":
+		return u.AvatarURL, true
+	case "user_type":
+		return u.UserType, true
+	case "threepids":
+		if !u.Detailed {
+			return "(unknown)", true
+		}
+		return nonNilSlice(u.Threepids), true
+	case "external_ids":
+		if !u.Detailed {
+			return "(unknown)", true
+		}
+		return nonNilSlice(u.ExternalIDs), true
+	}
+	return nil, false
 }
 
 func nonNilSlice[T any](s []T) []T {

@@ -1,0 +1,15 @@
+package modules
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+)
+
+func TestServedModulesAreNamedByTheirKey(t *testing.T) {
+	assert.Equal(t, []string{"matrix_user", "matrix_user_admin"}, Names())
+	for name, m := range served {
+		assert.Equal(t, name, m.Name, "the action plugin names the module by its key; the result by Name")
+		assert.Equal(t, "mxadmin.synapse."+name, m.Spec().Module)
+	}
+}
