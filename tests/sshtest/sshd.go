@@ -6,6 +6,8 @@
 package sshtest
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -27,8 +29,11 @@ import (
 // can only log in with the harness's key, through the harness's sshd.
 const TestUser = "mxadmin-ssh"
 
-// sudoers is the drop-in that lets TestUser become root; Stop removes it.
-const sudoers = "/etc/sudoers.d/mxadmin-ssh-e2e"
+// sudoersPrefix names the drop-in that lets TestUser become root. Each
+// server writes its own (test binaries of one 'go test' run in parallel, and
+// one stopping must not take sudo away from another) and Stop removes it.
+// sudo skips drop-ins whose name has a '.', so the suffix is hex.
+const sudoersPrefix = "/etc/sudoers.d/mxadmin-ssh-e2e-"
 
 // Server is a running sshd behind a counting relay.
 type Server struct {
@@ -48,6 +53,7 @@ type Server struct {
 	recv    atomic.Int64 // bytes from sshd to clients
 	conns   sync.WaitGroup
 	logPath string
+	sudoers string
 }
 
 // Sshd is the OpenSSH server binary.
@@ -65,14 +71,20 @@ func Start() (*Server, error) {
 	if err := ensureUser(); err != nil {
 		return nil, err
 	}
+	suffix := make([]byte, 8)
+	if _, err := rand.Read(suffix); err != nil {
+		return nil, err
+	}
+	sudoers := sudoersPrefix + hex.EncodeToString(suffix)
 	if err := os.WriteFile(sudoers, []byte(TestUser+" ALL=(ALL:ALL) NOPASSWD: ALL\n"), 0o440); err != nil {
 		return nil, fmt.Errorf("writing %s: %w", sudoers, err)
 	}
 	dir, err := os.MkdirTemp("", "mxadmin-sshd-")
 	if err != nil {
+		_ = os.Remove(sudoers)
 		return nil, err
 	}
-	s := &Server{Dir: dir, Key: filepath.Join(dir, "client_key"), KnownHosts: filepath.Join(dir, "known_hosts"), logPath: filepath.Join(dir, "sshd.log")}
+	s := &Server{Dir: dir, Key: filepath.Join(dir, "client_key"), KnownHosts: filepath.Join(dir, "known_hosts"), logPath: filepath.Join(dir, "sshd.log"), sudoers: sudoers}
 	if err := s.start(); err != nil {
 		s.Stop()
 		return nil, err
@@ -248,7 +260,7 @@ func (s *Server) Stop() {
 		}
 	}
 	_ = os.RemoveAll(s.Dir)
-	_ = os.Remove(sudoers)
+	_ = os.Remove(s.sudoers)
 }
 
 // LogTail returns the last n lines of sshd's log.
