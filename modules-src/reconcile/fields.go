@@ -63,10 +63,11 @@ const (
 // modification).
 var fields = []field{
 	{
-		name:  "password",
-		given: func(d *Desired) bool { return d.Password != nil },
-		send:  func(d *Desired, b *synapse.UserUpdate) { b.Password = d.Password },
-		text:  func(d *Desired) *string { return d.Password }, maxChars: maxPasswordLen,
+		name:        "password",
+		given:       func(d *Desired) bool { return d.Password != nil },
+		send:        func(d *Desired, b *synapse.UserUpdate) { b.Password = d.Password },
+		text:        func(d *Desired) *string { return d.Password },
+		maxChars:    maxPasswordLen,
 		registrable: true,
 	},
 	{
