@@ -200,14 +200,6 @@ func sortExternalIDs(s []synapse.ExternalID) {
 	})
 }
 
-// Synapse's limits, in characters (Python's len): longer values are
-// refused by the server, the display name and avatar only when changed.
-const (
-	maxPasswordLen    = 512
-	maxDisplaynameLen = 256
-	maxAvatarURLLen   = 1000
-)
-
 // Validate checks the rules between fields of one declaration, before any
 // request: what state=absent allows, what update_password needs, Synapse's
 // length limits.
@@ -215,29 +207,19 @@ func (d *Desired) Validate() error {
 	if d.Password != nil && *d.Password == "" {
 		return fmt.Errorf("password may not be empty; leave it out to not manage the password")
 	}
-	for _, limit := range []struct {
-		name  string
-		value *string
-		max   int
-	}{{"password", d.Password, maxPasswordLen}, {"displayname", d.Displayname, maxDisplaynameLen}, {"avatar_url", d.AvatarURL, maxAvatarURLLen}} {
-		if limit.value != nil && utf8.RuneCountInString(*limit.value) > limit.max {
-			return fmt.Errorf("option %s: at most %d characters (Synapse's limit)", limit.name, limit.max)
+	for _, f := range fields {
+		if f.maxChars > 0 {
+			if v := f.text(d); v != nil && utf8.RuneCountInString(*v) > f.maxChars {
+				return fmt.Errorf("option %s: at most %d characters (Synapse's limit)", f.name, f.maxChars)
+			}
 		}
 	}
 	if d.UpdatePassword == PasswordAlways && d.Password == nil {
 		return fmt.Errorf("update_password=always needs a password")
 	}
 	if d.State == StateAbsent {
-		var extra []string
-		for name, given := range map[string]bool{
-			"password": d.Password != nil, "admin": d.Admin != nil, "displayname": d.Displayname != nil,
-			"avatar_url": d.AvatarURL != nil, "user_type": d.UserType != nil, "locked": d.Locked != nil,
-			"threepids": d.Threepids != nil, "external_ids": d.ExternalIDs != nil,
-		} {
-			if given {
-				extra = append(extra, name)
-			}
-		}
+		// Every declarable field is refused: the account is deactivated.
+		extra := d.Declared()
 		if len(extra) > 0 {
 			sort.Strings(extra)
 			return fmt.Errorf("state=absent deactivates the user, so %s cannot be set with it (a deactivated user cannot also be locked, and has no password)", strings.Join(extra, ", "))

@@ -40,46 +40,14 @@ func diffViews(d *Desired, cur, predicted *synapse.User, p *Plan) (before, after
 // pick is the diff's view of the given fields of u: the values Synapse
 // holds, never a secret. Threepids and external IDs that were not read
 // (shared-secret mode) say so rather than show [].
-func pick(u *synapse.User, fields []string) map[string]any {
-	out := make(map[string]any, len(fields))
-	for _, f := range fields {
-		if v, ok := fieldValue(u, f); ok {
-			out[f] = v
+func pick(u *synapse.User, names []string) map[string]any {
+	out := make(map[string]any, len(names))
+	for _, name := range names {
+		if f := fieldNamed(name); f.show != nil {
+			out[name] = f.show(u)
 		}
 	}
 	return out
-}
-
-// fieldValue is the value of one field of u (a name of fieldOrder) as a
-// diff shows it; ok is false for any other name.
-func fieldValue(u *synapse.User, field string) (v any, ok bool) {
-	switch field {
-	case "admin":
-		return bool(u.Admin), true
-	case "deactivated":
-		return bool(u.Deactivated), true
-	case "locked":
-		return bool(u.Locked), true
-	case "erased":
-		return bool(u.Erased), true
-	case "displayname":
-		return u.Displayname, true
-	case "avatar_url":
-		return u.AvatarURL, true
-	case "user_type":
-		return u.UserType, true
-	case "threepids":
-		if !u.Detailed {
-			return "(unknown)", true
-		}
-		return nonNilSlice(u.Threepids), true
-	case "external_ids":
-		if !u.Detailed {
-			return "(unknown)", true
-		}
-		return nonNilSlice(u.ExternalIDs), true
-	}
-	return nil, false
 }
 
 func nonNilSlice[T any](s []T) []T {

@@ -93,10 +93,6 @@ type Plan struct {
 	Err error
 }
 
-// fieldOrder is the order fields are reported in (Synapse's own order of
-// applying a modification).
-var fieldOrder = []string{"password", "displayname", "threepids", "external_ids", "avatar_url", "admin", "deactivated", "erased", "locked", "user_type"}
-
 // Password markers shown in diffs instead of any password.
 const (
 	passwordHidden  = "********"
@@ -151,7 +147,7 @@ func planRegister(p *Plan, d *Desired) {
 	}
 	p.Register = reg
 	p.Action = ActionCreated
-	p.Changes = declared(d, false)
+	p.Changes = declaredFields(d, true)
 	u := newUser(p.UserID, d.Localpart)
 	u.Admin = synapse.Flag(reg.Admin)
 	if reg.UserType != "" {
@@ -182,23 +178,33 @@ func planCreate(p *Plan, d *Desired) {
 		p.Predicted = u
 		return
 	}
-	body.Password = d.Password
-	body.Displayname = d.Displayname
-	body.AvatarURL = d.AvatarURL
-	body.Admin = d.Admin
-	if d.UserType != nil && *d.UserType != "" {
-		body.UserType = d.UserType
+	var after []field
+	for _, f := range fields {
+		switch {
+		case f.given == nil || !f.given(d):
+		case f.create == createIgnores:
+			after = append(after, f)
+		case f.create == createSendsUnlessDefault && !f.differs(d, u):
+		default:
+			f.send(d, &body)
+		}
 	}
-	body.Threepids = d.Threepids
-	body.ExternalIDs = d.ExternalIDs
 	p.Create = &body
 	applyUpdate(u, body)
-	if d.Locked != nil && *d.Locked {
-		// A create ignores "locked": it needs a second PUT.
-		p.Update = &synapse.UserUpdate{Locked: d.Locked}
+	for _, f := range after {
+		// A create ignores it: a second PUT sends it unless it is what a
+		// new user has anyway.
+		if f.differs(d, u) {
+			if p.Update == nil {
+				p.Update = &synapse.UserUpdate{}
+			}
+			f.send(d, p.Update)
+		}
+	}
+	if p.Update != nil {
 		applyUpdate(u, *p.Update)
 	}
-	p.Changes = declared(d, true)
+	p.Changes = declaredFields(d, false)
 	p.Predicted = u
 }
 
@@ -236,34 +242,18 @@ func planModify(p *Plan, d *Desired, cur *synapse.User, pw PasswordCheck, f Fact
 	var changes []string
 	self := f.Me != "" && p.UserID == f.Me
 
-	if d.Admin != nil && *d.Admin != bool(cur.Admin) {
-		if self && !*d.Admin {
-			p.Err = fmt.Errorf("refusing to demote %s: it is the admin this module authenticates as (Synapse forbids demoting yourself)", p.UserID)
-			return
+	for _, fld := range fields {
+		if fld.differs == nil || !fld.given(d) || !fld.differs(d, cur) {
+			continue
 		}
-		upd.Admin, changes = d.Admin, append(changes, "admin")
-	}
-	if d.Displayname != nil && *d.Displayname != deref(cur.Displayname) {
-		upd.Displayname, changes = d.Displayname, append(changes, "displayname")
-	}
-	if d.AvatarURL != nil && *d.AvatarURL != deref(cur.AvatarURL) {
-		upd.AvatarURL, changes = d.AvatarURL, append(changes, "avatar_url")
-	}
-	if d.UserType != nil && *d.UserType != deref(cur.UserType) {
-		upd.UserType, changes = d.UserType, append(changes, "user_type")
-	}
-	if d.Locked != nil && *d.Locked != bool(cur.Locked) {
-		if self && *d.Locked {
-			p.Err = fmt.Errorf("refusing to lock %s: it is the admin this module authenticates as", p.UserID)
-			return
+		if self && fld.selfGuard != nil {
+			if err := fld.selfGuard(d, p.UserID); err != nil {
+				p.Err = err
+				return
+			}
 		}
-		upd.Locked, changes = d.Locked, append(changes, "locked")
-	}
-	if d.Threepids != nil && !sameThreepids(*d.Threepids, cur.Threepids) {
-		upd.Threepids, changes = d.Threepids, append(changes, "threepids")
-	}
-	if d.ExternalIDs != nil && !sameExternalIDs(*d.ExternalIDs, cur.ExternalIDs) {
-		upd.ExternalIDs, changes = d.ExternalIDs, append(changes, "external_ids")
+		fld.send(d, &upd)
+		changes = append(changes, fld.name)
 	}
 	if d.Password != nil {
 		send := false
@@ -327,55 +317,21 @@ func UnsettableError(fields []string) error {
 	return fmt.Errorf("%s cannot be set with only registration_shared_secret (a shared-secret registration sets only password, admin, displayname and user_type); give admin_token or admin_user/admin_password", JoinAnd(fields))
 }
 
-// declared lists the fields a declaration sets, for a new user.
-func declared(d *Desired, canSetAll bool) []string {
-	var out []string
-	add := func(name string, given bool) {
-		if given {
-			out = append(out, name)
-		}
-	}
-	add("password", d.Password != nil)
-	add("admin", d.Admin != nil)
-	add("displayname", d.Displayname != nil)
-	add("user_type", d.UserType != nil)
-	if canSetAll {
-		add("avatar_url", d.AvatarURL != nil)
-		add("threepids", d.Threepids != nil)
-		add("external_ids", d.ExternalIDs != nil)
-		add("locked", d.Locked != nil)
-	}
-	return ordered(out)
-}
-
 // Unsettable lists the declared fields that shared-secret registration
-// cannot set (it only knows password, admin, user type and display name).
+// cannot set.
 func (d *Desired) Unsettable() []string {
 	var out []string
-	for name, given := range map[string]bool{
-		"avatar_url": d.AvatarURL != nil, "threepids": d.Threepids != nil,
-		"external_ids": d.ExternalIDs != nil, "locked": d.Locked != nil,
-	} {
-		if given {
-			out = append(out, name)
-		}
-	}
-	return ordered(out)
-}
-
-// Declared lists every field the declaration manages.
-func (d *Desired) Declared() []string {
-	return declared(d, true)
-}
-
-func ordered(names []string) []string {
-	out := make([]string, 0, len(names))
-	for _, f := range fieldOrder {
-		if slices.Contains(names, f) {
-			out = append(out, f)
+	for _, f := range fields {
+		if f.given != nil && f.given(d) && !f.registrable {
+			out = append(out, f.name)
 		}
 	}
 	return out
+}
+
+// Declared lists every field the declaration manages, in report order.
+func (d *Desired) Declared() []string {
+	return declaredFields(d, false)
 }
 
 func newUser(id, localpart string) *synapse.User {
