@@ -96,12 +96,17 @@ func secretForms(secret string) []string {
 	return out
 }
 
+// pythonJSON is how Python's json.dumps writes a string (ASCII only):
+// characters above U+FFFF as a UTF-16 surrogate pair, as Python does.
 func pythonJSON(s string) string {
 	var b strings.Builder
 	for _, r := range s {
 		switch {
 		case r == '"' || r == '\\':
 			b.WriteString(`\` + string(r))
+		case r > 0xffff:
+			r -= 0x10000
+			fmt.Fprintf(&b, `\u%04x\u%04x`, 0xd800+(r>>10), 0xdc00+(r&0x3ff))
 		case r < 0x20 || r > 0x7e:
 			fmt.Fprintf(&b, `\u%04x`, r)
 		default:
@@ -151,7 +156,7 @@ func requireNoSecretIn(t *testing.T, r Run, secrets map[string]string) {
 // more of their first characters.
 func TestSecretsInEchoedAnswers(t *testing.T) {
 	f := newFixture(t)
-	password := `Tr0ub4dor&3 "x"<y>+é/z-` + uniqueUser("pw")
+	password := `Tr0ub4dor&3 "x"<y>+é🔑/z-` + uniqueUser("pw")
 	recordSecrets(password)
 
 	var mu sync.Mutex
