@@ -25,6 +25,7 @@ func TestMASHarness(t *testing.T) {
 		t.Fatal(err)
 	}
 	localpart := uniqueUser("mas-smoke")
+	client := &http.Client{Timeout: 30 * time.Second}
 
 	// Create, through the counting proxy, with a request written here.
 	m.ResetCounts()
@@ -32,7 +33,7 @@ func TestMASHarness(t *testing.T) {
 	req, _ := http.NewRequest(http.MethodPost, m.MASProxy.URL+"/api/admin/v1/users", bytes.NewReader(body))
 	req.Header.Set("Authorization", "Bearer "+token)
 	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,7 +77,7 @@ func TestMASHarness(t *testing.T) {
 			// belongs to no user: the profile needs none.
 			req.Header.Set("Authorization", "Bearer "+token)
 		}
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := client.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -211,7 +212,8 @@ func compatLoginVia(base, user, password string) (status int, token, device stri
 	body, _ := json.Marshal(map[string]any{
 		"type": "m.login.password", "identifier": map[string]string{"type": "m.id.user", "user": user}, "password": password,
 	})
-	resp, err := http.Post(base+"/_matrix/client/v3/login", "application/json", bytes.NewReader(body))
+	client := &http.Client{Timeout: 30 * time.Second}
+	resp, err := client.Post(base+"/_matrix/client/v3/login", "application/json", bytes.NewReader(body))
 	if err != nil {
 		return 0, "", "", err
 	}
