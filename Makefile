@@ -85,7 +85,7 @@ E2E_ENV := $(TEST_ENV) MXADMIN_SYNAPSE_DB=$(SYNAPSE_DB) \
 .PHONY: help venv venv-oldest build native test unit e2e e2e-oldest fuzz fuzz-long lint go-lint ansible-lint sanity \
         collection demo bench constraints clean venv-release release-check galaxy-import docs-lint changelog-lint \
         release qemu e2e-platforms test-stages shellcheck ssh-server \
-        e2e-synapse-oldest e2e-synapse-locked-unlisted e2e-postgres e2e-ansible-newest postgresql
+        e2e-synapse-oldest e2e-synapse-locked-unlisted e2e-postgres e2e-ansible-newest postgresql e2e-mas
 
 # make help prints the '## ' line above each target, under its section: every
 # .PHONY target has one (tests/repo checks it).
@@ -145,9 +145,9 @@ $(CURDIR)/.venv-ansible-%/.installed: requirements-ansible-newest.txt
 	  $(if $(filter $*,$(ANSIBLE_NEWEST)),-r requirements-ansible-newest.txt,"ansible-core==$*.*")
 	@touch $@
 
-# PostgreSQL for 'make e2e SYNAPSE_DB=postgres': Debian's package; the tests
+# PostgreSQL for 'make e2e SYNAPSE_DB=postgres' and 'make e2e-mas': Debian's package; the tests
 # start a server of their own from its binaries (no cluster of the package is used).
-## install PostgreSQL (apt-get) for make e2e SYNAPSE_DB=postgres
+## install PostgreSQL (apt-get) for make e2e SYNAPSE_DB=postgres and make e2e-mas
 postgresql:
 	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
 	  echo "==> installing PostgreSQL (apt-get)"; \
@@ -223,7 +223,7 @@ test:
 # The stages of make test: a new one is a target listed here.
 ## the stages of make test, without the tally
 test-stages: venv build lint unit fuzz e2e e2e-oldest e2e-synapse-oldest e2e-synapse-locked-unlisted e2e-postgres \
-	e2e-ansible-newest sanity release-check e2e-platforms
+	e2e-ansible-newest e2e-mas sanity release-check e2e-platforms
 
 # Unit-test coverage floors (PACKAGE:PERCENT): the runner and the modules are
 # tested without a server (reconcile's Client interface); the e2e suite is the
@@ -278,6 +278,17 @@ e2e-postgres:
 ## the locked tests against a Synapse whose user list lacks locked (1.91, 1.92)
 e2e-synapse-locked-unlisted:
 	@$(MAKE) --no-print-directory e2e SYNAPSE_VERSION=$(SYNAPSE_LOCKED_UNLISTED) E2E_STAGE=$@ E2E_RUN='Locked|TestEachFieldChangedAlone|TestCheckModePredicts|TestSelfProtection'
+
+# The tests against a real Matrix Authentication Service: run-mas.sh (from
+# ../shared/mas, or MXADMIN_MAS_DIR) starts PostgreSQL (Debian's package), MAS
+# and a Synapse of .venv delegating to it; MAS_BIN=<mas-cli> runs another
+# mas-cli. Without them the tests fail, saying what to provide: never a skip.
+MAS_BIN         ?=
+MXADMIN_MAS_DIR ?=
+## the tests against a real MAS + Synapse pair (MAS_BIN=mas-cli, MXADMIN_MAS_DIR=dir of run-mas.sh)
+e2e-mas: venv postgresql
+	@echo "==> end-to-end tests against a real Matrix Authentication Service and a Synapse delegating to it"
+	@$(call go_test,e2e-mas,-count=1 -timeout 20m -run 'TestMAS' ./tests/...,$(TEST_ENV) $(if $(MAS_BIN),MAS_BIN="$(MAS_BIN)") $(if $(MXADMIN_MAS_DIR),MXADMIN_MAS_DIR="$(MXADMIN_MAS_DIR)"))
 
 # The playbook, role and docs tests with the newest ansible-core on the
 # newest Python (Synapse still comes from .venv).

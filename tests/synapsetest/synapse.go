@@ -468,7 +468,8 @@ func Track(s *Server) *Server {
 	return s
 }
 
-// StopAll stops every server started through Shared or Track. Test
+// StopAll stops every server started through Shared or Track, the shared
+// PostgreSQL server and every MAS pair (StartMAS). Test
 // binaries call it from TestMain.
 func StopAll() {
 	sharedMu.Lock()
@@ -478,6 +479,7 @@ func StopAll() {
 	}
 	started = nil
 	stopPostgres()
+	stopAllMAS()
 }
 
 // TB is the part of testing.TB the helpers use.
