@@ -30,7 +30,7 @@ func matrixUserSpec() ansible.Spec {
 	opts := connectionOptions()
 	opts = append(opts, userOptionSpec(false)...)
 	opts = append(opts,
-		ansible.Option{Name: optUsers, Type: ansible.TypeList, Elements: ansible.TypeDict, Options: userOptionSpec(true)},
+		ansible.Option{Name: optUsers, Type: ansible.TypeList, Elements: ansible.TypeDict, Options: userOptionSpec(true), ElementName: optUser},
 		ansible.Option{Name: optPepper, Type: ansible.TypeStr, NoLog: true, Default: ""},
 		ansible.Option{Name: optConcurrency, Type: ansible.TypeInt, Default: 8, Min: 1, Max: 64},
 		ansible.Option{Name: optExclusive, Type: ansible.TypeBool, Default: false},
