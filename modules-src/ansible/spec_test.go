@@ -90,15 +90,15 @@ func TestStringsFromScalars(t *testing.T) {
 	assert.Empty(t, p.Warnings(), "text is text")
 
 	for args, want := range map[string]string{
-		`{"user": true}`:                          "option user: expected a string, got the boolean true (YAML reads unquoted yes/no, true/false and on/off as booleans); quote the value",
-		`{"user": false}`:                         "option user: expected a string, got the boolean false",
-		`{"password": true}`:                      "option password: expected a string, got a boolean (YAML",
-		`{"user": ["a"]}`:                         "option user: expected a string, got a list; quote the whole value if it is meant as text",
-		`{"password": ["a", "b"]}`:                "option password: expected a string, got a list",
-		`{"password": {"a": 1}}`:                  "option password: expected a string, got a dict",
-		`{"tags": ["a", false]}`:                  "option tags[1]: expected a string, got the boolean false",
+		`{"user": true}`:                           "option user: expected a string, got the boolean true (YAML reads unquoted yes/no, true/false and on/off as booleans); quote the value",
+		`{"user": false}`:                          "option user: expected a string, got the boolean false",
+		`{"password": true}`:                       "option password: expected a string, got a boolean (YAML",
+		`{"user": ["a"]}`:                          "option user: expected a string, got a list; quote the whole value if it is meant as text",
+		`{"password": ["a", "b"]}`:                 "option password: expected a string, got a list",
+		`{"password": {"a": 1}}`:                   "option password: expected a string, got a dict",
+		`{"tags": ["a", false]}`:                   "option tags[1]: expected a string, got the boolean false",
 		`{"items": [{"name": "n", "secret": []}]}`: "option items[0] (n).secret: expected a string, got a list",
-		`{"items": [{"name": true}]}`:             "option items[0].name: expected a string, got the boolean true",
+		`{"items": [{"name": true}]}`:              "option items[0].name: expected a string, got the boolean true",
 	} {
 		_, _, err := validate(t, args)
 		require.Error(t, err, args)
