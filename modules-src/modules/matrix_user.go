@@ -191,6 +191,8 @@ func runMatrixUser(ctx context.Context, p *ansible.Params, in ansible.Internal) 
 		MaxDeactivations: run.maxDeactivations, MaxDeactivationsPercent: run.maxDeactivationsPercent,
 		Explain: sess.Explain,
 		Seed:    roleFrom(ctx).seed,
+		// Only the role's register-user extra vars set it.
+		SeedReactivate: roleFrom(ctx).reactivate,
 	}
 	outcomes, runWarnings, err := runner.Run(ctx, run.desired)
 	warnings = append(warnings, runWarnings...)
