@@ -125,7 +125,7 @@ func (v *validator) options(module, path string, opts []Option, args map[string]
 			continue
 		}
 		seen[o.Name] = key
-		val, err := v.coerce(module, join(path, o.Name), o, raw)
+		val, err := v.coerce(module, join(path, key), o, raw)
 		if err != "" {
 			v.addf("%s", err)
 			continue
