@@ -185,6 +185,7 @@ func TestRoleSeedValuesAsGiven(t *testing.T) {
 		return "@" + p
 	}
 
+	recordSecrets("seed-typed-1")
 	// password: left empty in a vars file is null.
 	name := uniqueUser("seednull")
 	pb := f.runRole(t, f.roleVars(nil), "-e", seedFile("username: "+name+"\npassword:\nadmin: no\n"), "--tags=register-user")
@@ -203,6 +204,7 @@ func TestRoleSeedValuesAsGiven(t *testing.T) {
 		"username: seedlist\npassword: ''\n":                       "password: give a password (not empty, not the placeholder of the docs), or leave password out",
 		"username: seedlist\npassword: seed-typed-1\nadmin: [1]\n": "admin: must be yes or no (also true/false, 1/0), not [1]",
 		"username: [a]\n":                                          "username: expected a string, got a list",
+		"username: seedlist\nadmin: 2\n":                           "admin: must be yes or no (also true/false, 1/0), not 2",
 	} {
 		pb := f.runRole(t, f.roleVars(nil), "-e", seedFile(yaml), "--tags=register-user")
 		assert.NotEqual(t, 0, pb.Exit, yaml)
