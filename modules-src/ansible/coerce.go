@@ -63,16 +63,60 @@ func coerceScalar(t Type, raw any) (any, error) {
 	return nil, fmt.Errorf("unknown option type %q", t)
 }
 
+// toStr takes a string as it is and a number as its text, as Ansible does.
+// A boolean, a list or a dict is refused: Ansible would make them "True",
+// "['a', 'b']" or "{'a': 1}", which is never what was meant (an unquoted YAML
+// yes/no/on/off is a boolean, a password written as a list is a mistake).
 func toStr(raw any) (string, error) {
 	switch x := raw.(type) {
 	case string:
 		return x, nil
-	case json.Number, bool, float64:
-		// Ansible converts scalars to their Python string form: a YAML
-		// password of 12345 is the string "12345".
+	case json.Number, float64, int, int64:
 		return scalarString(x), nil
 	}
-	return "", fmt.Errorf("expected a string, got a %s", kindOf(raw))
+	return "", &notTextError{value: raw}
+}
+
+// notTextError is a boolean, list or dict given for a string option. Its
+// message shows a boolean's value unless the option is no_log.
+type notTextError struct {
+	value any
+	noLog bool
+}
+
+func (e *notTextError) Error() string {
+	if b, ok := e.value.(bool); ok {
+		got := "a boolean"
+		if !e.noLog {
+			got = fmt.Sprintf("the boolean %t", b)
+		}
+		return fmt.Sprintf("expected a string, got %s (YAML reads unquoted yes/no, true/false and on/off as booleans); quote the value", got)
+	}
+	return fmt.Sprintf("expected a string, got a %s; quote the whole value if it is meant as text", kindOf(e.value))
+}
+
+// numberConversion is the warning for a number given for a string option,
+// worded as Ansible's own warning was (ansible-core 2.8 to 2.10; since 2.11
+// AnsibleModule converts without a word, and 2.19 dropped the setting): YAML
+// reads an unquoted 0123 as 83 and 1.10 as 1.1, so the text may not be what
+// was written. A no_log option's value is not shown.
+func numberConversion(name string, raw any, noLog bool) string {
+	kind := "int"
+	if s := scalarString(raw); strings.ContainsAny(s, ".eE") {
+		kind = "float"
+	}
+	if noLog {
+		return fmt.Sprintf("option %s: a number (type %s) was converted to a string; if this does not look like what you expect, quote the entire value to ensure it does not change (YAML reads an unquoted 0123 as 83 and 1.10 as 1.1)", name, kind)
+	}
+	return fmt.Sprintf("option %s: the value %s (type %s) was converted to %q (type string); if this does not look like what you expect, quote the entire value to ensure it does not change (YAML reads an unquoted 0123 as 83 and 1.10 as 1.1)", name, scalarString(raw), kind, scalarString(raw))
+}
+
+func isNumber(raw any) bool {
+	switch raw.(type) {
+	case json.Number, float64, int, int64:
+		return true
+	}
+	return false
 }
 
 func scalarString(v any) string {
@@ -88,6 +132,10 @@ func scalarString(v any) string {
 		return "False"
 	case float64:
 		return strconv.FormatFloat(x, 'f', -1, 64)
+	case int:
+		return strconv.Itoa(x)
+	case int64:
+		return strconv.FormatInt(x, 10)
 	}
 	return ""
 }

@@ -7,7 +7,14 @@ package ansible
 type Params struct {
 	values map[string]any
 	given  map[string]bool
+	// warnings (top level only) are what validation let through with a
+	// warning, for the module's result.
+	warnings []string
 }
+
+// Warnings are the warnings of validation (a number taken as a string), to
+// be added to the module's result as AnsibleModule adds its own.
+func (p *Params) Warnings() []string { return p.warnings }
 
 // Given reports whether the task set the option (defaults do not count).
 func (p *Params) Given(name string) bool { return p.given[name] }

@@ -37,6 +37,9 @@ type Option struct {
 	Min, Max int64
 	// Options are the sub-options of a dict, or of each dict element of a list.
 	Options []Option
+	// ElementName names the sub-option whose value names each element of
+	// a list of dicts in messages: users[2] (ex-staff), not users[2].
+	ElementName string
 }
 
 // Spec is the argument spec of one module.

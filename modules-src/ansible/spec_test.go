@@ -3,6 +3,7 @@ package ansible
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -21,8 +22,8 @@ var testSpec = Spec{
 		{Name: "state", Type: TypeStr, Choices: []string{"present", "absent"}, Default: "present"},
 		{Name: "password", Type: TypeStr, NoLog: true},
 		{Name: "tags", Type: TypeList, Elements: TypeStr},
-		{Name: "items", Type: TypeList, Elements: TypeDict, Options: []Option{
-			{Name: "name", Type: TypeStr, Required: true},
+		{Name: "items", Type: TypeList, Elements: TypeDict, ElementName: "name", Options: []Option{
+			{Name: "name", Type: TypeStr, Required: true, Aliases: []string{"title"}},
 			{Name: "secret", Type: TypeStr, NoLog: true},
 			{Name: "kind", Type: TypeStr, Choices: []string{"a", "b"}},
 		}},
@@ -70,14 +71,39 @@ func TestInts(t *testing.T) {
 	require.Error(t, err)
 }
 
+// A number given for a string option is its text, with the warning Ansible
+// gave (2.8 to 2.10); a boolean, list or dict never is: AnsibleModule would
+// turn them into "True", "['a']" and "{'a': 1}".
 func TestStringsFromScalars(t *testing.T) {
-	p, _, err := validate(t, `{"password": 12345, "user": true}`)
+	p, _, err := validate(t, `{"password": 12345, "user": 1.10, "tags": [7]}`)
 	require.NoError(t, err)
 	assert.Equal(t, "12345", p.String("password"), "a YAML number password is its digits")
-	assert.Equal(t, "True", p.String("user"), "as Python's str(True)")
-	_, _, err = validate(t, `{"user": ["a"]}`)
-	require.Error(t, err)
-	assert.Contains(t, err.Error(), "option user: expected a string, got a list")
+	assert.Equal(t, "1.10", p.String("user"), "the JSON text of the number, as Python's str() gave it")
+	assert.Equal(t, []string{"7"}, p.Strings("tags"))
+	require.Len(t, p.Warnings(), 3)
+	assert.Contains(t, p.Warnings(), `option user: the value 1.10 (type float) was converted to "1.10" (type string); if this does not look like what you expect, quote the entire value to ensure it does not change (YAML reads an unquoted 0123 as 83 and 1.10 as 1.1)`)
+	assert.Contains(t, p.Warnings(), "option password: a number (type int) was converted to a string; if this does not look like what you expect, quote the entire value to ensure it does not change (YAML reads an unquoted 0123 as 83 and 1.10 as 1.1)", "a no_log value is not shown")
+	assert.Contains(t, p.Warnings(), `option tags[0]: the value 7 (type int) was converted to "7" (type string); if this does not look like what you expect, quote the entire value to ensure it does not change (YAML reads an unquoted 0123 as 83 and 1.10 as 1.1)`)
+
+	p, _, err = validate(t, `{"user": "x", "password": "12345"}`)
+	require.NoError(t, err)
+	assert.Empty(t, p.Warnings(), "text is text")
+
+	for args, want := range map[string]string{
+		`{"user": true}`:                           "option user: expected a string, got the boolean true (YAML reads unquoted yes/no, true/false and on/off as booleans); quote the value",
+		`{"user": false}`:                          "option user: expected a string, got the boolean false",
+		`{"password": true}`:                       "option password: expected a string, got a boolean (YAML",
+		`{"user": ["a"]}`:                          "option user: expected a string, got a list; quote the whole value if it is meant as text",
+		`{"password": ["a", "b"]}`:                 "option password: expected a string, got a list",
+		`{"password": {"a": 1}}`:                   "option password: expected a string, got a dict",
+		`{"tags": ["a", false]}`:                   "option tags[1]: expected a string, got the boolean false",
+		`{"items": [{"name": "n", "secret": []}]}`: "option items[0] (n).secret: expected a string, got a list",
+		`{"items": [{"name": true}]}`:              "option items[0].name: expected a string, got the boolean true",
+	} {
+		_, _, err := validate(t, args)
+		require.Error(t, err, args)
+		assert.Contains(t, err.Error(), want, args)
+	}
 }
 
 func TestDefaultsAndGiven(t *testing.T) {
@@ -112,7 +138,7 @@ func TestNullCountsAsNotGivenForRequiredAndChoices(t *testing.T) {
 
 	_, _, err = validate(t, `{"items": [{"name": "a", "kind": null}]}`)
 	require.Error(t, err)
-	assert.Contains(t, err.Error(), "option items[0].kind: value must be one of a, b, got null")
+	assert.Contains(t, err.Error(), "option items[0] (a).kind: value must be one of a, b, got null")
 
 	p, _, err := validate(t, `{"user": null, "username": "x"}`)
 	require.NoError(t, err, "a null alias next to the option is not a second value")
@@ -208,6 +234,57 @@ func TestUnknownOptionsAreRefusedButInternalKeysIgnored(t *testing.T) {
 	assert.Contains(t, err.Error(), "user (username)")
 }
 
+// An unknown key names the entry it is in and the closest valid name, in
+// one line.
+func TestUnknownKeysSayWhatWasMeant(t *testing.T) {
+	_, _, err := validate(t, `{"items": [{"name": "a"}, {"name": "b"}, {"name": "ex-staff", "Secert": "x", "kinds": "a"}]}`)
+	require.Error(t, err)
+	assert.Equal(t, "items[2] (ex-staff): unsupported parameters Secert (did you mean secret?), kinds (did you mean kind?). Supported parameters include: kind, name (title), secret.", err.Error())
+
+	_, _, err = validate(t, `{"items": [{"title": "by-alias", "nmae": "x"}]}`)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "items[0] (by-alias): unsupported parameter nmae (did you mean name?)", "named by the alias too")
+
+	_, _, err = validate(t, `{"usre": "x", "initial_password": "y", "colour": "red"}`)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "Unsupported parameters for (test.module) module: colour, initial_password (did you mean password?), usre (did you mean user?).")
+
+	for _, name := range []string{"x y", "a(b)", strings.Repeat("n", 81), "tab\there", ""} {
+		raw := map[string]any{"items": []any{map[string]any{"name": name, "extra": 1}}}
+		_, _, err := Validate(testSpec, raw)
+		require.Error(t, err)
+		if name == "x y" {
+			assert.Contains(t, err.Error(), "items[0] (x y): unsupported parameter extra")
+			continue
+		}
+		assert.Contains(t, err.Error(), "items[0]: unsupported parameter extra", "%q is not shown as a name", name)
+	}
+
+	many := map[string]any{}
+	for i := range 1000 {
+		many[fmt.Sprintf("unknown-%04d", i)] = 1
+	}
+	_, _, err = Validate(testSpec, many)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "unknown-0019, and 980 more.")
+}
+
+func TestClosestName(t *testing.T) {
+	names := []string{"displayname", "avatar_url", "user", "username", "password", "update_password", "locked", "admin"}
+	for unknown, want := range map[string]string{
+		"display_name": "displayname", "DisplayName": "displayname", "avatar-url": "avatar_url", "update-password": "update_password",
+		"pasword": "password", "usr": "user", "initial_password": "password", "admn": "admin",
+		"colour": "", "x": "", "state": "", strings.Repeat("a", 100): "",
+	} {
+		assert.Equal(t, want, closestName(unknown, names), unknown)
+	}
+	assert.Equal(t, 3, editDistance("kitten", "sitting"))
+	assert.Equal(t, 1, editDistance("usre", "user"), "a swap is one typo")
+	assert.Equal(t, 1, editDistance("ab", "ba"))
+	assert.Equal(t, 0, editDistance("", ""))
+	assert.Equal(t, 2, editDistance("äb", "a"))
+}
+
 func TestAliases(t *testing.T) {
 	p, _, err := validate(t, `{"username": "x"}`)
 	require.NoError(t, err)
@@ -239,7 +316,7 @@ func TestListsAndSubOptions(t *testing.T) {
 	require.Error(t, err)
 	msg := err.Error()
 	assert.Contains(t, msg, "items[0]: missing required option name")
-	assert.Contains(t, msg, "items[0]: unsupported parameters extra")
+	assert.Contains(t, msg, "items[0]: unsupported parameter extra. Supported parameters include: kind, name (title), secret.")
 	assert.Contains(t, msg, `option items[0].kind: value must be one of a, b, got "c"`)
 	assert.Contains(t, msg, "option items[1]: expected a dict, got a string")
 

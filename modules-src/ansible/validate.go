@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -26,6 +27,7 @@ func Validate(spec Spec, raw map[string]any) (*Params, Internal, error) {
 	if len(v.problems) > 0 {
 		return nil, internal, &ValidationError{Problems: v.problems}
 	}
+	p.warnings = v.warnings
 	return p, internal, nil
 }
 
@@ -74,6 +76,9 @@ func splitInternal(raw map[string]any) (Internal, map[string]any, []string) {
 
 type validator struct {
 	problems []string
+	// warnings are the conversions a run goes on with (a number given
+	// for a string), as AnsibleModule's warnings.
+	warnings []string
 }
 
 func (v *validator) addf(format string, args ...any) {
@@ -120,7 +125,7 @@ func (v *validator) options(module, path string, opts []Option, args map[string]
 			continue
 		}
 		seen[o.Name] = key
-		val, err := v.coerce(module, join(path, o.Name), o, raw)
+		val, err := v.coerce(module, join(path, key), o, raw)
 		if err != "" {
 			v.addf("%s", err)
 			continue
@@ -207,7 +212,7 @@ func (v *validator) constraints(spec Spec, p *Params) {
 }
 
 func (v *validator) coerce(module, name string, o *Option, raw any) (any, string) {
-	val, err := coerceScalar(o.Type, raw)
+	val, err := v.scalar(name, o.Type, o.NoLog, raw)
 	if o.Type == TypeInt && o.Max != 0 {
 		n, _ := val.(int64)
 		if errors.Is(err, errOutOfRange) || err == nil && (n < o.Min || n > o.Max) {
@@ -237,13 +242,14 @@ func (v *validator) coerce(module, name string, o *Option, raw any) (any, string
 				out = append(out, el)
 				continue
 			}
-			ev, err := coerceScalar(o.Elements, el)
+			ev, err := v.scalar(elName, o.Elements, o.NoLog, el)
 			if err != nil {
 				return nil, fmt.Sprintf("option %s: %v", elName, err)
 			}
 			if o.Elements == TypeDict && len(o.Options) > 0 {
+				entry := ev.(map[string]any)
 				before := len(v.problems)
-				sub := v.options(module, elName, o.Options, ev.(map[string]any))
+				sub := v.options(module, elName+elementLabel(o, entry), o.Options, entry)
 				if len(v.problems) > before {
 					continue
 				}
@@ -270,6 +276,42 @@ func (v *validator) coerce(module, name string, o *Option, raw any) (any, string
 		return nil, msg
 	}
 	return val, ""
+}
+
+// scalar coerces one value (an option's, or a list element's) to t, and
+// notes a number taken as text.
+func (v *validator) scalar(name string, t Type, noLog bool, raw any) (any, error) {
+	val, err := coerceScalar(t, raw)
+	var notText *notTextError
+	if errors.As(err, &notText) {
+		notText.noLog = noLog
+	}
+	if err == nil && (t == TypeStr || t == TypePath) && isNumber(raw) {
+		v.warnings = append(v.warnings, numberConversion(name, raw, noLog))
+	}
+	return val, err
+}
+
+// elementLabel names a list element in messages by the value of the
+// option's ElementName sub-option (users[2] (ex-staff)), when that is short
+// plain text: a name that is not would make the message harder to read, and
+// the index alone still says which entry it is.
+func elementLabel(o *Option, entry map[string]any) string {
+	if o.ElementName == "" {
+		return ""
+	}
+	for _, sub := range o.Options {
+		if sub.Name != o.ElementName {
+			continue
+		}
+		for _, key := range append([]string{sub.Name}, sub.Aliases...) {
+			s, ok := entry[key].(string)
+			if ok && s != "" && s != InvalidText && len(s) <= 80 && !strings.ContainsAny(s, "()") && strconv.Quote(s) == `"`+s+`"` {
+				return " (" + s + ")"
+			}
+		}
+	}
+	return ""
 }
 
 // describeDefault shows an option's default in a message.

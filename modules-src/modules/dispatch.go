@@ -95,6 +95,9 @@ func Main(argsPath string, stdout io.Writer) int {
 		ctx, stop := interruptible(withRole(synapse.WithRetryLog(context.Background(), retries), role))
 		defer stop()
 		res = m.Run(ctx, params, internal)
+		if w := params.Warnings(); len(w) > 0 {
+			res.Warnings = append(append([]string{}, w...), res.Warnings...)
+		}
 		if cause := context.Cause(ctx); cause != nil && ctx.Err() != nil {
 			// Run stopped its requests and logged out; the result says
 			// what was done before the signal.

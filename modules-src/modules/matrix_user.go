@@ -30,7 +30,7 @@ func matrixUserSpec() ansible.Spec {
 	opts := connectionOptions()
 	opts = append(opts, userOptionSpec(false)...)
 	opts = append(opts,
-		ansible.Option{Name: optUsers, Type: ansible.TypeList, Elements: ansible.TypeDict, Options: userOptionSpec(true)},
+		ansible.Option{Name: optUsers, Type: ansible.TypeList, Elements: ansible.TypeDict, Options: userOptionSpec(true), ElementName: optUser},
 		ansible.Option{Name: optPepper, Type: ansible.TypeStr, NoLog: true, Default: ""},
 		ansible.Option{Name: optConcurrency, Type: ansible.TypeInt, Default: 8, Min: 1, Max: 64},
 		ansible.Option{Name: optExclusive, Type: ansible.TypeBool, Default: false},
@@ -191,6 +191,8 @@ func runMatrixUser(ctx context.Context, p *ansible.Params, in ansible.Internal) 
 		MaxDeactivations: run.maxDeactivations, MaxDeactivationsPercent: run.maxDeactivationsPercent,
 		Explain: sess.Explain,
 		Seed:    roleFrom(ctx).seed,
+		// Only the role's register-user extra vars set it.
+		SeedReactivate: roleFrom(ctx).reactivate,
 	}
 	outcomes, runWarnings, err := runner.Run(ctx, run.desired)
 	warnings = append(warnings, runWarnings...)

@@ -19,6 +19,9 @@ type roleContext struct {
 	// vars maps option names to the names the user knows them by.
 	vars map[string]string
 	seed bool
+	// reactivate is the register-user extra var that allows the one user,
+	// when deactivated, to be reactivated (seed runs only).
+	reactivate bool
 }
 
 // takeRoleContext removes RoleKey from the raw args and decodes it.
@@ -42,6 +45,7 @@ func takeRoleContext(raw map[string]any) (roleContext, error) {
 		}
 	}
 	rc.seed, _ = m["seed"].(bool)
+	rc.reactivate, _ = m["reactivate"].(bool)
 	return rc, nil
 }
 
@@ -56,8 +60,10 @@ func roleFrom(ctx context.Context) roleContext {
 	return rc
 }
 
-// usersRefRe matches how a batch refers to an entry: users[3] (alice).
-var usersRefRe = regexp.MustCompile(`\busers\[(\d+)\] \(([^)]*)\)`)
+// usersRefRe matches how a batch refers to an entry: users[3] (alice), or
+// users[3] when its name is not plain text, and the dot that follows when a
+// sub-option of the entry is named (users[3] (alice).password).
+var usersRefRe = regexp.MustCompile(`\busers\[(\d+)\](?: \(([^)]*)\))?(\.)?`)
 
 // rename rewrites the option names in a written result's messages into the
 // role's variable names. It is the one place that does so: every package
@@ -125,10 +131,23 @@ func (rc roleContext) namer() func(string) string {
 		if mapsUsers {
 			s = usersRefRe.ReplaceAllStringFunc(s, func(m string) string {
 				sub := usersRefRe.FindStringSubmatch(m)
+				index, name, dot := sub[1], sub[2], sub[3]
 				if list == "" {
-					return sub[2] // one user: its name says it all
+					// One user, from the register-user extra vars:
+					// its name says it all, and its options are
+					// extra vars of their own (option password).
+					switch {
+					case dot != "":
+						return ""
+					case name != "":
+						return name
+					}
+					return rc.vars[optUser]
 				}
-				return fmt.Sprintf("%s[%s] (%s)", list, sub[1], sub[2])
+				if name == "" {
+					return fmt.Sprintf("%s[%s]%s", list, index, dot)
+				}
+				return fmt.Sprintf("%s[%s] (%s)%s", list, index, name, dot)
 			})
 		}
 		if re == nil {

@@ -36,8 +36,20 @@ func TestRoleContextNamesRoleVariables(t *testing.T) {
 
 	assert.Equal(t, "@admin_token:example.com exists; give matrix_users_admin_token", rc.nameText("@admin_token:example.com exists; give admin_token"), "a user ID is not an option")
 
+	assert.Equal(t, "matrix_users_list[2]: x; matrix_users_list[3] (bob).password: y", rc.nameText("users[2]: x; users[3] (bob).password: y"), "entries without a plain name, and sub-options")
+
 	rc.vars["users"] = ""
 	assert.Equal(t, "alice: password is required", rc.nameText("users[0] (alice): password is required"), "one user is named by its name")
+	rc.vars["password"] = "password"
+	assert.Equal(t, "password: expected a string, got a list", rc.nameText("option users[0] (alice).password: expected a string, got a list"), "its options are the extra vars")
+	assert.Equal(t, "username: expected a string, got the boolean true", rc.nameText("option users[0].user: expected a string, got the boolean true"))
+	assert.Equal(t, "username: missing", rc.nameText("users[0]: missing"))
+
+	seed, err := takeRoleContext(map[string]any{RoleKey: map[string]any{"seed": true, "reactivate": true}})
+	require.NoError(t, err)
+	assert.True(t, seed.seed)
+	assert.True(t, seed.reactivate)
+	assert.False(t, rc.reactivate)
 
 	_, err = takeRoleContext(map[string]any{RoleKey: "nonsense"})
 	assert.Error(t, err)

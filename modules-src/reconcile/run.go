@@ -43,6 +43,11 @@ type Runner struct {
 	// and with only the shared secret an existing account fails, since
 	// nothing about it can be checked.
 	Seed bool
+	// SeedReactivate lets a Seed run reactivate a deactivated account.
+	// Without it such a run fails for that account, as the old
+	// register-user command did, rather than quietly bring back an account
+	// someone deactivated and give it the password of the command line.
+	SeedReactivate bool
 }
 
 // Outcome is what happened, or in check mode would happen, to one user.
@@ -118,6 +123,9 @@ func (r *Runner) Run(ctx context.Context, desired []*Desired) ([]*Outcome, []str
 			continue
 		}
 		plans[i] = PlanUser(d, outcomes[i].UserID, current[outcomes[i].UserID], checks[i], r.Facts)
+		if r.Seed && !r.SeedReactivate && plans[i].Err == nil && plans[i].Action == ActionReactivated {
+			plans[i].Err = fmt.Errorf("%s is deactivated, and the register-user extra vars reactivate an account only when asked: add reactivate=yes to reactivate it (with the password given, as deactivation removed the old one)", plans[i].UserID)
+		}
 	}
 
 	if r.Exclusive && r.Facts.CanRead {

@@ -519,6 +519,33 @@ func TestSeedPasswordKept(t *testing.T) {
 	assert.Contains(t, o.Warnings[0], "the password given was not applied (update_password is on_create)")
 }
 
+// The register-user extra vars bring back a deactivated account only when
+// asked (SeedReactivate); a declared list reactivates as it always did.
+func TestSeedReactivatesOnlyWhenAsked(t *testing.T) {
+	gone := func() *synapse.User { u := account("@bob:test"); u.Deactivated = true; return u }
+	bob := want("bob", func(d *Desired) { d.Password = ptr("pw") })
+	for _, check := range []bool{true, false} {
+		f := newFake(gone(), account(me))
+		r := adminRunner(f)
+		r.Seed, r.CheckMode = true, check
+		got, _ := runOne(t, r, bob)
+		o := got["@bob:test"]
+		assert.Equal(t, ActionFailed, o.Action, "check mode %v", check)
+		assert.ErrorContains(t, o.Err, "@bob:test is deactivated, and the register-user extra vars reactivate an account only when asked: add reactivate=yes")
+		assert.Empty(t, f.writes(), "nothing is sent")
+	}
+
+	f := newFake(gone(), account(me))
+	r := adminRunner(f)
+	r.Seed, r.SeedReactivate = true, true
+	got, _ := runOne(t, r, bob)
+	assert.Equal(t, ActionReactivated, got["@bob:test"].Action)
+
+	f = newFake(gone(), account(me))
+	got, _ = runOne(t, adminRunner(f), bob)
+	assert.Equal(t, ActionReactivated, got["@bob:test"].Action, "a declared user is reactivated")
+}
+
 func TestUnverifiedWarningIsBounded(t *testing.T) {
 	var outcomes []*Outcome
 	for i := range maxNamesInWarning + 3 {

@@ -48,7 +48,9 @@ options:
       - Current state is read in bulk (pages of the user list, and one request for all password hashes when many
         users use O(update_password=always)), and changes are sent with O(concurrency) requests in flight.
       - One user's failure does not stop the others; the result lists every user with what was done.
-      - The same user twice (also V(John) and V(@john:server)) is refused before any request.
+      - The same user twice (also V(John) and V(@john:server)) is refused before any request, and so is an entry with a
+        key that is not one of these, naming the entry by index and user (users[2] (ex-staff)), the key and the
+        closest valid one.
       - With O(users), the per-user options are set in each entry; O(update_password) and O(logout_devices) given
         at the top level are the default of entries that do not set them.
     type: list
@@ -259,6 +261,11 @@ options:
 notes:
   - The module talks HTTP only. It runs on the host the task targets, which needs to reach O(homeserver_url); to run it on
     the controller, use C(delegate_to=localhost). Binaries ship for Linux and macOS on x86_64 and arm64.
+  - Option values are coerced as Ansible's argument spec does, with one difference. A boolean, list or dict given for a
+    text option (an unquoted YAML V(yes), V(off) or V(true) as a user name, a password written as a list) is refused,
+    naming the option, where C(AnsibleModule) would turn it into the text C(True) or C(['a', 'b']); quote it. A number
+    is taken as its text, with the warning Ansible gave up to 2.10 (YAML reads an unquoted C(0123) as 83 and C(1.10)
+    as 1.1). An unknown option fails naming the closest valid one (for C(display_name), C(displayname)).
   - Runs with C(async) too (Ansible's async wrapper needs Python on the host the module runs on).
   - On the host the module runs on, the binary is kept in C(<remote_tmp>/mxadmin_synapse/) of the user the module runs as
     (by default C(~/.ansible/tmp/mxadmin_synapse/)), verified by SHA-256 before every run and uploaded only when missing or

@@ -47,6 +47,11 @@ notes:
   - A deactivated user can still be promoted or demoted; the flag takes effect if the account is reactivated.
   - Needs O(admin_token) or O(admin_user) and O(admin_password). O(registration_shared_secret) alone cannot read
     or change the flag and is refused.
+  - Option values are coerced as Ansible's argument spec does, with one difference. A boolean, list or dict given for a
+    text option (an unquoted YAML V(yes), V(off) or V(true) as a user name, a password written as a list) is refused,
+    naming the option, where C(AnsibleModule) would turn it into the text C(True) or C(['a', 'b']); quote it. A number
+    is taken as its text, with the warning Ansible gave up to 2.10 (YAML reads an unquoted C(0123) as 83 and C(1.10)
+    as 1.1). An unknown option fails naming the closest valid one (for C(display_name), C(displayname)).
   - On the host the module runs on, the binary is kept in C(<remote_tmp>/mxadmin_synapse/) of the user the module runs as
     (by default C(~/.ansible/tmp/mxadmin_synapse/)), verified by SHA-256 before every run and uploaded only when missing or
     changed; the arguments reach it on standard input, so no secret is written to that host's disk. C(async) tasks, and

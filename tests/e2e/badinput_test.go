@@ -74,6 +74,22 @@ var badInputs = []struct {
 	{"admin module: bad boolean", "matrix_user_admin", map[string]any{"user": "a", "admin": "perhaps"}, []string{"option admin", "not a valid boolean"}},
 	{"admin module: shared secret only", "matrix_user_admin", map[string]any{"user": "a", "admin": true, "admin_token": nil, "registration_shared_secret": "some-shared-secret"}, []string{"admin_token", "admin_user"}},
 	{"admin module: bad localpart", "matrix_user_admin", map[string]any{"user": "Jo Hn", "admin": true}, []string{"option user", "may only contain"}},
+	// Values that are never meant as text (AnsibleModule would make them
+	// "True", "['a', 'b']", "{'a': 1}"): a YAML yes/no/on/off, a list, a dict.
+	{"user a boolean", "matrix_user", map[string]any{"user": true}, []string{"option user: expected a string, got the boolean true", "quote the value"}},
+	{"username a boolean (off)", "matrix_user", map[string]any{"username": false}, []string{"option username: expected a string, got the boolean false"}},
+	{"password a list", "matrix_user", map[string]any{"user": "a", "password": []any{"a", "b"}}, []string{"option password: expected a string, got a list", "quote the whole value"}},
+	{"password a boolean", "matrix_user", map[string]any{"user": "a", "password": true}, []string{"option password: expected a string, got a boolean"}},
+	{"displayname a dict", "matrix_user", map[string]any{"user": "a", "displayname": map[string]any{"a": 1}}, []string{"option displayname: expected a string, got a dict"}},
+	{"entry user a boolean", "matrix_user", map[string]any{"users": []any{map[string]any{"user": "ok"}, map[string]any{"username": true}}}, []string{"option users[1].username: expected a string, got the boolean true"}},
+	{"entry password a list", "matrix_user", map[string]any{"users": []any{map[string]any{"user": "eve", "password": []any{"a"}}}}, []string{"option users[0] (eve).password: expected a string, got a list"}},
+	{"protect element a boolean", "matrix_user", map[string]any{"users": []any{map[string]any{"user": "a"}}, "protect": []any{"bot-*", true}}, []string{"option protect[1]: expected a string, got the boolean true"}},
+	{"homeserver_url a list", "matrix_user", map[string]any{"user": "a", "homeserver_url": []any{"http://x"}}, []string{"option homeserver_url: expected a string, got a list"}},
+	{"admin module: user a boolean", "matrix_user_admin", map[string]any{"user": true, "admin": true}, []string{"option user: expected a string, got the boolean true"}},
+	// A mistyped key: the entry, the key and the closest valid name.
+	{"entry key mistyped", "matrix_user", map[string]any{"users": []any{map[string]any{"user": "a"}, map[string]any{"user": "b"}, map[string]any{"user": "ex-staff", "display_name": "X"}}},
+		[]string{"users[2] (ex-staff): unsupported parameter display_name (did you mean displayname?). Supported parameters include: "}},
+	{"option mistyped", "matrix_user", map[string]any{"user": "a", "pasword": "typo-pass-1"}, []string{"Unsupported parameters for (mxadmin.synapse.matrix_user) module: pasword (did you mean password?)."}},
 }
 
 func TestBadInputRefusedBeforeAnyRequest(t *testing.T) {
@@ -94,6 +110,26 @@ func TestBadInputRefusedBeforeAnyRequest(t *testing.T) {
 			assert.Empty(t, f.proxy.Requests(), "refused before any request")
 		})
 	}
+}
+
+// TestNumbersForStringsAreTheirTextWithAWarning: a number given for a string
+// option is converted as AnsibleModule converts it, and said as Ansible said
+// it (2.8 to 2.10), since YAML reads an unquoted 0123 as 83; a secret's value
+// is not shown.
+func TestNumbersForStringsAreTheirTextWithAWarning(t *testing.T) {
+	f := newFixture(t)
+	name := uniqueUser("number")
+	recordSecrets("31415926")
+	r := f.run(t, map[string]any{"user": name, "password": 31415926, "displayname": json.Number("1.10")}).mustSucceed(t)
+	assert.Contains(t, r.warnings(), `option displayname: the value 1.10 (type float) was converted to "1.10" (type string); if this does not look like what you expect, quote the entire value to ensure it does not change (YAML reads an unquoted 0123 as 83 and 1.10 as 1.1)`)
+	assert.Contains(t, r.warnings(), "option password: a number (type int) was converted to a string; if this does not look like what you expect, quote the entire value to ensure it does not change (YAML reads an unquoted 0123 as 83 and 1.10 as 1.1)")
+	assert.Equal(t, "1.10", f.read(t, name)["displayname"])
+	_, err := f.srv.Login(name, "31415926")
+	require.NoError(t, err)
+
+	r = f.run(t, map[string]any{"users": []any{map[string]any{"user": name, "displayname": 7}}}).mustSucceed(t)
+	assert.Contains(t, r.warnings(), `option users[0] (`+name+`).displayname: the value 7 (type int) was converted to "7" (type string); if this does not look like what you expect, quote the entire value to ensure it does not change (YAML reads an unquoted 0123 as 83 and 1.10 as 1.1)`)
+	assert.Equal(t, "7", f.read(t, name)["displayname"])
 }
 
 // TestBadInputInvalidUTF8 writes args files by hand: Python's json writes a

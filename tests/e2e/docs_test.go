@@ -133,15 +133,22 @@ func TestAnsibleDocListsTheModules(t *testing.T) {
 	assert.NotContains(t, string(out), "WARNING")
 }
 
-// TestRoleEntriesMatchTheModule checks that each matrix_users_list entry of
-// the role's argument spec takes exactly the per-user options of
-// matrix_user (username being the module's alias of user), with the same
-// types, choices and sub-options, so that what the role validates is what
-// the module accepts.
+// TestRoleEntriesMatchTheModule checks that the role documents each
+// matrix_users_list entry key as the module's per-user options (username being
+// the module's alias of user), with the same types, required keys, secrets,
+// choices and sub-options. The module, not the role's argument spec, checks
+// the entries (one line naming the entry and the closest valid key, instead
+// of the argument validation's dump of the whole spec), so the spec declares
+// a list of dicts and documents the keys in its description, one line each:
+// "C(key) (type[, required][, secret]) what it does".
 func TestRoleEntriesMatchTheModule(t *testing.T) {
 	doc := ansibleDoc(t, "-t", "role", "mxadmin.synapse.matrix_users")
 	role := doc["mxadmin.synapse.matrix_users"].(map[string]any)["entry_points"].(map[string]any)["main"].(map[string]any)
-	entry := role["options"].(map[string]any)["matrix_users_list"].(map[string]any)["options"].(map[string]any)
+	list := role["options"].(map[string]any)["matrix_users_list"].(map[string]any)
+	assert.Equal(t, "list", list["type"])
+	assert.Equal(t, "dict", list["elements"])
+	assert.Nil(t, list["options"], "Ansible's argument validation does not check the entries: the module does")
+	documented := roleEntryKeys(t, toStrings(list["description"]))
 
 	m, _ := modules.Lookup("matrix_user")
 	var users ansible.Option
@@ -158,26 +165,62 @@ func TestRoleEntriesMatchTheModule(t *testing.T) {
 			name = "username"
 		}
 		names[name] = true
-		d, ok := entry[name].(map[string]any)
-		if !assert.True(t, ok, "the role does not accept %s in matrix_users_list entries", name) {
+		d, ok := documented[name]
+		if !assert.True(t, ok, "the role does not document %s in matrix_users_list entries", name) {
 			continue
 		}
-		assert.Equal(t, string(o.Type), d["type"], name)
-		assert.Equal(t, o.Choices, toStrings(d["choices"]), name)
-		if len(o.Options) > 0 {
-			sub := d["options"].(map[string]any)
-			for _, so := range o.Options {
-				sd, ok := sub[so.Name].(map[string]any)
-				if assert.True(t, ok, "%s.%s", name, so.Name) {
-					assert.Equal(t, string(so.Type), sd["type"], "%s.%s", name, so.Name)
-					assert.Equal(t, so.Required, sd["required"] == true, "%s.%s", name, so.Name)
-				}
+		kind := string(o.Type)
+		if o.Type == ansible.TypeList && o.Elements == ansible.TypeDict {
+			kind = "list of dicts"
+		}
+		assert.True(t, strings.HasPrefix(d.kind, kind), "%s: documented as %q, the module takes a %s", name, d.kind, kind)
+		assert.Equal(t, o.Required, strings.Contains(d.kind, "required"), "%s: required", name)
+		assert.Equal(t, o.NoLog, strings.Contains(d.kind, "secret"), "%s: secret (no_log)", name)
+		for _, c := range o.Choices {
+			assert.Contains(t, d.line, "V("+c+")", "%s: choice %s", name, c)
+		}
+		for _, so := range o.Options {
+			assert.Contains(t, d.kind, "C("+so.Name+")", "%s: sub-option %s", name, so.Name)
+			for _, c := range so.Choices {
+				assert.Contains(t, d.kind, "V("+c+")", "%s.%s: choice %s", name, so.Name, c)
 			}
 		}
 	}
-	for name := range entry {
-		assert.True(t, names[name], "the role accepts %s, which matrix_user does not", name)
+	for name := range documented {
+		assert.True(t, names[name], "the role documents %s, which matrix_user does not take", name)
 	}
-	assert.Equal(t, true, entry["username"].(map[string]any)["required"])
-	assert.Equal(t, true, entry["password"].(map[string]any)["no_log"], "passwords are no_log in the role")
+}
+
+type roleEntryKey struct{ kind, line string }
+
+// roleEntryKeys reads the "C(key) (type...) text" lines of a description.
+func roleEntryKeys(t *testing.T, description []string) map[string]roleEntryKey {
+	t.Helper()
+	keys := map[string]roleEntryKey{}
+	for _, line := range description {
+		rest, ok := strings.CutPrefix(line, "C(")
+		if !ok {
+			continue
+		}
+		name, rest, ok := strings.Cut(rest, ") (")
+		require.True(t, ok, "entry key line %q: C(key) (type) text", line)
+		depth, end := 1, -1
+		for i, r := range rest {
+			switch r {
+			case '(':
+				depth++
+			case ')':
+				depth--
+			}
+			if depth == 0 {
+				end = i
+				break
+			}
+		}
+		require.GreaterOrEqual(t, end, 0, "entry key line %q: unbalanced", line)
+		require.NotContains(t, keys, name, "%s documented twice", name)
+		keys[name] = roleEntryKey{kind: rest[:end], line: line}
+	}
+	require.NotEmpty(t, keys, "the description of matrix_users_list lists the entry keys")
+	return keys
 }

@@ -270,6 +270,20 @@ func TestMDADCheckout(t *testing.T) {
 	assert.Contains(t, pb.Output, "@dave:"+domain+": admin false→true")
 	f.requireNoWrites(t)
 	assert.Equal(t, false, f.read(t, "dave")["admin"], "check mode changed nothing")
+
+	// The register-user command next to the declared list: it handles its
+	// one user and says that the list is not applied in that run; a user the
+	// list declares otherwise is refused, naming both, before any request.
+	pb = seed("matrix-users.yml", "username=erin password=mdad-erin-1 admin=no")
+	require.Equal(t, 0, pb.Exit, pb.Output)
+	assert.Contains(t, oneLine(pb.Output), "only erin is handled in this run; matrix_users_list (3 entries) and matrix_users_exclusive are not applied")
+	assert.Equal(t, false, f.read(t, "dave")["admin"], "the list was not applied")
+	_, err = srv.Login("erin", "mdad-erin-1")
+	require.NoError(t, err)
+	pb = seed("mxadmin.synapse.users", "username=dave password=mdad-dave-1 admin=no")
+	assert.NotEqual(t, 0, pb.Exit, pb.Output)
+	assert.Contains(t, pb.Output, "username=dave (--extra-vars) is also matrix_users_list[2] (dave), which declares it differently: admin=false here and admin: true there")
+	assert.Empty(t, f.proxy.Requests())
 }
 
 // oneLine undoes the wrapping of warnings by older ansible-core releases.

@@ -86,7 +86,8 @@ func TestRoleSeedWithSharedSecretOfAPlaybookInventory(t *testing.T) {
 	assert.Contains(t, pb.Output, name+" exists, and its password and admin could not be checked or set")
 	assert.Contains(t, pb.Output, "give matrix_users_admin_token or matrix_users_admin_user/matrix_users_admin_password")
 	assert.Contains(t, pb.Output, "Failed: "+name+" exists", "the one user is named by its name, not users[0]")
-	assert.NotContains(t, pb.Output, "matrix_users_list", "the seed extra vars do not use the list")
+	assert.NotContains(t, fatalLine(pb.Output), "matrix_users_list", "the seed extra vars do not use the list")
+	assert.Contains(t, oneLine(pb.Output), seedNote+": only "+name+" is handled in this run", "and the run says so")
 	assert.NotRegexp(t, `give admin_token|\badmin_user/`, pb.Output, "role runs speak in role variables")
 }
 
@@ -195,15 +196,18 @@ func TestRoleCheckModeDriftGate(t *testing.T) {
 	f.requireNoWrites(t)
 }
 
+// The entries of matrix_users_list are checked by the module, before any
+// request, in one line naming the entry (TestRoleListEntriesTypedWrong has
+// more); what is not a list at all is refused by the role's argument spec.
 func TestRoleRefusesBadInputBeforeAnyRequest(t *testing.T) {
 	f := newFixture(t)
 	for name, tc := range map[string]struct {
 		list []any
 		want string
 	}{
-		"missing username": {[]any{map[string]any{"password": "no-name-pass"}}, "missing required arguments: username"},
-		"wrong type":       {[]any{map[string]any{"username": "x1", "admin": "maybe"}}, "'admin' is of type"},
-		"unknown state":    {[]any{map[string]any{"username": "x2", "state": "gone"}}, "value of state must be one of: present, absent, got: gone"},
+		"missing username": {[]any{map[string]any{"password": "no-name-pass"}}, "matrix_users_list[0]: missing required username"},
+		"wrong type":       {[]any{map[string]any{"username": "x1", "admin": "maybe"}}, `option matrix_users_list[0] (x1).admin: \"maybe\" is not a valid boolean`},
+		"unknown state":    {[]any{map[string]any{"username": "x2", "state": "gone"}}, `option matrix_users_list[0] (x2).state: value must be one of present, absent, got \"gone\"`},
 		"not a list":       {nil, "matrix_users_list"},
 		"duplicates":       {[]any{map[string]any{"username": "John"}, map[string]any{"username": "@john:test.local"}}, "both declare the user john"},
 		"bad localpart":    {[]any{map[string]any{"username": "john smith"}}, "a localpart may only contain"},
@@ -216,6 +220,9 @@ func TestRoleRefusesBadInputBeforeAnyRequest(t *testing.T) {
 			pb := f.runRole(t, vars)
 			assert.NotEqual(t, 0, pb.Exit)
 			assert.Contains(t, pb.Output, tc.want)
+			if tc.list != nil {
+				assert.NotContains(t, pb.Output, "argument_spec_data", "one line from the module, not the spec's dump")
+			}
 			assert.Empty(t, f.proxy.Requests(), "refused before any request")
 		})
 	}
