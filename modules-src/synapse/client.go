@@ -21,6 +21,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+	"unicode"
 
 	"github.com/hashicorp/go-retryablehttp"
 )
@@ -80,7 +81,16 @@ const maxHeaderSize = 64 << 10
 // ParseBaseURL checks a homeserver URL. It is exported so that option
 // validation can refuse a bad URL before any request is made.
 func ParseBaseURL(raw string) (*url.URL, error) {
-	u, err := url.Parse(strings.TrimSpace(raw))
+	for i, r := range []rune(raw) {
+		if unicode.IsSpace(r) || unsafeRune(r) {
+			what := fmt.Sprintf("U+%04X", r)
+			if r == ' ' {
+				what = "a space"
+			}
+			return nil, fmt.Errorf("may not contain whitespace or control characters (it has %s at character %d)", what, i+1)
+		}
+	}
+	u, err := url.Parse(raw)
 	if err != nil {
 		return nil, fmt.Errorf("not a URL: %v", unwrapURLError(err))
 	}
