@@ -63,6 +63,7 @@ const maxDecodeDepth = 2
 type scrubber struct {
 	pieces *pieceSet  // the runs of longSecret characters of the long secrets
 	short  *automaton // the secrets shorter than longSecret
+	words  *automaton // the module's own words (publicWords); nil for none
 }
 
 // newScrubber builds a scrubber. It returns nil when there is nothing to
@@ -90,6 +91,9 @@ func newScrubber(secrets []string) *scrubber {
 	}
 	if s.pieces == nil && s.short == nil {
 		return nil
+	}
+	if words := PublicWords(); len(words) > 0 {
+		s.words = newAutomaton(words)
 	}
 	return s
 }
@@ -242,6 +246,10 @@ type automaton struct {
 	// when it is one, else the nearest such node on its fail chain.
 	alone    []bool
 	aloneEnd []int32
+	// longest is the length of the longest string that ends at this node
+	// or on its fail chain: of the occurrences ending at a position, the
+	// one that starts first.
+	longest []int32
 }
 
 func newAutomaton(secrets []string) *automaton {
@@ -262,6 +270,7 @@ func (a *automaton) addNode(label byte, depth int32) int32 {
 	a.depth = append(a.depth, depth)
 	a.alone = append(a.alone, false)
 	a.aloneEnd = append(a.aloneEnd, 0)
+	a.longest = append(a.longest, 0)
 	return int32(len(a.label) - 1)
 }
 
@@ -313,8 +322,10 @@ func (a *automaton) link() {
 		f := a.fail[n]
 		if a.alone[n] {
 			a.aloneEnd[n] = n
+			a.longest[n] = a.depth[n]
 		} else {
 			a.aloneEnd[n] = a.aloneEnd[f]
+			a.longest[n] = a.longest[f]
 		}
 		for ch := a.child[n]; ch != 0; ch = a.sibling[ch] {
 			a.fail[ch] = a.next(f, a.label[ch])
@@ -355,6 +366,32 @@ func (a *automaton) match(text []byte, mark func(start, end int)) {
 			}
 		}
 	}
+}
+
+// reach returns, for each byte offset i of text, the end of the furthest
+// reaching occurrence of one of the automaton's strings that starts at or
+// before i (0 for none).
+func (a *automaton) reach(text string) []int32 {
+	reach := make([]int32, len(text)+1)
+	n := int32(0)
+	for i := 0; i < len(text); i++ {
+		n = a.next(n, text[i])
+		if l := a.longest[n]; l > 0 {
+			start := i + 1 - int(l)
+			reach[start] = max(reach[start], int32(i+1))
+		}
+	}
+	for i := 1; i < len(reach); i++ {
+		reach[i] = max(reach[i], reach[i-1])
+	}
+	return reach
+}
+
+// insideLonger reports whether [start, end) lies inside an occurrence that
+// is longer than it: one that starts before it and reaches its end, or one
+// that reaches past its end.
+func insideLonger(reach []int32, start, end int) bool {
+	return int(reach[start]) > end || start > 0 && int(reach[start-1]) >= end
 }
 
 func isWordRune(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) }
@@ -509,21 +546,41 @@ func (s *scrubber) scrubString(str string) string {
 	if diff == nil {
 		return str
 	}
-	var b strings.Builder
-	b.Grow(len(str))
-	level, masking := int32(0), false
+	// The masked runs, merged.
+	type span struct{ start, end int }
+	var runs []span
+	level := int32(0)
 	for i := 0; i < len(str); i++ {
+		prev := level
 		level += diff[i]
 		switch {
-		case level > 0 && !masking:
-			b.WriteString(Redacted)
-			masking = true
+		case level > 0 && prev <= 0:
+			runs = append(runs, span{i, i + 1})
 		case level > 0:
-		default:
-			masking = false
-			b.WriteByte(str[i])
+			runs[len(runs)-1].end = i + 1
 		}
 	}
+	// A run inside a longer word of the module's own (admin_password in a
+	// message, with a password that holds "password") is that word, not an
+	// echo: masking it would shred the option names that messages give.
+	// An echo of a secret shows it in its own context, which reaches past
+	// the word, and a run as long as the word is masked.
+	var reach []int32
+	if s.words != nil {
+		reach = s.words.reach(str)
+	}
+	var b strings.Builder
+	b.Grow(len(str))
+	at := 0
+	for _, r := range runs {
+		if reach != nil && insideLonger(reach, r.start, r.end) {
+			continue
+		}
+		b.WriteString(str[at:r.start])
+		b.WriteString(Redacted)
+		at = r.end
+	}
+	b.WriteString(str[at:])
 	return b.String()
 }
 

@@ -446,3 +446,60 @@ func naiveScrub(text string, secrets []string) string {
 	}
 	return b.String()
 }
+
+// withPublicWords sets the public words for one test.
+func withPublicWords(t *testing.T, words ...string) {
+	t.Helper()
+	publicWords.Lock()
+	saved := publicWords.words
+	publicWords.words = nil
+	publicWords.Unlock()
+	AddPublicWords(words...)
+	t.Cleanup(func() {
+		publicWords.Lock()
+		publicWords.words = saved
+		publicWords.Unlock()
+	})
+}
+
+// A piece of a secret that lies inside a longer one of the module's own
+// words (an option name) is that word: a password holding "password" must
+// not shred "wrong admin_user or admin_password". A run as long as the word,
+// or reaching past it, is masked: an echo shows a secret in its context.
+func TestScrubLeavesTheModulesOwnWords(t *testing.T) {
+	withPublicWords(t, "admin_password", "update_password", "password", "admin_user", "user")
+	secret := "My-password-2024"
+	for in, want := range map[string]string{
+		"wrong admin_user or admin_password":       "wrong admin_user or admin_password",
+		"update_password: always needs a password": "update_password: always needs a ********",
+		"password":                  "********",
+		"password=My-password-2024": "********=********",
+		"echo: -password-":          "echo: ********",
+		"admin_password=" + strings.ToUpper(secret):      "admin_password=********",
+		"admin_passwords are words":                      "admin_passwords are words",
+		"xadmin_password: " + secret[3:11] + " and 2024": "xadmin_password: ******** and 2024",
+	} {
+		decoded, _ := writeOut(t, Result{Msg: in}, secret)
+		assert.Equal(t, want, decoded["msg"], in)
+	}
+	// A short secret inside a longer word stays too; alone it is masked.
+	decoded, _ := writeOut(t, Result{Msg: "admin_user admin"}, "admin")
+	assert.Equal(t, "admin_user ********", decoded["msg"])
+	// A secret that is an option name is masked where it stands as itself.
+	decoded, _ = writeOut(t, Result{Msg: "admin_password: admin_password"}, "admin_password")
+	assert.Equal(t, "********: ********", decoded["msg"])
+}
+
+// The option names of a spec become public words when its secrets are
+// collected, nested options and aliases included.
+func TestSecretValuesMakesOptionNamesPublic(t *testing.T) {
+	withPublicWords(t)
+	spec := Spec{Module: "m", Options: []Option{
+		{Name: "admin_password", Type: TypeStr, NoLog: true},
+		{Name: "users", Type: TypeList, Elements: TypeDict, Options: []Option{
+			{Name: "password", Aliases: []string{"passwd"}, Type: TypeStr, NoLog: true}}},
+	}}
+	got := SecretValues(spec, map[string]any{"admin_password": "a-secret-1", "users": []any{map[string]any{"password": "b-secret-2"}}})
+	assert.ElementsMatch(t, []string{"a-secret-1", "b-secret-2"}, got)
+	assert.Equal(t, []string{"admin_password", "passwd", "password", "users"}, PublicWords())
+}
