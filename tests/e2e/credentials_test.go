@@ -26,7 +26,7 @@ func TestHostileCredentialsRefusedBeforeAnyRequest(t *testing.T) {
 		"token with a newline": {map[string]any{"admin_token": f.token + "\n"}, "(it has a line break at character", f.token},
 		"token with a zero-width space": {map[string]any{"admin_token": f.token[:10] + "\u200b" + f.token[10:]},
 			"an invisible format character (U+200B) at character 11", f.token[:10]},
-		"admin user with a space": {map[string]any{"admin_user": "ad min", "admin_password": "pw-xyz-123"}, `option admin_user: "ad min" may not contain whitespace or control characters (it has a space at character 3`, ""},
+		"admin user with a space":   {map[string]any{"admin_user": "ad min", "admin_password": "pw-xyz-123"}, `option admin_user: "ad min" may not contain whitespace or control characters (it has a space at character 3`, ""},
 		"admin user with an escape": {map[string]any{"admin_user": "admin\x1b[2K", "admin_password": "pw-xyz-123"}, `option admin_user: "admin\x1b[2K" may not contain`, ""},
 		"url with a space inside":   {map[string]any{"homeserver_url": f.proxy.URL + "/ma trix", "admin_token": f.token}, "option homeserver_url: \"" + f.proxy.URL + "/ma trix\" may not contain whitespace or control characters (it has a space at character", ""},
 		"url with a newline":        {map[string]any{"homeserver_url": f.proxy.URL + "\n", "admin_token": f.token}, "option homeserver_url: ", ""},
