@@ -503,3 +503,10 @@ func TestSecretValuesMakesOptionNamesPublic(t *testing.T) {
 	assert.ElementsMatch(t, []string{"a-secret-1", "b-secret-2"}, got)
 	assert.Equal(t, []string{"admin_password", "passwd", "password", "users"}, PublicWords())
 }
+
+// A value that was not UTF-8 is read as the InvalidText marker: that is not
+// the secret, and its text is in the message that refuses the value.
+func TestSecretValuesSkipTheInvalidTextMarker(t *testing.T) {
+	spec := Spec{Module: "m", Options: []Option{{Name: "password", Type: TypeStr, NoLog: true}}}
+	assert.Empty(t, SecretValues(spec, map[string]any{"password": InvalidText}))
+}

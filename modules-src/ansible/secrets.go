@@ -72,7 +72,10 @@ func collectSecrets(opts []Option, raw map[string]any, out *[]string) {
 				continue
 			}
 			if o.NoLog {
-				if s := scalarString(val); s != "" {
+				// InvalidText stands for a value that was not UTF-8: it is
+				// the reader's marker, not the secret, and the message that
+				// refuses the value quotes part of it.
+				if s := scalarString(val); s != "" && s != InvalidText {
 					*out = append(*out, s)
 				}
 			}
