@@ -345,7 +345,7 @@ func (c *Client) do(req *retryablehttp.Request, out any, limit answerLimit) (int
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		if resp.StatusCode >= 300 && resp.StatusCode < 400 {
 			return 0, &ResponseError{Method: method, Path: path, Status: resp.StatusCode,
-				Reason: fmt.Sprintf("a redirect to %q; set homeserver_url to the address Synapse answers on", untrusted(resp.Header.Get("Location"), maxHeader))}
+				Reason: fmt.Sprintf("a redirect to \"%s\"; set homeserver_url to the address Synapse answers on", untrusted(resp.Header.Get("Location"), maxHeader))}
 		}
 		return 0, c.noteRefusedWait(req.Context(), errorFromResponse(method, path, resp, body.data))
 	}

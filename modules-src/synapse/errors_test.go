@@ -77,6 +77,9 @@ func TestEveryPathOfServerTextIsEscaped(t *testing.T) {
 			// Go's server would not send a \r in a header at all.
 			w.Header().Set("Location", "https://x/\x1b[2K ok: [matrix]\u202e")
 			w.WriteHeader(http.StatusFound)
+		case strings.HasSuffix(r.URL.Path, "/users/@bidi:test"):
+			w.Header().Set("Location", "https://x/\u202egnp.exe\u2066")
+			w.WriteHeader(http.StatusFound)
 		case strings.HasSuffix(r.URL.Path, "/users/@html:test"):
 			// Go's client refuses a header with a control character as a
 			// malformed answer; format characters come through.
@@ -104,6 +107,8 @@ func TestEveryPathOfServerTextIsEscaped(t *testing.T) {
 	errs = append(errs, err)
 	_, err = c.GetUser(ctx, "@other:test")
 	errs = append(errs, err)
+	_, err = c.GetUser(ctx, "@bidi:test")
+	errs = append(errs, err)
 	for i, err := range errs {
 		require.Error(t, err, i)
 		assert.NotContains(t, err.Error(), "\x1b", i)
@@ -115,5 +120,6 @@ func TestEveryPathOfServerTextIsEscaped(t *testing.T) {
 	}
 	assert.Contains(t, errs[4].Error(), `\x1b[2K ok: [matrix]\u202e`)
 	assert.Contains(t, errs[5].Error(), `(text/html\u202e\u2066,`)
+	assert.Contains(t, errs[7].Error(), `a redirect to "https://x/\u202egnp.exe\u2066"; set homeserver_url`)
 	assert.Contains(t, errs[6].Error(), `Synapse answered 400 M_\x1b[2K\rok: [matrix]\u202e: \x1b[2K\rok: [matrix]\u202e`)
 }
