@@ -59,8 +59,8 @@ options:
         (C(avatar_url), C(locked), C(threepids), C(external_ids)) are refused before any request.
       - Ignored when O(admin_token) or O(admin_user) is given.
       - Used exactly as given, as Synapse uses it (an HMAC key, taken as written from C(registration_shared_secret) or
-        from the file of C(registration_shared_secret_path), which Synapse does not strip): spaces inside, or a final line
-        break, are part of the secret. Only an empty or blank one is refused.
+        from the file of C(registration_shared_secret_path), which Synapse does not strip), so spaces inside, or a final
+        line break, are part of the secret. Only an empty or blank one is refused.
     type: str
   validate_certs:
     description:
@@ -95,7 +95,7 @@ notes:
     shared-secret registration, missing under MAS; C(auth_issuer) and C(auth_metadata)); when a probe answers neither
     way (for example a 5xx), the task fails before any write.
   - Secrets (passwords, tokens, the shared secret, the pepper) never appear in results, warnings or errors, also not in
-    the escaped or encoded form a server may echo them in (JSON, HTML, percent-encoding, hex, base64), nor in part: any
+    the escaped or encoded form a server may echo them in (JSON, HTML, percent-encoding, hex, base64), nor in part; any
     8 or more characters of a secret of 8 or more, in any letter case, are masked, except inside a longer option name of
     the module (a password holding C(password) leaves C(admin_password) in messages alone). A secret shorter than 8
     characters is masked only where it stands alone (the whole value, or between characters that are not letters or
