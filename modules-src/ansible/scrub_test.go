@@ -2,6 +2,8 @@ package ansible
 
 import (
 	"bytes"
+	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"html"
@@ -122,18 +124,191 @@ func TestScrubShortSecrets(t *testing.T) {
 	}
 }
 
-func TestScrubLongSecretsAnywhereAndAsCutFragments(t *testing.T) {
+// Any run of 8 or more characters of a long secret is masked, wherever it
+// is and in either case: an echo of a token's tail (14 of its 20 random
+// characters), of 22 characters from a password's middle, or of the
+// upper-cased password once came through.
+func TestScrubAnyPieceOfALongSecret(t *testing.T) {
 	token := "syt_YWRtaW4_aBcDeFgHiJkLmNoPqRsT_0xyz12"
+	password := "Tr0ub4dor&3-correct-horse-battery"
 	for _, tc := range []struct{ in, want string }{
 		{"Bearer" + token + "tail", "Bearer********tail"},
 		{"Authorization: Bearer " + token[:20] + "…", "Authorization: Bearer ********…"},
-		{"Authorization: Bearer " + token[:20] + "... more", "Authorization: Bearer ********... more"},
 		{"cut at the end: " + token[:9], "cut at the end: ********"},
-		{"too short a fragment: " + token[:7], "too short a fragment: " + token[:7]},
-		{"a fragment mid-text " + token[:12] + " is not a cut", "a fragment mid-text " + token[:12] + " is not a cut"},
+		{"a prefix mid-text " + token[:12] + " is masked too", "a prefix mid-text ******** is masked too"},
+		{"the tail: " + token[len(token)-14:] + ".", "the tail: ********."},
+		{"14 of the random 20: " + token[15:29] + "!", "14 of the random 20: ********!"},
+		{"a middle: " + password[5:27] + ".", "a middle: ********."},
+		{"upper-cased: " + strings.ToUpper(password), "upper-cased: ********"},
+		{"lower-cased: " + strings.ToLower(token), "lower-cased: ********"},
+		{"mixed: " + "HORSE-battery", "mixed: ********"},
+		{"8 characters: " + password[10:18] + ";", "8 characters: ********;"},
+		{"7 are not enough: " + password[10:17] + ";", "7 are not enough: " + password[10:17] + ";"},
+		{"two pieces: " + token[4:12] + " and " + password[0:8], "two pieces: ******** and ********"},
+		{"nothing secret here", "nothing secret here"},
 	} {
-		decoded, _ := writeOut(t, Result{Msg: tc.in}, token)
+		decoded, _ := writeOut(t, Result{Msg: tc.in}, token, password)
 		assert.Equal(t, tc.want, decoded["msg"], tc.in)
+	}
+	// Characters, not bytes: a piece of 8 characters of a non-ASCII secret,
+	// and case folded beyond ASCII.
+	decoded, _ := writeOut(t, Result{Msg: "x ÉCOLE-ÉTÉ-ÀÉÏÕ y"}, "mon-école-été-àéïõ-secret")
+	assert.Equal(t, "x ******** y", decoded["msg"])
+	decoded, _ = writeOut(t, Result{Msg: "x école-é y"}, "mon-école-été-àéïõ-secret")
+	assert.Equal(t, "x école-é y", decoded["msg"], "7 characters (9 bytes) are not enough")
+}
+
+// A long secret is found in base64 (both alphabets, starting at any byte of
+// a longer encoded text: "Bearer <token>", "user:password", a whole request)
+// and in hex (either case, starting at any digit), also inside the other
+// encodings.
+func TestScrubBase64AndHex(t *testing.T) {
+	token := "syt_YWRtaW4_aBcDeFgHiJkLmNoPqRsT_0xyz12"
+	password := `Tr0ub4dor&3 "x"<y>+é🔑/z-pw7`
+	b64 := map[string]func([]byte) string{
+		"std": base64.StdEncoding.EncodeToString, "url": base64.URLEncoding.EncodeToString,
+		"raw std": base64.RawStdEncoding.EncodeToString, "raw url": base64.RawURLEncoding.EncodeToString,
+	}
+	var forms []string
+	for _, secret := range []string{token, password} {
+		for _, blob := range []string{secret, "Bearer " + secret, "admin:" + secret, "x" + secret + "y", "xy" + secret,
+			`{"password": "` + secret + `", "user": "@a:b"}`, secret[3:20], strings.ToUpper(secret)} {
+			for _, enc := range b64 {
+				forms = append(forms, enc([]byte(blob)))
+			}
+			forms = append(forms, hex.EncodeToString([]byte(blob)), strings.ToUpper(hex.EncodeToString([]byte(blob))))
+		}
+	}
+	for _, form := range forms {
+		for _, wrap := range []string{"%s", "Authorization: Basic %s.", "data=%s&x=1", "abc%s"} {
+			text := fmt.Sprintf(wrap, form)
+			for _, outer := range []string{text, url.QueryEscape(text), goJSON(text), html.EscapeString(text)} {
+				decoded, _ := writeOut(t, Result{Msg: outer}, token, password)
+				msg := decoded["msg"].(string)
+				assert.Contains(t, msg, Redacted, "%q", outer)
+				if leak := leakedPiece(msg, token, password); leak != "" {
+					t.Errorf("%q leaks %q after the scrub: %q", outer, leak, msg)
+				}
+			}
+		}
+	}
+	// The rest of the text stays.
+	decoded, _ := writeOut(t, Result{Msg: "Authorization: Basic " + base64.StdEncoding.EncodeToString([]byte("admin:"+password)) + " (rejected)"}, password)
+	assert.Regexp(t, `^Authorization: Basic YWRtaW46\*{8}=* \(rejected\)$`, decoded["msg"], "base64 of \"admin:\" and the padding are not secret")
+}
+
+// Short secrets are not looked for in hex and base64 readings: any long
+// run of letters decodes to bytes that hold a 1- or 2-byte secret by chance.
+func TestScrubShortSecretsNotInBinaryReadings(t *testing.T) {
+	text := "displayname_for_every_user_of_the_server deadbeefcafebabe0123456789abcdef"
+	decoded, _ := writeOut(t, Result{Msg: text}, "a", "\xef", "u", "1")
+	assert.Equal(t, text, decoded["msg"])
+}
+
+// leakedPiece is an independent, slow check of the rule: it returns a piece
+// of 8 characters of a secret that shows in text as written (any case),
+// percent-, HTML- or JSON-decoded, or in base64 or hex starting anywhere.
+func leakedPiece(text string, secrets ...string) string {
+	var readings []string
+	for _, r := range []string{text, htmlUnescape(text), queryUnescape(text), jsonUnescape(text)} {
+		readings = append(readings, r)
+		for i := 0; i < len(r); i++ {
+			for _, enc := range []*base64.Encoding{base64.RawStdEncoding, base64.RawURLEncoding} {
+				end := i
+				for end < len(r) && end-i < 96 && strings.IndexByte("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/-_", r[end]) >= 0 {
+					end++
+				}
+				for n := end - i; n >= 2; n-- {
+					if data, err := enc.DecodeString(r[i : i+n]); err == nil {
+						readings = append(readings, string(data))
+						break
+					}
+				}
+			}
+			end := i
+			for end < len(r) && end-i < 128 && strings.IndexByte("0123456789abcdefABCDEF", r[end]) >= 0 {
+				end++
+			}
+			if data, err := hex.DecodeString(r[i : i+(end-i)/2*2]); err == nil && len(data) > 0 {
+				readings = append(readings, string(data))
+			}
+		}
+	}
+	for i := range readings {
+		readings[i] = strings.ToLower(readings[i])
+	}
+	for _, secret := range secrets {
+		runes := []rune(strings.ToLower(secret))
+		for i := 0; i+longSecret <= len(runes); i++ {
+			piece := string(runes[i : i+longSecret])
+			for _, r := range readings {
+				if strings.Contains(r, piece) {
+					return piece
+				}
+			}
+		}
+	}
+	return ""
+}
+
+func htmlUnescape(s string) string { return html.UnescapeString(s) }
+
+func queryUnescape(s string) string {
+	if out, err := url.QueryUnescape(s); err == nil {
+		return out
+	}
+	return s
+}
+
+func jsonUnescape(s string) string {
+	var out string
+	if err := json.Unmarshal([]byte(`"`+s+`"`), &out); err == nil {
+		return out
+	}
+	return s
+}
+
+// Random secrets, random pieces of them in random encodings inside random
+// text: after the scrub, no piece of 8 characters of a secret shows in any
+// reading the slow check knows.
+func TestScrubRandomPiecesInRandomEncodings(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	alphabet := []rune("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 -_&<>\"+/%=:;.éÉß🔑")
+	word := func(n int) string {
+		r := make([]rune, n)
+		for i := range r {
+			r[i] = alphabet[rng.IntN(len(alphabet))]
+		}
+		return string(r)
+	}
+	encodings := []func(string) string{
+		func(s string) string { return s },
+		strings.ToUpper,
+		strings.ToLower,
+		goJSON,
+		pyJSON,
+		html.EscapeString,
+		url.QueryEscape,
+		func(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) },
+		func(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) },
+		func(s string) string { return hex.EncodeToString([]byte(s)) },
+		func(s string) string { return strings.ToUpper(hex.EncodeToString([]byte(s))) },
+		func(s string) string { return url.QueryEscape(base64.StdEncoding.EncodeToString([]byte(s))) },
+		func(s string) string { return goJSON(html.EscapeString(s)) },
+	}
+	for round := 0; round < 400; round++ {
+		secrets := []string{word(8 + rng.IntN(30)), word(8 + rng.IntN(30))}
+		secret := []rune(secrets[rng.IntN(2)])
+		a := rng.IntN(len(secret) - longSecret + 1)
+		piece := string(secret[a : a+longSecret+rng.IntN(len(secret)-a-longSecret+1)])
+		// Encoded inside a longer text that is encoded with it.
+		blob := word(rng.IntN(4)) + piece + word(rng.IntN(4))
+		enc := encodings[rng.IntN(len(encodings))](blob)
+		text := word(rng.IntN(10)) + " " + enc + " " + word(rng.IntN(10))
+		decoded, _ := writeOut(t, Result{Msg: text}, secrets...)
+		if leak := leakedPiece(decoded["msg"].(string), secrets...); leak != "" {
+			t.Fatalf("round %d: %q in %q leaks %q after the scrub: %q", round, piece, text, leak, decoded["msg"])
+		}
 	}
 }
 
@@ -185,15 +360,16 @@ func BenchmarkScrubManySecrets(b *testing.B) {
 	}
 }
 
-// TestScrubMatchesLikeANaiveSearch checks the automaton against a naive
-// search on random texts over a tiny alphabet, where secrets overlap and
-// share prefixes and suffixes (what the fail links are for).
+// TestScrubMatchesLikeANaiveSearch checks the scrub against a naive search
+// on random texts over a tiny alphabet, where secrets overlap and share
+// prefixes and suffixes (what the automaton's fail links are for, and where
+// the rolling hash's windows meet).
 func TestScrubMatchesLikeANaiveSearch(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	word := func(n int) string {
 		b := make([]byte, n)
 		for i := range b {
-			b[i] = "ab c"[rng.IntN(4)]
+			b[i] = "aB c"[rng.IntN(4)]
 		}
 		return string(b)
 	}
@@ -232,25 +408,28 @@ func TestScrubMatchesLikeANaiveSearch(t *testing.T) {
 	}
 }
 
-// naiveScrub is the rule written the slow, obvious way: mask every
-// occurrence of a long secret and every prefix of 8 or more of one at the
-// end, and a short secret where it stands between spaces or the edges.
+// naiveScrub is the rule written the slow, obvious way: mask every run of 8
+// characters of the text that is in a long secret (in either case), and a
+// short secret where it stands between spaces or the edges.
 func naiveScrub(text string, secrets []string) string {
 	masked := make([]bool, len(text))
 	word := func(i int) bool { return i >= 0 && i < len(text) && text[i] != ' ' }
+	lower := strings.ToLower(text)
 	for _, secret := range secrets {
-		long := len(secret) >= longSecret
-		for i := 0; i+len(secret) <= len(text); i++ {
-			alone := !word(i-1) && !word(i+len(secret))
-			if text[i:i+len(secret)] == secret && (long || alone) {
-				for j := i; j < i+len(secret); j++ {
-					masked[j] = true
+		if len(secret) >= longSecret {
+			for i := 0; i+longSecret <= len(text); i++ {
+				if strings.Contains(strings.ToLower(secret), lower[i:i+longSecret]) {
+					for j := i; j < i+longSecret; j++ {
+						masked[j] = true
+					}
 				}
 			}
+			continue
 		}
-		for n := longSecret; n <= len(secret) && n <= len(text); n++ {
-			if strings.HasSuffix(text, secret[:n]) {
-				for j := len(text) - n; j < len(text); j++ {
+		for i := 0; i+len(secret) <= len(text); i++ {
+			alone := !word(i-1) && !word(i+len(secret))
+			if text[i:i+len(secret)] == secret && alone {
+				for j := i; j < i+len(secret); j++ {
 					masked[j] = true
 				}
 			}
@@ -266,4 +445,68 @@ func naiveScrub(text string, secrets []string) string {
 		}
 	}
 	return b.String()
+}
+
+// withPublicWords sets the public words for one test.
+func withPublicWords(t *testing.T, words ...string) {
+	t.Helper()
+	publicWords.Lock()
+	saved := publicWords.words
+	publicWords.words = nil
+	publicWords.Unlock()
+	AddPublicWords(words...)
+	t.Cleanup(func() {
+		publicWords.Lock()
+		publicWords.words = saved
+		publicWords.Unlock()
+	})
+}
+
+// A piece of a secret that lies inside a longer one of the module's own
+// words (an option name) is that word: a password holding "password" must
+// not shred "wrong admin_user or admin_password". A run as long as the word,
+// or reaching past it, is masked: an echo shows a secret in its context.
+func TestScrubLeavesTheModulesOwnWords(t *testing.T) {
+	withPublicWords(t, "admin_password", "update_password", "password", "admin_user", "user")
+	secret := "My-password-2024"
+	for in, want := range map[string]string{
+		"wrong admin_user or admin_password":       "wrong admin_user or admin_password",
+		"update_password: always needs a password": "update_password: always needs a ********",
+		"password":                  "********",
+		"password=My-password-2024": "********=********",
+		"echo: -password-":          "echo: ********",
+		"admin_password=" + strings.ToUpper(secret):      "admin_password=********",
+		"admin_passwords are words":                      "admin_passwords are words",
+		"xadmin_password: " + secret[3:11] + " and 2024": "xadmin_password: ******** and 2024",
+	} {
+		decoded, _ := writeOut(t, Result{Msg: in}, secret)
+		assert.Equal(t, want, decoded["msg"], in)
+	}
+	// A short secret inside a longer word stays too; alone it is masked.
+	decoded, _ := writeOut(t, Result{Msg: "admin_user admin"}, "admin")
+	assert.Equal(t, "admin_user ********", decoded["msg"])
+	// A secret that is an option name is masked where it stands as itself.
+	decoded, _ = writeOut(t, Result{Msg: "admin_password: admin_password"}, "admin_password")
+	assert.Equal(t, "********: ********", decoded["msg"])
+}
+
+// The option names of a spec become public words when its secrets are
+// collected, nested options and aliases included.
+func TestSecretValuesMakesOptionNamesPublic(t *testing.T) {
+	withPublicWords(t)
+	spec := Spec{Module: "m", Options: []Option{
+		{Name: "admin_password", Type: TypeStr, NoLog: true},
+		{Name: "users", Type: TypeList, Elements: TypeDict, Options: []Option{
+			{Name: "password", Aliases: []string{"passwd"}, Type: TypeStr, NoLog: true}}},
+	}}
+	got := SecretValues(spec, map[string]any{"admin_password": "a-secret-1", "users": []any{map[string]any{"password": "b-secret-2"}}})
+	assert.ElementsMatch(t, []string{"a-secret-1", "b-secret-2"}, got)
+	assert.Equal(t, []string{"admin_password", "passwd", "password", "users"}, PublicWords())
+}
+
+// A value that was not UTF-8 is read as the InvalidText marker: that is not
+// the secret, and its text is in the message that refuses the value.
+func TestSecretValuesSkipTheInvalidTextMarker(t *testing.T) {
+	spec := Spec{Module: "m", Options: []Option{{Name: "password", Type: TypeStr, NoLog: true}}}
+	assert.Empty(t, SecretValues(spec, map[string]any{"password": InvalidText}))
 }

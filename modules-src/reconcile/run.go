@@ -430,14 +430,30 @@ func (r *Runner) checkPasswords(ctx context.Context, desired []*Desired, outcome
 			outcomes[i].fail(fmt.Errorf("cannot read the stored password hash of %s to compare it with the declared password (update_password: always), so nothing was sent for this user: %w", outcomes[i].Name(), r.explain(readErr)))
 		case !ok:
 			outcomes[i].fail(fmt.Errorf("cannot compare the password of %s (update_password: always): Synapse's search_users did not return its stored hash, so nothing was sent for this user (setting the password blindly would log it out and report a change on every run); use update_password: on_create to leave the password alone", outcomes[i].Name()))
-		case synapse.PasswordMatches(hash, *desired[i].Password, r.Pepper):
-			checks[i] = PasswordSame
 		default:
-			checks[i] = PasswordDifferent
+			checks[i] = r.comparePassword(ctx, hash, *desired[i].Password, outcomes[i])
 		}
 		return nil
 	})
 	return checks, nil
+}
+
+// comparePassword compares one declared password with its stored hash. A
+// hash it will not compare (a bcrypt cost above synapse.MaxBcryptCost) or a
+// compare cut short by the end of the run fails the user: nothing is sent
+// on a guess.
+func (r *Runner) comparePassword(ctx context.Context, hash, password string, o *Outcome) PasswordCheck {
+	same, err := synapse.ComparePassword(ctx, hash, password, r.Pepper)
+	var cost *synapse.CostError
+	switch {
+	case errors.As(err, &cost):
+		o.fail(fmt.Errorf("cannot compare the password of %s (update_password: always), so nothing was sent for this user: %w; use update_password: on_create to leave this password alone, or lower bcrypt_rounds in Synapse's configuration and set the password again", o.Name(), err))
+	case err != nil:
+		o.fail(fmt.Errorf("%s: the password was not compared: %w", o.Name(), err))
+	case same:
+		return PasswordSame
+	}
+	return PasswordDifferent
 }
 
 func (o *Outcome) fromPlan(p *Plan) {

@@ -14,12 +14,12 @@ var clientV3 = []string{"_matrix", "client", "v3"}
 // Whoami returns the user ID the access token belongs to.
 func (c *Client) Whoami(ctx context.Context) (string, error) {
 	var out struct {
-		UserID string `json:"user_id"`
+		UserID serverID `json:"user_id"`
 	}
-	if _, err := c.call(ctx, http.MethodGet, path(clientV3, "account", "whoami"), nil, nil, &out); err != nil {
+	if _, err := c.call(ctx, http.MethodGet, path(clientV3, "account", "whoami"), nil, nil, &out, limitSmall); err != nil {
 		return "", err
 	}
-	return out.UserID, nil
+	return string(out.UserID), nil
 }
 
 // LoginResult is what a password login gives.
@@ -43,16 +43,20 @@ func (c *Client) Login(ctx context.Context, user, password, deviceID string) (*L
 		"initial_device_display_name": "mxadmin.synapse (Ansible)",
 	}
 	ctx = withRetryPolicy(ctx, retryPolicy{transport: true, serverError: true})
-	var out LoginResult
-	if _, err := c.call(ctx, http.MethodPost, path(clientV3, "login"), nil, body, &out); err != nil {
+	var out struct {
+		UserID      serverID `json:"user_id"`
+		AccessToken string   `json:"access_token"`
+		DeviceID    string   `json:"device_id"`
+	}
+	if _, err := c.call(ctx, http.MethodPost, path(clientV3, "login"), nil, body, &out, limitSmall); err != nil {
 		return nil, err
 	}
-	return &out, nil
+	return &LoginResult{UserID: string(out.UserID), AccessToken: out.AccessToken, DeviceID: out.DeviceID}, nil
 }
 
 // Logout ends the session of the current token and removes its device.
 func (c *Client) Logout(ctx context.Context) error {
-	_, err := c.call(ctx, http.MethodPost, path(clientV3, "logout"), nil, map[string]any{}, nil)
+	_, err := c.call(ctx, http.MethodPost, path(clientV3, "logout"), nil, map[string]any{}, nil, limitSmall)
 	return err
 }
 
@@ -131,7 +135,7 @@ func (c *Client) DelegatesAuth(ctx context.Context) (bool, error) {
 		go func() {
 			defer wg.Done()
 			var body map[string]any
-			_, err := c.call(probeCtx, http.MethodGet, p.path, nil, nil, &body)
+			_, err := c.call(probeCtx, http.MethodGet, p.path, nil, nil, &body, limitSmall)
 			mas, ok := p.verdict(body, err)
 			answers[i] = answer{mas, ok, err}
 			if mas {
@@ -169,10 +173,10 @@ func (c *Client) DelegatesAuth(ctx context.Context) (bool, error) {
 // full user ID before registering anything.
 func (c *Client) ServerNameFromKeys(ctx context.Context) (string, error) {
 	var out struct {
-		ServerName string `json:"server_name"`
+		ServerName serverID `json:"server_name"`
 	}
-	if _, err := c.call(ctx, http.MethodGet, []string{"_matrix", "key", "v2", "server"}, nil, nil, &out); err != nil {
+	if _, err := c.call(ctx, http.MethodGet, []string{"_matrix", "key", "v2", "server"}, nil, nil, &out, limitSmall); err != nil {
 		return "", err
 	}
-	return out.ServerName, nil
+	return string(out.ServerName), nil
 }

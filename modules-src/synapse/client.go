@@ -21,6 +21,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+	"unicode"
 
 	"github.com/hashicorp/go-retryablehttp"
 )
@@ -66,17 +67,30 @@ type Client struct {
 	userAgent string
 	maxWait   time.Duration
 	timeout   time.Duration
+	// budget bounds the answers held at once (answers.go).
+	budget *byteBudget
+	// serverUsers is the number of accounts the user list last announced
+	// (0: not read yet): it bounds the answer of a hash search over them.
+	serverUsers atomic.Int64
 }
 
-// maxBodySize bounds what is read from one answer. The largest answers are
-// user lists and the password-hash search over every user; 256 MiB covers a
-// server with millions of accounts.
-const maxBodySize = 256 << 20
+// maxHeaderSize bounds the headers of one answer (Go's default is 10 MB):
+// Synapse's are a few hundred bytes.
+const maxHeaderSize = 64 << 10
 
 // ParseBaseURL checks a homeserver URL. It is exported so that option
 // validation can refuse a bad URL before any request is made.
 func ParseBaseURL(raw string) (*url.URL, error) {
-	u, err := url.Parse(strings.TrimSpace(raw))
+	for i, r := range []rune(raw) {
+		if unicode.IsSpace(r) || unsafeRune(r) {
+			what := fmt.Sprintf("U+%04X", r)
+			if r == ' ' {
+				what = "a space"
+			}
+			return nil, fmt.Errorf("may not contain whitespace or control characters (it has %s at character %d)", what, i+1)
+		}
+	}
+	u, err := url.Parse(raw)
 	if err != nil {
 		return nil, fmt.Errorf("not a URL: %v", unwrapURLError(err))
 	}
@@ -142,17 +156,20 @@ func New(cfg Config) (*Client, error) {
 		cfg.RetryWaitMax = 10 * time.Second
 	}
 	transport := &http.Transport{
-		Proxy:                 http.ProxyFromEnvironment,
-		DialContext:           (&net.Dialer{Timeout: cfg.Timeout, KeepAlive: 30 * time.Second}).DialContext,
-		TLSClientConfig:       tlsConfig,
-		TLSHandshakeTimeout:   cfg.Timeout,
-		ForceAttemptHTTP2:     true,
-		MaxIdleConns:          cfg.MaxConns,
-		MaxIdleConnsPerHost:   cfg.MaxConns,
-		IdleConnTimeout:       90 * time.Second,
-		ExpectContinueTimeout: time.Second,
+		Proxy:               http.ProxyFromEnvironment,
+		DialContext:         (&net.Dialer{Timeout: cfg.Timeout, KeepAlive: 30 * time.Second}).DialContext,
+		TLSClientConfig:     tlsConfig,
+		TLSHandshakeTimeout: cfg.Timeout,
+		ForceAttemptHTTP2:   true,
+		// Answers are read as sent, never decompressed (answers.go says why).
+		DisableCompression:     true,
+		MaxResponseHeaderBytes: maxHeaderSize,
+		MaxIdleConns:           cfg.MaxConns,
+		MaxIdleConnsPerHost:    cfg.MaxConns,
+		IdleConnTimeout:        90 * time.Second,
+		ExpectContinueTimeout:  time.Second,
 	}
-	c := &Client{base: base, userAgent: cfg.UserAgent, maxWait: cfg.MaxRetryWait, timeout: cfg.Timeout}
+	c := &Client{base: base, userAgent: cfg.UserAgent, maxWait: cfg.MaxRetryWait, timeout: cfg.Timeout, budget: answerBudget}
 	if c.userAgent == "" {
 		c.userAgent = "mxadmin.synapse"
 	}
@@ -269,6 +286,7 @@ func (c *Client) newRequest(ctx context.Context, method string, segments []strin
 		return nil, fmt.Errorf("building %s %s: %w", method, u.Path, err)
 	}
 	req.Header.Set("Accept", "application/json")
+	req.Header.Set("Accept-Encoding", "identity")
 	req.Header.Set("User-Agent", c.userAgent)
 	if payload != nil {
 		req.Header.Set("Content-Type", "application/json")
@@ -283,49 +301,64 @@ func (c *Client) newRequest(ctx context.Context, method string, segments []strin
 // retries), reads the whole body inside the retry loop so that a connection
 // cut mid-answer is retried too, and decodes a 2xx JSON answer into out or
 // turns anything else into *Error, *ResponseError or *UnreachableError.
-// It returns the HTTP status of a successful answer.
-func (c *Client) do(req *retryablehttp.Request, out any) (int, error) {
-	var body []byte
-	read := false
+// An answer longer than limit, or compressed, is refused unread
+// (answers.go). It returns the HTTP status of a successful answer.
+func (c *Client) do(req *retryablehttp.Request, out any, limit answerLimit) (int, error) {
+	var body *heldAnswer
+	defer func() { body.release() }()
 	req.SetResponseHandler(func(resp *http.Response) error {
-		defer resp.Body.Close()
-		data, err := io.ReadAll(io.LimitReader(resp.Body, maxBodySize))
+		held, err := readAnswer(resp, limit, c.budget)
 		if err != nil {
-			return fmt.Errorf("reading the answer: %w", err)
+			return err
 		}
-		body, read = data, true
+		body.release() // an earlier attempt's, when this one is a retry
+		body = held
 		return nil
 	})
 	method, path := req.Method, req.URL.Path
 	resp, err := c.http.Do(req)
+	refused := func(resp *http.Response, r *refusedAnswer) error {
+		return &ResponseError{Method: method, Path: path, Status: resp.StatusCode,
+			ContentType: resp.Header.Get("Content-Type"), Size: -1, Reason: r.reason}
+	}
+	var r *refusedAnswer
 	if err != nil {
 		if resp != nil {
 			resp.Body.Close()
+			if errors.As(err, &r) {
+				return 0, refused(resp, r)
+			}
 		}
 		return 0, &UnreachableError{Method: method, URL: redact(req.URL), Err: c.describeTransportError(err)}
 	}
-	if !read {
+	if body == nil {
 		// Retries ran out on a retryable status: the response handler never
 		// ran, the body is still unread.
-		defer resp.Body.Close()
-		data, err := io.ReadAll(io.LimitReader(resp.Body, maxBodySize))
-		if err != nil {
-			return 0, &UnreachableError{Method: method, URL: redact(req.URL), Err: fmt.Errorf("reading the answer: %w", err)}
+		body, err = readAnswer(resp, limit, c.budget)
+		if errors.As(err, &r) {
+			return 0, refused(resp, r)
 		}
-		body = data
+		if err != nil {
+			return 0, &UnreachableError{Method: method, URL: redact(req.URL), Err: err}
+		}
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		if resp.StatusCode >= 300 && resp.StatusCode < 400 {
 			return 0, &ResponseError{Method: method, Path: path, Status: resp.StatusCode,
-				Reason: fmt.Sprintf("a redirect to %q; set homeserver_url to the address Synapse answers on", untrusted(resp.Header.Get("Location"), maxHeader))}
+				Reason: fmt.Sprintf("a redirect to \"%s\"; set homeserver_url to the address Synapse answers on", untrusted(resp.Header.Get("Location"), maxHeader))}
 		}
-		return 0, c.noteRefusedWait(req.Context(), errorFromResponse(method, path, resp, body))
+		return 0, c.noteRefusedWait(req.Context(), errorFromResponse(method, path, resp, body.data))
 	}
 	if out != nil {
-		if err := json.Unmarshal(body, out); err != nil {
+		if err := json.Unmarshal(body.data, out); err != nil {
+			reason := "not the JSON Synapse sends"
+			var bad *badAnswer
+			if errors.As(err, &bad) {
+				reason = bad.reason
+			}
 			return 0, &ResponseError{Method: method, Path: path, Status: resp.StatusCode,
-				ContentType: resp.Header.Get("Content-Type"), Size: len(body),
-				Reason: "not the JSON Synapse sends"}
+				ContentType: resp.Header.Get("Content-Type"), Size: len(body.data),
+				Reason: reason}
 		}
 	}
 	return resp.StatusCode, nil
@@ -353,13 +386,14 @@ func (c *Client) describeTransportError(err error) error {
 	return unwrapURLError(err)
 }
 
-// call builds and sends one request.
-func (c *Client) call(ctx context.Context, method string, segments []string, query url.Values, body, out any) (int, error) {
+// call builds and sends one request. limit is the most its answer can
+// legitimately bring (answers.go): each call site states it.
+func (c *Client) call(ctx context.Context, method string, segments []string, query url.Values, body, out any, limit answerLimit) (int, error) {
 	req, err := c.newRequest(ctx, method, segments, query, body)
 	if err != nil {
 		return 0, err
 	}
-	return c.do(req, out)
+	return c.do(req, out, limit)
 }
 
 func redact(u *url.URL) string {
@@ -368,11 +402,14 @@ func redact(u *url.URL) string {
 	return v.String()
 }
 
-// readAllAndRestore reads a body and puts an equivalent one back, so that a
-// retry policy can look at an answer and still leave it to do().
-func readAllAndRestore(resp *http.Response) []byte {
-	data, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	resp.Body.Close()
-	resp.Body = io.NopCloser(bytes.NewReader(data))
+// peekBody reads the start of a body (a Matrix error is small) and puts it
+// back in front of the rest, so that a retry policy can look at an answer
+// and still leave the whole of it to do(), which applies its limits.
+func peekBody(resp *http.Response) []byte {
+	data, _ := io.ReadAll(io.LimitReader(resp.Body, int64(limitSmall)))
+	resp.Body = struct {
+		io.Reader
+		io.Closer
+	}{io.MultiReader(bytes.NewReader(data), resp.Body), resp.Body}
 	return data
 }

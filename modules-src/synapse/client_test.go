@@ -280,13 +280,19 @@ func TestRegistrationMACMatchesSynapse(t *testing.T) {
 
 func TestBaseURLRules(t *testing.T) {
 	for raw, want := range map[string]string{
-		"matrix.example.com":             "must start with http",
-		"ftp://matrix.example.com":       "must start with http",
-		"https://":                       "has no host",
-		"https://user:pw@host":           "must not carry credentials",
-		"https://host/matrix?x=1":        "query",
-		"https://host/%zz":               "not a URL",
-		"https://matrix.example.com/mx/": "",
+		"matrix.example.com":               "must start with http",
+		"ftp://matrix.example.com":         "must start with http",
+		"https://":                         "has no host",
+		"https://user:pw@host":             "must not carry credentials",
+		"https://host/matrix?x=1":          "query",
+		"https://host/%zz":                 "not a URL",
+		"https://matrix.example.com/mx/":   "",
+		"https://matrix.example.com/m x":   "may not contain whitespace or control characters (it has a space at character 29)",
+		" https://matrix.example.com":      "(it has a space at character 1)",
+		"https://matrix.example.com\n":     "(it has U+000A at character 27)",
+		"https://matrix\u200b.example.com": "(it has U+200B at character 15)",
+		"https://matrix.example.com\t/":    "may not contain whitespace",
+		"http://a\x1b[2K\rok:":             "may not contain whitespace or control characters",
 	} {
 		_, err := ParseBaseURL(raw)
 		if want == "" {

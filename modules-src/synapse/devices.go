@@ -19,7 +19,7 @@ func (c *Client) Devices(ctx context.Context, userID string) ([]Device, error) {
 	var out struct {
 		Devices []Device `json:"devices"`
 	}
-	if _, err := c.call(ctx, http.MethodGet, path(adminV2, "users", userID, "devices"), nil, nil, &out); err != nil {
+	if _, err := c.call(ctx, http.MethodGet, path(adminV2, "users", userID, "devices"), nil, nil, &out, limitDevices); err != nil {
 		return nil, err
 	}
 	return out.Devices, nil
@@ -28,6 +28,6 @@ func (c *Client) Devices(ctx context.Context, userID string) ([]Device, error) {
 // DeleteDevices removes devices of a user, and with them their access
 // tokens (admin API; no interactive auth needed, unlike the client API).
 func (c *Client) DeleteDevices(ctx context.Context, userID string, deviceIDs []string) error {
-	_, err := c.call(ctx, http.MethodPost, path(adminV2, "users", userID, "delete_devices"), nil, map[string]any{"devices": deviceIDs}, nil)
+	_, err := c.call(ctx, http.MethodPost, path(adminV2, "users", userID, "delete_devices"), nil, map[string]any{"devices": deviceIDs}, nil, limitSmall)
 	return err
 }

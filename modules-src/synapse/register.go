@@ -108,7 +108,7 @@ func (c *Client) registerOnce(ctx context.Context, secret string, r Registration
 	// Register retries the GET and POST as a pair, so neither is retried
 	// alone: that would multiply the attempts.
 	once := withRetryPolicy(ctx, retryPolicy{})
-	if _, err := c.call(once, http.MethodGet, path(adminV1, "register"), nil, nil, &nonce); err != nil {
+	if _, err := c.call(once, http.MethodGet, path(adminV1, "register"), nil, nil, &nonce, limitSmall); err != nil {
 		return "", err
 	}
 	body := map[string]any{
@@ -126,12 +126,12 @@ func (c *Client) registerOnce(ctx context.Context, secret string, r Registration
 		body["displayname"] = *r.Displayname
 	}
 	var out struct {
-		UserID string `json:"user_id"`
+		UserID serverID `json:"user_id"`
 	}
-	if _, err := c.call(once, http.MethodPost, path(adminV1, "register"), nil, body, &out); err != nil {
+	if _, err := c.call(once, http.MethodPost, path(adminV1, "register"), nil, body, &out, limitSmall); err != nil {
 		return "", err
 	}
-	return out.UserID, nil
+	return string(out.UserID), nil
 }
 
 // RegistrationMAC is the HMAC-SHA1 Synapse expects, keyed with the shared

@@ -155,6 +155,10 @@ func (c *Client) waitAsked(resp *http.Response) time.Duration {
 
 // permanentTransportError picks the connection errors a retry cannot fix.
 func permanentTransportError(err error) bool {
+	var refused *refusedAnswer
+	if errors.As(err, &refused) {
+		return true // the same request brings the same answer
+	}
 	var unknownAuthority x509.UnknownAuthorityError
 	var hostname x509.HostnameError
 	var invalid x509.CertificateInvalidError
@@ -172,7 +176,7 @@ func (c *Client) recordRetryAfter(resp *http.Response) time.Duration {
 		return time.Duration(ms) * time.Millisecond
 	}
 	var body matrixErrorBody
-	_ = json.Unmarshal(readAllAndRestore(resp), &body)
+	_ = json.Unmarshal(peekBody(resp), &body)
 	wait := retryAfter(resp.Header, body.RetryAfterMs)
 	resp.Header.Set(retryAfterHeader, strconv.FormatInt(wait.Milliseconds(), 10))
 	return wait

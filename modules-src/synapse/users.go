@@ -79,7 +79,7 @@ func (u *User) UnmarshalJSON(data []byte) error {
 		return err
 	}
 	u.LockedKnown = probe.Locked != nil
-	return nil
+	return checkIdentifier("user name", u.Name)
 }
 
 // UserUpdate is the body of PUT /_synapse/admin/v2/users/<id>. Nil fields
@@ -158,7 +158,7 @@ func path(prefix []string, rest ...string) []string {
 // does not exist is (nil, nil).
 func (c *Client) GetUser(ctx context.Context, userID string) (*User, error) {
 	var u User
-	_, err := c.call(ctx, http.MethodGet, path(adminV2, "users", userID), nil, nil, &u)
+	_, err := c.call(ctx, http.MethodGet, path(adminV2, "users", userID), nil, nil, &u, limitUser)
 	if err != nil {
 		if HasErrcode(err, ErrcodeNotFound) {
 			return nil, nil
@@ -215,9 +215,10 @@ func (c *Client) ListUsers(ctx context.Context, pageSize int) ([]User, error) {
 			Total     int          `json:"total"`
 			NextToken *json.Number `json:"next_token"`
 		}
-		if _, err := c.call(ctx, http.MethodGet, path(adminV2, "users"), q, nil, &page); err != nil {
+		if _, err := c.call(ctx, http.MethodGet, path(adminV2, "users"), q, nil, &page, pageLimit(pageSize)); err != nil {
 			return nil, err
 		}
+		c.noteServerUsers(page.Total)
 		if all == nil && page.Total > 0 && page.Total <= maxPrealloc {
 			// Sized from the server's total, bounded: a wrong total must
 			// not make the module allocate (or panic on) a huge slice.
@@ -245,7 +246,7 @@ func (c *Client) ListUsers(ctx context.Context, pageSize int) ([]User, error) {
 // 201 (the user did not exist before).
 func (c *Client) PutUser(ctx context.Context, userID string, update UserUpdate) (after *User, created bool, err error) {
 	var u User
-	status, err := c.call(ctx, http.MethodPut, path(adminV2, "users", userID), nil, update, &u)
+	status, err := c.call(ctx, http.MethodPut, path(adminV2, "users", userID), nil, update, &u, limitUser)
 	if err != nil {
 		return nil, false, err
 	}
@@ -257,14 +258,14 @@ func (c *Client) PutUser(ctx context.Context, userID string, update UserUpdate) 
 // marks it erased for other servers. Synapse does not check whether the user
 // is already deactivated, so callers read first.
 func (c *Client) Deactivate(ctx context.Context, userID string, erase bool) error {
-	_, err := c.call(ctx, http.MethodPost, path(adminV1, "deactivate", userID), nil, map[string]bool{"erase": erase}, nil)
+	_, err := c.call(ctx, http.MethodPost, path(adminV1, "deactivate", userID), nil, map[string]bool{"erase": erase}, nil, limitSmall)
 	return err
 }
 
 // SetAdmin grants or revokes server admin through the endpoint that never
 // creates a user (the v2 PUT would create a missing one).
 func (c *Client) SetAdmin(ctx context.Context, userID string, admin bool) error {
-	_, err := c.call(ctx, http.MethodPut, path(adminV1, "users", userID, "admin"), nil, map[string]bool{"admin": admin}, nil)
+	_, err := c.call(ctx, http.MethodPut, path(adminV1, "users", userID, "admin"), nil, map[string]bool{"admin": admin}, nil, limitSmall)
 	return err
 }
 
@@ -277,7 +278,7 @@ func (c *Client) UsernameAvailable(ctx context.Context, localpart string) (bool,
 	var out struct {
 		Available bool `json:"available"`
 	}
-	_, err := c.call(ctx, http.MethodGet, path(adminV1, "username_available"), url.Values{"username": {localpart}}, nil, &out)
+	_, err := c.call(ctx, http.MethodGet, path(adminV1, "username_available"), url.Values{"username": {localpart}}, nil, &out, limitSmall)
 	switch {
 	case HasErrcode(err, ErrcodeUserInUse):
 		return false, nil

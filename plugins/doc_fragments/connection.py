@@ -13,6 +13,7 @@ options:
       - URL of the Synapse homeserver, where its client and admin APIs answer.
       - May carry a path when Synapse sits behind a reverse proxy under one, for example C(https://example.com/matrix).
       - Redirects are not followed; give the address Synapse answers on.
+      - May not contain whitespace or control characters (a stray space or line break is refused before any request).
     type: str
     default: http://127.0.0.1:8008
   server_name:
@@ -25,10 +26,13 @@ options:
     description:
       - Access token of a server admin. The recommended way to authenticate.
       - Mutually exclusive with O(admin_user).
+      - May not contain whitespace or control characters; a blank token, or one with a space or a line break around it,
+        is refused before any request, naming the kind and position of the character (never the token).
     type: str
   admin_user:
     description:
       - Localpart or full ID of a server admin to log in as, with O(admin_password).
+      - May not contain whitespace or control characters.
       - The module logs in once per run on a device of its own, C(MXADMIN_SYNAPSE_ANSIBLE_<login time>_<random>), so
         that runs at the same time never log each other out, and logs out at the end of the run, also when it is
         stopped by SIGTERM or SIGINT (within 10 seconds; the result then fails and says so).
@@ -54,6 +58,9 @@ options:
         is reported C(unverified) with a warning. Check mode cannot verify anything. Fields a registration cannot set
         (C(avatar_url), C(locked), C(threepids), C(external_ids)) are refused before any request.
       - Ignored when O(admin_token) or O(admin_user) is given.
+      - Used exactly as given, as Synapse uses it (an HMAC key, taken as written from C(registration_shared_secret) or
+        from the file of C(registration_shared_secret_path), which Synapse does not strip), so spaces inside, or a final
+        line break, are part of the secret. Only an empty or blank one is refused.
     type: str
   validate_certs:
     description:
@@ -88,8 +95,17 @@ notes:
     shared-secret registration, missing under MAS; C(auth_issuer) and C(auth_metadata)); when a probe answers neither
     way (for example a 5xx), the task fails before any write.
   - Secrets (passwords, tokens, the shared secret, the pepper) never appear in results, warnings or errors, also not in
-    the escaped or encoded form a server may echo them in. A secret shorter than 8 characters is masked only where it
-    stands alone (the whole value, or between characters that are not letters or digits).
+    the escaped or encoded form a server may echo them in (JSON, HTML, percent-encoding, hex, base64), nor in part; any
+    8 or more characters of a secret of 8 or more, in any letter case, are masked, except inside a longer option name of
+    the module (a password holding C(password) leaves C(admin_password) in messages alone). A secret shorter than 8
+    characters is masked only where it stands alone (the whole value, or between characters that are not letters or
+    digits).
+  - Text of the server's answers that messages quote (error codes and texts, headers) has control characters and
+    invisible formatting characters (such as bidirectional overrides) escaped, so that an answer cannot rewrite the
+    terminal. Identifiers from answers (user IDs, the server name) holding them are refused.
+  - Answers are asked for and read without compression (a compressed one fails the request), and each is bounded by
+    what its request can bring (1 MiB for one user, 16 KiB a user for a page of the user list, the server's size for
+    the password-hash search, 256 MiB at most); all answers held at once share 256 MiB.
   - An option given as null (a template that rendered to nothing) is treated as Ansible treats it. A null for a required
     option, for one with choices or for one with a default is refused before any request; any other counts as not given.
 """

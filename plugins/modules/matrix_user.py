@@ -151,6 +151,9 @@ options:
       - When the server does not expose hashes, the password is set and a warning says so.
       - When a stored hash cannot be read (an error, or the user missing from Synapse's answer), that user fails and its
         password is not sent, rather than set blindly on every run.
+      - A stored hash of a bcrypt cost above 15 is not compared (each step doubles the work, and cost 15 takes about 2 seconds
+        on a small machine, cost 31 more than a day); that user fails, naming the cost, and nothing is sent for it. Synapse
+        hashes with its C(bcrypt_rounds), 12 by default. Comparing stops when the run is interrupted (SIGTERM, SIGINT).
     type: str
     choices: [always, on_create]
     default: on_create

@@ -1,0 +1,202 @@
+package synapse
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync/atomic"
+)
+
+// How much of an answer is read, and held.
+//
+// Every request is given, where it is built (call), the most bytes its
+// answer can legitimately have; a longer answer is refused, not cut, before
+// it is decoded. The module asks for answers without a content coding
+// (Accept-Encoding: identity) and refuses a compressed one, so the bytes
+// read from the connection are the bytes held: there is no decompression
+// for a small answer to turn into gigabytes. Synapse never compresses its
+// admin API, and compresses the client API only when a listener sets
+// compress: true and the client asks for gzip, which this one does not; a
+// reverse proxy compresses only when asked too. Compression would save
+// nothing worth its risk here: the largest answers are a few megabytes on a
+// link to the homeserver.
+//
+// On top of the per-answer limits, every answer being read or waiting to
+// be decoded takes its bytes from one budget for the whole process, so
+// that many concurrent answers cannot add up beyond it either.
+
+// answerLimit is the most bytes an answer may have.
+type answerLimit int64
+
+const (
+	// limitSmall is for answers of a few fields: whoami, login, logout,
+	// the registration nonce and result, the signing keys, the MAS probes,
+	// the admin flag, a deactivation, username_available, device deletion.
+	// Error answers of those endpoints fit too: a Matrix error is a few
+	// hundred bytes, a proxy's error page a few kilobytes.
+	limitSmall answerLimit = 64 << 10
+	// limitUser is for one user with its threepids and external IDs, and
+	// for a password-hash search for one user ID: kilobytes in practice.
+	limitUser answerLimit = 1 << 20
+	// limitDevices is for one user's devices, which Synapse does not page:
+	// about 200 bytes a device, so room for about 150,000 of them (an
+	// admin account used by scripts that never log out).
+	limitDevices answerLimit = 32 << 20
+	// listedUserSize is the most one user of the user list takes: a user
+	// ID of 255 bytes, a displayname of 256 characters and an avatar URL of
+	// 1000 (Synapse's limits), every character \u-escaped, and the flags.
+	listedUserSize = 16 << 10
+	// hashRowSize is the most one row of the password-hash search takes
+	// (a user ID, a 60-byte bcrypt hash and three flags).
+	hashRowSize = 2 << 10
+	// maxAnswerSize is the hard cap on any answer, and the budget of all
+	// answers held at once: the hash search over every user of a server
+	// with a million accounts is about 150 MB.
+	maxAnswerSize answerLimit = 256 << 20
+)
+
+// pageLimit bounds a page of the user list of up to n users.
+func pageLimit(n int) answerLimit {
+	return min(limitSmall+answerLimit(n)*listedUserSize, maxAnswerSize)
+}
+
+// hashesLimit bounds a password-hash search that may return every user of
+// a server of users accounts (0: not known, the hard cap).
+func hashesLimit(users int64) answerLimit {
+	if users <= 0 {
+		return maxAnswerSize
+	}
+	rows := users + int64(listSlack(int(min(users, int64(maxListedUsers))), 1000))
+	return answerLimit(min(int64(limitSmall)+rows*hashRowSize, int64(maxAnswerSize)))
+}
+
+// byteBudget bounds the bytes of the answers held at the same time.
+type byteBudget struct {
+	limit int64
+	held  atomic.Int64
+}
+
+// answerBudget is shared by every client of the process: memory is the
+// process's.
+var answerBudget = &byteBudget{limit: int64(maxAnswerSize)}
+
+func (b *byteBudget) take(n int64) bool {
+	if b.held.Add(n) > b.limit {
+		b.held.Add(-n)
+		return false
+	}
+	return true
+}
+
+func (b *byteBudget) give(n int64) { b.held.Add(-n) }
+
+// refusedAnswer is an answer that is not read: compressed, or larger than
+// its request allows. It is not retried (the same request brings the same
+// answer) and becomes a *ResponseError naming the reason.
+type refusedAnswer struct{ reason string }
+
+func (e *refusedAnswer) Error() string { return e.reason }
+
+// heldAnswer is the body of one answer and its share of the budget.
+type heldAnswer struct {
+	data   []byte
+	budget *byteBudget
+	taken  int64
+}
+
+// release gives the answer's bytes back to the budget once it is decoded.
+func (h *heldAnswer) release() {
+	if h != nil && h.taken > 0 {
+		h.budget.give(h.taken)
+		h.taken = 0
+	}
+}
+
+// readAnswer reads a whole answer of at most limit bytes, taking its bytes
+// from budget as they arrive. It closes the body. A compressed answer, one
+// that announces or brings more than limit bytes, or one that would take
+// the budget past its limit, is a *refusedAnswer.
+func readAnswer(resp *http.Response, limit answerLimit, budget *byteBudget) (*heldAnswer, error) {
+	defer resp.Body.Close()
+	if enc := resp.Header.Get("Content-Encoding"); enc != "" && !strings.EqualFold(strings.TrimSpace(enc), "identity") {
+		return nil, &refusedAnswer{fmt.Sprintf("a compressed answer (Content-Encoding: %s), which this module did not ask for (it sends Accept-Encoding: identity) and does not decompress; turn compression off for these paths in the proxy in front of Synapse", untrusted(enc, maxHeader))}
+	}
+	tooLarge := func(size string) error {
+		return &refusedAnswer{fmt.Sprintf("an answer of %s, more than the %s this request can legitimately bring; not read", size, byteSize(int64(limit)))}
+	}
+	if resp.ContentLength > int64(limit) {
+		return nil, tooLarge(fmt.Sprintf("%d bytes (announced)", resp.ContentLength))
+	}
+	// One byte more than the limit is read to tell an answer of exactly
+	// limit bytes from a longer one.
+	ceiling := int64(limit) + 1
+	size := int64(8 << 10)
+	if resp.ContentLength >= 0 {
+		size = resp.ContentLength + 1
+	}
+	size = min(size, ceiling)
+	h := &heldAnswer{budget: budget}
+	grow := func(to int64) error {
+		if !budget.take(to - int64(cap(h.data))) {
+			return &refusedAnswer{fmt.Sprintf("an answer that would take the answers held at once past %s; not read", byteSize(budget.limit))}
+		}
+		h.taken += to - int64(cap(h.data))
+		data := make([]byte, len(h.data), to)
+		copy(data, h.data)
+		h.data = data
+		return nil
+	}
+	if err := grow(size); err != nil {
+		return nil, err
+	}
+	for {
+		if len(h.data) == cap(h.data) {
+			if int64(cap(h.data)) >= ceiling {
+				h.release()
+				return nil, tooLarge(fmt.Sprintf("more than %d bytes", limit))
+			}
+			next := 2 * int64(cap(h.data))
+			if next >= int64(limit) {
+				next = ceiling // one buffer of the limit, not two
+			}
+			if err := grow(min(next, ceiling)); err != nil {
+				h.release()
+				return nil, err
+			}
+		}
+		n, err := resp.Body.Read(h.data[len(h.data):cap(h.data)])
+		h.data = h.data[:len(h.data)+n]
+		if errors.Is(err, io.EOF) {
+			if int64(len(h.data)) > int64(limit) {
+				h.release()
+				return nil, tooLarge(fmt.Sprintf("more than %d bytes", limit))
+			}
+			return h, nil
+		}
+		if err != nil {
+			h.release()
+			return nil, fmt.Errorf("reading the answer: %w", err)
+		}
+	}
+}
+
+// byteSize writes a size for a message: 64 KiB, 1 MiB, 1000 bytes.
+func byteSize(n int64) string {
+	switch {
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return fmt.Sprintf("%d MiB", n>>20)
+	case n >= 1<<10 && n%(1<<10) == 0:
+		return fmt.Sprintf("%d KiB", n>>10)
+	}
+	return fmt.Sprintf("%d bytes", n)
+}
+
+// noteServerUsers remembers the number of accounts a page of the user list
+// announced, which bounds a later hash search over all of them.
+func (c *Client) noteServerUsers(total int) {
+	if total > 0 {
+		c.serverUsers.Store(int64(total))
+	}
+}
