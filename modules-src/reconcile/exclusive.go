@@ -63,11 +63,11 @@ func (r *Runner) undeclaredToDeactivate(ctx context.Context, all map[string]*syn
 	limit := DeactivationLimit(r.MaxDeactivations, r.MaxDeactivationsPercent, active)
 
 	var out []*synapse.User
-	for next := 0; next < len(candidates); {
-		n := min(limit+1-len(out), len(candidates)-next)
-		round := candidates[next : next+n]
-		details := make([]*synapse.User, n)
-		errs := forEach(n, r.Concurrency, func(k int) (err error) {
+	queue := newReadQueue(candidates)
+	for queue.left() > 0 {
+		round := queue.take(min(limit+1-len(out), queue.left()))
+		details := make([]*synapse.User, len(round))
+		errs := forEach(len(round), r.Concurrency, func(k int) (err error) {
 			details[k], err = r.Client.GetUser(ctx, round[k].Name)
 			return err
 		})
@@ -75,18 +75,82 @@ func (r *Runner) undeclaredToDeactivate(ctx context.Context, all map[string]*syn
 			if errs[k] != nil {
 				return nil, fmt.Errorf("cannot read %s, an undeclared user exclusive mode would deactivate, so nothing was changed: %w", round[k].Name, r.explain(errs[k]))
 			}
+			if u != nil && u.AppserviceID != nil {
+				queue.appservice(u.Name)
+			}
 			if u == nil || u.AppserviceID != nil || bool(u.Deactivated) {
 				continue
 			}
 			out = append(out, u)
 		}
-		next += n
 		if len(out) > limit {
-			return nil, r.thresholdError(out, candidates[next:], active, limit)
+			return nil, r.thresholdError(out, queue.rest(), active, limit)
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out, nil
+}
+
+// readQueue is the order exclusive mode reads its candidates in: by name,
+// except that once an application service's account is found, the other
+// candidates of its namespace (the same localpart up to the last _ - = / .,
+// such as telegram_ or _discord_) are read last. A bridge's hundreds of
+// puppets then cost a round of reads, not one each, before a refusal: the
+// decision still rests on a read of every account it counts; only the order
+// changes. Each candidate is moved at most once.
+type readQueue struct {
+	sorted   []*synapse.User
+	next     int
+	deferred []*synapse.User
+	asPrefix map[string]bool
+}
+
+func newReadQueue(sorted []*synapse.User) *readQueue {
+	return &readQueue{sorted: sorted, asPrefix: map[string]bool{}}
+}
+
+// namespacePrefix is the localpart up to its last separator, "" without one.
+func namespacePrefix(userID string) string {
+	localpart := localpartOf(userID)
+	if i := strings.LastIndexAny(localpart, "_-=/."); i > 0 {
+		return localpart[:i+1]
+	}
+	return ""
+}
+
+func (q *readQueue) left() int { return len(q.sorted) - q.next + len(q.deferred) }
+
+// appservice notes the namespace of an application service's account.
+func (q *readQueue) appservice(userID string) {
+	if p := namespacePrefix(userID); p != "" {
+		q.asPrefix[p] = true
+	}
+}
+
+// take hands out the next n candidates, those of a known application
+// service's namespace last.
+func (q *readQueue) take(n int) []*synapse.User {
+	var out []*synapse.User
+	for len(out) < n && q.next < len(q.sorted) {
+		u := q.sorted[q.next]
+		q.next++
+		if q.asPrefix[namespacePrefix(u.Name)] {
+			q.deferred = append(q.deferred, u)
+			continue
+		}
+		out = append(out, u)
+	}
+	k := min(n-len(out), len(q.deferred))
+	out = append(out, q.deferred[:k]...)
+	q.deferred = q.deferred[k:]
+	return out
+}
+
+// rest are the candidates not handed out, in name order.
+func (q *readQueue) rest() []*synapse.User {
+	out := append(append([]*synapse.User{}, q.sorted[q.next:]...), q.deferred...)
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
 }
 
 // planUndeclared is the plan that deactivates one undeclared user.

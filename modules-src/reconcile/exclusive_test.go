@@ -106,26 +106,30 @@ func TestExclusiveRefusals(t *testing.T) {
 // as many as the threshold decision needs: a refused run stops reading as
 // soon as the count is past it.
 func TestExclusiveReadsOnlyWhatTheThresholdNeeds(t *testing.T) {
-	users := []*synapse.User{account(me), account("@alice:test")}
-	for i := range 20 {
-		puppet := account(fmt.Sprintf("@a-irc-%02d:test", i))
-		puppet.AppserviceID = ptr("irc")
-		users = append(users, puppet)
-	}
-	for i := range 5 {
-		users = append(users, account(fmt.Sprintf("@s%d:test", i)))
+	server := func(puppets string) []*synapse.User {
+		users := []*synapse.User{account(me), account("@alice:test")}
+		for i := range 20 {
+			puppet := account(fmt.Sprintf(puppets, i))
+			puppet.AppserviceID = ptr("irc")
+			users = append(users, puppet)
+		}
+		for i := range 5 {
+			users = append(users, account(fmt.Sprintf("@s%d:test", i)))
+		}
+		return users
 	}
 	for name, tc := range map[string]struct {
+		puppets string
 		protect []string
 		max     int
 		gets    int
 		err     string
 		deact   int
 	}{
-		// Puppets sort first: they are read, four at a time, until four
-		// strangers are found; the fifth is never read.
-		"refused, puppets first": {max: 3, gets: 24,
-			err: "would deactivate at least 4 undeclared users (@s0:test, @s1:test, @s2:test, @s3:test; 1 more undeclared accounts were not read: @s4:test"},
+		// Puppets sort first: a round of four finds them, the rest of their
+		// namespace is read last, and the next round finds four strangers.
+		"refused, puppets first": {max: 3, gets: 8,
+			err: "would deactivate at least 4 undeclared users (@s0:test, @s1:test, @s2:test, @s3:test; 17 more undeclared accounts were not read: @a-irc-04:test"},
 		// A protected namespace costs no read at all.
 		"refused, the bridge protected": {max: 3, protect: []string{"a-irc-*"}, gets: 4, err: "1 more undeclared accounts were not read"},
 		// Every candidate read, all of them one way or another: exact count.
@@ -133,9 +137,14 @@ func TestExclusiveReadsOnlyWhatTheThresholdNeeds(t *testing.T) {
 			err: "would deactivate 5 undeclared users (@s0:test, @s1:test, @s2:test, @s3:test, @s4:test), 18% of the 27 active local accounts"},
 		// Allowed: each candidate must be read to keep the puppets.
 		"allowed": {max: 5, gets: 25, deact: 5},
+		// Puppets without a shared namespace are read in name order.
+		"refused, puppets without a namespace": {puppets: "@airc%02d:test", max: 3, gets: 24, err: "1 more undeclared accounts were not read: @s4:test"},
 	} {
 		t.Run(name, func(t *testing.T) {
-			f := newFake(users...)
+			if tc.puppets == "" {
+				tc.puppets = "@a-irc-%02d:test"
+			}
+			f := newFake(server(tc.puppets)...)
 			r := adminRunner(f)
 			r.CheckMode, r.Exclusive, r.Protect, r.MaxDeactivations = true, true, tc.protect, tc.max
 			outcomes, _, err := r.Run(context.Background(), []*Desired{want("alice", nil)})
