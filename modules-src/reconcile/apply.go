@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"slices"
 	"strings"
 
@@ -27,8 +28,11 @@ func (r *Runner) applyAll(ctx context.Context, plans []*Plan, outcomes []*Outcom
 	if r.Facts.CanRead && pepper == pepperUnknown {
 		pepper = r.probePepper(ctx, plans, outcomes, done, applyOne)
 	}
-	if pepper == pepperWrong {
+	switch pepper {
+	case pepperWrong:
 		r.holdComparedPasswords(plans, outcomes, done)
+	case passwordsRefused:
+		r.holdPasswords(plans, outcomes, done)
 	}
 	errs := forEach(len(plans), r.Concurrency, applyOne)
 	// forEach turns a panic inside apply into that user's error: the user
@@ -190,12 +194,18 @@ func (r *Runner) send(ctx context.Context, p *Plan, o *Outcome, upd *synapse.Use
 		if err != nil {
 			maybe := synapse.MayHaveApplied(err, len(fields))
 			o.MaybeWrote = o.MaybeWrote || maybe
+			if refusesPasswords(err, upd) {
+				o.passwordRefused = true
+				err = fmt.Errorf("%w; Synapse sets no password when its password login or local password database is off (password_config.enabled, password_config.localdb_enabled): leave password out of the declaration", err)
+			} else {
+				err = r.explain(err)
+			}
 			switch {
 			case created:
-				o.fail(fmt.Errorf("created %s, but could not set %s, so the account exists without it%s: %w%s", id, what, withoutPassword(fields), r.explain(err), maybeSuffix(err, maybe)))
+				o.fail(fmt.Errorf("created %s, but could not set %s, so the account exists without it%s: %w%s", id, what, withoutPassword(fields), err, maybeSuffix(err, maybe)))
 			default:
 				o.User = p.Current
-				o.fail(fmt.Errorf("cannot update %s (%s): %w%s", id, what, r.explain(err), maybeSuffix(err, maybe)))
+				o.fail(fmt.Errorf("cannot update %s (%s): %w%s", id, what, err, maybeSuffix(err, maybe)))
 			}
 			return
 		}
@@ -226,6 +236,17 @@ func (r *Runner) send(ctx context.Context, p *Plan, o *Outcome, upd *synapse.Use
 			applyDeactivation(o.User, p.Erase)
 		}
 	}
+}
+
+// refusesPasswords tells a 403 to a PUT that carries a password. The token
+// has just read (and created) accounts, so it is an admin's: this 403 is
+// Synapse's refusal to set passwords at all, which it gives when password
+// login or its local password database is off (password_config.enabled,
+// password_config.localdb_enabled: SSO-only servers, LDAP without local
+// passwords). The token's own explanation (not a server admin) would
+// mislead.
+func refusesPasswords(err error, upd *synapse.UserUpdate) bool {
+	return upd.Password != nil && synapse.StatusOf(err) == http.StatusForbidden
 }
 
 // interrupted stops a write that has not been sent when the run was

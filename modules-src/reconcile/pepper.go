@@ -36,6 +36,9 @@ const (
 	// pepperUnverifiable: this Synapse serves no hashes, or only passwords
 	// whose match proves nothing were set.
 	pepperUnverifiable
+	// passwordsRefused: Synapse refused to set the first password with a
+	// 403: it sets none on this server, and no other is sent.
+	passwordsRefused
 )
 
 // maxPepperProbes bounds the writes sent one at a time for the check: a
@@ -94,6 +97,9 @@ func (r *Runner) probePepper(ctx context.Context, plans []*Plan, outcomes []*Out
 			outcomes[i].fail(err)
 		}
 		done[i] = true
+		if outcomes[i].passwordRefused {
+			return passwordsRefused
+		}
 		if outcomes[i].passwordSet == nil {
 			continue // nothing was set: it failed, or its account appeared meanwhile
 		}
@@ -157,6 +163,31 @@ func (r *Runner) verifyPepper(ctx context.Context, o *Outcome, password string) 
 const wrongPepper = "password_pepper is not this Synapse's pepper (password_config.pepper in its homeserver.yaml; \"\" when it has none). " +
 	"Passwords set still work (Synapse adds its own pepper), but every comparison of update_password: always would differ, " +
 	"setting the password again and logging the user out on every run; set password_pepper to the server's pepper"
+
+// holdPasswords keeps back every password still to be sent once Synapse
+// refused the first one with a 403: the others would be refused the same
+// way, and a create would leave an account without its password.
+func (r *Runner) holdPasswords(plans []*Plan, outcomes []*Outcome, done []bool) {
+	refused := ""
+	for i, o := range outcomes {
+		if done[i] && o.passwordRefused {
+			refused = o.UserID
+		}
+	}
+	for i, p := range plans {
+		if done[i] || passwordOf(p) == nil {
+			continue
+		}
+		done[i] = true
+		outcomes[i].fromPlan(p)
+		outcomes[i].User = p.Current
+		what := "its password was not sent"
+		if p.Create {
+			what = "it was not created (it would have been left without its password)"
+		}
+		outcomes[i].fail(fmt.Errorf("%s: %s: Synapse refused to set the password of %s with a 403, and sets none on this server when its password login or local password database is off (password_config.enabled, password_config.localdb_enabled): leave password out of the declaration", p.UserID, what, refused))
+	}
+}
 
 // holdComparedPasswords keeps back, once the pepper is known to be wrong,
 // every password that was to be set because a comparison said it differs:

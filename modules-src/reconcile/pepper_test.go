@@ -175,3 +175,30 @@ func TestPepperWithoutHashes(t *testing.T) {
 	}
 	assert.Equal(t, 1, f.count("HASHES "))
 }
+
+// A Synapse that sets no password (password login or its local database
+// off) refuses the first one with a 403: the other passwords are kept back,
+// and no other account is created without its password.
+func TestPasswordsRefusedByTheServer(t *testing.T) {
+	f := newFake(account(me), account("@old:test"))
+	f.hashes["@old:test"] = f.hash("pw-before")
+	forbidden := &synapse.Error{Method: "PUT", Path: "/_synapse/admin/v2/users/x", Status: 403, Errcode: synapse.ErrcodeForbidden, Message: "Password change disabled"}
+	f.putErr = map[string]error{"@a:test": forbidden, "@b:test": forbidden, "@old:test": forbidden}
+	r := adminRunner(f)
+	r.Explain = func(err error) error { return fmt.Errorf("%w; the token is not an admin's", err) }
+	got, _ := runOne(t, r,
+		want("a", func(d *Desired) { d.Password = ptr("pw-a") }),
+		want("b", func(d *Desired) { d.Password = ptr("pw-b") }),
+		want("old", func(d *Desired) { d.Password, d.UpdatePassword = ptr("pw-old"), PasswordAlways }),
+		want("c", nil),
+	)
+	a := got["@a:test"]
+	assert.ErrorContains(t, a.Err, "created @a:test, but could not set password")
+	assert.ErrorContains(t, a.Err, "password_config.enabled, password_config.localdb_enabled")
+	assert.NotContains(t, a.Err.Error(), "not an admin's", "the token's explanation would mislead")
+	assert.ErrorContains(t, got["@b:test"].Err, "@b:test: it was not created (it would have been left without its password): Synapse refused to set the password of @a:test")
+	assert.False(t, got["@b:test"].Changed())
+	assert.ErrorContains(t, got["@old:test"].Err, "its password was not sent")
+	assert.Equal(t, ActionCreated, got["@c:test"].Action, "without a password, nothing is held")
+	assert.Equal(t, []string{"CREATE @a:test", "CREATE @c:test", "PUT @a:test"}, f.writes())
+}

@@ -78,6 +78,9 @@ type Outcome struct {
 	// passwordSet is the password a PUT that Synapse acknowledged set, for
 	// the pepper check after the first one.
 	passwordSet *string
+	// passwordRefused is set when Synapse refused a PUT with a password
+	// with a 403: it sets no password on this server.
+	passwordRefused bool
 }
 
 // Changed reports whether the run changed the user, may have changed it
