@@ -77,7 +77,13 @@ func (r *Runner) applyCreate(ctx context.Context, p *Plan, o *Outcome) {
 	if err != nil {
 		if synapse.MayHaveApplied(err, 1) {
 			o.MaybeWrote = true
-			o.fail(fmt.Errorf("cannot create %s: %w; the request may still have created it (rerun to see)", id, r.explain(err)))
+			then := "(rerun to see)"
+			if p.Desired.Password != nil {
+				// Without its password, if so: a rerun with on_create
+				// would leave the account as it is.
+				then = "without its password (rerun with update_password: always for it: that creates it, or sets its password)"
+			}
+			o.fail(fmt.Errorf("cannot create %s: %w; the request may still have created it %s", id, r.explain(err), then))
 			return
 		}
 		o.fail(fmt.Errorf("cannot create %s: %w", id, r.explain(err)))

@@ -188,7 +188,7 @@ func TestExclusiveStopsOnAnUnresolvedEntry(t *testing.T) {
 		"several accounts in different case": {
 			users: []*synapse.User{account("@Bot:test"), account("@BOT:test")},
 			entry: want("bot", nil),
-			want:  "exclusive mode stopped before any change: @bot:test matches several accounts that differ only in case",
+			want:  "exclusive mode stopped before any change: bot: @bot:test matches several accounts that differ only in case",
 		},
 	} {
 		t.Run(name, func(t *testing.T) {

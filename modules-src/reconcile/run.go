@@ -197,9 +197,14 @@ func (r *Runner) Run(ctx context.Context, desired []*Desired) ([]*Outcome, []str
 func unresolvedEntries(outcomes []*Outcome) error {
 	var bad []string
 	for _, o := range outcomes {
-		if o.unresolved {
-			bad = append(bad, o.Err.Error())
+		if !o.unresolved {
+			continue
 		}
+		msg := o.Err.Error()
+		if !strings.HasPrefix(msg, o.Ref) {
+			msg = o.Ref + ": " + msg // the entry, as every per-user message names it
+		}
+		bad = append(bad, msg)
 	}
 	if len(bad) == 0 {
 		return nil

@@ -391,7 +391,7 @@ func TestApplyErrors(t *testing.T) {
 				f.createCreates = map[string]bool{"@bob:test": true}
 			},
 			desired: want("bob", func(d *Desired) { d.Password = ptr("pw") }),
-			want:    "cannot create @bob:test: Synapse is unreachable (PUT http://x): connection reset by peer (explained); the request may still have created it (rerun to see)",
+			want:    "cannot create @bob:test: Synapse is unreachable (PUT http://x): connection reset by peer (explained); the request may still have created it without its password (rerun with update_password: always for it: that creates it, or sets its password)",
 			maybe:   true,
 		},
 		"a create whose threepids are refused": {
