@@ -108,8 +108,8 @@ func (r *Runner) applyCreate(ctx context.Context, p *Plan, o *Outcome) {
 // existing account it is, under the declared rules (update_password:
 // on_create sends no password to it), and the outcome says so. lost is
 // set when an earlier attempt of the create lost its answer: that attempt
-// may have made the account, and nothing tells, so no password is sent to
-// it either way.
+// may have made the account, and nothing tells, so with on_create no
+// password is sent to it either way.
 func (r *Runner) applyAppeared(ctx context.Context, p *Plan, o *Outcome, cur *synapse.User, lost bool) {
 	d, id := p.Desired, p.UserID
 	if lost {
@@ -121,7 +121,7 @@ func (r *Runner) applyAppeared(ctx context.Context, p *Plan, o *Outcome, cur *sy
 		// own lookup and its insert.
 		var err error
 		if cur, err = FindUser(ctx, r.Client, id); err != nil {
-			o.fail(fmt.Errorf("%s was created by someone else while this run was creating it, and could not be read: %w", id, r.explain(err)))
+			o.fail(fmt.Errorf("%s exists now, though it did not when this run read the users, and could not be read: %w", id, r.explain(err)))
 			return
 		}
 		if cur == nil {
@@ -130,7 +130,9 @@ func (r *Runner) applyAppeared(ctx context.Context, p *Plan, o *Outcome, cur *sy
 		}
 	}
 	o.UserID, o.User = cur.Name, cur
-	if lost && d.State != StateAbsent && d.Password != nil {
+	// update_password: always sets the password of an existing account
+	// anyway (once compared); on_create must not guess the account is its.
+	if lost && d.State != StateAbsent && d.Password != nil && d.UpdatePassword != PasswordAlways {
 		o.fail(fmt.Errorf("the answer to the create of %s was lost, and the retry found the account: this run may have created it, or another run or a registration did at the same moment, so its password was not sent (an account this run created has none yet). Check %s, then set the password by rerunning with update_password: always for it", id, cur.Name))
 		return
 	}
@@ -138,7 +140,7 @@ func (r *Runner) applyAppeared(ctx context.Context, p *Plan, o *Outcome, cur *sy
 	if d.Password != nil && d.UpdatePassword == PasswordAlways && !bool(cur.Deactivated) {
 		var err error
 		if check, err = r.comparePassword(ctx, cur.Name, *d.Password); err != nil {
-			o.fail(fmt.Errorf("%s was created by someone else while this run was creating it, and its stored password hash could not be read to compare it with the declared password (update_password: always), so nothing was sent for it: %w", cur.Name, r.explain(err)))
+			o.fail(fmt.Errorf("%s exists now, though it did not when this run read the users, and its stored password hash could not be read to compare it with the declared password (update_password: always), so nothing was sent for it: %w", cur.Name, r.explain(err)))
 			return
 		}
 	}

@@ -615,6 +615,17 @@ func TestCreateAnswerLost(t *testing.T) {
 	require.NoError(t, carol.Err)
 	assert.Equal(t, ActionUpdated, carol.Action, "without a password, it is managed as the existing account it is")
 	assert.Empty(t, f.passwords)
+
+	// update_password: always sets the password of an existing account
+	// anyway, once compared.
+	f = newFake(account(me))
+	f.createLost = map[string]bool{"@dave:test": true}
+	f.appear = map[string]*synapse.User{"@dave:test": account("@dave:test")}
+	f.hashes["@dave:test"] = "" // no password yet: Synapse answers null
+	got, _ = runOne(t, adminRunner(f), want("dave", func(d *Desired) { d.Password, d.UpdatePassword = ptr("pw"), PasswordAlways }))
+	require.NoError(t, got["@dave:test"].Err)
+	assert.Equal(t, ActionUpdated, got["@dave:test"].Action)
+	assert.Equal(t, []string{"@dave:test"}, f.passwords)
 }
 
 // A run interrupted before a write sends nothing more, and what it did not
