@@ -38,15 +38,20 @@ func batchResult(outcomes []*reconcile.Outcome, in ansible.Internal) ansible.Res
 		entry := map[string]any{"user": o.Name(), "ref": o.Ref, "action": string(o.Action), "changes": nonNil(o.Changes),
 			"detail": describeChanges(o)}
 		if o.Err != nil {
-			entry["error"] = o.Err.Error()
-			failures = append(failures, o.Err.Error())
+			msg := entryMessage(o, o.Err.Error())
+			entry["error"] = msg
+			failures = append(failures, msg)
 		}
 		if len(o.Warnings) > 0 {
-			entry["warnings"] = o.Warnings
-			userWarnings = append(userWarnings, o.Warnings...)
+			warnings := make([]string, len(o.Warnings))
+			for i, w := range o.Warnings {
+				warnings[i] = entryMessage(o, w)
+			}
+			entry["warnings"] = warnings
+			userWarnings = append(userWarnings, warnings...)
 		}
 		users = append(users, entry)
-		if o.Action.Changes() || o.Wrote {
+		if o.Changed() {
 			res.Changed = true
 		}
 		if in.Diff && o.Action.Changes() && o.Err == nil {
@@ -90,4 +95,16 @@ func batchResult(outcomes []*reconcile.Outcome, in ansible.Internal) ansible.Res
 		}
 	}
 	return res
+}
+
+// entryMessage makes a message about one user name its entry of the list
+// ("users[2] (ex-staff): ..."; role runs show matrix_users_list[2]
+// (ex-staff)), so that a failure in a list of hundreds points at the line
+// to fix. Exclusive mode's undeclared users have no entry: their messages
+// name the account.
+func entryMessage(o *reconcile.Outcome, msg string) string {
+	if o.Ref == "" || o.Ref == reconcile.UndeclaredRef || strings.HasPrefix(msg, o.Ref) {
+		return msg
+	}
+	return o.Ref + ": " + msg
 }

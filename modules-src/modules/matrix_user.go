@@ -119,7 +119,7 @@ func prepareUserRun(p *ansible.Params) (*userRun, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := reconcile.CheckProtectPatterns(run.protect); err != nil {
+	if err := reconcile.CheckProtectPatterns(run.protect, opts.ServerName); err != nil {
 		return nil, err
 	}
 	if run.exclusive {
@@ -194,6 +194,9 @@ func runMatrixUser(ctx context.Context, p *ansible.Params, in ansible.Internal) 
 		// Only the role's register-user extra vars set it.
 		SeedReactivate: roleFrom(ctx).reactivate,
 	}
+	if sess.Mode == session.ModeLogin {
+		runner.AdminPassword = run.connection.AdminPassword
+	}
 	outcomes, runWarnings, err := runner.Run(ctx, run.desired)
 	warnings = append(warnings, runWarnings...)
 	if err != nil {
@@ -258,7 +261,7 @@ func anyFullID(desired []*reconcile.Desired) bool {
 }
 
 func singleResult(o *reconcile.Outcome, in ansible.Internal) ansible.Result {
-	res := ansible.Result{Changed: o.Action.Changes() || o.Wrote, Warnings: o.Warnings}
+	res := ansible.Result{Changed: o.Changed(), Warnings: o.Warnings}
 	res.Set("user", userView(o.User))
 	res.Set("user_id", o.UserID)
 	res.Set("action", string(o.Action))

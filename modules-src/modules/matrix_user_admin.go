@@ -8,6 +8,7 @@ import (
 	"github.com/mxadmin/synapse/modules-src/ansible"
 	"github.com/mxadmin/synapse/modules-src/reconcile"
 	"github.com/mxadmin/synapse/modules-src/session"
+	"github.com/mxadmin/synapse/modules-src/synapse"
 )
 
 func matrixUserAdminSpec() ansible.Spec {
@@ -132,11 +133,21 @@ func applyAdmin(ctx context.Context, c adminClient, t adminTarget, in ansible.In
 		res.Msg = adminMsg(id, want, "would")
 		return res
 	}
+	if ctx.Err() != nil {
+		// Interrupted before the write: nothing was sent.
+		return fail(fmt.Sprintf("%s: not sent, the run was interrupted (%v)", adminMsg(id, want, "cannot"), context.Cause(ctx)))
+	}
 	if err := c.SetAdmin(ctx, id, want); err != nil {
-		res.Failed, res.Changed = true, false
-		res.Diff = nil
-		res.Set("admin", before)
+		// changed only when the write may have been applied all the same
+		// (no answer, a 5xx): then the message says so.
+		res.Failed, res.Changed = true, synapse.MayHaveApplied(err, 1)
 		res.Msg = fmt.Sprintf("%s: %v", adminMsg(id, want, "cannot"), t.explain(err))
+		if res.Changed {
+			res.Msg += "; the request may still have been applied (rerun to see)"
+		} else {
+			res.Diff = nil
+			res.Set("admin", before)
+		}
 		return res
 	}
 	res.Msg = adminMsg(id, want, "now")

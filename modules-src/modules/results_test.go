@@ -81,7 +81,7 @@ func TestBatchResult(t *testing.T) {
 	assert.False(t, res.Failed)
 	assert.True(t, res.Changed)
 	assert.Len(t, res.Diff, 5, "a diff per changed user")
-	assert.Equal(t, []string{"c: a warning"}, res.Warnings)
+	assert.Equal(t, []string{"users[2] (c): c: a warning"}, res.Warnings, "a per-user message names its entry")
 	summary := res.Fields["summary"].(map[string]int)
 	assert.Equal(t, map[string]int{"created": 2, "updated": 2, "reactivated": 0, "deactivated": 1, "unchanged": 1, "unverified": 1, "failed": 0}, summary)
 	users := res.Fields["users"].([]map[string]any)
@@ -121,6 +121,30 @@ func TestBatchResultBoundsFailuresAndWarnings(t *testing.T) {
 	assert.Equal(t, "f6 failed", users[6]["error"], "every failure is in the users list")
 	assert.Equal(t, "failed", users[6]["detail"])
 	assert.Equal(t, []string{"w11"}, users[18]["warnings"])
+}
+
+// Every per-user message of a list names its entry (users[2] (ex-staff),
+// which role runs show as matrix_users_list[2] (ex-staff)); a message that
+// already starts with it is left as it is, and exclusive mode's undeclared
+// users, which have no entry, keep their own words. A refused write is no
+// change; one whose answer was lost is.
+func TestBatchMessagesNameTheirEntry(t *testing.T) {
+	outcomes := []*reconcile.Outcome{
+		{Ref: "users[0] (a)", UserID: "@a:test", Action: reconcile.ActionFailed, Err: errors.New("password is required when only registration_shared_secret is given")},
+		{Ref: "users[1] (@b:elsewhere)", Action: reconcile.ActionFailed, Err: errors.New("users[1] (@b:elsewhere): @b:elsewhere is on another server")},
+		{Ref: reconcile.UndeclaredRef, UserID: "@c:test", Action: reconcile.ActionFailed, Err: errors.New("cannot deactivate @c:test: refused")},
+		{Ref: "users[2] (ex-staff)", UserID: "@ex-staff:test", Action: reconcile.ActionFailed, MaybeWrote: true,
+			Err: errors.New("cannot update @ex-staff:test (displayname): no answer; the request may still have been applied (rerun to see)")},
+	}
+	res := batchResult(outcomes, ansible.Internal{})
+	users := res.Fields["users"].([]map[string]any)
+	assert.Equal(t, "users[0] (a): password is required when only registration_shared_secret is given", users[0]["error"])
+	assert.Equal(t, "users[1] (@b:elsewhere): @b:elsewhere is on another server", users[1]["error"])
+	assert.Equal(t, "cannot deactivate @c:test: refused", users[2]["error"])
+	assert.Contains(t, res.Msg, "Failed: users[0] (a): password is required")
+	assert.True(t, res.Changed, "a write that may have been applied is a change")
+	res = batchResult(outcomes[:3], ansible.Internal{})
+	assert.False(t, res.Changed, "refused writes are no change")
 }
 
 func TestShortJSON(t *testing.T) {

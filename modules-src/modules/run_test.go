@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -67,7 +68,8 @@ func (f *fakeAdminClient) SetAdmin(_ context.Context, id string, admin bool) err
 }
 
 func TestApplyAdmin(t *testing.T) {
-	refused := errors.New("Synapse answered 403")
+	refused := &synapse.Error{Method: "PUT", Path: "/_synapse/admin/v1/users/x/admin", Status: 403, Errcode: "M_FORBIDDEN", Message: "refused"}
+	noAnswer := &synapse.UnreachableError{Method: "PUT", URL: "http://x", Err: errors.New("connection reset by peer")}
 	for name, tc := range map[string]struct {
 		id      string
 		want    bool
@@ -90,11 +92,13 @@ func TestApplyAdmin(t *testing.T) {
 			msg: "refusing to demote @admin:test: it is the admin this module authenticates as"},
 		"no such user": {id: "@nobody:test", want: true, failed: true, msg: "user @nobody:test does not exist; matrix_user_admin never creates users"},
 		"unreadable": {id: "@bob:test", want: true, failed: true, setup: func(f *fakeAdminClient) { f.getErr = refused },
-			msg: "cannot read @bob:test: Synapse answered 403 (hint)"},
+			msg: "cannot read @bob:test: Synapse answered 403 M_FORBIDDEN"},
+		"no answer": {id: "@bob:test", want: true, failed: true, changed: true, setup: func(f *fakeAdminClient) { f.setErr = noAnswer },
+			msg: "cannot make @bob:test a server admin: Synapse is unreachable (PUT http://x): connection reset by peer (hint); the request may still have been applied (rerun to see)"},
 		"refused": {id: "@bob:test", want: true, failed: true, setup: func(f *fakeAdminClient) { f.setErr = refused },
-			msg: "cannot make @bob:test a server admin: Synapse answered 403 (hint)"},
+			msg: "cannot make @bob:test a server admin: Synapse answered 403 M_FORBIDDEN"},
 		"revoke refused": {id: "@root:test", want: false, failed: true, setup: func(f *fakeAdminClient) { f.setErr = refused },
-			msg: "cannot revoke server admin from @root:test: Synapse answered 403 (hint)"},
+			msg: "cannot revoke server admin from @root:test: Synapse answered 403 M_FORBIDDEN"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			f := &fakeAdminClient{users: map[string]*synapse.User{
@@ -104,12 +108,15 @@ func TestApplyAdmin(t *testing.T) {
 			if tc.setup != nil {
 				tc.setup(f)
 			}
-			explain := func(err error) error { return errors.New(err.Error() + " (hint)") }
+			explain := func(err error) error { return fmt.Errorf("%w (hint)", err) }
 			res := applyAdmin(context.Background(), f, adminTarget{id: tc.id, want: tc.want, me: "@admin:test", explain: explain}, tc.in, []string{"w"})
 			assert.True(t, strings.HasPrefix(res.Msg, tc.msg), "%q", res.Msg)
 			assert.Equal(t, tc.changed, res.Changed, "changed")
 			assert.Equal(t, tc.failed, res.Failed, "failed")
 			assert.Len(t, f.sets, tc.sets, "writes")
+			if tc.failed && !strings.Contains(tc.msg, "may still") {
+				assert.NotContains(t, res.Msg, "may still", "a refusal is no change")
+			}
 			assert.Equal(t, tc.diff, res.Diff != nil, "diff")
 			assert.Equal(t, []string{"w"}, res.Warnings, "the session's warnings are kept")
 			if name == "refused" {
@@ -117,6 +124,18 @@ func TestApplyAdmin(t *testing.T) {
 			}
 		})
 	}
+}
+
+// An interrupted run sends no admin change, and reports none.
+func TestApplyAdminInterrupted(t *testing.T) {
+	f := &fakeAdminClient{users: map[string]*synapse.User{"@bob:test": {Name: "@bob:test"}}}
+	ctx, cancel := context.WithCancelCause(context.Background())
+	cancel(errors.New("interrupted by SIGTERM"))
+	res := applyAdmin(ctx, f, adminTarget{id: "@bob:test", want: true, me: "@admin:test", explain: func(err error) error { return err }}, ansible.Internal{}, nil)
+	assert.True(t, res.Failed)
+	assert.False(t, res.Changed)
+	assert.Empty(t, f.sets)
+	assert.Equal(t, "cannot make @bob:test a server admin: not sent, the run was interrupted (interrupted by SIGTERM)", res.Msg)
 }
 
 // closedPort is a loopback address nothing listens on.

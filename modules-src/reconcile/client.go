@@ -21,6 +21,7 @@ type UserReader interface {
 // without a server; *synapse.Client is the one implementation that runs.
 type Client interface {
 	UserReader
+	CreateUser(ctx context.Context, userID string) (synapse.CreateResult, *synapse.User, error)
 	PutUser(ctx context.Context, userID string, update synapse.UserUpdate) (after *synapse.User, created bool, err error)
 	Deactivate(ctx context.Context, userID string, erase bool) error
 	Register(ctx context.Context, secret string, r synapse.Registration) (*synapse.Registered, error)

@@ -7,6 +7,9 @@ import (
 	"strings"
 	"sync"
 
+	"golang.org/x/crypto/bcrypt"
+	"golang.org/x/text/unicode/norm"
+
 	"github.com/mxadmin/synapse/modules-src/synapse"
 )
 
@@ -21,19 +24,31 @@ type fakeClient struct {
 
 	getErr  map[string]error // GetUser of that ID fails
 	listErr error
-	putErr  map[string]error // PutUser of that ID fails...
+	putErr  map[string]error // PutUser of that ID fails
 	// putErrIfExists fails PutUser of that ID only once the account
 	// exists: the second PUT after a create.
 	putErrIfExists map[string]error
-	// ...after creating the account anyway (Synapse registers a user
-	// before it adds threepids and external IDs).
-	putCreates  map[string]bool
+	createErr      map[string]error // CreateUser of that ID fails...
+	// ...after creating the account anyway (an answer lost on the way back).
+	createCreates map[string]bool
+	// appear makes an account exist just before CreateUser of that ID sees
+	// it: another run created it (or @Bob for @bob) between the read and
+	// the create.
+	appear map[string]*synapse.User
+	// createLost makes CreateUser report an answer lost and retried.
+	createLost  map[string]bool
 	deactErr    map[string]error
 	hashErr     error           // every PasswordHashes call fails
 	bulkHashErr error           // only the bulk (":server") read fails
 	hashHidden  map[string]bool // left out of every PasswordHashes answer
 	registered  *synapse.Registered
 	registerErr error
+
+	// pepper is the fake Synapse's own password_config.pepper, which it
+	// hashes every password it is sent with.
+	pepper string
+	// passwords are the user IDs a password was sent to, in order.
+	passwords []string
 
 	calls []string // "METHOD target", in the order sent
 }
@@ -124,6 +139,43 @@ func (f *fakeClient) ListUsers(_ context.Context, _ int) ([]synapse.User, error)
 	return out, nil
 }
 
+// CreateUser answers as Synapse answers an empty PUT: 201 with a new
+// account, 200 with an existing one left as it is, M_USER_IN_USE (nil user)
+// for one that differs only in case.
+func (f *fakeClient) CreateUser(_ context.Context, userID string) (synapse.CreateResult, *synapse.User, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.record("CREATE %s", userID)
+	if u := f.appear[userID]; u != nil {
+		f.users[u.Name] = cloneUser(u)
+		delete(f.appear, userID)
+	}
+	if err := f.createErr[userID]; err != nil {
+		if f.createCreates[userID] {
+			f.users[userID] = newUser(userID, localpartOf(userID))
+		}
+		return 0, nil, err
+	}
+	res := synapse.Existed
+	if f.createLost[userID] {
+		res = synapse.MaybeCreated
+	}
+	if u, ok := f.users[userID]; ok {
+		c := cloneUser(u)
+		c.Detailed = true
+		return res, c, nil
+	}
+	for id := range f.users {
+		if strings.EqualFold(id, userID) {
+			return res, nil, nil
+		}
+	}
+	u := newUser(userID, localpartOf(userID))
+	f.users[userID] = u
+	c := cloneUser(u)
+	return synapse.Created, c, nil
+}
+
 func (f *fakeClient) PutUser(_ context.Context, userID string, update synapse.UserUpdate) (*synapse.User, bool, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -133,9 +185,6 @@ func (f *fakeClient) PutUser(_ context.Context, userID string, update synapse.Us
 		return nil, false, err
 	}
 	if err := f.putErr[userID]; err != nil {
-		if !exists && f.putCreates[userID] {
-			f.users[userID] = newUser(userID, localpartOf(userID))
-		}
 		return nil, false, err
 	}
 	if !exists {
@@ -144,7 +193,8 @@ func (f *fakeClient) PutUser(_ context.Context, userID string, update synapse.Us
 	}
 	applyUpdate(u, update)
 	if update.Password != nil {
-		f.hashes[userID] = "set"
+		f.passwords = append(f.passwords, userID)
+		f.hashes[userID] = f.hash(*update.Password)
 	}
 	c := cloneUser(u)
 	c.Detailed = true
@@ -191,4 +241,15 @@ func (f *fakeClient) PasswordHashes(_ context.Context, _, term string) (map[stri
 		}
 	}
 	return out, nil
+}
+
+// hash is what Synapse stores for a password: bcrypt of the first 72 bytes
+// of NFKC(password) + its pepper (at the lowest cost: this is a test).
+func (f *fakeClient) hash(password string) string {
+	input := []byte(norm.NFKC.String(password) + f.pepper)
+	h, err := bcrypt.GenerateFromPassword(input[:min(len(input), 72)], bcrypt.MinCost)
+	if err != nil {
+		panic(err)
+	}
+	return string(h)
 }

@@ -19,10 +19,10 @@ type field struct {
 	// when planModify decides itself (password: its hash is compared
 	// elsewhere, and update_password decides).
 	differs func(d *Desired, u *synapse.User) bool
-	// send puts the declared value into a PUT body.
+	// send puts the declared value into a PUT body. A create sends no
+	// field (see Plan.Create): a second PUT sends each declared field
+	// that differs from what Synapse gave the new account.
 	send func(d *Desired, body *synapse.UserUpdate)
-	// create is how a create PUT treats the field.
-	create createRule
 	// show is the field's value in u as a diff shows it; nil for a value
 	// never shown (password: the diff shows a marker).
 	show func(u *synapse.User) any
@@ -36,20 +36,6 @@ type field struct {
 	// authenticates as (id); nil when no value of the field can.
 	selfGuard func(d *Desired, id string) error
 }
-
-// createRule is how a create PUT treats a field.
-type createRule int
-
-const (
-	// createSends: the create PUT carries the declared value.
-	createSends createRule = iota
-	// createSendsUnlessDefault: sent only when it differs from what
-	// Synapse gives a new user (an empty user_type is the default).
-	createSendsUnlessDefault
-	// createIgnores: Synapse ignores it in a create, so a second PUT
-	// sends it when it differs from what Synapse gives a new user.
-	createIgnores
-)
 
 // Synapse's limits, in characters (Python's len): longer values are
 // refused by the server, the display name and avatar only when changed.
@@ -140,7 +126,6 @@ var fields = []field{
 		given:   func(d *Desired) bool { return d.Locked != nil },
 		differs: func(d *Desired, u *synapse.User) bool { return *d.Locked != bool(u.Locked) },
 		send:    func(d *Desired, b *synapse.UserUpdate) { b.Locked = d.Locked },
-		create:  createIgnores,
 		show:    func(u *synapse.User) any { return bool(u.Locked) },
 		selfGuard: func(d *Desired, id string) error {
 			if *d.Locked {
@@ -154,7 +139,6 @@ var fields = []field{
 		given:       func(d *Desired) bool { return d.UserType != nil },
 		differs:     func(d *Desired, u *synapse.User) bool { return *d.UserType != deref(u.UserType) },
 		send:        func(d *Desired, b *synapse.UserUpdate) { b.UserType = d.UserType },
-		create:      createSendsUnlessDefault,
 		show:        func(u *synapse.User) any { return u.UserType },
 		registrable: true,
 	},

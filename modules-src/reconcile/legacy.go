@@ -68,6 +68,10 @@ func FindUser(ctx context.Context, c UserReader, userID string) (*synapse.User, 
 	// Taken in another case, or the check could not tell (an application
 	// service's namespace, a name the server's rules refuse): the list says.
 	all, err := c.ListUsers(ctx, listPageSize)
+	if err == nil {
+		_, server, _ := strings.Cut(userID, ":")
+		err = checkListServer(all, server)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("reading the user list to look for %s in another case: %w", userID, err)
 	}
@@ -76,4 +80,23 @@ func FindUser(ctx context.Context, c UserReader, userID string) (*synapse.User, 
 		return nil, err
 	}
 	return c.GetUser(ctx, name)
+}
+
+// checkListServer refuses a user list that holds an account of another
+// server: Synapse lists its own accounts only, so such a list is not its
+// answer, and acting on it could create or keep the wrong accounts.
+func checkListServer(all []synapse.User, server string) error {
+	if server == "" {
+		return nil
+	}
+	for _, u := range all {
+		if !strings.HasPrefix(u.Name, "@") || !strings.HasSuffix(u.Name, ":"+server) || strings.Index(u.Name, ":") == 1 {
+			name := u.Name
+			if len(name) > maxUserIDLength {
+				name = fmt.Sprintf("(a name of %d bytes)", len(name))
+			}
+			return fmt.Errorf("the user list holds %q, which is no user of this homeserver (%s): Synapse lists only its own accounts, so this answer is not Synapse's", name, server)
+		}
+	}
+	return nil
 }

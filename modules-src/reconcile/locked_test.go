@@ -29,7 +29,7 @@ func TestLockedWhereTheServerCannotLock(t *testing.T) {
 		p := PlanUser(&Desired{Ref: "bob", Localpart: "bob", State: StatePresent, Locked: ptr(true)}, "@bob:test", cur, PasswordNotChecked, noLock)
 		require.Error(t, p.Err, name)
 		assert.Contains(t, p.Err.Error(), "cannot lock users", name)
-		assert.Nil(t, p.Create, name)
+		assert.False(t, p.Create, name)
 		assert.Nil(t, p.Update, name)
 	}
 	// Not locked is what such a server always is: nothing to do, no refusal.

@@ -65,10 +65,13 @@ type Plan struct {
 
 	// Register creates the user with the shared secret.
 	Register *synapse.Registration
-	// Create is the body of the PUT that creates the user.
-	Create *synapse.UserUpdate
-	// Update is the body of a PUT that modifies the user (after Create, it
-	// sets what a create ignores: locked).
+	// Create creates the user with a PUT that carries nothing
+	// (synapse.Client.CreateUser), so that it cannot change an account
+	// that appeared since it was read; Update then sets the rest, the
+	// password included, only if that PUT created the account.
+	Create bool
+	// Update is the body of a PUT that modifies the user: after Create,
+	// everything the declaration sets on the new account.
 	Update *synapse.UserUpdate
 	// Deactivate deactivates the user last (erasing it with Erase).
 	Deactivate bool
@@ -162,13 +165,12 @@ func planRegister(p *Plan, d *Desired) {
 
 func planCreate(p *Plan, d *Desired) {
 	p.Action = ActionCreated
+	p.Create = true
 	u := newUser(p.UserID, d.Localpart)
-	body := synapse.UserUpdate{}
 	if d.State == StateAbsent {
 		// Creating the account deactivated reserves the ID: Synapse never
 		// lets anyone register a deactivated user's ID again. A create
 		// ignores "deactivated", so it is a request of its own.
-		p.Create = &body
 		p.Deactivate, p.Erase = true, d.Erase
 		p.Changes = []string{"deactivated"}
 		if d.Erase {
@@ -178,34 +180,38 @@ func planCreate(p *Plan, d *Desired) {
 		p.Predicted = u
 		return
 	}
-	var after []field
-	for _, f := range fields {
-		switch {
-		case f.given == nil || !f.given(d):
-		case f.create == createIgnores:
-			after = append(after, f)
-		case f.create == createSendsUnlessDefault && !f.differs(d, u):
-		default:
-			f.send(d, &body)
-		}
-	}
-	p.Create = &body
-	applyUpdate(u, body)
-	for _, f := range after {
-		// A create ignores it: a second PUT sends it unless it is what a
-		// new user has anyway.
-		if f.differs(d, u) {
-			if p.Update == nil {
-				p.Update = &synapse.UserUpdate{}
-			}
-			f.send(d, p.Update)
-		}
-	}
+	p.Update = CreateRest(d, u)
 	if p.Update != nil {
 		applyUpdate(u, *p.Update)
 	}
 	p.Changes = declaredFields(d, false)
 	p.Predicted = u
+}
+
+// CreateRest is the PUT that gives an account just created (created, as
+// Synapse answered the create) everything the declaration sets: the
+// password, and each declared field that differs from what Synapse gave the
+// new account. nil when there is nothing to send.
+func CreateRest(d *Desired, created *synapse.User) *synapse.UserUpdate {
+	body := synapse.UserUpdate{}
+	send := false
+	for _, f := range fields {
+		if f.given == nil || !f.given(d) || f.differs != nil && !f.differs(d, created) {
+			continue
+		}
+		f.send(d, &body)
+		send = true
+	}
+	if !send {
+		return nil
+	}
+	if body.Password != nil {
+		// The account is this run's and a moment old: no session of it
+		// exists to log out.
+		logout := false
+		body.LogoutDevices = &logout
+	}
+	return &body
 }
 
 func planDeactivate(p *Plan, d *Desired, cur *synapse.User, f Facts) {

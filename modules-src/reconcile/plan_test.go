@@ -87,12 +87,14 @@ func TestPlanCreate(t *testing.T) {
 	p := PlanUser(d, "@bob:test", nil, PasswordNotChecked, canRead)
 	require.NoError(t, p.Err)
 	assert.Equal(t, ActionCreated, p.Action)
-	require.NotNil(t, p.Create)
-	assert.Equal(t, "pw", *p.Create.Password)
-	assert.Nil(t, p.Create.Locked, "a create ignores locked")
-	assert.Nil(t, p.Create.UserType, "an empty user_type on create is the default, not sent")
+	assert.True(t, p.Create, "a create carries nothing: the rest follows once it created the account")
 	require.NotNil(t, p.Update)
-	assert.True(t, *p.Update.Locked)
+	assert.Equal(t, "pw", *p.Update.Password)
+	assert.False(t, *p.Update.LogoutDevices, "a new account has no session to log out")
+	assert.True(t, *p.Update.Admin)
+	assert.True(t, *p.Update.Locked, "Synapse ignores locked in a create; the second PUT sets it")
+	assert.Nil(t, p.Update.UserType, "an empty user_type is what a new user has: not sent")
+	assert.Nil(t, p.Update.Displayname)
 	assert.Equal(t, "bob", *p.Predicted.Displayname, "Synapse defaults the display name to the localpart")
 	assert.Equal(t, map[string]any{}, p.Before)
 	assert.Equal(t, passwordSet, p.After["password"])
@@ -104,8 +106,26 @@ func TestPlanAbsentCreatesDeactivated(t *testing.T) {
 	assert.Equal(t, ActionCreated, p.Action)
 	assert.True(t, p.Deactivate)
 	assert.True(t, p.Erase)
-	assert.Equal(t, synapse.UserUpdate{}, *p.Create)
+	assert.True(t, p.Create)
+	assert.Nil(t, p.Update, "nothing but the create and the deactivation")
 	assert.Equal(t, []string{"deactivated", "erased"}, p.Changes)
+}
+
+// The rest of a create is what the declaration sets on the account Synapse
+// made: each declared field that differs from it, and the password.
+func TestCreateRest(t *testing.T) {
+	fresh := newUser("@bob:test", "bob")
+	assert.Nil(t, CreateRest(&Desired{Localpart: "bob", Displayname: ptr("bob"), Admin: ptr(false), Locked: ptr(false), UserType: ptr("")}, fresh),
+		"a declaration of what a new account has anyway sends nothing more")
+	rest := CreateRest(&Desired{Localpart: "bob", Password: ptr("pw"), Displayname: ptr("Bob")}, fresh)
+	require.NotNil(t, rest)
+	assert.Equal(t, []string{"password", "displayname"}, bodyFields(*rest))
+	// A server whose default_user_type gave the new account a type.
+	typed := newUser("@bob:test", "bob")
+	typed.UserType = ptr("support")
+	rest = CreateRest(&Desired{Localpart: "bob", UserType: ptr("")}, typed)
+	require.NotNil(t, rest)
+	assert.Equal(t, "", *rest.UserType, "cleared to what was declared")
 }
 
 func TestPlanModifyOnlyDifferences(t *testing.T) {

@@ -1,6 +1,7 @@
 package reconcile
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -63,11 +64,45 @@ func TestProtectPatternMatch(t *testing.T) {
 
 func TestProtectPatternRefusals(t *testing.T) {
 	for _, bad := range []string{"", "bot-[", "bot-[a-", `bot\`, "[z-a]", `[a\`} {
-		err := CheckProtectPatterns([]string{"ok-*", bad})
+		err := CheckProtectPatterns([]string{"ok-*", bad}, "")
 		require.Error(t, err, "%q", bad)
 		assert.Contains(t, err.Error(), "option protect")
 	}
-	require.NoError(t, CheckProtectPatterns([]string{"bot-*", "@x:y", "[]]", "[!a]", "a?b", `\[`}))
+	require.NoError(t, CheckProtectPatterns([]string{"bot-*", "@x:y", "*[]]", "[!a]", "a?b", `*\[*`, "*", "@*", "*:example.com", "@notices:*", "?"}, ""))
+}
+
+// A pattern that no account can match keeps no account: it is refused
+// before any request, naming the pattern and the rule, rather than leave the
+// account it was meant for to exclusive mode.
+func TestProtectPatternsThatCanNeverMatch(t *testing.T) {
+	for pattern, why := range map[string]string{
+		"@notices":                   "a full user ID names its server",
+		"@notices-?":                 "a full user ID names its server",
+		"notices:example.com":        "starts with @",
+		"bot-*:example.com":          "starts with @",
+		" bot-*":                     "it has a space",
+		"bot-* ":                     "it has a space",
+		"@notices :example.com":      "it has a space",
+		"bot#1":                      `'#' is in no user ID`,
+		"café":                       `'é' is in no user ID`,
+		"@:example.com":              "matches neither",
+		"@notices:example.com:x:y z": "it has a space",
+	} {
+		err := CheckProtectPatterns([]string{"bot-*", pattern}, "")
+		require.Error(t, err, "%q", pattern)
+		assert.Contains(t, err.Error(), fmt.Sprintf("option protect: %q can never match an account: ", pattern))
+		assert.Contains(t, err.Error(), why, pattern)
+	}
+	// Once the server's name is known, a full ID on another server is
+	// refused too (a typo of the server protects nothing).
+	require.NoError(t, CheckProtectPatterns([]string{"@notices:example.com", "@bot-*:EXAMPLE.com", "@*:example.*", "bot-*"}, "example.com"))
+	for _, pattern := range []string{"@notices:exmaple.com", "@bot-*:example.org", "@*:example.co"} {
+		err := CheckProtectPatterns([]string{pattern}, "example.com")
+		require.Error(t, err, pattern)
+		assert.Contains(t, err.Error(), fmt.Sprintf("%q can never match an account of this homeserver: its accounts are @localpart:example.com", pattern))
+	}
+	// A server name with a port is a server name.
+	require.NoError(t, CheckProtectPatterns([]string{"@notices:example.com:8448"}, "example.com:8448"))
 }
 
 // A pattern with many stars against a long ID stays fast: the matcher

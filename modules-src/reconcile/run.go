@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
-	"slices"
 	"strings"
 
 	"github.com/mxadmin/synapse/modules-src/synapse"
@@ -21,7 +20,10 @@ type Runner struct {
 	ServerName   string
 	SharedSecret string
 	Pepper       string
-	CheckMode    bool
+	// AdminPassword is the admin's password in a login run ("" otherwise):
+	// its stored hash, when read anyway, proves password_pepper.
+	AdminPassword string
+	CheckMode     bool
 	// Concurrency bounds the requests in flight when applying.
 	Concurrency int
 	// Exclusive deactivates every active local user that is not declared,
@@ -61,14 +63,36 @@ type Outcome struct {
 	// User is the state after the run (predicted in check mode); nil when
 	// it cannot be known.
 	User *synapse.User
-	// Wrote is true once a write request was sent for this user, so that a
-	// failure after a partial update still reports changed.
-	Wrote    bool
-	Err      error
-	Warnings []string
+	// Wrote is true once Synapse acknowledged a write for this user, so
+	// that a failure after a partial update still reports changed.
+	Wrote bool
+	// MaybeWrote is true when a write was sent whose answer does not tell
+	// whether it was applied: no answer came back, a 5xx, or a refusal
+	// midway through a PUT of several fields (Synapse applies them one by
+	// one). Its message says the change may have been applied.
+	MaybeWrote bool
+	Err        error
+	Warnings   []string
 	// PasswordNote says what the password change does to the user's other
 	// sessions; "" when no password of an active account changes.
 	PasswordNote string
+	// unresolved is set when the entry's user ID could not be established
+	// (another server, several accounts differing only in case): exclusive
+	// mode cannot tell which account the entry keeps.
+	unresolved bool
+	// passwordSet is the password a PUT that Synapse acknowledged set, for
+	// the pepper check after the first one.
+	passwordSet *string
+	// passwordRefused is set when Synapse refused a PUT with a password
+	// with a 403: it sets no password on this server.
+	passwordRefused bool
+}
+
+// Changed reports whether the run changed the user, may have changed it
+// (a write whose answer was lost), or in check mode would change it. A
+// write Synapse refused, or one never sent, is no change.
+func (o *Outcome) Changed() bool {
+	return o.Wrote || o.MaybeWrote || o.Err == nil && o.Action.Changes()
 }
 
 // Name is the user ID, or what the task wrote when the ID is not known.
@@ -93,7 +117,8 @@ const hashesPerUserLimit = 8
 
 // Run brings every declared user to its state. One user's failure does not
 // stop the others; the error return is for failures that stop everything
-// (the user list cannot be read).
+// before any write (the user list cannot be read or does not add up,
+// exclusive mode cannot tell which accounts the list keeps).
 func (r *Runner) Run(ctx context.Context, desired []*Desired) ([]*Outcome, []string, error) {
 	var warnings []string
 	outcomes := make([]*Outcome, len(desired))
@@ -114,7 +139,7 @@ func (r *Runner) Run(ctx context.Context, desired []*Desired) ([]*Outcome, []str
 		r.detectLocking(ctx, desired, outcomes, current)
 	}
 
-	checks, w := r.checkPasswords(ctx, desired, outcomes, current)
+	checks, pepper, w := r.checkPasswords(ctx, desired, outcomes, current)
 	warnings = append(warnings, w...)
 
 	plans := make([]*Plan, len(desired))
@@ -131,11 +156,11 @@ func (r *Runner) Run(ctx context.Context, desired []*Desired) ([]*Outcome, []str
 	if r.Exclusive && r.Facts.CanRead {
 		// Everything is read and decided before the first write: a failure
 		// here stops the run with nothing applied.
-		undeclared, err := r.undeclaredToDeactivate(ctx, current, outcomes, desired)
-		if err != nil {
+		if err := unresolvedEntries(outcomes); err != nil {
 			return nil, nil, err
 		}
-		if err := r.checkDeactivationThreshold(undeclared, current); err != nil {
+		undeclared, err := r.undeclaredToDeactivate(ctx, current, outcomes, desired)
+		if err != nil {
 			return nil, nil, err
 		}
 		for _, u := range undeclared {
@@ -170,21 +195,30 @@ func (r *Runner) Run(ctx context.Context, desired []*Desired) ([]*Outcome, []str
 		return outcomes, append(warnings, unverifiedWarning(outcomes, true)...), nil
 	}
 
-	errs := forEach(len(plans), r.Concurrency, func(i int) error {
-		if plans[i] == nil {
-			return nil
-		}
-		r.apply(ctx, plans[i], outcomes[i])
-		return nil
-	})
-	// forEach turns a panic inside apply into that user's error: the user
-	// fails, with whatever was sent before still counted as written.
-	for i, err := range errs {
-		if err != nil {
-			outcomes[i].fail(err)
-		}
-	}
+	r.applyAll(ctx, plans, outcomes, pepper)
 	return outcomes, append(warnings, unverifiedWarning(outcomes, false)...), nil
+}
+
+// unresolvedEntries stops exclusive mode when an entry's account is not
+// known: @bot:exmaple.org (a typo of the server) keeps no account, so the
+// real @bot would be deactivated as undeclared in the same run.
+func unresolvedEntries(outcomes []*Outcome) error {
+	var bad []string
+	for _, o := range outcomes {
+		if !o.unresolved {
+			continue
+		}
+		msg := o.Err.Error()
+		if !strings.HasPrefix(msg, o.Ref) {
+			msg = o.Ref + ": " + msg // the entry, as every per-user message names it
+		}
+		bad = append(bad, msg)
+	}
+	if len(bad) == 0 {
+		return nil
+	}
+	return fmt.Errorf("exclusive mode stopped before any change: %s. Exclusive mode deactivates every account the list does not declare, and cannot tell which account such an entry keeps; fix the entry (or remove it)",
+		strings.Join(bad, "; "))
 }
 
 // JoinAnd joins names as a sentence does: "a", "a and b", "a, b and c".
@@ -236,6 +270,7 @@ func (r *Runner) resolveID(d *Desired, o *Outcome) string {
 	if d.Server != "" {
 		if server != "" && d.Server != server {
 			o.fail(fmt.Errorf("%s: @%s:%s is on another server; this homeserver is %s", d.Ref, d.Localpart, d.Server, server))
+			o.unresolved = true
 			return ""
 		}
 		server = d.Server
@@ -245,6 +280,7 @@ func (r *Runner) resolveID(d *Desired, o *Outcome) string {
 	}
 	if err := CheckIDLength(d.Localpart, server); err != nil {
 		o.fail(fmt.Errorf("%s: %v", d.Ref, err))
+		o.unresolved = true
 		return ""
 	}
 	return UserID(d.Localpart, server)
@@ -280,8 +316,11 @@ func (r *Runner) readCurrent(ctx context.Context, desired []*Desired, outcomes [
 	}
 
 	all, err := r.Client.ListUsers(ctx, listPageSize)
+	if err == nil {
+		err = checkListServer(all, r.ServerName)
+	}
 	if err != nil {
-		return nil, fmt.Errorf("cannot read the user list: %w", r.explain(err))
+		return nil, fmt.Errorf("cannot read the user list, so nothing was changed: %w", r.explain(err))
 	}
 	for k := range all {
 		current[all[k].Name] = &all[k]
@@ -292,6 +331,7 @@ func (r *Runner) readCurrent(ctx context.Context, desired []*Desired, outcomes [
 		name, err := idx.match(outcomes[i].UserID)
 		if err != nil {
 			outcomes[i].fail(err)
+			outcomes[i].unresolved = true
 			continue
 		}
 		outcomes[i].UserID = name
@@ -365,7 +405,11 @@ func (r *Runner) detectLocking(ctx context.Context, desired []*Desired, outcomes
 // setting it would log the user out and report a change on every run. The
 // only exception is a Synapse without the endpoint at all
 // (ErrHashesUnavailable): there the password is set and a warning says so.
-func (r *Runner) checkPasswords(ctx context.Context, desired []*Desired, outcomes []*Outcome, current map[string]*synapse.User) ([]PasswordCheck, []string) {
+//
+// A compared password that matches also proves password_pepper (see
+// pepperProven): the pepper state is returned for the check after the
+// first password this run sets.
+func (r *Runner) checkPasswords(ctx context.Context, desired []*Desired, outcomes []*Outcome, current map[string]*synapse.User) ([]PasswordCheck, pepperState, []string) {
 	checks := make([]PasswordCheck, len(desired))
 	var need []int
 	for i, d := range desired {
@@ -376,7 +420,7 @@ func (r *Runner) checkPasswords(ctx context.Context, desired []*Desired, outcome
 		}
 	}
 	if len(need) == 0 {
-		return checks, nil
+		return checks, pepperUnknown, nil
 	}
 
 	hashes := map[string]string{}
@@ -414,7 +458,7 @@ func (r *Runner) checkPasswords(ctx context.Context, desired []*Desired, outcome
 		for _, i := range need {
 			checks[i] = PasswordUnreadable
 		}
-		return checks, nil
+		return checks, pepperUnverifiable, nil
 	}
 
 	workers := runtime.GOMAXPROCS(0)
@@ -431,18 +475,18 @@ func (r *Runner) checkPasswords(ctx context.Context, desired []*Desired, outcome
 		case !ok:
 			outcomes[i].fail(fmt.Errorf("cannot compare the password of %s (update_password: always): Synapse's search_users did not return its stored hash, so nothing was sent for this user (setting the password blindly would log it out and report a change on every run); use update_password: on_create to leave the password alone", outcomes[i].Name()))
 		default:
-			checks[i] = r.comparePassword(ctx, hash, *desired[i].Password, outcomes[i])
+			checks[i] = r.compareHash(ctx, hash, *desired[i].Password, outcomes[i])
 		}
 		return nil
 	})
-	return checks, nil
+	return checks, r.pepperFromComparisons(desired, need, checks, hashes), nil
 }
 
-// comparePassword compares one declared password with its stored hash. A
+// compareHash compares one declared password with its stored hash. A
 // hash it will not compare (a bcrypt cost above synapse.MaxBcryptCost) or a
 // compare cut short by the end of the run fails the user: nothing is sent
 // on a guess.
-func (r *Runner) comparePassword(ctx context.Context, hash, password string, o *Outcome) PasswordCheck {
+func (r *Runner) compareHash(ctx context.Context, hash, password string, o *Outcome) PasswordCheck {
 	same, err := synapse.ComparePassword(ctx, hash, password, r.Pepper)
 	var cost *synapse.CostError
 	switch {
@@ -465,119 +509,6 @@ func (o *Outcome) fromPlan(p *Plan) {
 	o.Before, o.After = p.Before, p.After
 	o.User = p.Predicted
 	o.Warnings = append(o.Warnings, p.Warnings...)
-}
-
-// apply sends one user's plan: at most a create or registration, a
-// modifying PUT, and a deactivation, in that order.
-func (r *Runner) apply(ctx context.Context, p *Plan, o *Outcome) {
-	o.fromPlan(p)
-	r.notePassword(p, o)
-	if o.Action == ActionFailed || o.Action == ActionUnchanged {
-		return
-	}
-	defer r.explainLongPassword(p, o)
-	id := p.UserID
-
-	if p.Register != nil {
-		r.applyRegister(ctx, p, o)
-		return
-	}
-	if p.Create != nil {
-		o.Wrote = true
-		after, _, err := r.Client.PutUser(ctx, id, *p.Create)
-		if err != nil {
-			// Synapse registers the account before it adds threepids and
-			// external IDs, so a refusal of those leaves a created user.
-			// Say which it is.
-			if u, readErr := r.Client.GetUser(ctx, id); readErr == nil && u != nil {
-				o.User = u
-				o.fail(fmt.Errorf("created %s, but Synapse refused the rest of the request (the account exists without it): %w", id, r.explain(err)))
-				return
-			}
-			o.fail(fmt.Errorf("cannot create %s: %w", id, r.explain(err)))
-			return
-		}
-		if after != nil {
-			o.User = after
-		}
-	}
-	if p.Update != nil {
-		o.Wrote = true
-		after, _, err := r.Client.PutUser(ctx, id, *p.Update)
-		if err != nil {
-			fields := strings.Join(updateFields(p), ", ")
-			if p.Create != nil {
-				o.fail(fmt.Errorf("created %s, but could not set %s: %w", id, fields, r.explain(err)))
-			} else {
-				o.fail(fmt.Errorf("cannot update %s (%s); Synapse applies fields one by one, so some may be set: %w", id, fields, r.explain(err)))
-			}
-			return
-		}
-		o.User = after
-	}
-	if p.Deactivate {
-		o.Wrote = true
-		if err := r.Client.Deactivate(ctx, id, p.Erase); err != nil {
-			prefix := "cannot deactivate " + id
-			if p.Create != nil {
-				prefix = "created " + id + ", but could not deactivate it"
-			}
-			o.fail(fmt.Errorf("%s: %w", prefix, r.explain(err)))
-			return
-		}
-		if o.User != nil {
-			applyDeactivation(o.User, p.Erase)
-		}
-	}
-}
-
-// updateFields are the fields the modifying PUT sets.
-func updateFields(p *Plan) []string {
-	if p.Create != nil {
-		return []string{"locked"}
-	}
-	return p.Changes
-}
-
-func (r *Runner) applyRegister(ctx context.Context, p *Plan, o *Outcome) {
-	o.Wrote = true
-	reg, err := r.Client.Register(ctx, r.SharedSecret, *p.Register)
-	switch {
-	case err == nil:
-		declared := o.UserID
-		if reg.UserID != "" {
-			o.UserID = reg.UserID
-			if o.User != nil {
-				o.User.Name = reg.UserID
-			}
-		}
-		// The result names the account Synapse created, never the one
-		// declared: with a wrong server_name they differ, and reporting the
-		// declared one would hide a stray account.
-		if declared != "" && reg.UserID != "" && !strings.EqualFold(declared, reg.UserID) {
-			o.fail(fmt.Errorf("%s: Synapse registered %s, not the declared %s: server_name (%s) is not this homeserver's name; %s now exists, fix server_name (and deactivate %s if it was not wanted)",
-				p.Desired.Ref, reg.UserID, declared, r.ServerName, reg.UserID, reg.UserID))
-			return
-		}
-	case synapse.HasErrcode(err, synapse.ErrcodeUserInUse) && reg != nil && reg.Retried:
-		// An earlier attempt whose answer was lost created the user.
-		o.Warnings = append(o.Warnings, fmt.Sprintf("%s: the answer to the first registration attempt was lost; the user exists now", o.Name()))
-	case synapse.HasErrcode(err, synapse.ErrcodeUserInUse):
-		// The account exists, and nothing about it can be read: what the
-		// declaration manages beyond its existence can neither be applied
-		// nor verified, so it fails; a bare existing account is unverified.
-		o.Action, o.Changes, o.Wrote = ActionUnverified, nil, false
-		o.Before, o.After, o.User = nil, nil, nil
-		rest := p.Desired.Declared()
-		if p.Desired.UpdatePassword != PasswordAlways && !r.Seed {
-			rest = slices.DeleteFunc(rest, func(f string) bool { return f == "password" })
-		}
-		if len(rest) > 0 {
-			o.fail(fmt.Errorf("%s exists, and its %s could not be checked or set: with only registration_shared_secret an existing user cannot be read or changed; give admin_token or admin_user/admin_password", o.Name(), JoinAnd(rest)))
-		}
-	default:
-		o.fail(fmt.Errorf("cannot register %s: %w", o.Name(), r.explain(err)))
-	}
 }
 
 func (r *Runner) explain(err error) error {

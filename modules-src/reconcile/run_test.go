@@ -108,7 +108,8 @@ func TestRunApplies(t *testing.T) {
 	assert.True(t, bool(got["@carol:test"].User.Erased))
 	assert.Equal(t, ActionUnchanged, got["@dave:test"].Action)
 	assert.False(t, got["@dave:test"].Wrote)
-	assert.Equal(t, []string{"DEACTIVATE @carol:test", "PUT @alice:test", "PUT @bob:test", "PUT @bob:test"}, f.writes())
+	assert.Equal(t, []string{"CREATE @bob:test", "DEACTIVATE @carol:test", "PUT @alice:test", "PUT @bob:test"}, f.writes(),
+		"bob: an empty create, then its password and locked in one PUT")
 
 	// The rerun finds nothing to do and sends nothing.
 	before := len(f.writes())
@@ -174,7 +175,7 @@ func TestReadCurrent(t *testing.T) {
 		"a batch whose list cannot be read": {
 			setup:   func(f *fakeClient) { f.listErr = readErr },
 			desired: []*Desired{want("alice", nil), want("bob", nil)},
-			runErr:  "cannot read the user list: Synapse answered 500",
+			runErr:  "cannot read the user list, so nothing was changed: Synapse answered 500",
 		},
 		"a batch with threepids: a GET for the existing user": {
 			users: []*synapse.User{account("@alice:test")},
@@ -369,55 +370,77 @@ func TestCheckPasswordsInBulk(t *testing.T) {
 
 func TestApplyErrors(t *testing.T) {
 	refused := synapseErr(http.StatusBadRequest, "M_THREEPID_IN_USE")
+	noAnswer := &synapse.UnreachableError{Method: http.MethodPut, URL: "http://x", Err: errors.New("connection reset by peer")}
 	for name, tc := range map[string]struct {
 		users   []*synapse.User
 		setup   func(f *fakeClient)
 		desired *Desired
 		want    string
-		wrote   bool
-		hasUser bool
+		// wrote: Synapse acknowledged a write; maybe: one may have been
+		// applied; hasUser: the result reports an account.
+		wrote, maybe, hasUser bool
 	}{
-		"a create refused after the account was made": {
-			setup: func(f *fakeClient) {
-				f.putErr = map[string]error{"@bob:test": refused}
-				f.putCreates = map[string]bool{"@bob:test": true}
-			},
-			desired: want("bob", func(d *Desired) { d.Threepids = &[]synapse.Threepid{{Medium: "email", Address: "b@x.org"}} }),
-			want:    "created @bob:test, but Synapse refused the rest of the request (the account exists without it): Synapse answered 400 M_THREEPID_IN_USE", wrote: true, hasUser: true,
-		},
 		"a create refused": {
+			setup:   func(f *fakeClient) { f.createErr = map[string]error{"@bob:test": refused} },
+			desired: want("bob", func(d *Desired) { d.Password = ptr("pw") }),
+			want:    "cannot create @bob:test: Synapse answered 400",
+		},
+		"a create whose answer was lost": {
+			setup: func(f *fakeClient) {
+				f.createErr = map[string]error{"@bob:test": noAnswer}
+				f.createCreates = map[string]bool{"@bob:test": true}
+			},
+			desired: want("bob", func(d *Desired) { d.Password = ptr("pw") }),
+			want:    "cannot create @bob:test: Synapse is unreachable (PUT http://x): connection reset by peer (explained); the request may still have created it without its password (rerun with update_password: always for it: that creates it, or sets its password)",
+			maybe:   true,
+		},
+		"a create whose threepids are refused": {
 			setup:   func(f *fakeClient) { f.putErr = map[string]error{"@bob:test": refused} },
-			desired: want("bob", nil),
-			want:    "cannot create @bob:test: Synapse answered 400", wrote: true,
+			desired: want("bob", func(d *Desired) { d.Threepids = &[]synapse.Threepid{{Medium: "email", Address: "b@x.org"}} }),
+			want:    "created @bob:test, but could not set threepids, so the account exists without it: Synapse answered 400 M_THREEPID_IN_USE",
+			wrote:   true, hasUser: true,
 		},
 		"a create whose locked PUT fails": {
 			setup:   func(f *fakeClient) { f.putErrIfExists = map[string]error{"@bob:test": refused} },
 			desired: want("bob", func(d *Desired) { d.Locked = ptr(true) }),
-			want:    "created @bob:test, but could not set locked: Synapse answered 400", wrote: true,
+			want:    "created @bob:test, but could not set locked, so the account exists without it: Synapse answered 400", wrote: true, hasUser: true,
 		},
-		"an update refused": {
+		"a create whose password PUT gets no answer": {
+			setup:   func(f *fakeClient) { f.putErr = map[string]error{"@bob:test": noAnswer} },
+			desired: want("bob", func(d *Desired) { d.Password = ptr("pw"); d.Displayname = ptr("Bob") }),
+			want:    "created @bob:test, but could not set password, displayname, so the account exists without it (its password is not set, and a rerun with update_password: on_create leaves an existing account's password alone: rerun with update_password: always for it)",
+			wrote:   true, maybe: true, hasUser: true,
+		},
+		"an update refused midway": {
 			users:   []*synapse.User{account("@alice:test")},
 			setup:   func(f *fakeClient) { f.putErr = map[string]error{"@alice:test": refused} },
 			desired: want("alice", func(d *Desired) { d.Admin = ptr(true); d.Displayname = ptr("A") }),
-			want:    "cannot update @alice:test (displayname, admin); Synapse applies fields one by one, so some may be set: Synapse answered 400", wrote: true,
+			want:    "cannot update @alice:test (displayname, admin): Synapse answered 400 M_THREEPID_IN_USE: refused [PUT /_synapse/admin/v2/users/x] (explained); Synapse applies the fields one by one, so some may have been set (rerun to see)",
+			maybe:   true, hasUser: true,
+		},
+		"an update of one field refused": {
+			users:   []*synapse.User{account("@alice:test")},
+			setup:   func(f *fakeClient) { f.putErr = map[string]error{"@alice:test": refused} },
+			desired: want("alice", func(d *Desired) { d.Admin = ptr(true) }),
+			want:    "cannot update @alice:test (admin): Synapse answered 400", hasUser: true,
 		},
 		"a deactivation refused": {
 			users:   []*synapse.User{account("@alice:test")},
 			setup:   func(f *fakeClient) { f.deactErr = map[string]error{"@alice:test": refused} },
 			desired: want("alice", func(d *Desired) { d.State = StateAbsent }),
-			want:    "cannot deactivate @alice:test: Synapse answered 400", wrote: true,
+			want:    "cannot deactivate @alice:test: Synapse answered 400", hasUser: true,
 		},
 		"a new account's deactivation refused": {
 			setup:   func(f *fakeClient) { f.deactErr = map[string]error{"@bob:test": refused} },
 			desired: want("bob", func(d *Desired) { d.State = StateAbsent }),
-			want:    "created @bob:test, but could not deactivate it: Synapse answered 400", wrote: true,
+			want:    "created @bob:test, but could not deactivate it: Synapse answered 400", wrote: true, hasUser: true,
 		},
 		"Synapse 1.140's bcrypt bug": {
 			setup: func(f *fakeClient) {
 				f.putErr = map[string]error{"@bob:test": synapseErr(http.StatusInternalServerError, "M_UNKNOWN")}
 			},
 			desired: want("bob", func(d *Desired) { d.Password = ptr(strings.Repeat("p", 80)) }),
-			want:    "which Synapse 1.140.x cannot hash", wrote: true,
+			want:    "which Synapse 1.140.x cannot hash", wrote: true, maybe: true, hasUser: true,
 		},
 		"a short password's 500 is left as it is": {
 			users: []*synapse.User{account("@alice:test")},
@@ -425,7 +448,7 @@ func TestApplyErrors(t *testing.T) {
 				f.putErr = map[string]error{"@alice:test": synapseErr(http.StatusInternalServerError, "M_UNKNOWN")}
 			},
 			desired: want("alice", func(d *Desired) { d.Password, d.UpdatePassword = ptr("short"), PasswordAlways }),
-			want:    "cannot update @alice:test (password)", wrote: true,
+			want:    "cannot update @alice:test (password): Synapse answered 500", maybe: true, hasUser: true,
 		},
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -444,8 +467,10 @@ func TestApplyErrors(t *testing.T) {
 				assert.Contains(t, o.Err.Error(), "(explained)", "Explain adds its hint to every Synapse error")
 			}
 			assert.Equal(t, ActionFailed, o.Action)
-			assert.Equal(t, tc.wrote, o.Wrote, "a failure after a write still reports changed")
-			assert.Equal(t, tc.hasUser, o.User != nil && strings.Contains(tc.want, "refused the rest"))
+			assert.Equal(t, tc.wrote, o.Wrote, "acknowledged writes")
+			assert.Equal(t, tc.maybe, o.MaybeWrote, "writes that may have been applied")
+			assert.Equal(t, tc.wrote || tc.maybe, o.Changed(), "changed: a write acknowledged, or one whose answer was lost")
+			assert.Equal(t, tc.hasUser, o.User != nil, "a failed create reports no user")
 		})
 	}
 }
@@ -455,10 +480,174 @@ func TestApplyPanicFailsOneUser(t *testing.T) {
 	f := newFake(account(me))
 	r := adminRunner(f)
 	r.Explain = func(error) error { panic("boom") }
-	f.putErr = map[string]error{"@bob:test": synapseErr(http.StatusBadRequest, "")}
+	f.createErr = map[string]error{"@bob:test": synapseErr(http.StatusBadRequest, "")}
 	got, _ := runOne(t, r, want("bob", nil), want("carol", nil))
 	assert.ErrorContains(t, got["@bob:test"].Err, "internal error: boom")
 	assert.Equal(t, ActionCreated, got["@carol:test"].Action)
+}
+
+// A create is an empty PUT; the password and the fields follow only when it
+// created the account. Everything declared rides in the second PUT.
+func TestCreateIsEmptyThenTheRest(t *testing.T) {
+	f := newFake(account(me))
+	f.hashErr = synapse.ErrHashesUnavailable
+	got, _ := runOne(t, adminRunner(f),
+		want("bob", func(d *Desired) { d.Password = ptr("pw"); d.Displayname = ptr("Bob") }),
+		want("carol", nil),
+	)
+	assert.Equal(t, ActionCreated, got["@bob:test"].Action)
+	assert.True(t, got["@bob:test"].Wrote)
+	assert.Equal(t, "Bob", *got["@bob:test"].User.Displayname)
+	assert.Equal(t, ActionCreated, got["@carol:test"].Action)
+	assert.Equal(t, []string{"CREATE @bob:test", "CREATE @carol:test", "PUT @bob:test"}, f.writes(),
+		"carol declares nothing a new account lacks: one request")
+	assert.Equal(t, []string{"@bob:test"}, f.passwords)
+}
+
+// An account that appeared between the read and the create is never
+// overwritten: it is read again and planned as the existing account it is,
+// and the outcome says so.
+func TestCreateFindsTheAccountAppeared(t *testing.T) {
+	other := account("@bob:test")
+	other.Displayname = ptr("Made by another run")
+	for name, tc := range map[string]struct {
+		set     func(d *Desired)
+		appear  *synapse.User
+		hashes  map[string]string
+		action  Action
+		changes []string
+		writes  []string
+		note    string
+	}{
+		"on_create: the password is not sent": {
+			set:    func(d *Desired) { d.Password = ptr("mine") },
+			action: ActionUnchanged, writes: []string{"CREATE @bob:test"},
+			note: "so the declared password was not set",
+		},
+		"on_create with a field: the field is, the password is not": {
+			set:    func(d *Desired) { d.Password = ptr("mine"); d.Displayname = ptr("Bob") },
+			action: ActionUpdated, changes: []string{"displayname"}, writes: []string{"CREATE @bob:test", "PUT @bob:test"},
+			note: "handled as the existing account it is",
+		},
+		"always, the same password": {
+			set:    func(d *Desired) { d.Password, d.UpdatePassword = ptr("mine"), PasswordAlways },
+			hashes: map[string]string{"@bob:test": "mine"},
+			action: ActionUnchanged, writes: []string{"CREATE @bob:test"},
+		},
+		"always, another password": {
+			set:    func(d *Desired) { d.Password, d.UpdatePassword = ptr("mine"), PasswordAlways },
+			hashes: map[string]string{"@bob:test": "theirs"},
+			action: ActionUpdated, changes: []string{"password"}, writes: []string{"CREATE @bob:test", "PUT @bob:test"},
+		},
+		"absent: deactivated as declared": {
+			set:    func(d *Desired) { d.State = StateAbsent },
+			action: ActionDeactivated, changes: []string{"deactivated"}, writes: []string{"CREATE @bob:test", "DEACTIVATE @bob:test"},
+		},
+		"absent, and already deactivated": {
+			set: func(d *Desired) { d.State = StateAbsent },
+			appear: func() *synapse.User {
+				u := account("@bob:test")
+				u.Deactivated = true
+				return u
+			}(),
+			action: ActionUnchanged, writes: []string{"CREATE @bob:test"},
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			f := newFake(account(me))
+			appear := other
+			if tc.appear != nil {
+				appear = tc.appear
+			}
+			f.appear = map[string]*synapse.User{"@bob:test": appear}
+			for id, pw := range tc.hashes {
+				f.hashes[id] = hashOf(t, pw)
+			}
+			// Two users, so that the list (not a GET) is the read.
+			got, _ := runOne(t, adminRunner(f), want("bob", tc.set), want("carol", nil))
+			o := got["@bob:test"]
+			require.NoError(t, o.Err)
+			assert.Equal(t, tc.action, o.Action)
+			assert.ElementsMatch(t, tc.changes, o.Changes)
+			assert.ElementsMatch(t, append(tc.writes, "CREATE @carol:test"), f.writes())
+			require.NotEmpty(t, o.Warnings)
+			assert.Contains(t, o.Warnings[len(o.Warnings)-1], "@bob:test did not exist when this run read the users, but existed when it was to be created")
+			assert.Contains(t, o.Warnings[len(o.Warnings)-1], tc.note)
+			if tc.action == ActionUnchanged {
+				assert.False(t, o.Changed())
+			}
+			if len(tc.changes) == 0 || tc.changes[0] != "password" {
+				assert.Empty(t, f.passwords, "no password is sent to an account someone else created")
+			}
+		})
+	}
+}
+
+// Synapse refuses the create of @bob when @Bob (a legacy account) exists:
+// that account is found and managed, not a new one made.
+func TestCreateFindsALegacyAccount(t *testing.T) {
+	f := newFake(account(me))
+	// Made between this run's read and its create.
+	f.appear = map[string]*synapse.User{"@bob:test": account("@Bob:test")}
+	got, _ := runOne(t, adminRunner(f), want("bob", func(d *Desired) { d.Admin = ptr(true); d.Password = ptr("pw") }), want("carol", nil))
+	o := got["@Bob:test"]
+	require.NotNil(t, o, "%v", got)
+	require.NoError(t, o.Err)
+	assert.Equal(t, ActionUpdated, o.Action)
+	assert.Equal(t, []string{"admin"}, o.Changes)
+	assert.Empty(t, f.passwords)
+}
+
+// When the create's answer was lost and a retry found the account, this run
+// may have made it, or someone else did: no password goes to it.
+func TestCreateAnswerLost(t *testing.T) {
+	f := newFake(account(me))
+	f.createLost = map[string]bool{"@bob:test": true, "@carol:test": true}
+	f.appear = map[string]*synapse.User{"@bob:test": account("@bob:test"), "@carol:test": account("@carol:test")}
+	got, _ := runOne(t, adminRunner(f), want("bob", func(d *Desired) { d.Password = ptr("pw") }), want("carol", func(d *Desired) { d.Admin = ptr(true) }))
+	bob := got["@bob:test"]
+	require.Error(t, bob.Err)
+	assert.Contains(t, bob.Err.Error(), "the answer to the create of @bob:test was lost, and the retry found the account: this run may have created it")
+	assert.Contains(t, bob.Err.Error(), "update_password: always")
+	assert.True(t, bob.MaybeWrote)
+	assert.True(t, bob.Changed())
+	carol := got["@carol:test"]
+	require.NoError(t, carol.Err)
+	assert.Equal(t, ActionUpdated, carol.Action, "without a password, it is managed as the existing account it is")
+	assert.Empty(t, f.passwords)
+
+	// update_password: always sets the password of an existing account
+	// anyway, once compared.
+	f = newFake(account(me))
+	f.createLost = map[string]bool{"@dave:test": true}
+	f.appear = map[string]*synapse.User{"@dave:test": account("@dave:test")}
+	f.hashes["@dave:test"] = "" // no password yet: Synapse answers null
+	got, _ = runOne(t, adminRunner(f), want("dave", func(d *Desired) { d.Password, d.UpdatePassword = ptr("pw"), PasswordAlways }))
+	require.NoError(t, got["@dave:test"].Err)
+	assert.Equal(t, ActionUpdated, got["@dave:test"].Action)
+	assert.Equal(t, []string{"@dave:test"}, f.passwords)
+}
+
+// A run interrupted before a write sends nothing more, and what it did not
+// send is no change.
+func TestInterruptedRunSendsNothing(t *testing.T) {
+	f := newFake(account("@alice:test"), account(me))
+	ctx, cancel := context.WithCancelCause(context.Background())
+	cancel(errors.New("interrupted by SIGTERM"))
+	outcomes, _, err := adminRunner(f).Run(ctx, []*Desired{
+		want("alice", func(d *Desired) { d.Displayname = ptr("A") }),
+		want("bob", func(d *Desired) { d.Password = ptr("pw") }),
+	})
+	require.NoError(t, err)
+	for _, o := range outcomes {
+		require.Error(t, o.Err, o.Name())
+		assert.Contains(t, o.Err.Error(), "the run was interrupted (interrupted by SIGTERM)")
+		assert.False(t, o.Changed(), "%s: nothing was sent", o.Name())
+	}
+	assert.Nil(t, outcomes[1].User, "a create not sent reports no user")
+	require.NotNil(t, outcomes[0].User)
+	assert.Equal(t, "alice", *outcomes[0].User.Displayname)
+	assert.Empty(t, f.writes())
 }
 
 func TestRegistration(t *testing.T) {
@@ -473,8 +662,8 @@ func TestRegistration(t *testing.T) {
 	}{
 		"registered":                  {want: "created"},
 		"registered under another ID": {registered: &synapse.Registered{UserID: "@bob:real.name"}, want: "Synapse registered @bob:real.name, not the declared @bob:test: server_name (test) is not this homeserver's name"},
-		"the first answer was lost": {registered: &synapse.Registered{Retried: true}, err: inUse, want: "created",
-			warning: "the answer to the first registration attempt was lost"},
+		"the first answer was lost": {registered: &synapse.Registered{Retried: true}, err: inUse, want: "unverified",
+			warning: "the answer to the first registration attempt was lost, and the retry found the user: that attempt created it, or someone else registered it"},
 		"exists, nothing else declared": {registered: &synapse.Registered{}, err: inUse, want: "unverified"},
 		"exists, with a display name": {registered: &synapse.Registered{}, err: inUse, set: func(d *Desired) { d.Displayname = ptr("Bob") },
 			want: "@bob:test exists, and its displayname could not be checked or set"},

@@ -21,13 +21,7 @@ func (r *Runner) explainLongPassword(p *Plan, o *Outcome) {
 	if o.Err == nil || synapse.StatusOf(o.Err) != http.StatusInternalServerError {
 		return
 	}
-	var pw *string
-	switch {
-	case p.Update != nil && p.Update.Password != nil:
-		pw = p.Update.Password
-	case p.Create != nil && p.Create.Password != nil:
-		pw = p.Create.Password
-	}
+	pw := passwordOf(p)
 	if pw == nil || len(norm.NFKC.String(*pw)+r.Pepper) <= bcryptInputLimit {
 		return
 	}

@@ -68,7 +68,9 @@ func hashesLimit(users int64) answerLimit {
 	if users <= 0 {
 		return maxAnswerSize
 	}
-	rows := users + int64(listSlack(int(min(users, int64(maxListedUsers))), 1000))
+	// Accounts registered since the list was read are in the search too.
+	users = min(users, int64(maxListedUsers))
+	rows := users + max(users/10, 10_000)
 	return answerLimit(min(int64(limitSmall)+rows*hashRowSize, int64(maxAnswerSize)))
 }
 

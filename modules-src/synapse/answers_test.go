@@ -194,7 +194,7 @@ func TestAnswerLimitsFollowTheEndpoint(t *testing.T) {
 
 // The list records the size the server announces.
 func TestListUsersRecordsTheServerSize(t *testing.T) {
-	srv, _ := pagingServer(t, 3, 1)
+	srv, _ := listServer(t, honest(3))
 	c := testClient(t, srv.URL, nil)
 	_, err := c.ListUsers(context.Background(), 10)
 	require.NoError(t, err)

@@ -19,6 +19,7 @@ func FuzzServerAnswers(f *testing.F) {
 		{200, `{"name":"@a:b","admin":1,"threepids":[{"medium":"email"}],"external_ids":null}`},
 		{200, `{"users":[{"name":"@a:b"}],"total":5,"next_token":"0"}`},
 		{200, `{"users":[],"next_token":7}`},
+		{200, `{"users":[{"name":"@a:b"},{"name":"@a:b"}],"total":2}`},
 		{200, `[{"name":"@a:b","password_hash":null}]`},
 		{200, `{"nonce":"n","user_id":"@a:b"}`},
 		{429, `{"errcode":"M_LIMIT_EXCEEDED","retry_after_ms":-5}`},
@@ -45,6 +46,7 @@ func FuzzServerAnswers(f *testing.F) {
 		_, _ = c.GetUser(ctx, "@a:b")
 		_, _ = c.ListUsers(ctx, 10)
 		_, _, _ = c.PutUser(ctx, "@a:b", UserUpdate{})
+		_, _, _ = c.CreateUser(ctx, "@a:b")
 		_, _ = c.PasswordHashes(ctx, "@admin:b", "")
 		_, _ = c.Whoami(ctx)
 		_, _ = c.DelegatesAuth(ctx)

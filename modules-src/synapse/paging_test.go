@@ -2,6 +2,7 @@ package synapse
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -13,57 +14,140 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// pagingServer answers the user list with pages of size users, announcing
-// total, and a next_token that never repeats while more is wanted.
-func pagingServer(t *testing.T, total, pages int) (*httptest.Server, *atomic.Int32) {
+// listPage builds one page of the user list: the users from..from+n-1
+// (named @u<i>:test), the total it announces, and whether a next_token
+// follows.
+type listPage func(from, limit, call int) (users []string, total any, next bool)
+
+// listServer answers the user list with the pages page builds.
+func listServer(t *testing.T, page listPage) (*httptest.Server, *atomic.Int32) {
 	var calls atomic.Int32
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		n := int(calls.Add(1))
 		limit, _ := strconv.Atoi(r.URL.Query().Get("limit"))
 		from, _ := strconv.Atoi(r.URL.Query().Get("from"))
-		users := make([]map[string]any, limit)
-		for i := range users {
-			users[i] = map[string]any{"name": fmt.Sprintf("@u%d:test", from+i)}
+		names, total, next := page(from, limit, n)
+		users := make([]map[string]any, len(names))
+		for i, name := range names {
+			users[i] = map[string]any{"name": name}
 		}
-		page := map[string]any{"users": users, "total": total}
-		if pages < 0 || n < pages {
-			page["next_token"] = strconv.Itoa(from + limit)
+		body := map[string]any{"users": users}
+		if total != nil {
+			body["total"] = total
 		}
-		writeJSON(w, http.StatusOK, page)
+		if next {
+			body["next_token"] = strconv.Itoa(from + len(names))
+		}
+		writeJSON(w, http.StatusOK, body)
 	}))
 	t.Cleanup(srv.Close)
 	return srv, &calls
 }
 
-// A server that always sends a new next_token is stopped at the total the
-// first page announced plus slack, not read until memory runs out.
-func TestListUsersEndlessPagesBounded(t *testing.T) {
-	srv, calls := pagingServer(t, 50, -1)
-	_, err := testClient(t, srv.URL, nil).ListUsers(context.Background(), 10)
-	require.Error(t, err)
-	assert.Contains(t, err.Error(), "the user list does not end")
-	assert.Contains(t, err.Error(), "announced a total of 50")
-	// 50 + max(50/10, 10 pages × 10) = 150 users: the 16th page passes it.
-	assert.Equal(t, int32(16), calls.Load())
+// honest is a server of total accounts, paged as Synapse pages them.
+func honest(total int) listPage {
+	return func(from, limit, _ int) ([]string, any, bool) {
+		var names []string
+		for i := from; i < min(from+limit, total); i++ {
+			names = append(names, fmt.Sprintf("@u%d:test", i))
+		}
+		return names, total, from+limit < total
+	}
 }
 
-// Without a total the hard cap still ends it.
-func TestListUsersWithoutTotalHasAHardCap(t *testing.T) {
+func TestListUsersPagesThatAddUp(t *testing.T) {
+	srv, calls := listServer(t, honest(25))
+	users, err := testClient(t, srv.URL, nil).ListUsers(context.Background(), 10)
+	require.NoError(t, err)
+	assert.Len(t, users, 25)
+	assert.Equal(t, int32(3), calls.Load())
+}
+
+// Every way a list can fail to add up is refused: a user missing from it
+// would be created, and one missing from exclusive mode's count would let
+// the threshold pass.
+func TestListUsersThatDoNotAddUpAreRefused(t *testing.T) {
+	for name, tc := range map[string]struct {
+		page listPage
+		want string
+	}{
+		"endless pages": {func(from, limit, _ int) ([]string, any, bool) {
+			names, _, _ := honest(1<<20)(from, limit, 0)
+			return names, 50, true
+		}, "brings more than the 50 accounts it counts"},
+		"short": {func(from, limit, _ int) ([]string, any, bool) {
+			names, _, _ := honest(20)(from, limit, 0)
+			return names, 25, from+limit < 20
+		}, "ends after 20 of the 25 accounts it counts"},
+		"empty page with a next_token": {func(from, limit, _ int) ([]string, any, bool) {
+			if from >= 10 {
+				return nil, 25, true
+			}
+			return honest(25)(from, limit, 0)
+		}, "page 2 of the user list is empty but says more follow"},
+		"the same user twice": {func(from, limit, _ int) ([]string, any, bool) {
+			names, total, next := honest(25)(from, limit, 0)
+			if from == 10 {
+				names[3] = "@u2:test"
+			}
+			return names, total, next
+		}, "holds @u2:test twice"},
+		"no total": {func(from, limit, _ int) ([]string, any, bool) {
+			names, _, next := honest(25)(from, limit, 0)
+			return names, nil, next
+		}, "page 1 of the user list has no total"},
+		"a page longer than asked for": {func(from, limit, _ int) ([]string, any, bool) {
+			names, _, _ := honest(25)(from, limit+1, 0)
+			return names, 25, true
+		}, "page 1 of the user list has 11 users; 10 were asked for"},
+		"a user without a name": {func(from, limit, _ int) ([]string, any, bool) {
+			names, total, next := honest(25)(from, limit, 0)
+			names[0] = ""
+			return names, total, next
+		}, "a user without a name"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			srv, calls := listServer(t, tc.page)
+			_, err := testClient(t, srv.URL, nil).ListUsers(context.Background(), 10)
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tc.want)
+			assert.NotErrorIs(t, err, ErrUserListChanged)
+			var re *ResponseError
+			assert.True(t, errors.As(err, &re), "an answer Synapse does not send: %T", err)
+			assert.LessOrEqual(t, calls.Load(), int32(6), "stopped as soon as it did not add up")
+		})
+	}
+}
+
+// Accounts registered while the pages are read shift Synapse's offsets: the
+// run stops with a message that says to rerun, rather than act on a list
+// that may miss or repeat users.
+func TestListUsersChangedWhileReadSaysRerun(t *testing.T) {
+	srv, _ := listServer(t, func(from, limit, call int) ([]string, any, bool) {
+		total := 25
+		if call > 1 {
+			total = 26 // someone registered after page 1
+		}
+		return honest(total)(from, limit, 0)
+	})
+	_, err := testClient(t, srv.URL, nil).ListUsers(context.Background(), 10)
+	require.ErrorIs(t, err, ErrUserListChanged)
+	assert.Contains(t, err.Error(), "rerun")
+	assert.Contains(t, err.Error(), "page 1 counted 25 accounts, page 2 counted 26")
+}
+
+// A total beyond what the module reads is refused on the first page, before
+// any memory is reserved for it.
+func TestListUsersHugeTotalRefused(t *testing.T) {
 	saved := maxListedUsers
 	maxListedUsers = 1000
 	t.Cleanup(func() { maxListedUsers = saved })
-	srv, calls := pagingServer(t, 0, -1)
+	srv, calls := listServer(t, func(from, limit, _ int) ([]string, any, bool) {
+		names, _, _ := honest(1<<20)(from, limit, 0)
+		return names, 1 << 40, true
+	})
 	_, err := testClient(t, srv.URL, nil).ListUsers(context.Background(), 100)
 	require.Error(t, err)
-	assert.Contains(t, err.Error(), "more than 1000 users")
-	assert.Equal(t, int32(11), calls.Load())
-}
-
-// Accounts registered while the list is read (more than the first total)
-// are fine within the slack.
-func TestListUsersGrowingWithinSlack(t *testing.T) {
-	srv, _ := pagingServer(t, 50, 8)
-	users, err := testClient(t, srv.URL, nil).ListUsers(context.Background(), 10)
-	require.NoError(t, err)
-	assert.Len(t, users, 80)
+	assert.Contains(t, err.Error(), "more than the 1000 this module reads")
+	assert.Equal(t, int32(1), calls.Load())
 }

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -143,4 +144,21 @@ func countRetry(req *http.Request, attempt int) {
 		p.mu.Unlock()
 	}
 	retryLogOf(ctx).note(req.Method, req.URL.Path, cause, waited)
+	if cause != strconv.Itoa(http.StatusTooManyRequests) {
+		// Only a 429 proves that Synapse did nothing with the attempt.
+		if lost, _ := ctx.Value(answerLostKey{}).(*answerLost); lost != nil {
+			lost.Store(true)
+		}
+	}
+}
+
+// answerLost records, for one request, that an attempt was retried after
+// no answer or a 5xx: that attempt may have been applied, so a later answer
+// describes the server after it, not before.
+type answerLost struct{ atomic.Bool }
+
+type answerLostKey struct{}
+
+func withAnswerLost(ctx context.Context, l *answerLost) context.Context {
+	return context.WithValue(ctx, answerLostKey{}, l)
 }

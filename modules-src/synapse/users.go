@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -174,33 +175,48 @@ const maxPrealloc = 100_000
 
 // maxListedUsers bounds the user list whatever the server says: two million
 // accounts (a few GiB of memory) is beyond any server this module is meant
-// for, and a server (or proxy) that keeps sending new pages must not make
-// memory grow without bound.
+// for, and a server (or proxy) that announces more must not make memory grow
+// without bound.
 var maxListedUsers = 2_000_000 // a variable so that a test can lower it
 
-// listSlack is how many more users than the first page's total the list may
-// bring: accounts registered while the pages are read.
-func listSlack(total, pageSize int) int {
-	return max(total/10, 10*pageSize)
-}
+// ErrUserListChanged means accounts were registered while the paged user
+// list was read: Synapse pages by offset in name order, so a new account
+// shifts every later page, and the pages no longer add up to one picture of
+// the server. Nothing can be decided from such a list; a rerun reads it
+// again.
+var ErrUserListChanged = errors.New("the user list changed while it was read (accounts registered meanwhile shift Synapse's pages, so the list is not one picture of the server); nothing was changed: rerun")
 
 // ListUsers reads every local account, deactivated, locked and guest ones
-// included, in pages of pageSize. It is how a batch reads the state of
-// thousands of users in a handful of requests.
+// included, in pages of pageSize: GET /_synapse/admin/v2/users. It is how a
+// batch reads the state of thousands of users in a handful of requests.
+//
+// A list that is wrong would be acted on: a user missing from it is created
+// (or, worse, counted out of exclusive mode's threshold), so the list must
+// prove itself. Every page counts the matching accounts (total) in the same
+// transaction as its rows, so the pages of one unchanged server announce the
+// same total and add up to it, each user once. A total that changes between
+// pages is ErrUserListChanged (rerun); anything else that does not add up (a
+// short or long list, a user twice, an empty page that says more follow, a
+// page longer than asked for, no total) is an answer Synapse does not send,
+// and fails as such.
 func (c *Client) ListUsers(ctx context.Context, pageSize int) ([]User, error) {
 	if pageSize <= 0 {
 		pageSize = 1000
 	}
+	const listPath = "/_synapse/admin/v2/users"
+	lying := func(format string, args ...any) error {
+		return &ResponseError{Method: http.MethodGet, Path: listPath, Status: http.StatusOK, Reason: fmt.Sprintf(format, args...)}
+	}
 	var all []User
 	from := "0"
-	seen := map[string]bool{}
-	limit := -1 // set from the first page's total
-	for {
+	seen := map[string]bool{}  // next tokens asked for
+	names := map[string]bool{} // users received
+	total := -1                // as the first page counted
+	for pages := 1; ; pages++ {
 		// A server (or a proxy) answering the same page again would keep
 		// this loop going forever.
 		if seen[from] {
-			return nil, &ResponseError{Method: http.MethodGet, Path: "/_synapse/admin/v2/users", Status: http.StatusOK,
-				Reason: fmt.Sprintf("the user list does not advance (next_token %q came twice)", from)}
+			return nil, lying("the user list does not advance (next_token %q came twice)", from)
 		}
 		seen[from] = true
 		q := url.Values{
@@ -212,38 +228,106 @@ func (c *Client) ListUsers(ctx context.Context, pageSize int) ([]User, error) {
 		}
 		var page struct {
 			Users     []User       `json:"users"`
-			Total     int          `json:"total"`
+			Total     *int         `json:"total"`
 			NextToken *json.Number `json:"next_token"`
 		}
 		if _, err := c.call(ctx, http.MethodGet, path(adminV2, "users"), q, nil, &page, pageLimit(pageSize)); err != nil {
 			return nil, err
 		}
-		c.noteServerUsers(page.Total)
-		if all == nil && page.Total > 0 && page.Total <= maxPrealloc {
+		c.noteServerUsers(derefInt(page.Total))
+		switch {
+		case page.Total == nil || *page.Total < 0:
+			return nil, lying("page %d of the user list has no total (Synapse counts the accounts on every page)", pages)
+		case total < 0 && *page.Total > maxListedUsers:
+			return nil, lying("the user list announces %d accounts, more than the %d this module reads", *page.Total, maxListedUsers)
+		case total < 0:
+			total = *page.Total
 			// Sized from the server's total, bounded: a wrong total must
-			// not make the module allocate (or panic on) a huge slice.
-			all = make([]User, 0, page.Total)
+			// not make the module allocate a huge slice.
+			all = make([]User, 0, min(total, maxPrealloc))
+		case *page.Total != total:
+			return nil, fmt.Errorf("%w (page 1 counted %d accounts, page %d counted %d)", ErrUserListChanged, total, pages, *page.Total)
 		}
-		if limit < 0 {
-			limit = maxListedUsers
-			if page.Total > 0 {
-				limit = min(page.Total+listSlack(page.Total, pageSize), maxListedUsers)
+		if len(page.Users) > pageSize {
+			return nil, lying("page %d of the user list has %d users; %d were asked for", pages, len(page.Users), pageSize)
+		}
+		for i := range page.Users {
+			name := page.Users[i].Name
+			switch {
+			case name == "":
+				return nil, lying("page %d of the user list has a user without a name", pages)
+			case names[name]:
+				return nil, lying("the user list holds %s twice", untrusted(name, maxErrorText))
 			}
+			names[name] = true
 		}
-		if len(all)+len(page.Users) > limit {
-			return nil, &ResponseError{Method: http.MethodGet, Path: "/_synapse/admin/v2/users", Status: http.StatusOK,
-				Reason: fmt.Sprintf("the user list does not end: more than %d users came in %d pages (the first page announced a total of %d, and next_token keeps changing)", limit, len(seen), page.Total)}
+		if len(all)+len(page.Users) > total {
+			return nil, lying("the user list brings more than the %d accounts it counts", total)
 		}
 		all = append(all, page.Users...)
-		if page.NextToken == nil || page.NextToken.String() == "" || len(page.Users) == 0 {
+		more := page.NextToken != nil && page.NextToken.String() != ""
+		switch {
+		case more && len(page.Users) == 0:
+			return nil, lying("page %d of the user list is empty but says more follow (next_token %q)", pages, untrusted(page.NextToken.String(), maxHeader))
+		case !more && len(all) != total:
+			return nil, lying("the user list ends after %d of the %d accounts it counts", len(all), total)
+		case !more:
 			return all, nil
 		}
 		from = page.NextToken.String()
 	}
 }
 
-// PutUser creates or modifies a user. created is true when Synapse answered
-// 201 (the user did not exist before).
+// CreateResult is what a create-only PUT found.
+type CreateResult int
+
+// The outcomes of CreateUser.
+const (
+	// Created: this request created the account (Synapse answered 201).
+	Created CreateResult = iota
+	// Existed: the account, or one whose ID differs only in case, existed
+	// before this request (200, or 400 M_USER_IN_USE when it appeared
+	// between Synapse's own lookup and its insert).
+	Existed
+	// MaybeCreated: an attempt's answer was lost (a cut connection, a
+	// 5xx) and a retry found the account: the lost attempt may have created
+	// it, or someone else did meanwhile. Nothing tells which.
+	MaybeCreated
+)
+
+// CreateUser creates an account that does not exist, and leaves one that
+// does exist exactly as it is: PUT /_synapse/admin/v2/users/<id> with an
+// empty body. Synapse's PUT creates or modifies (there is no create-only
+// call, synapse#8165), but a modify with no keys changes nothing, so this
+// request can never land on an account someone else created. What a create
+// should set (the password above all) goes into a second PUT, sent only
+// after a 201. u is the account as Synapse answered (nil after
+// M_USER_IN_USE).
+func (c *Client) CreateUser(ctx context.Context, userID string) (res CreateResult, u *User, err error) {
+	lost := &answerLost{}
+	var answer User
+	status, err := c.call(withAnswerLost(ctx, lost), http.MethodPut, path(adminV2, "users", userID), nil, struct{}{}, &answer, limitUser)
+	switch {
+	case err == nil && status == http.StatusCreated:
+		answer.Detailed = true
+		return Created, &answer, nil
+	case err == nil:
+		answer.Detailed = true
+		u = &answer
+	case HasErrcode(err, ErrcodeUserInUse):
+	default:
+		return 0, nil, err
+	}
+	if lost.Load() {
+		return MaybeCreated, u, nil
+	}
+	return Existed, u, nil
+}
+
+// PutUser modifies a user: PUT /_synapse/admin/v2/users/<id>. created is
+// true when Synapse answered 201 (the user did not exist before); callers
+// that may meet a missing account create it with CreateUser first, since
+// this PUT would create it with whatever the update carries.
 func (c *Client) PutUser(ctx context.Context, userID string, update UserUpdate) (after *User, created bool, err error) {
 	var u User
 	status, err := c.call(ctx, http.MethodPut, path(adminV2, "users", userID), nil, update, &u, limitUser)
@@ -252,6 +336,29 @@ func (c *Client) PutUser(ctx context.Context, userID string, update UserUpdate) 
 	}
 	u.Detailed = true
 	return &u, status == http.StatusCreated, nil
+}
+
+// MayHaveApplied reports whether a write that failed with err may still
+// have been applied; changes is how many changes the request carried. A 401
+// or a 429 is refused before anything is done, a redirect never reached
+// Synapse, and Synapse checks a request before applying it, so a 4xx to a
+// request of one change means nothing was applied. No answer (a cut
+// connection, a timeout), a 5xx, an answer that is not Synapse's, or a 4xx
+// midway through a PUT of several fields (Synapse applies them one by one,
+// without a transaction) leave it unknown.
+func MayHaveApplied(err error, changes int) bool {
+	status := StatusOf(err)
+	var foreign *ResponseError
+	if errors.As(err, &foreign) && foreign.Status >= 300 && foreign.Status < 400 {
+		return false
+	}
+	switch {
+	case status == http.StatusUnauthorized || status == http.StatusTooManyRequests:
+		return false
+	case status >= 400 && status < 500:
+		return changes > 1
+	}
+	return true
 }
 
 // Deactivate deactivates a user; erase also removes its profile data and
@@ -286,4 +393,12 @@ func (c *Client) UsernameAvailable(ctx context.Context, localpart string) (bool,
 		return false, err
 	}
 	return out.Available, nil
+}
+
+// derefInt is *n, or 0 for a missing number.
+func derefInt(n *int) int {
+	if n == nil {
+		return 0
+	}
+	return *n
 }

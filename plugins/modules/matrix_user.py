@@ -47,6 +47,10 @@ options:
         O(displayname), O(avatar_url), O(user_type), O(locked), O(threepids), O(external_ids)).
       - Current state is read in bulk (pages of the user list, and one request for all password hashes when many
         users use O(update_password=always)), and changes are sent with O(concurrency) requests in flight.
+      - The user list must add up before anything is written. Pages whose count does not match the C(total) Synapse
+        announces, that hold a user twice or a user of another server, or an empty page that says more follow, fail
+        the run. Accounts registered while the pages are read shift them (Synapse pages by offset); the run then
+        fails and says to rerun.
       - One user's failure does not stop the others; the result lists every user with what was done.
       - The same user twice (also V(John) and V(@john:server)) is refused before any request, and so is an entry with a
         key that is not one of these, naming the entry by index and user (users[2] (ex-staff)), the key and the
@@ -128,6 +132,13 @@ options:
       - V(absent) deactivates the account; with O(erase), its profile data is erased too. Synapse cannot delete accounts.
         A user that does not exist is created deactivated, which reserves the ID (Synapse never lets anyone register
         a deactivated user's ID again).
+      - A create never lands on an account that exists. Synapse's user PUT creates or modifies, so the module creates
+        with an empty PUT (which changes nothing on an account that exists) and sends the password and the other fields
+        in a second PUT only when that one created the account. An account that someone else created between the
+        module's read and its create is handled as the existing account it is (with O(update_password=on_create), its
+        password is not set), and a warning says so. When the answer to the create is lost and a retry finds the
+        account, no password is sent to it; the user fails, saying that it may have been created, and a rerun with
+        O(update_password=always) sets the password.
       - V(absent) cannot be combined with the other fields (a deactivated account has no password and cannot be locked).
     type: str
     choices: [present, absent]
@@ -140,6 +151,12 @@ options:
     description:
       - The user's password. Synapse enforces no password policy on the admin API.
       - Required to create a user with only O(registration_shared_secret).
+      - Sent in the PUT that follows the create (see O(state)). When that PUT fails, the account exists without its
+        password; the user fails, saying so, and a rerun with O(update_password=always) sets it (with
+        O(update_password=on_create) a rerun cannot tell that account from one someone else made, and leaves it).
+      - A Synapse whose password login or local password database is off (C(password_config.enabled),
+        C(password_config.localdb_enabled)) sets no password after a create. The first refusal fails that user and
+        keeps every other password back, so no more accounts are created without theirs.
       - A reactivated account gets this password whatever O(update_password) says, since deactivation removed its old one.
     type: str
   update_password:
@@ -162,7 +179,14 @@ options:
     type: bool
     default: true
   password_pepper:
-    description: The C(password_config.pepper) of Synapse's configuration, needed to compare passwords when the server uses one.
+    description:
+      - The C(password_config.pepper) of Synapse's configuration, needed to compare passwords when the server uses one.
+      - It is checked against the server. A compared password that matches proves it; otherwise the first password the
+        run sets is sent alone (a new user's when there is one) and read back from the stored hash before any other.
+        When it does not match, the pepper is wrong; that user fails naming O(password_pepper), and no password that a
+        comparison found changed is sent (the comparison used the wrong pepper, and setting it would log the user out on
+        every run). A wrong pepper costs at most one password write per run. In a login run, the admin's own stored
+        hash, when it comes with the others, also proves it.
     type: str
     default: ""
   admin:
@@ -227,7 +251,14 @@ options:
         whole truth. Check mode lists them first.
       - Never touches the admin the module authenticates as, guest accounts, accounts of application services (bridges
         manage theirs), or accounts matching a O(protect) pattern. Deactivation is not erasure.
-      - Refused with an empty O(users) list, and with only O(registration_shared_secret).
+      - Refused with an empty O(users) list, and with only O(registration_shared_secret). An entry whose account cannot
+        be told (a full ID on another server, such as a typo V(@bot:exmaple.org), or a name that several legacy accounts
+        share in different case) stops the run before any change, since the account it was meant to keep would be
+        deactivated as undeclared.
+      - No user list of Synapse says which accounts belong to an application service, so each undeclared account is read
+        before it is counted. The threshold decides first; the run reads, in rounds, only as many as could still take it
+        past O(max_deactivations), so a refused run stops reading early, and once a bridge's account is found the rest of
+        its namespace is read last. Protecting a bridge's namespace (V(telegram_*)) skips its accounts without a read.
       - A safety threshold stops a list cut short by mistake from emptying the server; see O(max_deactivations).
     type: bool
     default: false
@@ -258,10 +289,18 @@ options:
         V([a-z]) and V([!a-z]) one character of a class, and V(\\) makes the next character literal.
       - Protect the server notices account (C(server_notices.system_mxid_localpart)) and service accounts that are not
         declared.
+      - A pattern that no account can match is refused before any request, naming the rule (a full ID without its
+        server such as V(@notices), a server part without V(@) such as V(notices:example.com), a space, a character no
+        localpart has).
+        A full ID on another server than the homeserver's is refused before any write (before any request with
+        O(server_name)).
     type: list
     elements: str
     default: []
 notes:
+  - C(changed) is true when Synapse acknowledged a write (in check mode, when one would be sent), or when a write was sent
+    whose answer was lost (no answer, a 5xx, a refusal midway through a PUT of several fields); the message then says it
+    may have been applied. A write Synapse refused, or one never sent (the run interrupted), is no change.
   - The module talks HTTP only. It runs on the host the task targets, which needs to reach O(homeserver_url); to run it on
     the controller, use C(delegate_to=localhost). Binaries ship for Linux and macOS on x86_64 and arm64.
   - Option values are coerced as Ansible's argument spec does, with one difference. A boolean, list or dict given for a
@@ -395,7 +434,8 @@ user_id:
 user:
   description:
     - The user's state after the run (predicted in check mode). No secrets.
-    - Null when it cannot be known (only O(registration_shared_secret) given and the user existed).
+    - Null when it cannot be known (only O(registration_shared_secret) given and the user existed), and when a create
+      failed (no account was made).
   returned: with O(user)
   type: dict
   contains:
@@ -468,11 +508,11 @@ users:
           of their other sessions. Empty when unchanged.
       type: str
     error:
-      description: Why the user failed.
+      description: Why the user failed, beginning with its entry, such as "users[3] (john)".
       type: str
       returned: when the user failed
     warnings:
-      description: Warnings about this user.
+      description: Warnings about this user, each beginning with its entry.
       type: list
       elements: str
       returned: when there are any

@@ -31,12 +31,15 @@ func TestExclusiveProtectAndThreshold(t *testing.T) {
 		"protect":   []any{"bot-*", "bot*y", "@BOT+*:" + srv.ServerName, "bot.?"},
 	}
 
-	// The defaults allow min(10, 25 % of 12 = 3): 6 is too many.
+	// The defaults allow min(10, 25 % of 12 = 3): 6 is too many, which
+	// the first 4 read already show; the other 2 are not read.
 	for _, check := range []bool{true, false} {
 		r := f.run(t, merge(args, map[string]any{"_ansible_check_mode": check}))
 		require.True(t, r.failed(), "check=%v: %s", check, r.Stdout)
 		f.requireNoWrites(t)
-		assert.Contains(t, r.msg(), "would deactivate 6 undeclared users")
+		assert.Contains(t, r.msg(), "would deactivate at least 4 undeclared users")
+		assert.Contains(t, r.msg(), "2 more undeclared accounts were not read: "+srv.UserID("s4")+", "+srv.UserID("s5"))
+		assert.Equal(t, 4, countContaining(pathsOf(f), "/_synapse/admin/v2/users/"), "4 accounts read")
 		assert.Contains(t, r.msg(), "of the 12 active local accounts")
 		assert.Contains(t, r.msg(), "max_deactivations 10, max_deactivations_percent 25%, so at most 3")
 		assert.Contains(t, r.msg(), srv.UserID("robot-1"))

@@ -84,7 +84,7 @@ func TestCreateThenRerunIsUnchanged(t *testing.T) {
 	assert.True(t, r.bool("created"))
 	assert.Equal(t, "created", r.str("action"))
 	assert.Equal(t, f.srv.UserID(name), r.str("user_id"))
-	assert.Len(t, f.proxy.Writes(), 1, "a create is one PUT")
+	assert.Len(t, f.proxy.Writes(), 2, "a create is an empty PUT, then the password and fields")
 	assert.Equal(t, map[string]any{"total": 0.0, "429": 0.0, "connection": 0.0}, r.Result["retries"], "a normal run retries nothing")
 
 	u := f.read(t, name)
@@ -248,7 +248,8 @@ func TestPasswordPepper(t *testing.T) {
 	srv := synapsetest.New(t, synapsetest.Config{Pepper: "pepper-for-tests-91"})
 	f := fixtureOn(t, srv)
 	name := uniqueUser("pepper")
-	f.run(t, map[string]any{"user": name, "password": "peppered-pass-1"}).mustSucceed(t)
+	f.run(t, map[string]any{"user": name, "password": "peppered-pass-1", "password_pepper": "pepper-for-tests-91"}).mustSucceed(t)
+	assert.Equal(t, 1, countContaining(pathsOf(f), "/search_users/"), "the password set is read back once")
 
 	r := f.run(t, map[string]any{"user": name, "password": "peppered-pass-1", "update_password": "always", "password_pepper": "pepper-for-tests-91"}).mustSucceed(t)
 	assert.False(t, r.changed(), "with the server's pepper the password matches")
@@ -558,15 +559,45 @@ func TestAppserviceNamespace(t *testing.T) {
 	assert.Contains(t, r.msg(), "application service")
 }
 
+// With password login off (or its local database, as LDAP setups have it),
+// Synapse sets no password with a PUT on an existing account, and a create
+// sends its password in a PUT of its own (see creates_test.go). The first
+// refusal keeps every other password back: no more accounts are created
+// without theirs, and the message names the cause and the fix.
 func TestPasswordChangeDisabled(t *testing.T) {
 	srv := synapsetest.New(t, synapsetest.Config{PasswordLoginDisabled: true})
 	f := fixtureOn(t, srv)
 	name := uniqueUser("nopwlogin")
-	f.run(t, map[string]any{"user": name, "password": "initial-pass-1"}).mustSucceed(t)
+	_, err := srv.Register(name, "initial-pass-1", false)
+	require.NoError(t, err)
 	r := f.run(t, map[string]any{"user": name, "password": "changed-pass-2", "update_password": "always"})
 	assert.True(t, r.failed())
+	assert.False(t, r.changed())
 	assert.Contains(t, r.msg(), "Password change disabled")
 	assert.Contains(t, r.msg(), name)
+	assert.Contains(t, r.msg(), "leave password out of the declaration")
+	assert.NotContains(t, r.msg(), "is not a server admin", "the 403 is about passwords, not the token")
+
+	p := uniqueUser("nopwnew")
+	users := []any{
+		map[string]any{"username": p + "-a", "password": "new-pass-a"},
+		map[string]any{"username": p + "-b", "password": "new-pass-b"},
+		map[string]any{"username": p + "-c"},
+	}
+	r = f.run(t, map[string]any{"users": users})
+	require.True(t, r.failed())
+	sum := r.summary()
+	assert.Equal(t, 1, sum["created"], "the user declared without a password: %v", sum)
+	assert.Equal(t, 2, sum["failed"])
+	held := 0
+	for _, u := range []string{p + "-a", p + "-b"} {
+		if f.read(t, u) == nil {
+			held++
+			assert.Contains(t, r.batchUsers()[srv.UserID(u)]["error"], "it was not created (it would have been left without its password)")
+		}
+	}
+	assert.Equal(t, 1, held, "after the first refusal, no account is created without its password")
+	assert.NotNil(t, f.read(t, p+"-c"))
 }
 
 func TestUnreachable(t *testing.T) {
