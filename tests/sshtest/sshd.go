@@ -314,3 +314,29 @@ func freePort() (int, error) {
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
+
+// Credential runs a command as a local account (for tests that need a second
+// local user on the target, such as one attacking the module's cache).
+func Credential(name string) (*syscall.Credential, error) {
+	uid, gid, _, err := UserIDs(name)
+	if err != nil {
+		return nil, err
+	}
+	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}, nil
+}
+
+// MountNoexec mounts a small tmpfs with noexec on dir (mode 1777, as /tmp
+// often is) and returns the function that unmounts it. It needs root, as
+// the SSH tests do.
+func MountNoexec(dir string) (func(), error) {
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "noexec,nosuid,nodev,size=64m,mode=1777", "mxadmin-noexec", dir).CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("mount -t tmpfs -o noexec on %s: %v\n%s", dir, err, out)
+	}
+	return func() {
+		if exec.Command("umount", dir).Run() != nil {
+			// Busy (a process of the test still in it): detach it now, the
+			// kernel frees it when the last user goes.
+			_ = exec.Command("umount", "-l", dir).Run()
+		}
+	}, nil
+}
