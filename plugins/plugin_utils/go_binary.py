@@ -108,6 +108,11 @@ SHA256_FUNC = (
 PRIVATE_FUNC = 'private() { case $(ls -ld "$1" 2>/dev/null) in drwx------|drwx------[!+]*) return 0 ;; esac; return 1; }'
 
 
+def _any_case(text):
+    """A case pattern matching text in any letter case ('linux x86_64' matches 'Linux x86_64'), without running tr."""
+    return "".join("[%s%s]" % (c.upper(), c.lower()) if c.isalpha() else shlex.quote(c) if not c.isalnum() else c for c in text)
+
+
 def run_script(cases, cache_dir, env):
     """The one remote command of a task: platform, cache check, and the run itself on a hit.
 
@@ -122,21 +127,21 @@ def run_script(cases, cache_dir, env):
     in a directory just found private, where only the user (and root) can
     replace it.
     """
-    table = " ".join("%s) n=%s; s=%s ;;" % (shlex.quote("%s %s" % key), name, digest) for key, name, digest in cases)
+    table = " ".join("%s) n=%s; s=%s ;;" % (_any_case("%s %s" % key), name, digest) for key, name, digest in cases)
     return "\n".join([
         "umask 077",
         SHA256_FUNC,
         PRIVATE_FUNC,
         "d=%s" % cache_dir,
-        'p=$(uname -sm 2>/dev/null | tr "[:upper:]" "[:lower:]")',
+        "p=$(uname -sm 2>/dev/null)",
         "n= s= h= f=",
         "case $p in %s *) ;; esac" % table,
         # w: why a miss missed, for the message when a fresh install misses too.
         'w="no binary for this platform"',
         'if [ -n "$n" ]; then',
-        ' w="$d is missing, a symbolic link, not a directory of $(id -un) or not private (0700)"',
+        ' w="$d is missing, a symbolic link, not the user\'s or not private (0700)"',
         ' if [ -d "$d" ] && [ ! -h "$d" ] && [ -O "$d" ] && private "$d"; then',
-        '  w="the binary is missing, a symbolic link or not a file of $(id -un)"',
+        '  w="the binary is missing, a symbolic link or not the user\'s"',
         '  if [ -f "$d/$n" ] && [ ! -h "$d/$n" ] && [ -O "$d/$n" ]; then',
         '   f="$d/$n"',
         '   if { command exec 9<"$f"; } 2>/dev/null && [ -e /proc/self/fd/9 ]; then f=/proc/self/fd/9; fi',
