@@ -14,17 +14,42 @@ cache, under the remote temp root of the user the module runs as
 mode 0700), one file per version, platform and SHA-256, and the arguments go
 to it on standard input:
 
-* one remote command finds the platform (``uname -sm``), checks the cached
-  binary's SHA-256 and, when it matches, runs it with the arguments on stdin;
-* only when that command reports a miss (first run, new version, changed or
-  truncated file) is the binary uploaded, verified and renamed into place (a
-  temp name first, so that concurrent runs never see half a file), old
-  versions are removed, and the command is run again.
+* one remote command (run_script) finds the platform (``uname -sm``), checks
+  the cache and, on a hit, runs the binary with the arguments on stdin. The
+  check is made on every run: the directory must be a real directory (not a
+  symlink) of the user's with mode 0700 and no ACL, the binary a regular file
+  of the user's (not a symlink) with the expected SHA-256. Where /proc is
+  mounted (Linux) the binary is opened once and the open descriptor is what
+  is checked, hashed and executed (``/proc/self/fd/9``), so that what runs is
+  what verified even if the name is swapped in between; elsewhere (macOS) the
+  name is executed in the directory just found private, which only the user
+  and root can change. That leaves the directories above the cache: another
+  user who can rename entries in one of them can swap the whole cache
+  directory on macOS, as they could Ansible's own temp files.
+* anything else is a miss. Only then (first run, new version, a changed,
+  truncated, foreign or symlinked file, a loosened directory) is the binary
+  uploaded and the install (install_script) run: it makes the directory
+  private again (0700, ACL removed, with a warning), removes whatever others
+  could have put in it while it was open, verifies the upload, renames it
+  into place (a temp name first, so that concurrent runs never see half a
+  file), removes old versions, and the command is run again. What cannot be
+  repaired safely (the cache path is a symlink, another user's directory, or
+  a file) fails, naming the path and ansible_remote_tmp.
+* a binary the host refuses to execute (exit code 126: remote_tmp on a
+  filesystem mounted noexec) fails saying so, naming ansible_remote_tmp.
+* the script's messages are read from both output streams: the install runs
+  on a tty over SSH, where stderr is merged into stdout and ends in ssh's
+  "Shared connection ... closed".
 
 With ``async`` Ansible's async_wrapper needs a module file and an args file
 in the task's temp dir, and a few connection and become plugins (``su``, for
 one) cannot pass data on stdin; those tasks take Ansible's own path, and the
 binary removes the args file as soon as it has read it.
+
+The binary stops its run (requests cancelled, a login run logged out) when it
+gets SIGTERM, SIGINT or SIGHUP, and when its standard output hangs up: over
+SSH nothing signals it when ansible-playbook is interrupted, but sshd closes
+the pipe its result would go to (see modules-src/modules/controller.go).
 """
 
 from __future__ import annotations
