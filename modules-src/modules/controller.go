@@ -21,16 +21,18 @@ const hangupInterval = 200 * time.Millisecond
 // output) is closed, and returns when done is closed or after calling gone.
 //
 // It is how the module notices that ansible-playbook was interrupted while
-// the module runs over SSH. On Ctrl-C (ansible-core 2.16 to 2.21, SSH
-// multiplexing on, no tty) the ssh client on the controller dies and sshd
-// closes the session's pipes, but nothing signals the module: no SIGHUP
-// (there is no terminal), no new parent (the shell that started the module
-// waits for it, and sshd keeps the shared connection). What changes is its
-// standard output, where the result would go: poll(2) reports POLLERR
-// (Linux, pipe) or POLLHUP (macOS, sockets, a hung-up terminal) on it. Its
-// standard input says nothing: the arguments were read to its end before
-// the run began. A file or /dev/null as standard output never hangs up; a
-// closed one is not watched.
+// the module runs over SSH. On Ctrl-C (seen with ansible-core 2.16 and 2.19,
+// Ansible's SSH defaults: a shared connection, no tty) the ssh client on the
+// controller dies and sshd closes the session's pipes, but nothing signals
+// the module: no SIGHUP (there is no terminal), no new parent (the shell that
+// started the module waits for it, and sshd's session stays for the shared
+// connection). What changes is its standard output, where the result would
+// go: poll(2) reports POLLERR (Linux, pipe) or POLLHUP (macOS, sockets, a
+// hung-up terminal, as with become_method su) on it. Its standard input
+// says nothing: the arguments were read to its end before the run began.
+// A file or /dev/null as standard output never hangs up; a closed one is
+// not watched. (When ansible-playbook is killed outright its worker goes
+// on with the connection open: nothing on the target can tell.)
 //
 // The poll asks for POLLOUT with a zero timeout on every look: macOS reports
 // a hang-up only for an event asked for, and POLLOUT is always ready, so the
