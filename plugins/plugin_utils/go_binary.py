@@ -17,7 +17,7 @@ to it on standard input:
 * one remote command (run_script) finds the platform (``uname -sm``), checks
   the cache and, on a hit, runs the binary with the arguments on stdin. The
   check is made on every run: the directory must be a real directory (not a
-  symlink) of the user's with mode 0700 and no ACL, the binary a regular file
+  symlink) of the user's with mode 0700 (on macOS no ACL), the binary a regular file
   of the user's (not a symlink) with the expected SHA-256. Where /proc is
   mounted (Linux) the binary is opened once and the open descriptor is what
   is checked, hashed and executed (``/proc/self/fd/9``), so that what runs is
@@ -29,7 +29,7 @@ to it on standard input:
 * anything else is a miss. Only then (first run, new version, a changed,
   truncated, foreign or symlinked file, a loosened directory) is the binary
   uploaded and the install (install_script) run: it makes the directory
-  private again (0700, ACL removed, with a warning), removes whatever others
+  private again (0700, a macOS ACL removed, with a warning), removes whatever others
   could have put in it while it was open, verifies the upload, renames it
   into place (a temp name first, so that concurrent runs never see half a
   file), removes old versions, and the command is run again. What cannot be
@@ -104,9 +104,10 @@ CACHE_PREFIX = "mxadmin_synapse-"
 MISS_MARKER = "MXADMIN-SYNAPSE-CACHE-MISS"
 # What it prints on stderr, followed by the cache name, when it runs one.
 RUN_MARKER = "MXADMIN-SYNAPSE-RUN "
-# What it prints on stdout when the shell found the verified binary and could
-# not execute it (exit code 126: a noexec mount, most often).
-NOEXEC_MARKER = "MXADMIN-SYNAPSE-CANNOT-EXECUTE"
+# What it prints on stdout, followed by the binary's path, when the shell
+# found the verified binary and could not execute it (exit code 126: a
+# noexec mount, most often).
+NOEXEC_MARKER = "MXADMIN-SYNAPSE-CANNOT-EXECUTE "
 # What the install script prints, followed by the reason, when the cache
 # cannot be used, and when it repaired the cache. Both go to stdout, and are
 # looked for in both streams: the install runs on a tty over SSH, where the
@@ -126,11 +127,15 @@ SHA256_FUNC = (
     " | { read -r h _ && echo \"$h\"; }; }"
 )
 
-# Whether the directory "$1" is private: 'ls -ld' says drwx------, with no
-# ACL ('+': on macOS an ACL lets others in whatever the mode says; on Linux
-# the group bits show an ACL's mask). The one command a hit runs that it did
-# not run before.
-PRIVATE_FUNC = 'private() { case $(ls -ld "$1" 2>/dev/null) in drwx------|drwx------[!+]*) return 0 ;; esac; return 1; }'
+# Whether the directory "$1" is private: 'ls -ld' says drwx------. An ACL
+# ('+' after the mode) is accepted on Linux only, where the group bits show
+# the ACL's mask, so that ------ leaves every other entry without rights; on
+# macOS an ACL grants what it says whatever the mode. $p is 'uname -s[m]'.
+# The one command a hit runs that it did not run before.
+PRIVATE_FUNC = (
+    'private() { case $(ls -ld "$1" 2>/dev/null) in drwx------|drwx------[!+]*) return 0 ;;'
+    " drwx------+*) case $p in [Ll]inux*) return 0 ;; esac ;; esac; return 1; }"
+)
 
 
 def _any_case(text):
@@ -179,7 +184,7 @@ def run_script(cases, cache_dir, env):
         ' echo "%s$n" >&2' % RUN_MARKER,
         ' %s"$f" -; r=$?' % ((env + " ") if env else ""),
         # 126: the shell found the file and could not execute it.
-        ' [ "$r" = 126 ] && echo %s' % NOEXEC_MARKER,
+        ' [ "$r" = 126 ] && echo "%s$d/$n"' % NOEXEC_MARKER,
         ' exit "$r"',
         "fi",
         # Not run: read (and drop) the arguments so that the sender never
@@ -207,7 +212,7 @@ def install_script(cache_dir, upload, name, digest):
         PRIVATE_FUNC,
         'fail() { echo "%s$*"; exit 1; }' % ERROR_MARKER,
         "d=%s" % cache_dir,
-        "u=$(id -u)",
+        "p=$(uname -s 2>/dev/null) u=$(id -u)",
         '[ -h "$d" ] && fail "$d is a symbolic link; the cache must be a directory of its own: remove the link"',
         'if [ ! -d "$d" ]; then',
         ' [ -e "$d" ] && fail "$d exists and is not a directory: remove it"',
@@ -437,13 +442,14 @@ class GoBinaryAction(ActionBase):
             res = self._low_level_execute_command(script, in_data=in_data)
             stdout = res.get("stdout") or ""
             lines = stdout.splitlines()
-            if res.get("rc") == 126 and NOEXEC_MARKER in lines:
+            refused = _marked({"stdout": stdout}, NOEXEC_MARKER)
+            if res.get("rc") == 126 and refused:
                 stderr = "".join(line for line in (res.get("stderr") or "").splitlines(True) if not line.startswith(RUN_MARKER))
                 raise AnsibleActionFail(
-                    "mxadmin.synapse.%s: the host the module runs on refused to execute the module binary in its cache "
-                    "(%s): its remote temp dir is most likely on a filesystem mounted noexec (a /tmp mounted so, for "
-                    "one). Set %s to a directory on a filesystem that allows execution, such as ~/.ansible/tmp."
-                    % (self.MODULE, stderr.strip()[:300] or "exit code 126", REMOTE_TMP_FIX)
+                    "mxadmin.synapse.%s: the host the module runs on refused to execute the module binary %s (%s): "
+                    "its remote temp dir is most likely on a filesystem mounted noexec (a /tmp mounted so, for one). "
+                    "Set %s to a directory on a filesystem that allows execution, such as ~/.ansible/tmp."
+                    % (self.MODULE, refused[-1], stderr.strip()[:300] or "exit code 126", REMOTE_TMP_FIX)
                 )
             if MISS_MARKER not in lines:
                 break
