@@ -6,6 +6,7 @@ require (
 	github.com/hashicorp/go-retryablehttp v0.7.8
 	github.com/stretchr/testify v1.12.1
 	golang.org/x/crypto v0.44.0
+	golang.org/x/sys v0.38.0
 	golang.org/x/text v0.31.0
 )
 

@@ -92,7 +92,7 @@ func Main(argsPath string, stdout io.Writer) int {
 			return ansible.Fail(err.Error())
 		}
 		verbosity = internal.Verbosity
-		ctx, stop := interruptible(withRole(synapse.WithRetryLog(context.Background(), retries), role))
+		ctx, stop := interruptible(withRole(synapse.WithRetryLog(context.Background(), retries), role), stdout)
 		defer stop()
 		res = m.Run(ctx, params, internal)
 		if w := params.Warnings(); len(w) > 0 {
@@ -120,15 +120,24 @@ func Main(argsPath string, stdout io.Writer) int {
 	return 0
 }
 
-// interruptible is the context of a run: SIGTERM or SIGINT (Ansible's task
-// timeout, Ctrl-C) cancels it, so that requests stop, a login run logs out
-// (bounded), and the module still prints its one JSON result instead of
-// dying with the run's device and token left valid. A second signal is
-// handled the same way; only SIGKILL ends the module at once.
-func interruptible(parent context.Context) (context.Context, func()) {
+// interruptible is the context of a run: SIGTERM, SIGINT or SIGHUP
+// (Ansible's task timeout, Ctrl-C, a closed terminal) cancels it, and so
+// does the end of the controller, seen as the hang-up of stdout when it is a
+// pipe, socket or terminal (see watchHangup: over SSH, no signal reaches the
+// module when ansible-playbook is interrupted). Cancelled, requests stop, a
+// login run logs out (bounded), exclusive mode deactivates no one more, and
+// the module still prints its one JSON result instead of dying with the
+// run's device and token left valid. A second signal is handled the same
+// way; only SIGKILL ends the module at once.
+func interruptible(parent context.Context, stdout io.Writer) (context.Context, func()) {
 	ctx, cancel := context.WithCancelCause(parent)
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGTERM, os.Interrupt)
+	if !signal.Ignored(syscall.SIGHUP) {
+		// Started under nohup, SIGHUP stays ignored: whoever started it
+		// asked for the run to outlive the terminal.
+		signal.Notify(sigs, syscall.SIGHUP)
+	}
 	done := make(chan struct{})
 	go func() {
 		select {
@@ -137,6 +146,10 @@ func interruptible(parent context.Context) (context.Context, func()) {
 		case <-done:
 		}
 	}()
+	if f, ok := stdout.(*os.File); ok {
+		fd := int(f.Fd())
+		go watchHangup(fd, hangupInterval, func() { cancel(errControllerGone) }, done)
+	}
 	return ctx, func() {
 		signal.Stop(sigs)
 		close(done)
@@ -150,6 +163,8 @@ func signalName(sig os.Signal) string {
 		return "SIGTERM"
 	case os.Interrupt:
 		return "SIGINT"
+	case syscall.SIGHUP:
+		return "SIGHUP"
 	}
 	return sig.String()
 }

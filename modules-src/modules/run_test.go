@@ -211,7 +211,7 @@ func TestModulesRefuseBeforeAnyRequest(t *testing.T) {
 }
 
 func TestInterruptible(t *testing.T) {
-	ctx, stop := interruptible(context.Background())
+	ctx, stop := interruptible(context.Background(), nil)
 	defer stop()
 	require.NoError(t, syscall.Kill(os.Getpid(), syscall.SIGTERM))
 	select {
@@ -221,10 +221,10 @@ func TestInterruptible(t *testing.T) {
 	}
 	assert.EqualError(t, context.Cause(ctx), "interrupted by SIGTERM")
 	assert.Equal(t, "SIGINT", signalName(os.Interrupt))
-	assert.Equal(t, "hangup", signalName(syscall.SIGHUP))
+	assert.Equal(t, "SIGHUP", signalName(syscall.SIGHUP))
 
 	// Stopped: the context ends without a cause of its own.
-	ctx, stop = interruptible(context.Background())
+	ctx, stop = interruptible(context.Background(), nil)
 	stop()
 	assert.ErrorIs(t, context.Cause(ctx), context.Canceled)
 }

@@ -35,7 +35,8 @@ options:
       - May not contain whitespace or control characters.
       - The module logs in once per run on a device of its own, C(MXADMIN_SYNAPSE_ANSIBLE_<login time>_<random>), so
         that runs at the same time never log each other out, and logs out at the end of the run, also when it is
-        stopped by SIGTERM or SIGINT (within 10 seconds; the result then fails and says so).
+        stopped by SIGTERM, SIGINT or SIGHUP, or by Ctrl-C of C(ansible-playbook) over SSH, which the module sees as its
+        output closing (within 10 seconds; the result then fails and says so).
       - A run killed outright (SIGKILL, a crash of the host) cannot log out; the next real login run removes the devices of
         that prefix not used for 30 minutes (a live run sends a request at least every 5 minutes, so it is never cut
         off), so devices do not pile up and their tokens stop working.

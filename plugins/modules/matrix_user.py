@@ -310,8 +310,11 @@ notes:
     as 1.1). An unknown option fails naming the closest valid one (for C(display_name), C(displayname)).
   - Runs with C(async) too (Ansible's async wrapper needs Python on the host the module runs on).
   - On the host the module runs on, the binary is kept in C(<remote_tmp>/mxadmin_synapse/) of the user the module runs as
-    (by default C(~/.ansible/tmp/mxadmin_synapse/)), verified by SHA-256 before every run and uploaded only when missing or
-    changed; the arguments reach it on standard input, so no secret is written to that host's disk. C(async) tasks, and
+    (by default C(~/.ansible/tmp/mxadmin_synapse/)), verified before every run (the directory the user's own and 0700, the
+    file the user's own, neither a symlink, the SHA-256; on Linux the file that verified is the one executed) and uploaded
+    only when missing or changed; a directory open to others is made private again (with a warning), one that cannot be
+    (a symlink, another user's) fails naming the path and C(ansible_remote_tmp). The arguments reach the binary on
+    standard input, so no secret is written to that host's disk. C(async) tasks, and
     connection or become plugins that cannot pass data on stdin (C(become_method=su) with ansible-core 2.19), take
     Ansible's own path instead (binary and args file in the task's temp dir; the binary deletes the args file as soon as
     it has read it). See the collection README.

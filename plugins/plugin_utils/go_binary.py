@@ -14,17 +14,42 @@ cache, under the remote temp root of the user the module runs as
 mode 0700), one file per version, platform and SHA-256, and the arguments go
 to it on standard input:
 
-* one remote command finds the platform (``uname -sm``), checks the cached
-  binary's SHA-256 and, when it matches, runs it with the arguments on stdin;
-* only when that command reports a miss (first run, new version, changed or
-  truncated file) is the binary uploaded, verified and renamed into place (a
-  temp name first, so that concurrent runs never see half a file), old
-  versions are removed, and the command is run again.
+* one remote command (run_script) finds the platform (``uname -sm``), checks
+  the cache and, on a hit, runs the binary with the arguments on stdin. The
+  check is made on every run: the directory must be a real directory (not a
+  symlink) of the user's with mode 0700 (on macOS no ACL), the binary a regular file
+  of the user's (not a symlink) with the expected SHA-256. Where /proc is
+  mounted (Linux) the binary is opened once and the open descriptor is what
+  is checked, hashed and executed (``/proc/self/fd/9``), so that what runs is
+  what verified even if the name is swapped in between; elsewhere (macOS) the
+  name is executed in the directory just found private, which only the user
+  and root can change. That leaves the directories above the cache: another
+  user who can rename entries in one of them can swap the whole cache
+  directory on macOS, as they could Ansible's own temp files.
+* anything else is a miss. Only then (first run, new version, a changed,
+  truncated, foreign or symlinked file, a loosened directory) is the binary
+  uploaded and the install (install_script) run: it makes the directory
+  private again (0700, a macOS ACL removed, with a warning), removes whatever others
+  could have put in it while it was open, verifies the upload, renames it
+  into place (a temp name first, so that concurrent runs never see half a
+  file), removes old versions, and the command is run again. What cannot be
+  repaired safely (the cache path is a symlink, another user's directory, or
+  a file) fails, naming the path and ansible_remote_tmp.
+* a binary the host refuses to execute (exit code 126: remote_tmp on a
+  filesystem mounted noexec) fails saying so, naming ansible_remote_tmp.
+* the script's messages are read from both output streams: the install runs
+  on a tty over SSH, where stderr is merged into stdout and ends in ssh's
+  "Shared connection ... closed".
 
 With ``async`` Ansible's async_wrapper needs a module file and an args file
 in the task's temp dir, and a few connection and become plugins (``su``, for
 one) cannot pass data on stdin; those tasks take Ansible's own path, and the
 binary removes the args file as soon as it has read it.
+
+The binary stops its run (requests cancelled, a login run logged out) when it
+gets SIGTERM, SIGINT or SIGHUP, and when its standard output hangs up: over
+SSH nothing signals it when ansible-playbook is interrupted, but sshd closes
+the pipe its result would go to (see modules-src/modules/controller.go).
 """
 
 from __future__ import annotations
@@ -79,6 +104,20 @@ CACHE_PREFIX = "mxadmin_synapse-"
 MISS_MARKER = "MXADMIN-SYNAPSE-CACHE-MISS"
 # What it prints on stderr, followed by the cache name, when it runs one.
 RUN_MARKER = "MXADMIN-SYNAPSE-RUN "
+# What it prints on stdout, followed by the binary's path, when the shell
+# found the verified binary and could not execute it (exit code 126: a
+# noexec mount, most often).
+NOEXEC_MARKER = "MXADMIN-SYNAPSE-CANNOT-EXECUTE "
+# What the install script prints, followed by the reason, when the cache
+# cannot be used, and when it repaired the cache. Both go to stdout, and are
+# looked for in both streams: the install runs on a tty over SSH, where the
+# two are one stream and stderr ends in 'Shared connection ... closed.'.
+ERROR_MARKER = "MXADMIN-SYNAPSE-CACHE-ERROR: "
+REPAIRED_MARKER = "MXADMIN-SYNAPSE-CACHE-REPAIRED: "
+
+# The setting that moves the cache (and Ansible's own remote temp dirs),
+# named in every message about the cache.
+REMOTE_TMP_FIX = "ansible_remote_tmp (remote_tmp in ansible.cfg's [defaults], ANSIBLE_REMOTE_TEMP)"
 
 # A SHA-256 with whichever tool the target has: coreutils (Linux), shasum
 # (macOS, perl), openssl (BSDs and the rest). Prints the hex digest, or
@@ -88,10 +127,136 @@ SHA256_FUNC = (
     " | { read -r h _ && echo \"$h\"; }; }"
 )
 
-# The cache directory must be ours, a real directory, and private: anything
-# else (another user's directory under a shared /tmp, a symlink) is refused
-# rather than trusted.
-CHECK_DIR = '[ -d "$d" ] && [ ! -h "$d" ] && [ -O "$d" ]'
+# Whether the directory "$1" is private: 'ls -ld' says drwx------. An ACL
+# ('+' after the mode) is accepted on Linux only, where the group bits show
+# the ACL's mask, so that ------ leaves every other entry without rights; on
+# macOS an ACL grants what it says whatever the mode. $p is 'uname -s[m]'.
+# The one command a hit runs that it did not run before.
+PRIVATE_FUNC = (
+    'private() { case $(ls -ld "$1" 2>/dev/null) in drwx------|drwx------[!+]*) return 0 ;;'
+    " drwx------+*) case $p in [Ll]inux*) return 0 ;; esac ;; esac; return 1; }"
+)
+
+
+def _any_case(text):
+    """A case pattern matching text in any letter case ('linux x86_64' matches 'Linux x86_64'), without running tr."""
+    return "".join("[%s%s]" % (c.upper(), c.lower()) if c.isalpha() else shlex.quote(c) if not c.isalnum() else c for c in text)
+
+
+def run_script(cases, cache_dir, env):
+    """The one remote command of a task: platform, cache check, and the run itself on a hit.
+
+    cases are ((os, arch), cache name, sha256) of the binaries the controller
+    has. Every run checks what it is about to execute: the cache directory
+    (a real directory of the user's, mode 0700) and the binary (a regular
+    file of the user's, not a symlink); anything else is a miss, which the
+    install repairs. Where /proc is mounted (Linux) the binary is opened once,
+    on descriptor 9, and that descriptor is checked, hashed and executed
+    (/proc/self/fd/9): what runs is the file that verified, whatever happens
+    to its name meanwhile. Without /proc (macOS) the name is executed; it lies
+    in a directory just found private, where only the user (and root) can
+    replace it.
+    """
+    table = " ".join("%s) n=%s; s=%s ;;" % (_any_case("%s %s" % key), name, digest) for key, name, digest in cases)
+    return "\n".join([
+        "umask 077",
+        SHA256_FUNC,
+        PRIVATE_FUNC,
+        "d=%s" % cache_dir,
+        "p=$(uname -sm 2>/dev/null)",
+        "n= s= h= f=",
+        "case $p in %s *) ;; esac" % table,
+        # w: why a miss missed, for the message when a fresh install misses too.
+        'w="no binary for this platform"',
+        'if [ -n "$n" ]; then',
+        ' w="$d is missing, a symbolic link, not the user\'s or not private (0700)"',
+        ' if [ -d "$d" ] && [ ! -h "$d" ] && [ -O "$d" ] && private "$d"; then',
+        '  w="the binary is missing, a symbolic link or not the user\'s"',
+        '  if [ -f "$d/$n" ] && [ ! -h "$d/$n" ] && [ -O "$d/$n" ]; then',
+        '   f="$d/$n"',
+        '   if { command exec 9<"$f"; } 2>/dev/null && [ -e /proc/self/fd/9 ]; then f=/proc/self/fd/9; fi',
+        '   w="the binary does not verify"',
+        '   if [ -f "$f" ] && [ -O "$f" ]; then h=$(sha256 "$f"); fi',
+        "  fi",
+        " fi",
+        "fi",
+        'if [ -n "$h" ] && [ "$h" = "$s" ]; then',
+        ' echo "%s$n" >&2' % RUN_MARKER,
+        ' %s"$f" -; r=$?' % ((env + " ") if env else ""),
+        # 126: the shell found the file and could not execute it.
+        ' [ "$r" = 126 ] && echo "%s$d/$n"' % NOEXEC_MARKER,
+        ' exit "$r"',
+        "fi",
+        # Not run: read (and drop) the arguments so that the sender never
+        # blocks, then say why.
+        "cat >/dev/null",
+        'echo %s; uname -sm; echo "$n"; echo "$h"; echo "$w"' % MISS_MARKER,
+    ])
+
+
+def install_script(cache_dir, upload, name, digest):
+    """Make the cache directory private, or say why it cannot be, and move the uploaded binary into it, verified.
+
+    It repairs what is the user's to repair: a directory with a looser mode
+    or an ACL is made 0700 again, and whatever others could have put in it
+    while it was open (their files, links, directories, FIFOs, hard links to
+    the user's own files) is removed. What it cannot repair safely (a
+    symlink, another user's directory, a file in the way) fails, naming the
+    path.
+    """
+    # Entries that are not a regular file of the user's with a single name.
+    foreign = 'find . ! -name . -prune \\( ! -type f -o ! -user "$u" -o -links +1 \\)'
+    return "\n".join([
+        "umask 077",
+        SHA256_FUNC,
+        PRIVATE_FUNC,
+        'fail() { echo "%s$*"; exit 1; }' % ERROR_MARKER,
+        "d=%s" % cache_dir,
+        "p=$(uname -s 2>/dev/null) u=$(id -u)",
+        '[ -h "$d" ] && fail "$d is a symbolic link; the cache must be a directory of its own: remove the link"',
+        'if [ ! -d "$d" ]; then',
+        ' [ -e "$d" ] && fail "$d exists and is not a directory: remove it"',
+        ' m=$(mkdir -p "$d" 2>&1) || fail "cannot create $d: $m"',
+        "fi",
+        # From here on "." is the directory that was checked, whatever
+        # happens to its name.
+        'cd -P "$d" 2>/dev/null || fail "cannot enter $d"',
+        '[ -O . ] || fail "$d belongs to another user (uid $(ls -ldn . | { read -r _ _ o _ && echo "$o"; })), not to $(id -un) (uid $u):'
+        ' remove it, as root or as its owner"',
+        "if ! private .; then",
+        ' was=$(ls -ld . | { read -r m _ && echo "$m"; })',
+        " chmod 700 . 2>/dev/null",
+        " private . || chmod -N . 2>/dev/null || setfacl -b . 2>/dev/null",
+        ' private . || fail "cannot make $d private (mode 0700, no ACL); it is $(ls -ld . | { read -r m _ && echo "$m"; })"',
+        ' echo "%s$d was $was, open to other users: made 0700, and what others may have put in it removed"' % REPAIRED_MARKER,
+        "fi",
+        foreign + " -exec rm -rf {} + 2>/dev/null",
+        # Up to three of the names, in characters that cannot fake a terminal line.
+        'x=$(%s -print | head -n 3 | tr -c "[:alnum:]._/+\\n-" "_" | tr "\\n" " ")' % foreign,
+        '[ -z "$x" ] || fail "cannot remove what another user left in $d (${x% }): remove it as root"',
+        "t=.%s.$$.tmp" % name,
+        'rm -f "$t"',
+        'cp %s "$t" || { rm -f "$t"; fail "cannot copy the uploaded binary into $d"; }' % shlex.quote(upload),
+        'h=$(sha256 "$t")',
+        '[ -n "$h" ] || { rm -f "$t"; fail "found none of sha256sum, shasum and openssl to verify the module binary with"; }',
+        '[ "$h" = %s ] || { rm -f "$t"; fail "the uploaded binary has SHA-256 \'$h\', expected %s"; }' % (digest, digest),
+        'chmod 700 "$t" && mv -f "$t" %s || { rm -f "$t"; fail "cannot move the binary into place in $d"; }' % name,
+        # Older versions go; so do temp files of uploads interrupted over an hour ago.
+        'for o in %s*; do [ "$o" = %s ] || rm -f "$o"; done' % (CACHE_PREFIX, name),
+        'find . -name ".%s*.tmp" -mmin +60 -exec rm -f {} + 2>/dev/null' % CACHE_PREFIX,
+        "exit 0",
+    ])
+
+
+def _marked(res, marker):
+    """The text after marker on the lines of a command's stdout and stderr that start with it."""
+    out = []
+    for stream in ("stdout", "stderr"):
+        for line in (res.get(stream) or "").splitlines():
+            line = line.strip("\r")
+            if line.startswith(marker):
+                out.append(line[len(marker):].strip())
+    return out
 
 
 def _local_sha256(path):
@@ -225,62 +390,43 @@ class GoBinaryAction(ActionBase):
         return out
 
     def _cache_dir(self):
+        """The cache directory as one shell word (see _shell_path)."""
         remote_tmp = self.get_shell_option("remote_tmp", default="~/.ansible/tmp") or "~/.ansible/tmp"
         return _shell_path(remote_tmp.rstrip("/") + "/" + CACHE_DIR)
 
     def _run_script(self, candidates):
-        """The one remote command of a task: platform, cache check, and the run itself on a hit."""
+        """The one remote command of a task (see run_script)."""
         cases = []
-        for (os_name, arch), platform in sorted(PLATFORMS.items()):
+        for key, platform in sorted(PLATFORMS.items()):
             if platform in candidates:
-                name, digest = candidates[platform][1:]
-                cases.append("%s) n=%s; s=%s ;;" % (shlex.quote("%s %s" % (os_name, arch)), name, digest))
-        env = self._compute_environment_string().strip()
-        lines = [
-            "umask 077",
-            SHA256_FUNC,
-            "d=%s" % self._cache_dir(),
-            'p=$(uname -sm 2>/dev/null | tr "[:upper:]" "[:lower:]")',
-            "n= s= h=",
-            'case $p in %s *) ;; esac' % " ".join(cases),
-            'if [ -n "$n" ] && %s && [ -f "$d/$n" ]; then h=$(sha256 "$d/$n"); fi' % CHECK_DIR,
-            'if [ -n "$n" ] && [ "$h" = "$s" ]; then echo "%s$n" >&2; %s"$d/$n" -; exit $?; fi' % (RUN_MARKER, (env + " ") if env else ""),
-            # Not run: read (and drop) the arguments so that the sender never
-            # blocks, then say why.
-            "cat >/dev/null",
-            'echo %s; uname -sm; echo "$n"; echo "$h"' % MISS_MARKER,
-        ]
-        return "\n".join(lines)
+                cases.append((key,) + tuple(candidates[platform][1:]))
+        return run_script(cases, self._cache_dir(), self._compute_environment_string().strip())
 
     def _install(self, local_path, name, digest):
-        """Upload the binary and move it into the cache, verified; remove older ones."""
+        """Upload the binary and move it into the cache, verified; repair the cache or fail saying why."""
         tmpdir = self._connection._shell.tmpdir or self._make_tmp_path()
         upload = self._connection._shell.join_path(tmpdir, "mxadmin_synapse_upload")
         self._transfer_file(local_path, upload)
         self._fixup_perms2([tmpdir, upload], self._get_remote_user())
-        script = "\n".join([
-            "umask 077",
-            SHA256_FUNC,
-            "d=%s" % self._cache_dir(),
-            'mkdir -p "$d" && %s && chmod 700 "$d" || { echo "the cache directory $d is not a private directory of $(id -un)" >&2; exit 1; }' % CHECK_DIR,
-            't="$d/.%s.$$.tmp"' % name,
-            'cp %s "$t" || { rm -f "$t"; exit 1; }' % shlex.quote(upload),
-            'h=$(sha256 "$t")',
-            '[ -n "$h" ] || { rm -f "$t"; echo "found none of sha256sum, shasum and openssl to verify the module binary with" >&2; exit 1; }',
-            '[ "$h" = %s ] || { rm -f "$t"; echo "the uploaded binary has SHA-256 \'$h\', expected %s" >&2; exit 1; }' % (digest, digest),
-            'chmod 700 "$t" && mv -f "$t" "$d/%s" || { rm -f "$t"; exit 1; }' % name,
-            # Older versions go; so do temp files of uploads interrupted over an hour ago.
-            'for o in "$d"/%s*; do [ "$o" = "$d/%s" ] || rm -f "$o"; done' % (CACHE_PREFIX, name),
-            'find "$d" -name ".%s*.tmp" -mmin +60 -exec rm -f {} + 2>/dev/null' % CACHE_PREFIX,
-            "exit 0",
-        ])
-        res = self._low_level_execute_command(script)
+        res = self._low_level_execute_command(install_script(self._cache_dir(), upload, name, digest))
+        for repaired in _marked(res, REPAIRED_MARKER):
+            display.warning("mxadmin.synapse.%s: the module binary cache on %s: %s." % (self.MODULE, self._host_name(), repaired))
         if res.get("rc") != 0:
+            reasons = _marked(res, ERROR_MARKER)
+            if reasons:
+                reason = "; ".join(reasons)
+            else:
+                # Not the script's own refusal (the shell could not even
+                # start it, say): whatever it printed.
+                reason = "rc=%s: %s" % (res.get("rc"), (res.get("stderr") or res.get("stdout") or "").strip()[:500])
             raise AnsibleActionFail(
-                "mxadmin.synapse.%s: cannot install the module binary in the cache %s on the host the module runs on "
-                "(rc=%s): %s. Set ansible_remote_tmp to a directory the user the module runs as can write."
-                % (self.MODULE, self._cache_dir(), res.get("rc"), (res.get("stderr") or res.get("stdout") or "").strip()[:500])
+                "mxadmin.synapse.%s: cannot use the module binary cache on the host the module runs on: %s. "
+                "Either fix that, or set %s to a directory that belongs to the user the module runs as; "
+                "the cache is its mxadmin_synapse/ directory." % (self.MODULE, reason, REMOTE_TMP_FIX)
             )
+
+    def _host_name(self):
+        return getattr(self._play_context, "remote_addr", None) or "the host"
 
     def _run_cached(self, module_args, task_vars):
         candidates = self._candidates()
@@ -296,17 +442,27 @@ class GoBinaryAction(ActionBase):
             res = self._low_level_execute_command(script, in_data=in_data)
             stdout = res.get("stdout") or ""
             lines = stdout.splitlines()
+            refused = _marked({"stdout": stdout}, NOEXEC_MARKER)
+            if res.get("rc") == 126 and refused:
+                stderr = "".join(line for line in (res.get("stderr") or "").splitlines(True) if not line.startswith(RUN_MARKER))
+                raise AnsibleActionFail(
+                    "mxadmin.synapse.%s: the host the module runs on refused to execute the module binary %s (%s): "
+                    "its remote temp dir is most likely on a filesystem mounted noexec (a /tmp mounted so, for one). "
+                    "Set %s to a directory on a filesystem that allows execution, such as ~/.ansible/tmp."
+                    % (self.MODULE, refused[-1], stderr.strip()[:300] or "exit code 126", REMOTE_TMP_FIX)
+                )
             if MISS_MARKER not in lines:
                 break
-            info = lines[lines.index(MISS_MARKER) + 1:] + ["", "", ""]
+            info = lines[lines.index(MISS_MARKER) + 1:] + ["", "", "", ""]
             platform = self._platform_from(info[0], res.get("rc"))
             binary = BINARY_PREFIX + platform
             self._require_binary(binary)
             if attempt == 1 or platform not in candidates:
                 raise AnsibleActionFail(
-                    "mxadmin.synapse.%s: the module binary installed in the cache %s on the host the module runs on "
-                    "does not verify (SHA-256 %r). Is the directory shared with another run or host? See the "
-                    "collection README on clearing the cache." % (self.MODULE, self._cache_dir(), info[2])
+                    "mxadmin.synapse.%s: the module binary just installed in the cache on the host the module runs on "
+                    "cannot be run: %s (SHA-256 %r). Is the directory changed by another user or process at the same "
+                    "time? Set %s to a directory of the user the module runs as that nothing else changes."
+                    % (self.MODULE, info[3] or "it does not verify", info[2], REMOTE_TMP_FIX)
                 )
             self._install(*candidates[platform])
 

@@ -51,6 +51,7 @@ type Server struct {
 	relay   net.Listener
 	sent    atomic.Int64 // bytes from clients to sshd
 	recv    atomic.Int64 // bytes from sshd to clients
+	opened  atomic.Int64 // connections accepted
 	conns   sync.WaitGroup
 	logPath string
 	sudoers string
@@ -194,6 +195,7 @@ func (s *Server) serveRelay(target string) {
 			return
 		}
 		s.conns.Add(1)
+		s.opened.Add(1)
 		go func() {
 			defer s.conns.Done()
 			defer c.Close()
@@ -238,10 +240,16 @@ func (s *Server) Sent() int64 { return s.sent.Load() }
 // Received returns the bytes the target sent back since the last Reset.
 func (s *Server) Received() int64 { return s.recv.Load() }
 
-// Reset zeroes the byte counters.
+// Connections returns the connections opened since the last Reset. Unlike
+// the bytes, it does not count what a connection of an earlier test (an ssh
+// ControlPersist master closing) still sends.
+func (s *Server) Connections() int64 { return s.opened.Load() }
+
+// Reset zeroes the counters.
 func (s *Server) Reset() {
 	s.sent.Store(0)
 	s.recv.Store(0)
+	s.opened.Store(0)
 }
 
 // Stop stops sshd (and every session it still runs) and the relay, and
@@ -313,4 +321,30 @@ func freePort() (int, error) {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// Credential runs a command as a local account (for tests that need a second
+// local user on the target, such as one attacking the module's cache).
+func Credential(name string) (*syscall.Credential, error) {
+	uid, gid, _, err := UserIDs(name)
+	if err != nil {
+		return nil, err
+	}
+	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}, nil
+}
+
+// MountNoexec mounts a small tmpfs with noexec on dir (mode 1777, as /tmp
+// often is) and returns the function that unmounts it. It needs root, as
+// the SSH tests do.
+func MountNoexec(dir string) (func(), error) {
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "noexec,nosuid,nodev,size=64m,mode=1777", "mxadmin-noexec", dir).CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("mount -t tmpfs -o noexec on %s: %v\n%s", dir, err, out)
+	}
+	return func() {
+		if exec.Command("umount", dir).Run() != nil {
+			// Busy (a process of the test still in it): detach it now, the
+			// kernel frees it when the last user goes.
+			_ = exec.Command("umount", "-l", dir).Run()
+		}
+	}, nil
 }
