@@ -18,7 +18,7 @@ import (
 // the password MAS holds, and everything the test opened (a compatibility
 // session and its device, a personal session) is gone at the end. The
 // counting proxies see exactly the writes the test sent.
-func TestMASHarness(t *testing.T) {
+func TestWithMASHarness(t *testing.T) {
 	m := synapsetest.StartMAS(t, synapsetest.MASConfig{})
 	token, err := m.AdminToken()
 	if err != nil {
@@ -182,7 +182,7 @@ func TestMASHarness(t *testing.T) {
 
 // An upstream OAuth provider declared through MASConfig.Extra exists in
 // MAS, so links to it can be made.
-func TestMASHarnessUpstreamProvider(t *testing.T) {
+func TestWithMASUpstreamProvider(t *testing.T) {
 	m := synapsetest.StartMAS(t, synapsetest.MASConfig{Extra: synapsetest.TestUpstreamProvider})
 	if n, err := m.Count("/upstream-oauth-providers"); err != nil || n != 1 {
 		t.Fatalf("upstream providers: %d %v", n, err)
