@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/mxadmin/synapse/tests/synapsetest"
 )
 
 type hostsResult struct {
@@ -17,6 +19,7 @@ type hostsResult struct {
 	startAll             time.Duration
 	oneChange, allChange time.Duration
 	oneNoop, allNoop     time.Duration
+	oneFloor, allFloor   time.Duration
 	noopRuns             int
 	verified             int
 }
@@ -121,8 +124,18 @@ func (b *bench) hostsPart() error {
 	}
 
 	fmt.Printf("--> no-op reruns, one host and all %d, interleaved %d times\n", n, b.cfg.hostsRepeat)
-	var one, all []time.Duration
+	var one, all, floorOne, floorAll []time.Duration
 	for rep := 0; rep < b.cfg.hostsRepeat; rep++ {
+		// The floor: Ansible's own cost of one task on one host and on
+		// all of them, with the same inventory and forks.
+		if r, err = b.ansibleRun(invAll, "floor.yml", forks, "--limit", hostName(0)); err != nil {
+			return err
+		}
+		floorOne = append(floorOne, r.wall)
+		if r, err = b.ansibleRun(invAll, "floor.yml", forks); err != nil {
+			return err
+		}
+		floorAll = append(floorAll, r.wall)
 		if r, err = b.ansibleRun(invAll, "scale-role.yml", forks, "--limit", hostName(0)); err != nil {
 			return err
 		}
@@ -137,9 +150,10 @@ func (b *bench) hostsPart() error {
 			return err
 		}
 		all = append(all, r.wall)
-		fmt.Printf("    one host %s, all %s\n", secs(one[rep]), secs(all[rep]))
+		fmt.Printf("    one host %s, all %s; floor playbook: one host %s, all %s\n", secs(one[rep]), secs(all[rep]), secs(floorOne[rep]), secs(floorAll[rep]))
 	}
 	res.oneNoop, res.allNoop, res.noopRuns = medianDur(one), medianDur(all), len(one)
+	res.oneFloor, res.allFloor = medianDur(floorOne), medianDur(floorAll)
 	b.hostsRes = res
 	return nil
 }
@@ -150,7 +164,7 @@ func (b *bench) hostsReport() string {
 	h := b.hostsRes
 	var s strings.Builder
 	fmt.Fprintf(&s, "## Many homeservers\n\n")
-	fmt.Fprintf(&s, "A hosting provider's inventory: %d Synapses on this machine (SQLite, loopback, bcrypt_rounds 12), each holding a\n", h.hosts)
+	fmt.Fprintf(&s, "A hosting provider's inventory: %d Synapses on this machine (%s, loopback, bcrypt_rounds 12), each holding a\n", h.hosts, synapsetest.DB())
 	fmt.Fprintf(&s, "fixture of %s accounts and declaring them in its own `host_vars/<host>/vars.yml`, plus %d new users; the role over\n", commas(h.users), h.added)
 	fmt.Fprintf(&s, "all of them with `forks: %d`, against the same run limited to one host (`--limit`). All %d hosts are checked afterwards\n", h.hosts, h.hosts)
 	fmt.Fprintf(&s, "through their admin API (every declared account there, nothing else added): %d of %d correct. The %d Synapses\n", h.verified, h.hosts, h.hosts)
@@ -158,6 +172,10 @@ func (b *bench) hostsReport() string {
 	fmt.Fprintf(&s, "| run | one host | all %d hosts | ratio |\n|---|---:|---:|---:|\n", h.hosts)
 	fmt.Fprintf(&s, "| creating %d users on each host | %s | %s | %.2f× |\n", h.added, secs(h.oneChange), secs(h.allChange), ratioOf(h.allChange, h.oneChange))
 	fmt.Fprintf(&s, "| no-op rerun (median of %d interleaved) | %s | %s | %.2f× |\n", h.noopRuns, secs(h.oneNoop), secs(h.allNoop), ratioOf(h.allNoop, h.oneNoop))
+	fmt.Fprintf(&s, "| the floor: a one-task playbook (`command: \"true\"`), same inventory and forks (median of %d, interleaved with the above) | %s | %s | %.2f× |\n", h.noopRuns, secs(h.oneFloor), secs(h.allFloor), ratioOf(h.allFloor, h.oneFloor))
+	fmt.Fprintf(&s, "\nThe no-op over %d hosts is %.2f× the floor over the same hosts (one host: %.2f×). The part of a run that is\n", h.hosts, ratioOf(h.allNoop, h.allFloor), ratioOf(h.oneNoop, h.oneFloor))
+	fmt.Fprintf(&s, "per host and CPU-bound (Ansible's workers, the binaries, the Synapses: all on this machine) cannot take less than\n")
+	fmt.Fprintf(&s, "about %d/%d = %.0f× one host's on %d cores; Ansible's start-up is paid once, which keeps the ratios below that.\n", h.hosts, b.cpus(), float64(h.hosts)/float64(b.cpus()), b.cpus())
 	fmt.Fprintf(&s, "\nStarting and filling the %d Synapses took %s. The over-SSH path is in the SSH section.\n", h.hosts, secs(h.startAll))
 	fmt.Fprintf(&s, "\nThe machine's load average (1 minute; other jobs share it) %s.\n", b.loads["hosts"])
 	fmt.Fprintf(&s, "\nReproduce only this section: `make bench BENCH_FLAGS='-only hosts'` (`-hosts 10 -host-users 1000`).\n")

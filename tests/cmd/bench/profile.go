@@ -88,20 +88,20 @@ var profileGroups = []struct {
 	proc, name string
 	funcs      [][2]string
 }{
-	{"main", "loading the inventory and its host_vars (YAML parsing)", [][2]string{{"ansible/inventory/manager.py", "parse_sources"}}},
-	{"main", "variables of the host for each task (get_vars, host_vars YAML)", [][2]string{{"ansible/vars/manager.py", "get_vars"}}},
-	{"main", "YAML parsing, all of it", [][2]string{{"ansible/parsing/dataloader.py", "load_from_file"}, {"ansible/parsing/dataloader.py", "load"}}},
-	{"main", "result handling (strategy: results from the workers)", [][2]string{{"ansible/plugins/strategy/__init__.py", "_process_pending_results"}}},
-	{"main", "the stdout callback", [][2]string{{"ansible/executor/task_queue_manager.py", "send_callback"}}},
+	{"main", "loading the host_vars (YAML), for the inventory and each task's variables", [][2]string{{"ansible/plugins/vars/host_group_vars.py", "load_found_files"}}},
+	{"main", "YAML parsing, all of it (host_vars, playbook, role)", [][2]string{{"yaml/__init__.py", "load"}}},
+	{"main", "variables of the host for each task (get_vars)", [][2]string{{"ansible/vars/manager.py", "get_vars"}}},
+	{"main", "result handling (unpickling the workers' results, callbacks)", [][2]string{{"ansible/plugins/strategy/__init__.py", "_process_pending_results"}}},
 	{"main", "queueing tasks (forking a worker, pickling the task and its variables)", [][2]string{{"ansible/plugins/strategy/__init__.py", "_queue_task"}}},
-	{"workers", "a worker's task run (TaskExecutor.run)", [][2]string{{"ansible/executor/task_executor.py", "run"}}},
-	{"workers", "templating the task's arguments and variables", [][2]string{{"ansible/_internal/_templating/_engine.py", "template"}, {"ansible/template/__init__.py", "template"}}},
-	{"workers", "the role's argument-spec validation (validate_argument_spec)", [][2]string{{"ansible/plugins/action/validate_argument_spec.py", "run"}}},
-	{"workers", "our action plugin (go_binary.py run)", [][2]string{{"plugins/plugin_utils/go_binary.py", "run"}}},
-	{"workers", "waiting for the module binary (subprocess)", [][2]string{{"subprocess.py", "communicate"}, {"ansible/plugins/connection/local.py", "exec_command"}}},
-	{"workers", "encoding the module's arguments (JSON)", [][2]string{{"json/encoder.py", "encode"}}},
-	{"workers", "decoding the module's result (JSON)", [][2]string{{"json/decoder.py", "decode"}}},
-	{"workers", "sending the result to the controller (pickling)", [][2]string{{"ansible/executor/process/worker.py", "_send_result"}, {"ansible/executor/task_queue_manager.py", "send_task_result"}}},
+	{"workers", "the role's argument-spec validation task (validate_argument_spec)", [][2]string{{"ansible/plugins/action/validate_argument_spec.py", "run"}}},
+	{"workers", "— in it: templating the role's variables to validate", [][2]string{{"ansible/plugins/action/validate_argument_spec.py", "get_args_from_task_vars"}}},
+	{"workers", "— in it: deep-copying the validated variables (ValidationResult)", [][2]string{{"ansible/module_utils/common/arg_spec.py", "__init__"}}},
+	{"workers", "— in it: checking each list entry against the sub-spec", [][2]string{{"ansible/module_utils/common/parameters.py", "_validate_sub_spec"}}},
+	{"workers", "the module task: templating its arguments (the users list)", [][2]string{{"ansible/plugins/action/__init__.py", "finalize_task_arg"}, {"ansible/playbook/task.py", "_post_validate_args"}}},
+	{"workers", "the module task: our action plugin (go_binary.py run, the binary included)", [][2]string{{"plugins/plugin_utils/go_binary.py", "run"}}},
+	{"workers", "— in it: waiting for the module binary", [][2]string{{"subprocess.py", "communicate"}, {"ansible/plugins/connection/local.py", "exec_command"}}},
+	{"workers", "the module task: sending its result to the controller (pickling)", [][2]string{{"ansible/executor/task_queue_manager.py", "send_task_result"}}},
+	{"workers", "all templating in the workers (nested in the rows above)", [][2]string{{"ansible/_internal/_templating/_engine.py", "template"}, {"ansible/template/__init__.py", "template"}}},
 }
 
 type profSummary struct {
@@ -121,9 +121,9 @@ type profResult struct {
 	NWorkers int                `json:"nworkers"`
 	Each     map[string]float64 `json:"each"`
 	// the binary
-	binWall, binCPU time.Duration
-	binRead         time.Duration
-	binTop          []string
+	binWall time.Duration
+	binRead time.Duration
+	binTop  []string
 }
 
 // profile profiles the role's no-op at n declared users on s.
@@ -174,7 +174,9 @@ func (b *bench) profile(s *scaleServer, n int) error {
 		return fmt.Errorf("building modprof: %v\n%s", err, out)
 	}
 	cpuFile := filepath.Join(dir, "binary.pprof")
-	os.Setenv("MXADMIN_CPUPROFILE", cpuFile)
+	if err := os.Setenv("MXADMIN_CPUPROFILE", cpuFile); err != nil {
+		return err
+	}
 	br, _, err := b.runBinary(b.binaryPath(), s.srv.URL, s.token, users, false)
 	if err != nil {
 		return err
@@ -185,12 +187,11 @@ func (b *bench) profile(s *scaleServer, n int) error {
 		return err
 	}
 	res.binRead = time.Since(start)
-	pr, _, err := b.runBinary(prof, s.srv.URL, s.token, users, false)
-	if err != nil {
+	// The same run under the CPU profiler (modprof writes MXADMIN_CPUPROFILE).
+	if _, _, err := b.runBinary(prof, s.srv.URL, s.token, users, false); err != nil {
 		return err
 	}
-	_ = pr
-	top, err := exec.Command("go", "tool", "pprof", "-top", "-nodecount=12", prof, cpuFile).Output()
+	top, err := exec.Command("go", "tool", "pprof", "-top", "-cum", "-nodecount=25", prof, cpuFile).Output()
 	if err != nil {
 		return fmt.Errorf("go tool pprof: %v", err)
 	}
@@ -248,12 +249,13 @@ func (b *bench) profileReport() string {
 			if i >= 8 {
 				break
 			}
-			fmt.Fprintf(&s, "| %s | `%v` | %.2f | %.2f | %v |\n", proc.name, row[0], row[1], row[2], row[3])
+			fmt.Fprintf(&s, "| %s | `%v` | %.2f | %.2f | %.0f |\n", proc.name, row[0], row[1], row[2], row[3])
 		}
 	}
 	fmt.Fprintf(&s, "\nThe module binary alone at %s declared users: %s wall, of which the plain read of the user list takes %s (%.0f%%).\n",
 		commas(p.declared), secs(p.binWall), secs(p.binRead), 100*float64(p.binRead)/float64(p.binWall))
-	fmt.Fprintf(&s, "Its CPU profile (pprof, `go tool pprof -top`):\n\n```\n%s\n```\n", strings.Join(p.binTop, "\n"))
+	fmt.Fprintf(&s, "Its CPU profile (pprof, `go tool pprof -top -cum`: where the CPU time goes, callers included; the rest of the wall\n")
+	fmt.Fprintf(&s, "time is waiting for Synapse):\n\n```\n%s\n```\n", strings.Join(p.binTop, "\n"))
 	fmt.Fprintf(&s, "\nThe machine's load average (1 minute; other jobs share it) %s.\n", b.loads["scale"])
 	return s.String()
 }

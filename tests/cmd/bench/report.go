@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/mxadmin/synapse/tests/synapsetest"
 )
 
 // header is the top of docs/benchmarks.md and its Machine section.
@@ -20,10 +22,14 @@ func (b *bench) header(hashTime time.Duration) string {
 	fmt.Fprintf(&s, "## Machine\n\n")
 	fmt.Fprintf(&s, "- CPU: %s, %d cores (GOMAXPROCS %d)\n", cpuModel(), runtime.NumCPU(), runtime.GOMAXPROCS(0))
 	fmt.Fprintf(&s, "- OS: %s\n", strings.TrimSpace(output("uname", "-srm")))
-	fmt.Fprintf(&s, "- Synapse %s (SQLite, bcrypt_rounds 12, on loopback), ansible-core %s, Python %s, %s\n",
-		b.pyOutput("import synapse; print(synapse.__version__)"), b.pyOutput("import ansible.release as r; print(r.__version__)"),
+	db := "SQLite"
+	if synapsetest.DB() == "postgres" {
+		db = "PostgreSQL"
+	}
+	fmt.Fprintf(&s, "- Synapse %s (%s, bcrypt_rounds 12, on loopback), ansible-core %s, Python %s, %s\n",
+		b.pyOutput("import synapse; print(synapse.__version__)"), db, b.pyOutput("import ansible.release as r; print(r.__version__)"),
 		b.pyOutput("import platform; print(platform.python_version())"), runtime.Version())
-	fmt.Fprintf(&s, "- One bcrypt hash at cost 12 (Python bcrypt, as Synapse hashes): %s\n\n", hashTime.Round(time.Millisecond))
+	fmt.Fprintf(&s, "- One bcrypt hash at cost 12 (Python bcrypt, as Synapse hashes), at the start of the latest run: %s\n\n", hashTime.Round(time.Millisecond))
 
 	return s.String()
 }
@@ -123,7 +129,8 @@ func (b *bench) cpus() int { return runtime.NumCPU() }
 // sectionOrder is the order of the sections of docs/benchmarks.md; "" is
 // the top (title, date) before the first one.
 var sectionOrder = []string{"", "Machine", "Results", "Against the targets", "At scale: the no-op against the floor",
-	"Where the time goes: a profile of the no-op", "Creating users at scale", "Many homeservers", "Over SSH"}
+	"Where the time goes: a profile of the no-op", "Issue 22 baseline (2026-12-03), read by hand", "Creating users at scale",
+	"Many homeservers", "Over SSH"}
 
 // splitSections splits Markdown at its "## " headings: title → the
 // section's text, heading included.
