@@ -407,9 +407,14 @@ e2e-platforms: venv qemu $(BINARIES)
 demo: venv native
 	$(TEST_ENV) $(GO) run ./tests/cmd/demo $(DEMO_FLAGS)
 
-## run the benchmark and write docs/benchmarks.md (not part of make test)
-bench: venv native ssh-server
-	$(TEST_ENV) $(GO) run ./tests/cmd/bench $(BENCH_FLAGS)
+# The benchmark's parts (docs/benchmarks.md has a section for each): basic,
+# ssh, scale, profile, create, hosts; BENCH_FLAGS='-only scale,profile' runs
+# some and replaces only their sections. SYNAPSE_DB=postgres runs its Synapses
+# on PostgreSQL (the many-homeserver part too).
+## run the benchmark and write docs/benchmarks.md (not part of make test);
+## BENCH_FLAGS='-only PART,...' picks parts, SYNAPSE_DB=postgres runs them on PostgreSQL
+bench: venv native ssh-server $(E2E_SYNAPSE_VENV:%=%/.installed) $(if $(filter postgres,$(SYNAPSE_DB)),postgresql)
+	$(E2E_ENV) $(GO) run ./tests/cmd/bench $(BENCH_FLAGS)
 	@echo "==> the result scrub: 50,000 secrets over a 50,000-user result"
 	$(GO) test -run '^$$' -bench BenchmarkScrub -benchmem ./modules-src/ansible/
 

@@ -15,7 +15,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -29,7 +31,21 @@ type config struct {
 	concurrency int
 	repeat      int
 	only        string
+	// scale and profile
+	scaleDeclared []int
+	scaleRepeat   int
+	bigRepeat     int
+	moduleTaskMax int
+	varsFileN     int
+	profileN      int
+	// creation at scale
+	createNoPW, createPW, createSeqSample int
+	// many homeservers
+	hosts, hostUsers, hostsRepeat int
 }
+
+// parts are the benchmark's parts, in the order they run; -only picks some.
+var parts = []string{"basic", "ssh", "scale", "profile", "create", "hosts"}
 
 func main() {
 	var cfg config
@@ -38,8 +54,28 @@ func main() {
 	flag.IntVar(&cfg.concurrency, "concurrency", 8, "concurrency of the role's module run")
 	flag.IntVar(&cfg.repeat, "repeat", 7, "runs of each short no-op measurement (the median is reported)")
 	flag.StringVar(&cfg.out, "out", "docs/benchmarks.md", "where to write the results (relative to the repository root; empty: do not write)")
-	flag.StringVar(&cfg.only, "only", "", "'ssh': measure only the SSH figures and replace their section of the results file")
+	flag.StringVar(&cfg.only, "only", "", "run only these parts, comma-separated ("+strings.Join(parts, ", ")+"), and replace only their sections of the results file")
+	declaredFlag := flag.String("scale-declared", "500,1000,10000,100000", "declared users of the scale curve (up to 10,000 on a server of 10,500 accounts, more on a server of that many plus 5%)")
+	flag.IntVar(&cfg.scaleRepeat, "scale-repeat", 5, "interleaved runs of each scale measurement up to 10,000 declared users")
+	flag.IntVar(&cfg.bigRepeat, "big-repeat", 3, "interleaved runs of each scale measurement above 10,000 declared users")
+	flag.IntVar(&cfg.moduleTaskMax, "module-task-max", 10000, "measure the module task alone (without the role) up to this many declared users")
+	flag.IntVar(&cfg.varsFileN, "vars-file-n", 10000, "declared users of the vars_files variant (0: none)")
+	flag.IntVar(&cfg.profileN, "profile-n", 10000, "declared users of the profile (at most 10,000)")
+	flag.IntVar(&cfg.createNoPW, "create-nopw", 10000, "users created without passwords by each way")
+	flag.IntVar(&cfg.createPW, "create-pw", 1000, "users created with passwords by each way")
+	flag.IntVar(&cfg.createSeqSample, "create-seq-sample", 200, "sequential PUTs with a password actually sent (the time is scaled to -create-pw)")
+	flag.IntVar(&cfg.hosts, "hosts", 10, "homeservers of the many-homeserver part")
+	flag.IntVar(&cfg.hostUsers, "host-users", 1000, "fixture accounts of each of those homeservers")
+	flag.IntVar(&cfg.hostsRepeat, "hosts-repeat", 3, "interleaved no-op runs of the many-homeserver part")
 	flag.Parse()
+	for _, f := range strings.Split(*declaredFlag, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n <= 0 {
+			fmt.Fprintf(os.Stderr, "-scale-declared: %q is not a positive number\n", f)
+			os.Exit(2)
+		}
+		cfg.scaleDeclared = append(cfg.scaleDeclared, n)
+	}
 	if err := run(cfg); err != nil {
 		fmt.Fprintln(os.Stderr, "bench failed:", err)
 		os.Exit(1)
@@ -73,6 +109,17 @@ type bench struct {
 	ssh         []sshRow
 	// sshPairRatio is the median of rerun/ping over interleaved pairs.
 	sshPairRatio float64
+	// the scale, profile, creation and many-homeserver parts
+	fixtures   []*scaleServer
+	scale      []scalePoint
+	prof       *profResult
+	creates    []createScale
+	createBase int
+	createDB   string
+	hostsRes   *hostsResult
+	// loads is the machine's load average at the start and end of each
+	// part (other jobs share the machine).
+	loads map[string]string
 }
 
 func run(cfg config) error {
@@ -80,19 +127,34 @@ func run(cfg config) error {
 	if err != nil {
 		return err
 	}
+	selected := map[string]bool{}
+	if cfg.only == "" {
+		for _, p := range parts {
+			selected[p] = true
+		}
+	} else {
+		for _, p := range strings.Split(cfg.only, ",") {
+			p = strings.TrimSpace(p)
+			if !slices.Contains(parts, p) {
+				return fmt.Errorf("-only: no part %q (the parts: %s)", p, strings.Join(parts, ", "))
+			}
+			selected[p] = true
+		}
+	}
 	work, err := os.MkdirTemp("", "mxadmin-bench-")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(work)
-	b := &bench{cfg: cfg, root: root, work: work, venv: os.Getenv("MXADMIN_VENV")}
+	b := &bench{cfg: cfg, root: root, work: work, venv: os.Getenv("MXADMIN_VENV"), loads: map[string]string{}}
 	if b.venv == "" {
 		b.venv = filepath.Join(root, ".venv")
 	}
-
-	if cfg.only == "ssh" {
-		return b.runSSHOnly()
+	if b.collections, err = synapsetest.LinkCollection(filepath.Join(work, "collections"), root); err != nil {
+		return err
 	}
+	// The PostgreSQL server of SYNAPSE_DB=postgres, if one was started.
+	defer synapsetest.StopAll()
 
 	fmt.Println("==> measuring one bcrypt hash at Synapse's default cost (12), as Synapse computes it")
 	hashTime, err := b.bcryptTime()
@@ -101,19 +163,133 @@ func run(cfg config) error {
 	}
 	fmt.Printf("one hash: %s\n", hashTime.Round(time.Millisecond))
 
+	fresh := map[string]string{}
+	took := map[string]time.Duration{}
+	var noopUsers []map[string]any
+	// A part renders its sections once it is over (with its load figures).
+	var pending []func() string
+	steps := []struct {
+		part string
+		f    func() error
+	}{
+		{"basic", func() error {
+			users, floor, err := b.basicPart(hashTime)
+			noopUsers = users
+			if err == nil {
+				pending = append(pending, func() string { return b.report(hashTime, floor) })
+			}
+			return err
+		}},
+		{"ssh", func() error {
+			if noopUsers == nil {
+				if noopUsers, err = b.sshSetup(); err != nil {
+					return err
+				}
+			}
+			if err := b.sshBench(noopUsers); err != nil {
+				return err
+			}
+			pending = append(pending, func() string { return b.sshReport() })
+			return nil
+		}},
+		{"scale", func() error {
+			if !selected["scale"] && !selected["profile"] {
+				return nil
+			}
+			if err := b.scalePart(selected["scale"], selected["profile"]); err != nil {
+				return err
+			}
+			if selected["scale"] {
+				pending = append(pending, func() string { return b.scaleReport() })
+			}
+			if selected["profile"] {
+				pending = append(pending, func() string { return b.profileReport() })
+			}
+			return nil
+		}},
+		{"create", func() error {
+			if err := b.createPart(); err != nil {
+				return err
+			}
+			pending = append(pending, func() string { return b.createReport() })
+			return nil
+		}},
+		{"hosts", func() error {
+			if err := b.hostsPart(); err != nil {
+				return err
+			}
+			pending = append(pending, func() string { return b.hostsReport() })
+			return nil
+		}},
+	}
+	for _, step := range steps {
+		if !selected[step.part] && step.part != "scale" {
+			continue
+		}
+		start, load := time.Now(), loadAvg()
+		b.loads[step.part] = "at the start " + load
+		if err := step.f(); err != nil {
+			return fmt.Errorf("part %s: %w", step.part, err)
+		}
+		b.loads[step.part] += ", at the end " + loadAvg()
+		for _, render := range pending {
+			addSections(fresh, render())
+		}
+		pending = nil
+		if step.part == "ssh" && b.srv != nil {
+			// The basic part's Synapse served the SSH part too.
+			b.srv.Stop()
+			b.proxy.Close()
+			b.srv = nil
+		}
+		if selected[step.part] || step.part == "scale" && selected["profile"] {
+			took[step.part] = time.Since(start)
+			fmt.Printf("==> part %s took %s\n", step.part, took[step.part].Round(time.Second))
+		}
+	}
+	if b.srv != nil {
+		b.srv.Stop()
+		b.proxy.Close()
+	}
+	addSections(fresh, b.header(hashTime))
+	var old []byte
+	if cfg.out != "" {
+		if old, err = os.ReadFile(filepath.Join(root, cfg.out)); err != nil && !os.IsNotExist(err) {
+			return err
+		}
+	}
+	report := mergeReport(string(old), fresh)
+	fmt.Println()
+	fmt.Println(report)
+	if cfg.out != "" {
+		path := filepath.Join(root, cfg.out)
+		if err := os.WriteFile(path, []byte(report), 0o644); err != nil {
+			return err
+		}
+		fmt.Printf("written to %s\n", path)
+	}
+	for _, p := range parts {
+		if d, ok := took[p]; ok {
+			fmt.Printf("part %s took %s\n", p, d.Round(time.Second))
+		}
+	}
+	return nil
+}
+
+// basicPart is the first benchmark: creating 100 users three ways, the
+// no-op rerun of 1,000, the password "always" rerun. It leaves its Synapse
+// running (b.srv) with the no-op users for the SSH part.
+func (b *bench) basicPart(hashTime time.Duration) ([]map[string]any, time.Duration, error) {
+	cfg := b.cfg
+	var err error
 	fmt.Println("==> starting Synapse with bcrypt_rounds 12")
-	b.srv, err = synapsetest.Start(synapsetest.Config{BcryptRounds: 12, Dir: filepath.Join(work, "synapse")})
+	b.srv, err = synapsetest.Start(synapsetest.Config{BcryptRounds: 12, Dir: filepath.Join(b.work, "synapse")})
 	if err != nil {
-		return err
+		return nil, 0, err
 	}
-	defer b.srv.Stop()
 	b.proxy = synapsetest.NewProxy(b.srv.URL, "")
-	defer b.proxy.Close()
 	if b.token, err = b.srv.Register("admin", "bench-admin-password", true); err != nil {
-		return err
-	}
-	if b.collections, err = synapsetest.LinkCollection(filepath.Join(work, "collections"), root); err != nil {
-		return err
+		return nil, 0, err
 	}
 
 	n := cfg.create
@@ -128,17 +304,17 @@ func run(cfg config) error {
 		}
 		return nil
 	}); err != nil {
-		return err
+		return nil, 0, err
 	}
 	if err := b.measure("create", "matrix_user, one task per user (Ansible loop)", n, "", func() error {
 		return b.playbook("loop.yml", map[string]any{"matrix_users_list": users("loop", n, true)})
 	}); err != nil {
-		return err
+		return nil, 0, err
 	}
 	if err := b.measure("create", "matrix_users role, the whole list in one module run", n, "", func() error {
 		return b.playbook("role.yml", map[string]any{"matrix_users_list": users("role", n, true), "matrix_users_concurrency": cfg.concurrency})
 	}); err != nil {
-		return err
+		return nil, 0, err
 	}
 	floor := time.Duration(float64(n) * float64(hashTime) / float64(runtime.NumCPU()))
 
@@ -146,7 +322,7 @@ func run(cfg config) error {
 	fmt.Printf("==> creating %d more users (not measured), then rerunning with nothing to do\n", m)
 	noopUsers := users("noop", m, false)
 	if err := b.playbook("role.yml", map[string]any{"matrix_users_list": noopUsers, "matrix_users_concurrency": cfg.concurrency}); err != nil {
-		return err
+		return nil, 0, err
 	}
 	// The no-op runs take a second or two, where a busy neighbour on the
 	// host shows: each is run several times, interleaved, and the median
@@ -174,7 +350,7 @@ func run(cfg config) error {
 	for rep := 0; rep < cfg.repeat; rep++ {
 		for i, nr := range noopRuns {
 			if err := b.measure("noop", nr.approach, nr.users, "", nr.f); err != nil {
-				return err
+				return nil, 0, err
 			}
 			samples[i] = append(samples[i], b.rows[len(b.rows)-1])
 			b.rows = b.rows[:len(b.rows)-1]
@@ -189,13 +365,13 @@ func run(cfg config) error {
 	if err := b.measure("noop", "matrix_user, one task per user (Ansible loop), no-op rerun", m, "", func() error {
 		return b.playbook("loop.yml", map[string]any{"matrix_users_list": noopUsers})
 	}); err != nil {
-		return err
+		return nil, 0, err
 	}
 
 	fmt.Printf("==> rerunning the role's %d users with update_password: always and unchanged passwords\n", n)
 	sessions, err := b.loginSome(n)
 	if err != nil {
-		return err
+		return nil, 0, err
 	}
 	always := users("role", n, true)
 	for _, u := range always {
@@ -204,7 +380,7 @@ func run(cfg config) error {
 	if err := b.measure("always", "matrix_users role, update_password: always, passwords unchanged", n, "", func() error {
 		return b.playbook("role.yml", map[string]any{"matrix_users_list": always, "matrix_users_concurrency": cfg.concurrency})
 	}); err != nil {
-		return err
+		return nil, 0, err
 	}
 	valid := 0
 	for _, token := range sessions {
@@ -214,21 +390,7 @@ func run(cfg config) error {
 	}
 	b.rows[len(b.rows)-1].note = fmt.Sprintf("%d of %d sessions opened before the run still valid after it", valid, len(sessions))
 
-	if err := b.sshBench(noopUsers); err != nil {
-		return err
-	}
-
-	report := b.report(hashTime, floor) + "\n" + b.sshReport()
-	fmt.Println()
-	fmt.Println(report)
-	if cfg.out != "" {
-		path := filepath.Join(root, cfg.out)
-		if err := os.WriteFile(path, []byte(report), 0o644); err != nil {
-			return err
-		}
-		fmt.Printf("written to %s\n", path)
-	}
-	return nil
+	return noopUsers, floor, nil
 }
 
 // measure times f and records what it cost the server.

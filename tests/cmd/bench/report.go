@@ -6,25 +6,38 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
+
+	"github.com/mxadmin/synapse/tests/synapsetest"
 )
 
-// report renders the results as Markdown, with the machine, the versions,
-// and each target of the benchmark checked against the numbers.
-func (b *bench) report(hashTime, floor time.Duration) string {
+// header is the top of docs/benchmarks.md and its Machine section.
+func (b *bench) header(hashTime time.Duration) string {
 	var s strings.Builder
 	fmt.Fprintf(&s, "# Benchmarks\n\n")
-	fmt.Fprintf(&s, "Written by `make bench` (tests/cmd/bench) on %s. Every number comes from one run on one machine:\n", time.Now().UTC().Format("2006-01-02"))
+	fmt.Fprintf(&s, "Written by `make bench` (tests/cmd/bench), last on %s. Every number comes from one run on one machine:\n", time.Now().UTC().Format("2006-01-02"))
 	fmt.Fprintf(&s, "absolute times drift between runs and machines, ratios much less. Rerun it to get yours.\n\n")
 	fmt.Fprintf(&s, "## Machine\n\n")
 	fmt.Fprintf(&s, "- CPU: %s, %d cores (GOMAXPROCS %d)\n", cpuModel(), runtime.NumCPU(), runtime.GOMAXPROCS(0))
 	fmt.Fprintf(&s, "- OS: %s\n", strings.TrimSpace(output("uname", "-srm")))
-	fmt.Fprintf(&s, "- Synapse %s (SQLite, bcrypt_rounds 12, on loopback), ansible-core %s, Python %s, %s\n",
-		b.pyOutput("import synapse; print(synapse.__version__)"), b.pyOutput("import ansible.release as r; print(r.__version__)"),
+	db := "SQLite"
+	if synapsetest.DB() == "postgres" {
+		db = "PostgreSQL"
+	}
+	fmt.Fprintf(&s, "- Synapse %s (%s, bcrypt_rounds 12, on loopback), ansible-core %s, Python %s, %s\n",
+		b.pyOutput("import synapse; print(synapse.__version__)"), db, b.pyOutput("import ansible.release as r; print(r.__version__)"),
 		b.pyOutput("import platform; print(platform.python_version())"), runtime.Version())
-	fmt.Fprintf(&s, "- One bcrypt hash at cost 12 (Python bcrypt, as Synapse hashes): %s\n\n", hashTime.Round(time.Millisecond))
+	fmt.Fprintf(&s, "- One bcrypt hash at cost 12 (Python bcrypt, as Synapse hashes), at the start of the latest run: %s\n\n", hashTime.Round(time.Millisecond))
 
+	return s.String()
+}
+
+// report renders the basic part's results as Markdown, each target of the
+// benchmark checked against the numbers.
+func (b *bench) report(hashTime, floor time.Duration) string {
+	var s strings.Builder
 	fmt.Fprintf(&s, "## Results\n\n")
 	fmt.Fprintf(&s, "HTTP requests and server-side password hashes are counted by a proxy between the tools and Synapse\n")
 	fmt.Fprintf(&s, "(a hash: each shared-secret registration, each password login, each user PUT with a password).\n\n")
@@ -69,12 +82,6 @@ func (b *bench) report(hashTime, floor time.Duration) string {
 	always := get("always", "matrix_users role")
 
 	fmt.Fprintf(&s, "\n## Against the targets\n\n")
-	check := func(ok bool) string {
-		if ok {
-			return "met"
-		}
-		return "**missed**"
-	}
 	ratio := float64(role.wall) / float64(floor)
 	fmt.Fprintf(&s, "- Creating %d users: the server-side floor is %d × %s / %d cores = %s; the role took %s, %.2f× the floor (target ≤ 1.3×: %s). "+
 		"register_new_matrix_user took %.1f× as long as the role, the Ansible loop %.1f×.\n",
@@ -115,4 +122,69 @@ func output(name string, args ...string) string {
 
 func (b *bench) pyOutput(code string) string {
 	return strings.TrimSpace(output(filepath.Join(b.venv, "bin", "python"), "-c", code))
+}
+
+func (b *bench) cpus() int { return runtime.NumCPU() }
+
+// sectionOrder is the order of the sections of docs/benchmarks.md; "" is
+// the top (title, date) before the first one.
+var sectionOrder = []string{"", "Machine", "Results", "Against the targets", "At scale: the no-op against the floor",
+	"Where the time goes: a profile of the no-op", "Issue 22 baseline (2026-12-03), read by hand", "Creating users at scale",
+	"Many homeservers", "Over SSH"}
+
+// splitSections splits Markdown at its "## " headings: title → the
+// section's text, heading included.
+func splitSections(text string) (map[string]string, []string) {
+	out := map[string]string{}
+	var order []string
+	title, cur := "", strings.Builder{}
+	flush := func() {
+		if cur.Len() > 0 {
+			if _, seen := out[title]; !seen {
+				order = append(order, title)
+			}
+			out[title] += cur.String()
+		}
+		cur.Reset()
+	}
+	for _, line := range strings.SplitAfter(text, "\n") {
+		if strings.HasPrefix(line, "## ") {
+			flush()
+			title = strings.TrimSpace(strings.TrimPrefix(line, "## "))
+		}
+		cur.WriteString(line)
+	}
+	flush()
+	return out, order
+}
+
+// addSections adds the sections of a rendered part.
+func addSections(into map[string]string, text string) {
+	sections, _ := splitSections(text)
+	for title, body := range sections {
+		into[title] = strings.TrimRight(body, "\n") + "\n"
+	}
+}
+
+// mergeReport replaces the sections of the old results file that this run
+// measured and keeps the others, in sectionOrder.
+func mergeReport(old string, fresh map[string]string) string {
+	kept, oldOrder := splitSections(old)
+	var out []string
+	emit := func(title string) {
+		if body, ok := fresh[title]; ok {
+			out = append(out, strings.TrimRight(body, "\n")+"\n")
+		} else if body, ok := kept[title]; ok {
+			out = append(out, strings.TrimRight(body, "\n")+"\n")
+		}
+	}
+	for _, title := range sectionOrder {
+		emit(title)
+	}
+	for _, title := range oldOrder {
+		if !slices.Contains(sectionOrder, title) {
+			emit(title)
+		}
+	}
+	return strings.Join(out, "\n")
 }

@@ -169,51 +169,22 @@ func kb(n int64) string {
 	return fmt.Sprintf("%.1f KB", float64(n)/1e3)
 }
 
-// runSSHOnly sets up Synapse and the users, measures over SSH and replaces
-// the SSH section of the results file.
-func (b *bench) runSSHOnly() error {
+// sshSetup starts a Synapse with the no-op users for the SSH part when the
+// basic part did not run (-only ssh).
+func (b *bench) sshSetup() ([]map[string]any, error) {
 	var err error
 	b.srv, err = synapsetest.Start(synapsetest.Config{Dir: filepath.Join(b.work, "synapse")})
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer b.srv.Stop()
 	b.proxy = synapsetest.NewProxy(b.srv.URL, "")
-	defer b.proxy.Close()
 	if b.token, err = b.srv.Register("admin", "bench-admin-password", true); err != nil {
-		return err
-	}
-	if b.collections, err = synapsetest.LinkCollection(filepath.Join(b.work, "collections"), b.root); err != nil {
-		return err
+		return nil, err
 	}
 	users := users("noop", b.cfg.noop, false)
 	fmt.Printf("==> creating %d users (not measured)\n", len(users))
 	if err := b.playbook("role.yml", map[string]any{"matrix_users_list": users, "matrix_users_concurrency": b.cfg.concurrency}); err != nil {
-		return err
+		return nil, err
 	}
-	if err := b.sshBench(users); err != nil {
-		return err
-	}
-	section := b.sshReport()
-	fmt.Println()
-	fmt.Println(section)
-	if b.cfg.out == "" {
-		return nil
-	}
-	path := filepath.Join(b.root, b.cfg.out)
-	old, err := os.ReadFile(path)
-	if err != nil {
-		return err
-	}
-	text := string(old)
-	if i := strings.Index(text, "\n## Over SSH\n"); i >= 0 {
-		text = text[:i+1]
-	} else {
-		text = strings.TrimRight(text, "\n") + "\n"
-	}
-	if err := os.WriteFile(path, []byte(text+"\n"+section), 0o644); err != nil {
-		return err
-	}
-	fmt.Printf("written to %s\n", path)
-	return nil
+	return users, nil
 }
