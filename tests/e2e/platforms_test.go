@@ -127,7 +127,7 @@ func TestPlatformLinuxArm64UnderQemu(t *testing.T) {
 	require.False(t, r.failed(), "create under qemu failed: %s", r.Stdout)
 	assert.True(t, r.changed())
 	assert.Equal(t, "created", r.str("action"))
-	assert.Len(t, f.proxy.Writes(), 1, "a create is one PUT")
+	assert.Len(t, f.proxy.Writes(), 2, "a create is two PUTs: the account, then its password and fields")
 	u := f.read(t, name)
 	require.NotNil(t, u, "the user exists on the server")
 	assert.Equal(t, "Arm Test", u["displayname"])
