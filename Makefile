@@ -107,7 +107,7 @@ demo: venv native
 # What make test installs and changes, said at its start (docs/development.md
 # says the same, with how long each stage takes).
 define TEST_BANNER
-==> make test runs every test stage, about 30 minutes on this 2-core machine (docs/development.md). It needs root
+==> make test runs every test stage, about 40 minutes on this 2-core machine (docs/development.md). It needs root
     and network, and changes the machine:
     - apt-get installs what is missing: openssh-server, sudo, postgresql, shellcheck, qemu-user
     - pip creates the virtualenvs that are missing in the checkout: .venv, .venv-ansible-oldest, .venv-release,
@@ -118,7 +118,7 @@ define TEST_BANNER
 endef
 export TEST_BANNER
 
-## every test, then the tally CI reads (about 30 minutes here; the stages: make test-stages)
+## every test, then the tally CI reads (about 40 minutes here; the stages: make test-stages)
 ##> needs root and network: installs Debian packages and virtualenvs, adds a user (docs/development.md)
 ##> E2E_RUN=regexp          only the matching tests, in the stages that run the whole e2e suite
 test:
