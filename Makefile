@@ -2,7 +2,9 @@
 # the virtualenv with the pinned Synapse and ansible-core, Go modules, binaries.
 #
 #   make demo        throwaway Synapse + the example playbook, end to end
-#   make test        every test (real Synapse, real ansible-playbook)
+#   make test        every test (real Synapse, real ansible-playbook); needs
+#                    root and network, installs packages (docs/development.md)
+#   make check       the fast loop: lint and unit tests
 #   make bench       the benchmark (not part of make test)
 #   make help        every target, from the "## " comment above it
 #
@@ -93,22 +95,79 @@ E2E_ENV := $(TEST_ENV) MXADMIN_SYNAPSE_DB=$(SYNAPSE_DB) \
 .PHONY: help venv venv-oldest build native test unit e2e e2e-oldest fuzz fuzz-long lint go-lint ansible-lint sanity \
         collection demo bench constraints clean venv-release release-check galaxy-import docs-lint changelog-lint \
         release qemu e2e-platforms test-stages shellcheck ssh-server \
-        e2e-synapse-oldest e2e-synapse-locked-unlisted e2e-postgres e2e-ansible-newest postgresql e2e-mas
+        e2e-synapse-oldest e2e-synapse-locked-unlisted e2e-postgres e2e-ansible-newest postgresql e2e-mas \
+        check demo-start demo-stop e2e-demo ssh-cleanup
 
-# make help prints the '## ' line above each target, under its section: every
-# .PHONY target has one (tests/repo checks it).
-## this list
-help:
-	@echo "make TARGET, where TARGET is one of (make demo and make test set everything up themselves):"
-	@awk '/^# --- /{ s = $$0; gsub(/^# --- | -+$$/, "", s); printf "\n%s\n", s; next } \
-		/^## /{ doc = (doc == "" ? "" : doc " ") substr($$0, 4); next } \
-		/^[a-zA-Z0-9_.-]+:/ && doc != "" { t = $$0; sub(/:.*/, "", t); printf "  make %-15s %s\n", t, doc } \
-		{ doc = "" }' $(firstword $(MAKEFILE_LIST))
+# --- start here --------------------------------------------------------------
+
+# Synapse and the demo's files go to DEMO_DIR (build/demo unless given).
+DEMO_DIR ?=
+DEMO := $(TEST_ENV) $(GO) run ./tests/cmd/demo
+
+## a throwaway Synapse and the example playbook, end to end, in build/demo (about a minute)
+##> on a terminal its Synapse keeps running (make demo-stop); into a file or a pipe it stops at the end
+##> DEMO_FLAGS=-keep        keep it running, also into a file or a pipe
+##> DEMO_FLAGS=-keep=false  stop it at the end, also on a terminal
+##> DEMO_DIR=dir            another folder than build/demo (for demo-start and demo-stop too)
+demo: venv native
+	@$(DEMO) $(DEMO_FLAGS) $(if $(DEMO_DIR),-dir "$(DEMO_DIR)")
+
+# What make test installs and changes, said at its start (docs/development.md
+# says the same, with how long each stage takes).
+define TEST_BANNER
+==> make test runs every test stage, about 40 minutes on this 2-core machine (docs/development.md). It needs root
+    and network, and changes the machine:
+    - apt-get installs what is missing: openssh-server, sudo, postgresql, shellcheck, qemu-user
+    - pip creates the virtualenvs that are missing in the checkout: .venv, .venv-ansible-oldest, .venv-release,
+      .venv-ansible-$(ANSIBLE_NEWEST), .venv-synapse-{$(SYNAPSE_OLDEST),$(SYNAPSE_LOCKED_UNLISTED),$(SYNAPSE_PINNED)}; go fetches the Go modules
+    - the SSH tests add the user mxadmin-ssh and sudoers drop-ins /etc/sudoers.d/mxadmin-ssh-e2e-*, and mount a
+      noexec tmpfs in a temp dir; all undone when they end (a killed run's: by the next one, or make ssh-cleanup)
+    The fast loop is make check: lint and unit tests, no root, no Synapse.
+endef
+export TEST_BANNER
+
+## every test, then the tally CI reads (about 40 minutes here; the stages: make test-stages)
+##> needs root and network: installs Debian packages and virtualenvs, adds a user (docs/development.md)
+##> E2E_RUN=regexp          only the matching tests, in the stages that run the whole e2e suite
+test:
+	@echo "$$TEST_BANNER"
+	@[ "$$(id -u)" = 0 ] || { echo "make test needs root (apt-get, sshd and the SSH tests' user): run it as root, or make check"; \
+		echo "0 passed, 1 failed, 0 skipped"; exit 1; }
+	@rm -rf build/test-counts
+	@start=$$(date +%s); $(MAKE) --no-print-directory -k test-stages; status=$$?; \
+		$(MAKE) --no-print-directory ssh-cleanup || status=1; \
+		$(MAKE) --no-print-directory $(TESTSUMMARY) && $(TESTSUMMARY) total -status $$status -started $$start
+
+# The fast loop: the lint stages and the unit tests as go test caches them
+# (a package whose code and tests did not change is not run again), two at
+# a time. make test runs the unit tests under the race detector, uncached,
+# with the coverage floors.
+## the fast loop: go-lint, ansible-lint and the unit tests, cached (about 30 s here; no root, no Synapse)
+check: venv
+	@$(MAKE) --no-print-directory -j2 --output-sync=target go-lint ansible-lint unit UNIT_QUICK=1
+
+# --- the demo's Synapse ----------------------------------------------------------
+
+## start the demo's Synapse again, in the background, with its users (after make demo-stop, or make demo into a file)
+demo-start:
+	@$(DEMO) start $(if $(DEMO_DIR),-dir "$(DEMO_DIR)")
+
+## stop the demo's Synapse (its users and files stay in build/demo until the next make demo)
+demo-stop:
+	@$(GO) run ./tests/cmd/demo stop $(if $(DEMO_DIR),-dir "$(DEMO_DIR)")
 
 # --- setup -------------------------------------------------------------------
 
-## the virtualenv .venv: pinned Synapse, ansible-core, ansible-lint
-venv: $(VENV)/.installed
+# build/collections: the collections path of ./ansible.cfg, so that
+# ansible-doc and ansible-playbook run from the checkout find this collection
+# (ansible-doc mxadmin.synapse.matrix_user).
+COLLECTION_LINK := build/collections/ansible_collections/mxadmin/synapse
+
+## the virtualenv .venv: pinned Synapse, ansible-core, ansible-lint; and build/collections, which ./ansible.cfg names
+venv: $(VENV)/.installed $(COLLECTION_LINK)
+
+$(COLLECTION_LINK):
+	@mkdir -p $(@D) && ln -sfn ../../../.. $@
 
 $(VENV)/.installed: requirements.txt constraints.txt
 	@echo "==> creating the virtualenv $(VENV) (Synapse, ansible-core, ansible-lint; about a minute the first time)"
@@ -202,84 +261,106 @@ $(COLLECTION_TARBALL): venv $(BINARIES) $(shell git ls-files 2>/dev/null | grep 
 # --- tests -------------------------------------------------------------------
 
 # Each stage of make test records what it ran in build/test-counts/STAGE.json
-# through tests/cmd/testsummary and prints a summary line (run, passed,
-# failed, skipped); make test ends with the tally, alone on the last line of
-# stdout: "N passed, N failed, N skipped". A stage is one recipe line per
-# command (ENV: variables for the command, e.g. $(TEST_ENV)):
+# through tests/cmd/testsummary and prints a summary line, once, at its end
+# (run, passed, failed, skipped, time); make test ends with every stage's
+# line, the total time and the tally, alone on the last line of stdout: "N
+# passed, N failed, N skipped". A stage is a target (with $(TESTSUMMARY)
+# among its prerequisites) of one recipe line per command (ENV: variables
+# for the command, e.g. $(TEST_ENV)), then its end:
 #   $(call go_test,STAGE,GO TEST ARGS[,ENV])  go test -json: each test as it
 #       finishes, failures and skips in full; counts tests and subtests; a
 #       skipped test, or none run, fails the stage
 #   $(call check,STAGE,COMMAND[,ENV])  any other command, its output as is:
 #       one check (or the counts it writes to $$TESTSUMMARY_COUNTS, as
 #       tests/run-sanity.sh does: one per sanity test)
+#   $(call stage_end,STAGE)  the stage's line; fails the target when a
+#       command of the stage failed (each goes on after a failed one, so
+#       that the stage runs all its commands: tests/repo checks that every
+#       stage has its end)
 # Calls naming one STAGE add up within a make run. No commas in arguments.
 TESTSUMMARY := $(CURDIR)/build/testsummary
 ifndef TESTSUMMARY_RUN
 TESTSUMMARY_RUN := $(shell date +%s%N)
 endif
 export TESTSUMMARY_RUN
-testsummary = mkdir -p build && $(GO) build -o $(TESTSUMMARY) ./tests/cmd/testsummary && env $(3) $(TESTSUMMARY)
-go_test = $(testsummary) go -stage $(1) -- $(GO) test -json $(2)
-check = $(testsummary) run -stage $(1) -- $(2)
+testsummary = env $(3) $(TESTSUMMARY)
+go_test = $(testsummary) go -stage $(1) -keep-going -- $(GO) test -json $(2)
+check = $(testsummary) run -stage $(1) -keep-going -- $(2)
+stage_end = $(TESTSUMMARY) end -stage $(1)
 
-## set everything up and run every stage (even after one fails), then the tally
-test:
-	@rm -rf build/test-counts
-	@$(MAKE) --no-print-directory -k test-stages; status=$$?; \
-		$(GO) build -o $(TESTSUMMARY) ./tests/cmd/testsummary && $(TESTSUMMARY) total -status $$status
+$(TESTSUMMARY): go.mod go.sum $(wildcard tests/cmd/testsummary/*.go)
+	@mkdir -p $(@D) && $(GO) build -o $@ ./tests/cmd/testsummary
 
 # The stages of make test: a new one is a target listed here.
 ## the stages of make test, without the tally
-test-stages: venv build lint unit fuzz e2e e2e-oldest e2e-synapse-oldest e2e-synapse-locked-unlisted e2e-postgres \
-	e2e-ansible-newest e2e-mas sanity release-check e2e-platforms
+test-stages: venv build lint unit fuzz e2e e2e-demo e2e-oldest e2e-synapse-oldest e2e-synapse-locked-unlisted \
+	e2e-postgres e2e-ansible-newest e2e-mas sanity release-check e2e-platforms
 
 # Unit-test coverage floors (PACKAGE:PERCENT): the runner and the modules are
 # tested without a server (reconcile's Client interface); the e2e suite is the
 # proof against a real Synapse, these keep the logic changeable.
 COVER_FLOORS := reconcile:85 modules:85
 
+# UNIT_QUICK=1 (make check): as go test caches them, without the race
+# detector and the coverage floors.
 ## Go unit tests (race detector), the test summariser's and the Makefile's included; coverage per package
-unit:
-	@echo "==> Go unit tests"
-	@$(call go_test,unit,-race -count=1 -coverprofile=build/unit.cover ./modules-src/... ./tests/cmd/testsummary/ ./tests/repo/)
-	@$(call check,unit,tests/tools/coverage-floor.sh build/unit.cover $(COVER_FLOORS))
+unit: $(TESTSUMMARY)
+	@echo "==> Go unit tests$(if $(UNIT_QUICK), (cached: no race detector and no coverage floors; make unit runs them))"
+	@$(call go_test,unit,$(if $(UNIT_QUICK),,-race -count=1 -coverprofile=build/unit.cover) ./modules-src/... ./tests/cmd/testsummary/ ./tests/repo/)
+	@$(if $(UNIT_QUICK),true,$(call check,unit,tests/tools/coverage-floor.sh build/unit.cover $(COVER_FLOORS)))
+	@$(call stage_end,unit)
 
 # The fuzz target runs briefly here (a fixed number of inputs: a time limit can
 # end the run mid-input and fail it with "context deadline exceeded");
 # 'make fuzz-long' runs it for ten minutes.
 ## fuzz the args decoding and the server answers briefly (part of make test)
-fuzz:
+fuzz: $(TESTSUMMARY)
 	@echo "==> fuzzing the args decoding and the server answers briefly"
 	@$(call go_test,fuzz,-run '^$$' -fuzz FuzzModuleArgs -fuzztime 60000x ./modules-src/modules/)
 	@$(call go_test,fuzz,-run '^$$' -fuzz FuzzServerAnswers -fuzztime 3000x ./modules-src/synapse/)
+	@$(call stage_end,fuzz)
 
 ## fuzz them for ten minutes each
 fuzz-long:
 	$(GO) test -run '^$$' -fuzz FuzzModuleArgs -fuzztime 10m ./modules-src/modules/
 	$(GO) test -run '^$$' -fuzz FuzzServerAnswers -fuzztime 10m ./modules-src/synapse/
 
-## end-to-end tests: real Synapse servers, real ansible-playbook runs (also over SSH);
-## SYNAPSE_VERSION=x.y.z, SYNAPSE_DB=postgres, ANSIBLE_CORE=2.21 and E2E_RUN=regexp pick what they run against
-e2e: venv native ssh-server $(E2E_SYNAPSE_VENV:%=%/.installed) $(E2E_ANSIBLE_VENV:%=%/.installed) $(if $(filter postgres,$(SYNAPSE_DB)),postgresql)
+## end-to-end tests: real Synapse servers, real ansible-playbook runs (also over SSH, as root)
+##> E2E_RUN=regexp          only the tests matching it (go test -run)
+##> SYNAPSE_VERSION=x.y.z   against that Synapse release (its own virtualenv .venv-synapse-x.y.z)
+##> SYNAPSE_DB=postgres     on PostgreSQL (Debian's package; a server of the tests' own)
+##> ANSIBLE_CORE=2.21       with that ansible-core on the newest Python (ANSIBLE_PYTHON=python3.N: another)
+e2e: venv native ssh-server $(TESTSUMMARY) $(E2E_SYNAPSE_VENV:%=%/.installed) $(E2E_ANSIBLE_VENV:%=%/.installed) $(if $(filter postgres,$(SYNAPSE_DB)),postgresql)
 	@echo "==> end-to-end tests against real Synapse servers ($(or $(SYNAPSE_VERSION),$(SYNAPSE_PINNED)), $(SYNAPSE_DB)) and ansible-playbook"
-	@mkdir -p build
+	@mkdir -p build && rm -f build/secret-scan.txt
 	@$(call go_test,$(E2E_STAGE),-count=1 -timeout 30m $(if $(E2E_RUN),-run '$(E2E_RUN)') -skip '$(E2E_SKIP)' ./tests/...,$(E2E_ENV) MXADMIN_SCAN_REPORT="$(CURDIR)/build/secret-scan.txt")
-	@cat build/secret-scan.txt
+	@cat build/secret-scan.txt 2>/dev/null || echo "(no secret scan: the e2e tests did not get to their end)"
+	@$(call stage_end,$(E2E_STAGE))
+
+# The demo as users run it: make demo into a pipe and on a terminal (script),
+# its printed commands, make demo-stop and make demo-start, each in a folder
+# of its own (DEMO_DIR), so that a demo in build/demo is left alone.
+## the demo's tests: make demo into a pipe and on a terminal, the commands it prints, make demo-stop and demo-start
+e2e-demo: venv native $(TESTSUMMARY)
+	@echo "==> the demo: make demo, the commands it prints, make demo-stop and make demo-start"
+	@$(call go_test,e2e-demo,-tags demo -count=1 -timeout 15m $(if $(E2E_RUN),-run '$(E2E_RUN)') ./tests/cmd/demo/,$(TEST_ENV))
+	@$(call stage_end,e2e-demo)
 
 # The playbook and role tests again, with the oldest ansible-core that
 # meta/runtime.yml claims (Synapse still comes from .venv).
 ## the playbook, role and docs tests with the oldest supported ansible-core
-e2e-oldest: venv venv-oldest native ssh-server
+e2e-oldest: venv venv-oldest native ssh-server $(TESTSUMMARY)
 	@echo "==> playbook tests with ansible-core $$($(VENV_OLDEST)/bin/python -c 'import ansible.release as r; print(r.__version__)')"
 	@$(call go_test,e2e-oldest,-count=1 -timeout 20m -run '$(PLAYBOOK_TESTS)' ./tests/e2e/,$(TEST_ENV) MXADMIN_ANSIBLE_VENV="$(VENV_OLDEST)")
+	@$(call stage_end,e2e-oldest)
 
 # The e2e suite against the oldest supported Synapse, and against the pinned
 # one on PostgreSQL.
-## the e2e suite against the oldest supported Synapse (SYNAPSE_OLDEST)
+## the e2e suite but PLAYBOOK_TESTS against the oldest supported Synapse (SYNAPSE_OLDEST)
 e2e-synapse-oldest:
 	@$(MAKE) --no-print-directory e2e SYNAPSE_VERSION=$(SYNAPSE_OLDEST) E2E_STAGE=$@ E2E_SKIP='$(MAS_TESTS)|$(PLAYBOOK_TESTS)'
 
-## the e2e suite against the pinned Synapse on PostgreSQL
+## the e2e suite but PLAYBOOK_TESTS against the pinned Synapse on PostgreSQL
 e2e-postgres:
 	@$(MAKE) --no-print-directory e2e SYNAPSE_DB=postgres E2E_STAGE=$@ E2E_SKIP='$(MAS_TESTS)|$(PLAYBOOK_TESTS)'
 
@@ -296,37 +377,47 @@ MXADMIN_MAS_DIR ?=
 # The tests that need a real MAS are named TestWithMAS...: they run in e2e-mas
 # only (the other e2e stages skip them; the oldest Synapse cannot delegate).
 MAS_TESTS       := ^TestWithMAS
-## the tests against a real MAS + Synapse pair (MAS_BIN=mas-cli, MXADMIN_MAS_DIR=dir of run-mas.sh)
-e2e-mas: venv postgresql
+## the tests against a real MAS + Synapse pair
+##> MAS_BIN=path            another mas-cli
+##> MXADMIN_MAS_DIR=dir     the folder of run-mas.sh (default: shared/mas in a folder above the checkout)
+e2e-mas: venv postgresql $(TESTSUMMARY)
 	@echo "==> end-to-end tests against a real Matrix Authentication Service and a Synapse delegating to it"
 	@$(call go_test,e2e-mas,-count=1 -timeout 20m -run '$(MAS_TESTS)' ./tests/...,$(TEST_ENV) $(if $(MAS_BIN),MAS_BIN="$(MAS_BIN)") $(if $(MXADMIN_MAS_DIR),MXADMIN_MAS_DIR="$(MXADMIN_MAS_DIR)"))
+	@$(call stage_end,e2e-mas)
 
 # The playbook, role and docs tests with the newest ansible-core on the
 # newest Python (Synapse still comes from .venv).
 ## the playbook, role, docs and SSH tests with the newest ansible-core on the newest Python
-e2e-ansible-newest: venv native ssh-server $(CURDIR)/.venv-ansible-$(ANSIBLE_NEWEST)/.installed
+e2e-ansible-newest: venv native ssh-server $(TESTSUMMARY) $(CURDIR)/.venv-ansible-$(ANSIBLE_NEWEST)/.installed
 	@echo "==> playbook tests with ansible-core $$($(CURDIR)/.venv-ansible-$(ANSIBLE_NEWEST)/bin/python -c 'import ansible.release as r, sys; print(r.__version__, "on Python", sys.version.split()[0])')"
 	@$(call go_test,e2e-ansible-newest,-count=1 -timeout 20m -run '$(PLAYBOOK_TESTS)' ./tests/e2e/,$(TEST_ENV) MXADMIN_ANSIBLE_VENV="$(CURDIR)/.venv-ansible-$(ANSIBLE_NEWEST)")
+	@$(call stage_end,e2e-ansible-newest)
 
 ## go-lint and ansible-lint
 lint: go-lint ansible-lint
 
 ## gofmt, go vet, staticcheck
-go-lint:
+go-lint: $(TESTSUMMARY)
 	@echo "==> gofmt, go vet, staticcheck"
 	@$(call check,go-lint,bash -c 'test -z "$$(gofmt -l modules-src tests)" || { gofmt -l modules-src tests; echo "gofmt: the files above need formatting"; exit 1; }')
-	@$(call check,go-lint,$(GO) vet ./...)
+	@$(call check,go-lint,$(GO) vet -tags demo ./...)
 	@$(call check,go-lint,$(GO) run $(STATICCHECK) ./...)
+	@$(call stage_end,go-lint)
 
+# ansible-lint installs the collection under its ANSIBLE_HOME; ./ansible.cfg's
+# build/collections would be a second copy of it.
 ## ansible-lint on the collection
-ansible-lint: venv
+ansible-lint: venv $(TESTSUMMARY)
 	@echo "==> ansible-lint"
-	@$(call check,ansible-lint,$(VENV)/bin/ansible-lint,$(TEST_ENV) ANSIBLE_HOME="$(CURDIR)/build/ansible-home")
+	@$(call check,ansible-lint,$(VENV)/bin/ansible-lint,$(TEST_ENV) ANSIBLE_HOME="$(CURDIR)/build/ansible-home" \
+		ANSIBLE_COLLECTIONS_PATH="$(CURDIR)/build/ansible-home/collections")
+	@$(call stage_end,ansible-lint)
 
 ## ansible-test sanity (fails if a sanity test is skipped)
-sanity: venv shellcheck
+sanity: venv shellcheck $(TESTSUMMARY)
 	@echo "==> ansible-test sanity"
 	@$(call check,sanity,tests/run-sanity.sh,$(TEST_ENV))
+	@$(call stage_end,sanity)
 
 # shellcheck (Debian's package), which ansible-test sanity runs on the shell
 # scripts; without it that sanity test would be skipped, which fails the run.
@@ -355,34 +446,38 @@ $(VENV_RELEASE)/.installed: requirements-release.txt
 release-check: galaxy-import docs-lint changelog-lint
 
 ## Galaxy's importer on the collection tarball
-galaxy-import: venv-release $(COLLECTION_TARBALL)
+galaxy-import: venv-release $(COLLECTION_TARBALL) $(TESTSUMMARY)
 	@echo "==> galaxy-importer on $(COLLECTION_TARBALL) (ansible-test off: no container engine)"
 	@$(call check,galaxy-import,$(VENV_RELEASE)/bin/python tests/release/galaxy_import.py $(COLLECTION_TARBALL) build/galaxy-import,\
 		PATH="$(VENV_RELEASE)/bin:$$PATH" ANSIBLE_HOME="$(CURDIR)/build/ansible-home-release")
+	@$(call stage_end,galaxy-import)
 
 # The docs linter copies what git tracks when it runs inside a checkout, so
 # the tarball is unpacked outside one: it lints what ships.
 ## antsibull-docs lint on what the tarball ships
-docs-lint: venv-release $(COLLECTION_TARBALL)
+docs-lint: venv-release $(COLLECTION_TARBALL) $(TESTSUMMARY)
 	@echo "==> antsibull-docs lint-collection-docs --plugin-docs on $(COLLECTION_TARBALL)"
 	@$(call check,docs-lint,bash -c 'dir="$$(mktemp -d)" && trap "rm -rf $$dir" EXIT && tar -xzf $(COLLECTION_TARBALL) -C "$$dir" && \
 		cd "$$dir" && PATH="$(VENV_RELEASE)/bin:$$PATH" ANSIBLE_HOME="$$dir/.ansible-home" \
 		$(VENV_RELEASE)/bin/antsibull-docs lint-collection-docs --plugin-docs .')
+	@$(call stage_end,docs-lint)
 
 ## antsibull-changelog lint; CHANGELOG.md is what changelogs/ generates
-changelog-lint: venv-release
+changelog-lint: venv-release $(TESTSUMMARY)
 	@echo "==> antsibull-changelog lint"
 	@$(call check,changelog-lint,$(VENV_RELEASE)/bin/antsibull-changelog lint,PATH="$(VENV_RELEASE)/bin:$$PATH")
 	@$(call check,changelog-lint,$(VENV_RELEASE)/bin/antsibull-changelog lint-changelog-yaml changelogs/changelog.yaml,PATH="$(VENV_RELEASE)/bin:$$PATH")
 	@$(call check,changelog-lint,bash -c 'dir="$$(mktemp -d)" && trap "rm -rf $$dir" EXIT && \
 		PATH="$(VENV_RELEASE)/bin:$$PATH" $(VENV_RELEASE)/bin/antsibull-changelog generate --output "$$dir/CHANGELOG.md" && \
 		diff -u CHANGELOG.md "$$dir/CHANGELOG.md" || { echo "CHANGELOG.md is not what changelogs/changelog.yaml generates: run make release"; exit 1; }')
+	@$(call stage_end,changelog-lint)
 
 # Cut a release: make release VERSION=x.y.z (without VERSION: the version in
 # galaxy.yml, e.g. to fold fragments merged later into the unpublished release).
 # Sets galaxy.yml's version, moves changelogs/fragments into
 # changelogs/changelog.yaml and regenerates CHANGELOG.md.
-## cut a release: make release VERSION=x.y.z (galaxy.yml, changelog)
+## cut a release: galaxy.yml's version, the changelog (docs/release.md)
+##> VERSION=x.y.z           the version (without it: galaxy.yml's, to fold in fragments merged later)
 release: venv-release
 	@echo "$(VERSION)" | grep -Eq '^[0-9]+\.[0-9]+\.[0-9]+$$' || { echo "VERSION=$(VERSION) is not x.y.z"; exit 1; }
 	@echo "==> releasing $(VERSION)"
@@ -404,28 +499,46 @@ qemu:
 # The shipped binaries of the other platforms: linux/arm64 run under qemu
 # against a real Synapse, darwin checked as Mach-O with the same version.
 ## the shipped binaries: linux/arm64 under qemu against Synapse, darwin checked
-e2e-platforms: venv qemu $(BINARIES)
+e2e-platforms: venv qemu $(BINARIES) $(TESTSUMMARY)
 	@echo "==> the shipped binaries of every platform (linux/arm64 under qemu-aarch64)"
 	@$(call check,e2e-platforms-vet,$(GO) vet -tags platforms ./tests/e2e/)
+	@$(call stage_end,e2e-platforms-vet)
 	@$(call go_test,e2e-platforms,-tags platforms -count=1 -timeout 10m -run 'TestPlatform' ./tests/e2e/,$(TEST_ENV))
+	@$(call stage_end,e2e-platforms)
 
-# --- demo and benchmark --------------------------------------------------------
-
-## set everything up and show the collection against a throwaway Synapse
-demo: venv native
-	$(TEST_ENV) $(GO) run ./tests/cmd/demo $(DEMO_FLAGS)
+# --- benchmark and the rest --------------------------------------------------------
 
 # The benchmark's parts (docs/benchmarks.md has a section for each): basic,
 # ssh, scale, profile, create, hosts; BENCH_FLAGS='-only scale,profile' runs
 # some and replaces only their sections. SYNAPSE_DB=postgres runs its Synapses
 # on PostgreSQL (the many-homeserver part too).
-## run the benchmark and write docs/benchmarks.md (not part of make test);
-## BENCH_FLAGS='-only PART,...' picks parts, SYNAPSE_DB=postgres runs them on PostgreSQL
+## run the benchmark and write docs/benchmarks.md (not part of make test)
+##> BENCH_FLAGS='-only PART,...'  picks parts (basic, ssh, scale, profile, create, hosts; go run ./tests/cmd/bench -h)
+##> SYNAPSE_DB=postgres           runs its Synapses on PostgreSQL
 bench: venv native ssh-server $(E2E_SYNAPSE_VENV:%=%/.installed) $(if $(filter postgres,$(SYNAPSE_DB)),postgresql)
 	$(E2E_ENV) $(GO) run ./tests/cmd/bench $(BENCH_FLAGS)
 	@echo "==> the result scrub: 50,000 secrets over a 50,000-user result"
 	$(GO) test -run '^$$' -bench BenchmarkScrub -benchmem ./modules-src/ansible/
 
-## remove build/, dist/, tests/output/ and the binaries
-clean:
+# The SSH tests undo what they change on the machine when they end; a run
+# killed before (SIGKILL, a test binary's timeout) leaves it to the next one,
+# or to this.
+## remove what killed SSH tests left: the user mxadmin-ssh and its sudoers drop-ins (root; never a running test's)
+ssh-cleanup:
+	@$(GO) run ./tests/sshtest/cmd/ssh-cleanup
+
+## stop the demo's Synapse, remove build/, dist/, tests/output/ and the binaries
+clean: demo-stop
 	rm -rf dist build tests/output $(BINARIES)
+
+# make help prints the '## ' lines above each target, under its section, and
+# the '##> ' lines (its variables) under it: every .PHONY target has one
+# (tests/repo checks it). Sections follow the README: demo, test and check first.
+## this list
+help:
+	@echo "make TARGET, where TARGET is one of (make demo and make test set everything up themselves):"
+	@awk '/^# --- /{ s = $$0; gsub(/^# --- | -+$$/, "", s); printf "\n%s\n", s; next } \
+		/^##> /{ flags = flags sprintf("%23s%s\n", "", substr($$0, 5)); next } \
+		/^## /{ doc = (doc == "" ? "" : doc " ") substr($$0, 4); next } \
+		/^[a-zA-Z0-9_.-]+:/ && doc != "" { t = $$0; sub(/:.*/, "", t); printf "  make %-15s %s\n%s", t, doc, flags } \
+		{ doc = ""; flags = "" }' $(firstword $(MAKEFILE_LIST))

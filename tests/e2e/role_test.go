@@ -323,8 +323,14 @@ func TestInstalledCollectionTarball(t *testing.T) {
 	for _, platform := range []string{"linux_amd64", "linux_arm64", "darwin_amd64", "darwin_arm64"} {
 		assert.Contains(t, string(members), "plugins/modules/__mxadmin_synapse_"+platform)
 	}
-	for _, unwanted := range []string{"modules-src/", ".go\n", "tests/e2e/", ".venv"} {
+	for _, unwanted := range []string{"modules-src/", ".go\n", "tests/e2e/", ".venv", "docs/dev/", "\nansible.cfg\n"} {
 		assert.NotContains(t, string(members), unwanted)
+	}
+	// What a user copies ships with the collection: the docs pages, their
+	// index and the demo's example.
+	for _, doc := range []string{"docs/README.md", "docs/development.md", "docs/release.md",
+		"docs/examples/demo/README.md", "docs/examples/demo/site.yml", "docs/examples/demo/inventory/hosts.yml"} {
+		assert.Contains(t, "\n"+string(members), "\n"+doc+"\n", "the tarball ships %s", doc)
 	}
 
 	installed := t.TempDir()

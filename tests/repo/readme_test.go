@@ -1,7 +1,9 @@
 package repo
 
 import (
+	"io/fs"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -54,33 +56,61 @@ func shipped(path string, patterns []string) bool {
 	return true
 }
 
-// TestReadmeLinksWorkInTheInstalledCollection: the README is read from the
-// installed collection and on Galaxy, so a relative link must point at a
-// file the tarball ships; links into the repository must name a file that
-// exists.
-func TestReadmeLinksWorkInTheInstalledCollection(t *testing.T) {
-	data, err := os.ReadFile("../../README.md")
+// markdownFiles are the README and every page under docs/ (what the
+// collection ships and Galaxy shows).
+func markdownFiles(t *testing.T) []string {
+	t.Helper()
+	files := []string{"README.md"}
+	err := filepath.WalkDir("../../docs", func(path string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && strings.HasSuffix(path, ".md") {
+			files = append(files, strings.TrimPrefix(path, "../../"))
+		}
+		return err
+	})
 	require.NoError(t, err)
+	return files
+}
+
+// TestReadmeLinksWorkInTheInstalledCollection: the README and the docs/
+// pages are read from the installed collection and on Galaxy, so a relative
+// link must point at a file the tarball ships; links into the repository
+// must name a file that exists.
+func TestReadmeLinksWorkInTheInstalledCollection(t *testing.T) {
 	patterns := buildIgnore(t)
-	assert.False(t, shipped("docs/benchmarks.md", patterns), "the check itself: docs/ is not shipped")
+	assert.True(t, shipped("docs/README.md", patterns), "the check itself: docs/ is shipped")
+	assert.True(t, shipped("docs/examples/demo/site.yml", patterns), "the check itself")
+	assert.False(t, shipped("docs/dev/mas-facts.md", patterns), "the check itself: docs/dev is not shipped")
+	assert.False(t, shipped("modules-src/go.mod", patterns), "the check itself")
+	assert.False(t, shipped("ansible.cfg", patterns), "the checkout's ansible.cfg is not the collection's")
 	assert.True(t, shipped("CHANGELOG.md", patterns), "the check itself")
 
 	const repoBlob = "https://github.com/mxadmin/synapse/blob/main/"
-	links := regexp.MustCompile(`\]\(([^)\s]+)\)`).FindAllStringSubmatch(string(data), -1)
-	require.NotEmpty(t, links)
-	for _, m := range links {
-		target, _, _ := strings.Cut(m[1], "#")
-		switch {
-		case target == "":
-		case strings.HasPrefix(target, repoBlob):
-			_, err := os.Stat("../../" + strings.TrimPrefix(target, repoBlob))
-			assert.NoError(t, err, "README links %s, which is not in the repository", m[1])
-		case strings.Contains(target, "://"):
-		default:
-			_, err := os.Stat("../../" + target)
-			assert.NoError(t, err, "README links %s, which does not exist", m[1])
-			assert.True(t, shipped(target, patterns),
-				"README links %s, which the collection tarball does not ship (galaxy.yml build_ignore): link %s%s instead", m[1], repoBlob, target)
+	const repoTree = "https://github.com/mxadmin/synapse/tree/main/"
+	for _, file := range markdownFiles(t) {
+		data, err := os.ReadFile("../../" + file)
+		require.NoError(t, err)
+		if !shipped(file, patterns) {
+			continue // read in the repository only
+		}
+		links := regexp.MustCompile(`\]\(([^)\s]+)\)`).FindAllStringSubmatch(string(data), -1)
+		if file == "README.md" {
+			require.NotEmpty(t, links)
+		}
+		for _, m := range links {
+			target, _, _ := strings.Cut(m[1], "#")
+			switch {
+			case target == "":
+			case strings.HasPrefix(target, repoBlob), strings.HasPrefix(target, repoTree):
+				_, err := os.Stat("../../" + strings.TrimPrefix(strings.TrimPrefix(target, repoBlob), repoTree))
+				assert.NoError(t, err, "%s links %s, which is not in the repository", file, m[1])
+			case strings.Contains(target, "://"):
+			default:
+				path := filepath.ToSlash(filepath.Join(filepath.Dir(file), target))
+				_, err := os.Stat("../../" + path)
+				assert.NoError(t, err, "%s links %s, which does not exist", file, m[1])
+				assert.True(t, shipped(path, patterns),
+					"%s links %s, which the collection tarball does not ship (galaxy.yml build_ignore): link %s%s instead", file, m[1], repoBlob, path)
+			}
 		}
 	}
 }

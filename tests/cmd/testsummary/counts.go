@@ -86,7 +86,36 @@ func (c Counts) Line() string {
 	if c.Broken {
 		s += " (and an error outside the tests, above)"
 	}
-	return s + fmt.Sprintf(" in %.0fs: %s", c.Seconds, status)
+	return s + fmt.Sprintf(" in %s: %s", duration(c.Seconds), status)
+}
+
+// CommandLine is one command's result inside its stage, indented under it
+// so that it does not read as a stage of its own.
+func (c Counts) CommandLine() string {
+	took := " in " + duration(c.Seconds)
+	if c.Unit == "check" && c.Run == 1 {
+		if c.OK() {
+			return "  -> passed" + took
+		}
+		return "  -> FAILED" + took
+	}
+	s := fmt.Sprintf("  -> %s run, %d passed, %d failed, %d skipped", plural(c.Run, c.Unit), c.Passed, c.Failed, c.Skipped)
+	if c.Broken {
+		s += " (and an error outside the tests, above)"
+	}
+	return s + took
+}
+
+// duration shows seconds as make test's lines do: "9s", "2m05s", "1h02m".
+func duration(seconds float64) string {
+	d := time.Duration(seconds * float64(time.Second)).Round(time.Second)
+	switch {
+	case d < time.Minute:
+		return fmt.Sprintf("%ds", int(d/time.Second))
+	case d < time.Hour:
+		return fmt.Sprintf("%dm%02ds", int(d/time.Minute), int(d%time.Minute/time.Second))
+	}
+	return fmt.Sprintf("%dh%02dm", int(d/time.Hour), int(d%time.Hour/time.Minute))
 }
 
 func stageFile(dir, stage string) string {
@@ -151,17 +180,20 @@ func readStages(dir string) ([]Counts, error) {
 	return stages, nil
 }
 
-// printTotal prints each stage and the closing tally, the last line of
-// 'make test', and returns the exit status: non-zero when make failed or a
-// stage did. A make failure outside every recorded stage (a setup step, a
-// stage that never started) counts as one failure, so that the tally never
-// says "0 failed" for a red run.
-func printTotal(w io.Writer, stages []Counts, makeStatus int) int {
+// printTotal prints each stage, the total time (elapsed: the whole of make
+// test, set-up included; 0 when unknown) and the closing tally, the last
+// line of 'make test', and returns the exit status: non-zero when make
+// failed or a stage did. A make failure outside every recorded stage (a
+// set-up step, a stage that never started) counts as one failure, so that
+// the tally never says "0 failed" for a red run.
+func printTotal(w io.Writer, stages []Counts, makeStatus int, elapsed time.Duration) int {
 	var sum Counts
+	var staged float64
 	failedStages := 0
 	fmt.Fprintln(w, "==> make test: what each stage ran")
 	for _, c := range stages {
 		fmt.Fprintln(w, "   "+strings.TrimPrefix(c.Line(), "==> "))
+		staged += c.Seconds
 		sum.Passed += c.Passed
 		sum.Failed += c.Failed
 		sum.Skipped += c.Skipped
@@ -181,6 +213,12 @@ func printTotal(w io.Writer, stages []Counts, makeStatus int) int {
 		if makeStatus == 0 {
 			sum.Failed++
 		}
+	}
+	if elapsed > 0 {
+		fmt.Fprintf(w, "   total time: %s (the stages %s; the rest is set-up: packages, virtualenvs, binaries)\n",
+			duration(elapsed.Seconds()), duration(staged))
+	} else {
+		fmt.Fprintf(w, "   total time of the stages: %s\n", duration(staged))
 	}
 	fmt.Fprintf(w, "%d passed, %d failed, %d skipped\n", sum.Passed, sum.Failed, sum.Skipped)
 	if sum.Failed > 0 || sum.Skipped > 0 || makeStatus != 0 {

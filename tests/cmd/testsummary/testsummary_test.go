@@ -3,7 +3,9 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -12,6 +14,16 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
+
+// TestMain: with TESTSUMMARY_TEST_MAIN=1 this test binary is the
+// testsummary command, so that tests run it as make does.
+func TestMain(m *testing.M) {
+	if os.Getenv("TESTSUMMARY_TEST_MAIN") == "1" {
+		main()
+		return
+	}
+	os.Exit(m.Run())
+}
 
 // stream builds a fake 'go test -json' stream.
 func stream(events ...event) string {
@@ -215,24 +227,99 @@ func TestTotalEndsWithThePlainTallyLine(t *testing.T) {
 		{Stage: "sanity", Unit: "check", Run: 23, Passed: 23, NotApplicable: []string{"pslint"}, Started: t0.Add(time.Second)},
 	}
 	var w bytes.Buffer
-	assert.Equal(t, 0, printTotal(&w, stages, 0))
+	assert.Equal(t, 0, printTotal(&w, stages, 0, 0))
 	assert.Equal(t, "99 passed, 0 failed, 0 skipped", lastLine(w.String()))
 	assert.Contains(t, w.String(), "unit: 76 tests run, 76 passed, 0 failed, 0 skipped")
 	assert.Contains(t, w.String(), "(not applicable: pslint)")
 
 	w.Reset()
 	stages = append(stages, Counts{Stage: "e2e", Unit: "test", Run: 3, Passed: 2, Skipped: 1})
-	assert.Equal(t, 1, printTotal(&w, stages, 2))
+	assert.Equal(t, 1, printTotal(&w, stages, 2, 0))
 	assert.Equal(t, "101 passed, 0 failed, 1 skipped", lastLine(w.String()))
 
 	w.Reset()
-	assert.Equal(t, 1, printTotal(&w, stages[:1], 2), "make failed in a step that records nothing (venv)")
+	assert.Equal(t, 1, printTotal(&w, stages[:1], 2, 0), "make failed in a step that records nothing (venv)")
 	assert.Equal(t, "76 passed, 1 failed, 0 skipped", lastLine(w.String()))
 
 	w.Reset()
 	broken := []Counts{{Stage: "unit", Unit: "test", Run: 5, Passed: 5, Broken: true}}
-	assert.Equal(t, 1, printTotal(&w, broken, 2))
+	assert.Equal(t, 1, printTotal(&w, broken, 2, 0))
 	assert.Equal(t, "5 passed, 1 failed, 0 skipped", lastLine(w.String()))
+}
+
+func TestTotalShowsTheTotalTime(t *testing.T) {
+	stages := []Counts{
+		{Stage: "lint", Unit: "check", Run: 4, Passed: 4, Seconds: 50},
+		{Stage: "e2e", Unit: "test", Run: 900, Passed: 900, Seconds: 725},
+	}
+	var w bytes.Buffer
+	assert.Equal(t, 0, printTotal(&w, stages, 0, 24*time.Minute+31*time.Second))
+	assert.Contains(t, w.String(), "e2e: 900 tests run, 900 passed, 0 failed, 0 skipped in 12m05s: ok")
+	assert.Contains(t, w.String(), "   total time: 24m31s (the stages 12m55s;")
+	assert.Equal(t, "904 passed, 0 failed, 0 skipped", lastLine(w.String()), "the tally stays the last line")
+
+	w.Reset()
+	printTotal(&w, stages, 0, 0)
+	assert.Contains(t, w.String(), "   total time of the stages: 12m55s")
+}
+
+func TestDuration(t *testing.T) {
+	for seconds, want := range map[float64]string{0: "0s", 9.4: "9s", 59.6: "1m00s", 125: "2m05s", 3725: "1h02m"} {
+		assert.Equal(t, want, duration(seconds), "%v s", seconds)
+	}
+}
+
+// testsummary runs this test binary as the testsummary command (TestMain),
+// in dir, as one make run.
+func testsummary(t *testing.T, dir string, args ...string) (string, int) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "TESTSUMMARY_TEST_MAIN=1", runEnv+"=run-of-"+t.Name())
+	out, err := cmd.CombinedOutput()
+	var exit *exec.ExitError
+	if err != nil && !errors.As(err, &exit) {
+		t.Fatal(err)
+	}
+	return string(out), cmd.ProcessState.ExitCode()
+}
+
+// A stage of several commands (go-lint: gofmt, go vet, staticcheck) prints
+// one line per command, indented, and the stage's line once, at its end;
+// with -keep-going a failed command lets make run the stage's other
+// commands, and 'end' fails the stage.
+func TestAStageOfSeveralCommandsPrintsItsLineOnce(t *testing.T) {
+	dir := t.TempDir()
+	var all strings.Builder
+	for _, argv := range [][]string{{"true"}, {"false"}, {"true"}} {
+		out, code := testsummary(t, dir, append([]string{"run", "-stage", "go-lint", "-keep-going", "--"}, argv...)...)
+		assert.Equal(t, 0, code, out)
+		all.WriteString(out)
+	}
+	out, code := testsummary(t, dir, "end", "-stage", "go-lint")
+	assert.Equal(t, 1, code, out)
+	all.WriteString(out)
+	assert.Equal(t, "$ true\n  -> passed in 0s\n$ false\n  -> FAILED in 0s\n$ true\n  -> passed in 0s\n"+
+		"==> go-lint: 3 checks run, 2 passed, 1 failed, 0 skipped in 0s: FAILED\n", all.String())
+
+	out, code = testsummary(t, dir, "run", "-stage", "unit", "--", "true")
+	assert.Equal(t, 0, code, out)
+	out, code = testsummary(t, dir, "end", "-stage", "unit")
+	assert.Equal(t, 0, code, out)
+	assert.Equal(t, "==> unit: 1 check run, 1 passed, 0 failed, 0 skipped in 0s: ok\n", out)
+
+	out, code = testsummary(t, dir, "run", "-stage", "unit", "--", "false")
+	assert.Equal(t, 1, code, "without -keep-going a failed command fails: %s", out)
+}
+
+func TestTheEndOfAStageThatNeverRanFails(t *testing.T) {
+	dir := t.TempDir()
+	// A count left by another make run is not this run's.
+	require.NoError(t, os.MkdirAll(filepath.Join(dir, defaultDir), 0o755))
+	require.NoError(t, writeCounts(stageFile(filepath.Join(dir, defaultDir), "sanity"), Counts{Stage: "sanity", RunID: "an-earlier-run", Unit: "check", Run: 24, Passed: 24}))
+	out, code := testsummary(t, dir, "end", "-stage", "sanity")
+	assert.Equal(t, 1, code, out)
+	assert.Equal(t, "==> sanity: 0 checks run, 0 passed, 0 failed, 0 skipped in 0s: FAILED (nothing ran)\n", out)
 }
 
 func TestReadStagesInTheOrderTheyStarted(t *testing.T) {
