@@ -120,9 +120,12 @@ var (
 	masStarted []*MAS
 )
 
+// machineMASDir is where the project's machines keep the shared MAS.
+const machineMASDir = "/work/shared/mas"
+
 // MASDir finds run-mas.sh: MXADMIN_MAS_DIR, else shared/mas in a directory
 // above the repository (../shared/mas from a checkout, ../../shared/mas from
-// a worktree under wt/).
+// a worktree under wt/), else machineMASDir.
 func MASDir() (string, error) {
 	if dir := os.Getenv(MASDirEnv); dir != "" {
 		if _, err := os.Stat(filepath.Join(dir, "run-mas.sh")); err != nil {
@@ -140,7 +143,12 @@ func MASDir() (string, error) {
 			return candidate, nil
 		}
 		if dir == filepath.Dir(dir) {
-			return "", errors.New("no run-mas.sh found in a shared/mas above " + root + ": " + masHowTo)
+			// A checkout made elsewhere (a CI clone under /tmp) on one of
+			// the project's machines, where the shared folder is at home.
+			if _, err := os.Stat(filepath.Join(machineMASDir, "run-mas.sh")); err == nil {
+				return machineMASDir, nil
+			}
+			return "", errors.New("no run-mas.sh found in a shared/mas above " + root + " nor in " + machineMASDir + ": " + masHowTo)
 		}
 	}
 }
