@@ -10,8 +10,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/mxadmin/synapse/modules-src/ansible"
-	"github.com/mxadmin/synapse/modules-src/modules"
 	"github.com/mxadmin/synapse/tests/synapsetest"
 )
 
@@ -20,15 +18,14 @@ import (
 // options, types, defaults, choices, aliases and sub-options. Ansible never
 // sees the binary's spec, so this test is what keeps the docs honest.
 func TestModuleDocsMatchArgumentSpec(t *testing.T) {
-	for _, name := range modules.Names() {
+	for name, spec := range moduleSpecs(t) {
 		t.Run(name, func(t *testing.T) {
 			fqcn := "mxadmin.synapse." + name
 			doc := ansibleDoc(t, "-t", "module", fqcn)
 			entry, ok := doc[fqcn].(map[string]any)
 			require.True(t, ok, "ansible-doc knows %s", fqcn)
 			options := entry["doc"].(map[string]any)["options"].(map[string]any)
-			m, _ := modules.Lookup(name)
-			compareOptions(t, fqcn, m.Spec().Options, options)
+			compareOptions(t, fqcn, spec.Options, options)
 			assert.NotEmpty(t, entry["examples"], "EXAMPLES")
 			assert.NotEmpty(t, entry["return"], "RETURN")
 			attrs := entry["doc"].(map[string]any)["attributes"].(map[string]any)
@@ -44,7 +41,7 @@ func TestModuleDocsMatchArgumentSpec(t *testing.T) {
 // marker for an author who cannot be traced, which the project is not.
 func TestModuleDocsNameAuthorsWithAGitHubHandle(t *testing.T) {
 	const want = "mxadmin.synapse contributors (@mxadmin)"
-	for _, name := range modules.Names() {
+	for _, name := range moduleNames(t) {
 		fqcn := "mxadmin.synapse." + name
 		entry, ok := ansibleDoc(t, "-t", "module", fqcn)[fqcn].(map[string]any)
 		require.True(t, ok, "ansible-doc knows %s", fqcn)
@@ -55,7 +52,7 @@ func TestModuleDocsNameAuthorsWithAGitHubHandle(t *testing.T) {
 	assert.Equal(t, []string{want}, toStrings(main["author"]), "the role's argument spec")
 }
 
-func compareOptions(t *testing.T, where string, spec []ansible.Option, docs map[string]any) {
+func compareOptions(t *testing.T, where string, spec []specOption, docs map[string]any) {
 	t.Helper()
 	seen := map[string]bool{}
 	for _, o := range spec {
@@ -66,13 +63,13 @@ func compareOptions(t *testing.T, where string, spec []ansible.Option, docs map[
 			continue
 		}
 		d := raw.(map[string]any)
-		assert.Equal(t, string(o.Type), d["type"], "%s: type", path)
+		assert.Equal(t, o.Type, d["type"], "%s: type", path)
 		assert.Equal(t, o.Required, d["required"] == true, "%s: required", path)
 		assert.Equal(t, normDefault(o.Default), normDefault(d["default"]), "%s: default", path)
 		assert.Equal(t, o.Choices, toStrings(d["choices"]), "%s: choices", path)
 		assert.Equal(t, o.Aliases, toStrings(d["aliases"]), "%s: aliases", path)
 		if o.Elements != "" || d["elements"] != nil {
-			assert.Equal(t, string(o.Elements), d["elements"], "%s: elements", path)
+			assert.Equal(t, o.Elements, d["elements"], "%s: elements", path)
 		}
 		if len(o.Options) > 0 || d["suboptions"] != nil {
 			sub, _ := d["suboptions"].(map[string]any)
@@ -125,7 +122,7 @@ func TestAnsibleDocListsTheModules(t *testing.T) {
 		}
 	}
 	var want []string
-	for _, n := range modules.Names() {
+	for _, n := range moduleNames(t) {
 		want = append(want, "mxadmin.synapse."+n)
 	}
 	sort.Strings(listed)
@@ -150,13 +147,7 @@ func TestRoleEntriesMatchTheModule(t *testing.T) {
 	assert.Nil(t, list["options"], "Ansible's argument validation does not check the entries: the module does")
 	documented := roleEntryKeys(t, toStrings(list["description"]))
 
-	m, _ := modules.Lookup("matrix_user")
-	var users ansible.Option
-	for _, o := range m.Spec().Options {
-		if o.Name == "users" {
-			users = o
-		}
-	}
+	users := moduleSpecs(t)["matrix_user"].option(t, "users")
 	require.NotEmpty(t, users.Options)
 	names := map[string]bool{}
 	for _, o := range users.Options {
@@ -169,8 +160,8 @@ func TestRoleEntriesMatchTheModule(t *testing.T) {
 		if !assert.True(t, ok, "the role does not document %s in matrix_users_list entries", name) {
 			continue
 		}
-		kind := string(o.Type)
-		if o.Type == ansible.TypeList && o.Elements == ansible.TypeDict {
+		kind := o.Type
+		if o.Type == "list" && o.Elements == "dict" {
 			kind = "list of dicts"
 		}
 		assert.True(t, strings.HasPrefix(d.kind, kind), "%s: documented as %q, the module takes a %s", name, d.kind, kind)

@@ -1,0 +1,360 @@
+package modules
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/mxadmin/synapse/modules-src/internal/ansible"
+	"github.com/mxadmin/synapse/modules-src/internal/reconcile"
+	"github.com/mxadmin/synapse/modules-src/internal/session"
+	"github.com/mxadmin/synapse/modules-src/internal/synapse"
+)
+
+// Names of matrix_user's options that are not per user.
+const (
+	optUsers       = "users"
+	optPepper      = "password_pepper"
+	optConcurrency = "concurrency"
+	optExclusive   = "exclusive"
+	optProtect     = "protect"
+	// Exclusive mode's safety threshold; the defaults are documented in
+	// plugins/modules/matrix_user.py and the README.
+	optMaxDeactivations        = "max_deactivations"
+	optMaxDeactivationsPercent = "max_deactivations_percent"
+)
+
+func matrixUserSpec() ansible.Spec {
+	opts := connectionOptions()
+	opts = append(opts, userOptionSpec(false)...)
+	opts = append(opts,
+		ansible.Option{Name: optUsers, Type: ansible.TypeList, Elements: ansible.TypeDict, Options: userOptionSpec(true), ElementName: optUser},
+		ansible.Option{Name: optPepper, Type: ansible.TypeStr, NoLog: true, Default: ""},
+		ansible.Option{Name: optConcurrency, Type: ansible.TypeInt, Default: 8, Min: 1, Max: 64},
+		ansible.Option{Name: optExclusive, Type: ansible.TypeBool, Default: false},
+		ansible.Option{Name: optProtect, Type: ansible.TypeList, Elements: ansible.TypeStr, Default: []any{}},
+		ansible.Option{Name: optMaxDeactivations, Type: ansible.TypeInt, Default: 10, Min: 0, Max: 2_000_000},
+		ansible.Option{Name: optMaxDeactivationsPercent, Type: ansible.TypeInt, Default: 25, Min: 0, Max: 100},
+	)
+	return ansible.Spec{
+		Module:            "mxadmin.synapse.matrix_user",
+		Options:           opts,
+		MutuallyExclusive: append([][]string{{optUser, optUsers}}, connectionMutuallyExclusive...),
+		RequiredOneOf:     [][]string{{optUser, optUsers}},
+		RequiredTogether:  connectionRequiredTogether,
+	}
+}
+
+// matrixUserOptions are matrix_user's options, decoded once from the
+// arguments; prepareUserRun checks them.
+type matrixUserOptions struct {
+	connection session.Options
+	// user is the user of the single form; in the batch form, the
+	// top-level defaults of its entries.
+	user userOptions
+	// users are the entries of the batch form; batch says it was given.
+	users []userOptions
+	batch bool
+	// perUserGiven names the per-user options given at the top level,
+	// which the batch form refuses.
+	perUserGiven []string
+	pepper       string
+	concurrency  int
+	exclusive    bool
+	protect      []string
+	// maxDeactivations and maxDeactivationsPercent bound what one
+	// exclusive run may deactivate.
+	maxDeactivations        int
+	maxDeactivationsPercent int
+}
+
+// decodeMatrixUser reads and checks the connection options and reads the
+// others.
+func decodeMatrixUser(p *ansible.Params) (matrixUserOptions, error) {
+	conn, err := connectionFrom(p)
+	o := matrixUserOptions{
+		connection:              conn,
+		user:                    decodeUser(p),
+		batch:                   p.Given(optUsers),
+		pepper:                  p.String(optPepper),
+		concurrency:             p.Int(optConcurrency),
+		exclusive:               p.Bool(optExclusive),
+		protect:                 p.Strings(optProtect),
+		maxDeactivations:        p.Int(optMaxDeactivations),
+		maxDeactivationsPercent: p.Int(optMaxDeactivationsPercent),
+	}
+	for _, entry := range p.List(optUsers) {
+		o.users = append(o.users, decodeUser(entry))
+	}
+	for _, name := range perUserOnly {
+		if p.Given(name) {
+			o.perUserGiven = append(o.perUserGiven, name)
+		}
+	}
+	return o, err
+}
+
+// userRun is everything a matrix_user run needs, checked before the first
+// request.
+type userRun struct {
+	matrixUserOptions
+	desired []*reconcile.Desired
+}
+
+// prepareUserRun checks every option and rule that can be checked without
+// the server. Whatever it refuses is refused before any request is sent.
+func prepareUserRun(p *ansible.Params) (*userRun, error) {
+	o, err := decodeMatrixUser(p)
+	if err != nil {
+		return nil, err
+	}
+	opts := o.connection
+	run := &userRun{matrixUserOptions: o}
+	if run.desired, err = declaredUsers(o); err != nil {
+		return nil, err
+	}
+	mode, err := opts.Mode()
+	if err != nil {
+		return nil, err
+	}
+	if err := reconcile.CheckProtectPatterns(run.protect, opts.ServerName); err != nil {
+		return nil, err
+	}
+	if run.exclusive {
+		switch {
+		case !run.batch:
+			return nil, fmt.Errorf("option exclusive needs users: it deactivates the local users a list does not declare")
+		case len(run.desired) == 0:
+			return nil, fmt.Errorf("option exclusive with an empty users list would deactivate every local account; declare the users to keep")
+		case mode == session.ModeSharedSecret:
+			return nil, fmt.Errorf("option exclusive needs admin_token or admin_user/admin_password: registration_shared_secret cannot read or deactivate users")
+		}
+	}
+	for _, d := range run.desired {
+		if opts.ServerName != "" && d.Server != "" && d.Server != opts.ServerName {
+			return nil, fmt.Errorf("%s: @%s:%s is on another server; server_name is %s, and the admin API manages local users only", d.Ref, d.Localpart, d.Server, opts.ServerName)
+		}
+		if opts.ServerName != "" && d.Server == "" {
+			if err := reconcile.CheckIDLength(d.Localpart, opts.ServerName); err != nil {
+				return nil, fmt.Errorf("%s: option user: %v", d.Ref, err)
+			}
+		}
+		if mode == session.ModeSharedSecret && d.State == reconcile.StateAbsent {
+			return nil, fmt.Errorf("%s: state=absent needs admin_token or admin_user/admin_password: registration_shared_secret can only create users", d.Ref)
+		}
+		if rest := d.Unsettable(); mode == session.ModeSharedSecret && len(rest) > 0 {
+			return nil, fmt.Errorf("%s: %v", d.Ref, reconcile.UnsettableError(rest))
+		}
+	}
+	run.connection.MaxConns = run.concurrency
+	return run, nil
+}
+
+func runMatrixUser(ctx context.Context, p *ansible.Params, in ansible.Internal) ansible.Result {
+	run, err := prepareUserRun(p)
+	if err != nil {
+		return ansible.Fail(err.Error())
+	}
+	run.connection.CheckMode = in.CheckMode
+	warnings := run.connection.Warnings()
+	sess, err := session.Open(ctx, run.connection)
+	if err != nil {
+		msg := err.Error()
+		if unreachable := (*synapse.UnreachableError)(nil); errors.As(err, &unreachable) {
+			msg += "; check homeserver_url"
+		}
+		return ansible.Result{Failed: true, Msg: msg, Warnings: warnings}
+	}
+	defer sess.Close(ctx)
+	warnings = append(warnings, sess.Warnings...)
+	if err := sess.VerifyServerName(ctx); err != nil {
+		return ansible.Result{Failed: true, Msg: err.Error(), Warnings: warnings}
+	}
+	if !sess.CanRead() && sess.ServerName == "" && anyFullID(run.desired) {
+		if err := sess.LearnServerName(ctx); err != nil {
+			return ansible.Result{Failed: true, Msg: err.Error(), Warnings: warnings}
+		}
+	}
+
+	runner := reconcile.Runner{
+		Client:           sess.Client,
+		Facts:            reconcile.Facts{Me: sess.Me, CanRead: sess.CanRead()},
+		ServerName:       sess.ServerName,
+		SharedSecret:     sess.SharedSecret,
+		Pepper:           run.pepper,
+		CheckMode:        in.CheckMode,
+		Concurrency:      run.concurrency,
+		Exclusive:        run.exclusive,
+		Protect:          run.protect,
+		MaxDeactivations: run.maxDeactivations, MaxDeactivationsPercent: run.maxDeactivationsPercent,
+		Explain: sess.Explain,
+		Seed:    roleFrom(ctx).seed,
+		// Only the role's register-user extra vars set it.
+		SeedReactivate: roleFrom(ctx).reactivate,
+	}
+	if sess.Mode == session.ModeLogin {
+		runner.AdminPassword = run.connection.AdminPassword
+	}
+	outcomes, runWarnings, err := runner.Run(ctx, run.desired)
+	warnings = append(warnings, runWarnings...)
+	if err != nil {
+		return ansible.Result{Failed: true, Msg: err.Error(), Warnings: warnings}
+	}
+	var res ansible.Result
+	if run.batch {
+		res = batchResult(outcomes, in)
+	} else {
+		res = singleResult(outcomes[0], in)
+	}
+	res.Warnings = append(warnings, res.Warnings...)
+	return res
+}
+
+// declaredUsers builds the declarations of either form, refusing bad input
+// and duplicates before any request.
+func declaredUsers(o matrixUserOptions) ([]*reconcile.Desired, error) {
+	if !o.batch {
+		d, err := desiredFrom(o.user, o.user.User, nil)
+		if err != nil {
+			return nil, err
+		}
+		return []*reconcile.Desired{d}, nil
+	}
+	var problems []string
+	for _, name := range o.perUserGiven {
+		problems = append(problems, fmt.Sprintf("option %s is per user: with users, set it in each entry", name))
+	}
+	var desired []*reconcile.Desired
+	seen := map[string]string{}
+	for i, entry := range o.users {
+		ref := fmt.Sprintf("users[%d]", i)
+		d, err := desiredFrom(entry, ref, &o.user)
+		if err != nil {
+			problems = append(problems, err.Error())
+			continue
+		}
+		d.Ref = fmt.Sprintf("%s (%s)", ref, entry.User)
+		// The localpart identifies a user whatever the case or form it was
+		// written in: John, john and @john:server are one user.
+		if prev, dup := seen[d.Localpart]; dup {
+			problems = append(problems, fmt.Sprintf("%s and %s both declare the user %s; declare each user once", prev, ref, d.Localpart))
+			continue
+		}
+		seen[d.Localpart] = ref
+		desired = append(desired, d)
+	}
+	if len(problems) > 0 {
+		return nil, &ansible.ValidationError{Problems: problems}
+	}
+	return desired, nil
+}
+
+func anyFullID(desired []*reconcile.Desired) bool {
+	for _, d := range desired {
+		if d.Server != "" {
+			return true
+		}
+	}
+	return false
+}
+
+func singleResult(o *reconcile.Outcome, in ansible.Internal) ansible.Result {
+	res := ansible.Result{Changed: o.Changed(), Warnings: o.Warnings}
+	res.Set("user", userView(o.User))
+	res.Set("user_id", o.UserID)
+	res.Set("action", string(o.Action))
+	res.Set("changes", nonNil(o.Changes))
+	res.Set("created", o.Action == reconcile.ActionCreated)
+	if o.Err != nil {
+		res.Failed = true
+		res.Msg = o.Err.Error()
+		return res
+	}
+	res.Msg = describeOutcome(o, in.CheckMode)
+	if in.Diff && o.Action.Changes() {
+		res.Diff = ansible.Diff{Before: o.Before, After: o.After, BeforeHeader: o.Name(), AfterHeader: o.Name()}
+	}
+	return res
+}
+
+func describeOutcome(o *reconcile.Outcome, check bool) string {
+	verb := string(o.Action)
+	if check && o.Action.Changes() {
+		verb = "would be " + verb
+	}
+	switch {
+	case o.Action == reconcile.ActionUnchanged:
+		return o.Name() + " is unchanged"
+	case o.Action == reconcile.ActionUnverified:
+		return o.Name() + " could not be verified (nothing can be read with only registration_shared_secret)"
+	case len(o.Changes) > 0 && (o.Action == reconcile.ActionUpdated || o.Action == reconcile.ActionReactivated):
+		return fmt.Sprintf("%s %s: %s", o.Name(), verb, strings.Join(changeNames(o), ", "))
+	}
+	return o.Name() + " " + verb
+}
+
+// changeNames are the changed fields, the password with what it does to the
+// user's other sessions.
+func changeNames(o *reconcile.Outcome) []string {
+	out := make([]string, len(o.Changes))
+	for i, c := range o.Changes {
+		out[i] = c
+		if c == "password" && o.PasswordNote != "" {
+			out[i] = "password (" + o.PasswordNote + ")"
+		}
+	}
+	return out
+}
+
+// describeChanges says, field by field, how a user differs from its
+// declaration (admin true→false), for a message without --diff. The same
+// words in check mode and when applying: a check run predicts the result.
+func describeChanges(o *reconcile.Outcome) string {
+	switch o.Action {
+	case reconcile.ActionUnchanged:
+		return ""
+	case reconcile.ActionUnverified:
+		return "could not be verified"
+	case reconcile.ActionFailed:
+		return "failed"
+	}
+	var parts []string
+	for _, c := range changeNames(o) {
+		field, _, _ := strings.Cut(c, " ")
+		after, ok := o.After[field]
+		if !ok || field == "password" {
+			parts = append(parts, c)
+			continue
+		}
+		if before, known := o.Before[field]; known {
+			parts = append(parts, fmt.Sprintf("%s %s→%s", field, shortJSON(before), shortJSON(after)))
+		} else {
+			parts = append(parts, fmt.Sprintf("%s %s", field, shortJSON(after)))
+		}
+	}
+	if o.Action == reconcile.ActionCreated {
+		if len(parts) == 0 {
+			return "new user"
+		}
+		return "new user (" + strings.Join(parts, ", ") + ")"
+	}
+	return strings.Join(parts, ", ")
+}
+
+// shortJSON renders a diff value compactly: true, "Bob", null, [...].
+func shortJSON(v any) string {
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return fmt.Sprint(v)
+	}
+	data := strings.TrimSpace(b.String())
+	const limit = 80
+	if len(data) > limit {
+		return strings.ToValidUTF8(data[:limit], "") + "…"
+	}
+	return data
+}

@@ -1,0 +1,180 @@
+package modules
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/mxadmin/synapse/modules-src/internal/ansible"
+	"github.com/mxadmin/synapse/modules-src/internal/reconcile"
+	"github.com/mxadmin/synapse/modules-src/internal/session"
+	"github.com/mxadmin/synapse/modules-src/internal/synapse"
+)
+
+func matrixUserAdminSpec() ansible.Spec {
+	opts := connectionOptions()
+	opts = append(opts,
+		ansible.Option{Name: optUser, Type: ansible.TypeStr, Required: true, Aliases: []string{"username"}},
+		ansible.Option{Name: optAdmin, Type: ansible.TypeBool, Required: true},
+	)
+	return ansible.Spec{
+		Module:            "mxadmin.synapse.matrix_user_admin",
+		Options:           opts,
+		MutuallyExclusive: connectionMutuallyExclusive,
+		RequiredTogether:  connectionRequiredTogether,
+	}
+}
+
+// adminOptions are matrix_user_admin's options, decoded once from the
+// arguments.
+type adminOptions struct {
+	connection session.Options
+	user       string
+	admin      bool
+}
+
+// decodeAdmin reads and checks the connection options and reads the others.
+func decodeAdmin(p *ansible.Params) (adminOptions, error) {
+	conn, err := connectionFrom(p)
+	return adminOptions{connection: conn, user: p.String(optUser), admin: p.Bool(optAdmin)}, err
+}
+
+// runMatrixUserAdmin grants or revokes server admin on an existing user. It
+// replaces scripts that wrote the flag into Synapse's database with SQL.
+func runMatrixUserAdmin(ctx context.Context, p *ansible.Params, in ansible.Internal) ansible.Result {
+	decoded, err := decodeAdmin(p)
+	if err != nil {
+		return ansible.Fail(err.Error())
+	}
+	opts, ref, want := decoded.connection, decoded.user, decoded.admin
+	localpart, server, err := reconcile.ParseUserRef(ref)
+	if err != nil {
+		return ansible.Fail("option user: " + err.Error())
+	}
+	mode, err := opts.Mode()
+	if err != nil {
+		return ansible.Fail(err.Error())
+	}
+	if mode == session.ModeSharedSecret {
+		return ansible.Fail("matrix_user_admin needs admin_token, or admin_user with admin_password: registration_shared_secret can create users but cannot read or change the admin status of an existing one")
+	}
+	if opts.ServerName != "" && server != "" && server != opts.ServerName {
+		return ansible.Fail(fmt.Sprintf("%s is on another server; server_name is %s, and only local users can be admins of this homeserver", ref, opts.ServerName))
+	}
+	if opts.ServerName != "" && server == "" {
+		if err := reconcile.CheckIDLength(localpart, opts.ServerName); err != nil {
+			return ansible.Fail("option user: " + err.Error())
+		}
+	}
+	opts.CheckMode = in.CheckMode
+
+	warnings := opts.Warnings()
+	fail := func(msg string) ansible.Result { return ansible.Result{Failed: true, Msg: msg, Warnings: warnings} }
+
+	sess, err := session.Open(ctx, opts)
+	if err != nil {
+		return fail(err.Error())
+	}
+	defer sess.Close(ctx)
+	warnings = append(warnings, sess.Warnings...)
+	if server != "" && server != sess.ServerName {
+		return fail(fmt.Sprintf("%s is on another server; this homeserver is %s, and only local users can be admins of it", ref, sess.ServerName))
+	}
+	id := reconcile.UserID(localpart, sess.ServerName)
+	return applyAdmin(ctx, sess.Client, adminTarget{id: id, want: want, me: sess.Me, explain: sess.Explain}, in, warnings)
+}
+
+// adminClient is what granting or revoking admin needs from Synapse.
+type adminClient interface {
+	reconcile.UserReader
+	SetAdmin(ctx context.Context, userID string, admin bool) error
+}
+
+// adminTarget is one matrix_user_admin run once the session is open.
+type adminTarget struct {
+	id      string
+	want    bool
+	me      string // the admin the module acts as
+	explain func(error) error
+}
+
+// applyAdmin reads the user, compares, and sets the flag only when it
+// differs (never in check mode, never demoting the module's own admin).
+func applyAdmin(ctx context.Context, c adminClient, t adminTarget, in ansible.Internal, warnings []string) ansible.Result {
+	fail := func(msg string) ansible.Result { return ansible.Result{Failed: true, Msg: msg, Warnings: warnings} }
+	id, want := t.id, t.want
+	// The admin flag endpoint answers false for a user that does not
+	// exist, so existence is checked with the user endpoint (and a legacy
+	// mixed-case account is found and managed under its own ID).
+	cur, err := reconcile.FindUser(ctx, c, id)
+	if err != nil {
+		return fail(fmt.Sprintf("cannot read %s: %v", id, t.explain(err)))
+	}
+	if cur == nil {
+		return fail(fmt.Sprintf("user %s does not exist; matrix_user_admin never creates users (mxadmin.synapse.matrix_user does)", id))
+	}
+	id = cur.Name
+	before := bool(cur.Admin)
+	res := ansible.Result{Changed: before != want, Warnings: warnings}
+	res.Set("user_id", id)
+	res.Set("admin", want)
+	res.Set("deactivated", bool(cur.Deactivated))
+	if !res.Changed {
+		res.Msg = adminMsg(id, want, "already")
+		return res
+	}
+	if strings.EqualFold(id, t.me) && !want {
+		return fail(fmt.Sprintf("refusing to demote %s: it is the admin this module authenticates as, and Synapse forbids demoting yourself; demote it with another admin's credentials", id))
+	}
+	if in.Diff {
+		res.Diff = ansible.Diff{Before: map[string]any{"admin": before}, After: map[string]any{"admin": want}, BeforeHeader: id, AfterHeader: id}
+	}
+	if in.CheckMode {
+		res.Msg = adminMsg(id, want, "would")
+		return res
+	}
+	if ctx.Err() != nil {
+		// Interrupted before the write: nothing was sent.
+		return fail(fmt.Sprintf("%s: not sent, the run was interrupted (%v)", adminMsg(id, want, "cannot"), context.Cause(ctx)))
+	}
+	if err := c.SetAdmin(ctx, id, want); err != nil {
+		// changed only when the write may have been applied all the same
+		// (no answer, a 5xx): then the message says so.
+		res.Failed, res.Changed = true, synapse.MayHaveApplied(err, 1)
+		res.Msg = fmt.Sprintf("%s: %v", adminMsg(id, want, "cannot"), t.explain(err))
+		if res.Changed {
+			res.Msg += "; the request may still have been applied (rerun to see)"
+		} else {
+			res.Diff = nil
+			res.Set("admin", before)
+		}
+		return res
+	}
+	res.Msg = adminMsg(id, want, "now")
+	return res
+}
+
+// adminMsg says what happens to id's admin flag, in words that read right
+// for both directions ("is no longer", not "is now not").
+func adminMsg(id string, admin bool, when string) string {
+	if admin {
+		switch when {
+		case "already":
+			return id + " is already a server admin"
+		case "would":
+			return id + " would be made a server admin"
+		case "cannot":
+			return "cannot make " + id + " a server admin"
+		}
+		return id + " is now a server admin"
+	}
+	switch when {
+	case "already":
+		return id + " is already not a server admin"
+	case "would":
+		return id + " would no longer be a server admin"
+	case "cannot":
+		return "cannot revoke server admin from " + id
+	}
+	return id + " is no longer a server admin"
+}

@@ -1,0 +1,255 @@
+package reconcile
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+
+	"golang.org/x/crypto/bcrypt"
+	"golang.org/x/text/unicode/norm"
+
+	"github.com/mxadmin/synapse/modules-src/internal/synapse"
+)
+
+// fakeClient is an in-memory Client for the runner's unit tests. It is a
+// fake of this package's interface, not of Synapse: what Synapse really
+// answers is proven by the e2e suite; these tests prove what the runner does
+// with each answer, failures included, in milliseconds.
+type fakeClient struct {
+	mu     sync.Mutex
+	users  map[string]*synapse.User
+	hashes map[string]string // stored password hashes by user ID
+
+	getErr  map[string]error // GetUser of that ID fails
+	listErr error
+	putErr  map[string]error // PutUser of that ID fails
+	// putErrIfExists fails PutUser of that ID only once the account
+	// exists: the second PUT after a create.
+	putErrIfExists map[string]error
+	createErr      map[string]error // CreateUser of that ID fails...
+	// ...after creating the account anyway (an answer lost on the way back).
+	createCreates map[string]bool
+	// appear makes an account exist just before CreateUser of that ID sees
+	// it: another run created it (or @Bob for @bob) between the read and
+	// the create.
+	appear map[string]*synapse.User
+	// createLost makes CreateUser report an answer lost and retried.
+	createLost  map[string]bool
+	deactErr    map[string]error
+	hashErr     error           // every PasswordHashes call fails
+	bulkHashErr error           // only the bulk (":server") read fails
+	hashHidden  map[string]bool // left out of every PasswordHashes answer
+	registered  *synapse.Registered
+	registerErr error
+
+	// pepper is the fake Synapse's own password_config.pepper, which it
+	// hashes every password it is sent with.
+	pepper string
+	// passwords are the user IDs a password was sent to, in order.
+	passwords []string
+
+	calls []string // "METHOD target", in the order sent
+}
+
+func newFake(users ...*synapse.User) *fakeClient {
+	f := &fakeClient{users: map[string]*synapse.User{}, hashes: map[string]string{}}
+	for _, u := range users {
+		f.users[u.Name] = cloneUser(u)
+	}
+	return f
+}
+
+func (f *fakeClient) record(format string, args ...any) {
+	f.calls = append(f.calls, fmt.Sprintf(format, args...))
+}
+
+// writes are the calls that change the server.
+func (f *fakeClient) writes() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []string
+	for _, c := range f.calls {
+		if !strings.HasPrefix(c, "GET ") && !strings.HasPrefix(c, "LIST") && !strings.HasPrefix(c, "HASHES ") {
+			out = append(out, c)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+func (f *fakeClient) count(prefix string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n := 0
+	for _, c := range f.calls {
+		if strings.HasPrefix(c, prefix) {
+			n++
+		}
+	}
+	return n
+}
+
+func (f *fakeClient) GetUser(_ context.Context, userID string) (*synapse.User, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.record("GET %s", userID)
+	if err := f.getErr[userID]; err != nil {
+		return nil, err
+	}
+	u, ok := f.users[userID]
+	if !ok {
+		return nil, nil
+	}
+	c := cloneUser(u)
+	c.Detailed = true
+	return c, nil
+}
+
+// UsernameAvailable answers as Synapse's registration check does: taken when
+// any account has the localpart in any case.
+func (f *fakeClient) UsernameAvailable(_ context.Context, localpart string) (bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.record("GET available %s", localpart)
+	for id := range f.users {
+		if strings.EqualFold(localpartOf(id), localpart) {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
+func (f *fakeClient) ListUsers(_ context.Context, _ int) ([]synapse.User, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.record("LIST")
+	if f.listErr != nil {
+		return nil, f.listErr
+	}
+	out := make([]synapse.User, 0, len(f.users))
+	for _, u := range f.users {
+		c := *cloneUser(u)
+		// The list carries neither threepids nor external IDs.
+		c.Threepids, c.ExternalIDs, c.Detailed = nil, nil, false
+		out = append(out, c)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
+}
+
+// CreateUser answers as Synapse answers an empty PUT: 201 with a new
+// account, 200 with an existing one left as it is, M_USER_IN_USE (nil user)
+// for one that differs only in case.
+func (f *fakeClient) CreateUser(_ context.Context, userID string) (synapse.CreateResult, *synapse.User, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.record("CREATE %s", userID)
+	if u := f.appear[userID]; u != nil {
+		f.users[u.Name] = cloneUser(u)
+		delete(f.appear, userID)
+	}
+	if err := f.createErr[userID]; err != nil {
+		if f.createCreates[userID] {
+			f.users[userID] = newUser(userID, localpartOf(userID))
+		}
+		return 0, nil, err
+	}
+	res := synapse.Existed
+	if f.createLost[userID] {
+		res = synapse.MaybeCreated
+	}
+	if u, ok := f.users[userID]; ok {
+		c := cloneUser(u)
+		c.Detailed = true
+		return res, c, nil
+	}
+	for id := range f.users {
+		if strings.EqualFold(id, userID) {
+			return res, nil, nil
+		}
+	}
+	u := newUser(userID, localpartOf(userID))
+	f.users[userID] = u
+	c := cloneUser(u)
+	return synapse.Created, c, nil
+}
+
+func (f *fakeClient) PutUser(_ context.Context, userID string, update synapse.UserUpdate) (*synapse.User, bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.record("PUT %s", userID)
+	u, exists := f.users[userID]
+	if err := f.putErrIfExists[userID]; err != nil && exists {
+		return nil, false, err
+	}
+	if err := f.putErr[userID]; err != nil {
+		return nil, false, err
+	}
+	if !exists {
+		u = newUser(userID, localpartOf(userID))
+		f.users[userID] = u
+	}
+	applyUpdate(u, update)
+	if update.Password != nil {
+		f.passwords = append(f.passwords, userID)
+		f.hashes[userID] = f.hash(*update.Password)
+	}
+	c := cloneUser(u)
+	c.Detailed = true
+	return c, !exists, nil
+}
+
+func (f *fakeClient) Deactivate(_ context.Context, userID string, erase bool) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.record("DEACTIVATE %s", userID)
+	if err := f.deactErr[userID]; err != nil {
+		return err
+	}
+	if u, ok := f.users[userID]; ok {
+		applyDeactivation(u, erase)
+	}
+	return nil
+}
+
+func (f *fakeClient) Register(_ context.Context, _ string, r synapse.Registration) (*synapse.Registered, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.record("REGISTER %s", r.Localpart)
+	if f.registered != nil || f.registerErr != nil {
+		return f.registered, f.registerErr
+	}
+	return &synapse.Registered{UserID: UserID(r.Localpart, "test")}, nil
+}
+
+func (f *fakeClient) PasswordHashes(_ context.Context, _, term string) (map[string]string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.record("HASHES %s", term)
+	if f.hashErr != nil {
+		return nil, f.hashErr
+	}
+	if strings.HasPrefix(term, ":") && f.bulkHashErr != nil {
+		return nil, f.bulkHashErr
+	}
+	out := map[string]string{}
+	for id, h := range f.hashes {
+		if strings.Contains(id, term) && !f.hashHidden[id] {
+			out[id] = h
+		}
+	}
+	return out, nil
+}
+
+// hash is what Synapse stores for a password: bcrypt of the first 72 bytes
+// of NFKC(password) + its pepper (at the lowest cost: this is a test).
+func (f *fakeClient) hash(password string) string {
+	input := []byte(norm.NFKC.String(password) + f.pepper)
+	h, err := bcrypt.GenerateFromPassword(input[:min(len(input), 72)], bcrypt.MinCost)
+	if err != nil {
+		panic(err)
+	}
+	return string(h)
+}
