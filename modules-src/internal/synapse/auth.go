@@ -11,7 +11,8 @@ import (
 
 var clientV3 = []string{"_matrix", "client", "v3"}
 
-// Whoami returns the user ID the access token belongs to.
+// Whoami returns the user ID the access token belongs to:
+// GET /_matrix/client/v3/account/whoami.
 func (c *Client) Whoami(ctx context.Context) (string, error) {
 	var out struct {
 		UserID serverID `json:"user_id"`
@@ -30,7 +31,7 @@ type LoginResult struct {
 }
 
 // Login logs in with a password on the given device (each run its own, see
-// session.DevicePrefix). A login
+// session.DevicePrefix): POST /_matrix/client/v3/login. A login
 // that Synapse rate-limits is not retried: the limit is one login every few
 // minutes, and waiting that long inside a task is worse than failing with the
 // wait time in the message.
@@ -54,7 +55,8 @@ func (c *Client) Login(ctx context.Context, user, password, deviceID string) (*L
 	return &LoginResult{UserID: string(out.UserID), AccessToken: out.AccessToken, DeviceID: out.DeviceID}, nil
 }
 
-// Logout ends the session of the current token and removes its device.
+// Logout ends the session of the current token and removes its device:
+// POST /_matrix/client/v3/logout.
 func (c *Client) Logout(ctx context.Context) error {
 	_, err := c.call(ctx, http.MethodPost, path(clientV3, "logout"), nil, map[string]any{}, nil, limitSmall)
 	return err
@@ -115,7 +117,11 @@ func servedOnlyWithMAS(body map[string]any, err error) (mas, ok bool) {
 }
 
 // DelegatesAuth reports whether the homeserver hands authentication to
-// Matrix Authentication Service (MAS), asking every probe at once: MAS when
+// Matrix Authentication Service (MAS), asking every probe at once
+// (GET /_synapse/admin/v1/register, GET /_matrix/client/v1/auth_metadata,
+// GET /_matrix/client/unstable/org.matrix.msc2965/auth_metadata and
+// GET /_matrix/client/unstable/org.matrix.msc2965/auth_issuer, none
+// authenticated): MAS when
 // any probe says so, no MAS when all say not, and an error (the first
 // inconclusive answer) otherwise, since writing users into a Synapse behind
 // MAS's back must not happen on a guess.
@@ -168,7 +174,7 @@ func (c *Client) DelegatesAuth(ctx context.Context) (bool, error) {
 }
 
 // ServerNameFromKeys learns the server name without authentication, from
-// the server's signing keys, which Synapse serves when its listener has the
+// the server's signing keys (GET /_matrix/key/v2/server), which Synapse serves when its listener has the
 // federation (or keys) resource. It is how shared-secret-only runs check a
 // full user ID before registering anything.
 func (c *Client) ServerNameFromKeys(ctx context.Context) (string, error) {

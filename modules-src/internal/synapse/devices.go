@@ -14,7 +14,8 @@ type Device struct {
 	LastSeenTS *int64 `json:"last_seen_ts"`
 }
 
-// Devices lists a user's devices (admin API).
+// Devices lists a user's devices:
+// GET /_synapse/admin/v2/users/<user_id>/devices.
 func (c *Client) Devices(ctx context.Context, userID string) ([]Device, error) {
 	var out struct {
 		Devices []Device `json:"devices"`
@@ -26,7 +27,8 @@ func (c *Client) Devices(ctx context.Context, userID string) ([]Device, error) {
 }
 
 // DeleteDevices removes devices of a user, and with them their access
-// tokens (admin API; no interactive auth needed, unlike the client API).
+// tokens: POST /_synapse/admin/v2/users/<user_id>/delete_devices (no
+// interactive auth needed, unlike the client API).
 func (c *Client) DeleteDevices(ctx context.Context, userID string, deviceIDs []string) error {
 	_, err := c.call(ctx, http.MethodPost, path(adminV2, "users", userID, "delete_devices"), nil, map[string]any{"devices": deviceIDs}, nil, limitSmall)
 	return err

@@ -20,7 +20,7 @@ var ErrHashesUnavailable = errors.New("this Synapse does not expose password has
 
 // PasswordHashes reads the stored bcrypt hashes of every user whose ID
 // contains term through the legacy, undocumented search_users admin
-// endpoint. It is the only way to learn whether a password is already set
+// endpoint: GET /_synapse/admin/v1/search_users/<admin_id>?term=<term>. It is the only way to learn whether a password is already set
 // without setting it, which would cost a server-side hash and log the user
 // out. Users without a password map to "". The term is matched with SQL
 // LIKE (case-sensitive on PostgreSQL, "_" a wildcard), so callers filter the

@@ -29,8 +29,9 @@ type Registered struct {
 	Retried bool
 }
 
-// Register creates an account with the shared secret (the admin register
-// endpoint), which works before any admin account exists. A nonce is
+// Register creates an account with the shared secret, which works before
+// any admin account exists: GET /_synapse/admin/v1/register for a nonce,
+// then POST /_synapse/admin/v1/register. A nonce is
 // single-use and lives only in the memory of the Synapse process that issued
 // it, so a failed POST is never retried alone: the GET and the POST are
 // retried together, with a fresh nonce. No login is done for the new account

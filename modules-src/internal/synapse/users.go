@@ -155,8 +155,9 @@ func path(prefix []string, rest ...string) []string {
 	return append(append([]string{}, prefix...), rest...)
 }
 
-// GetUser reads one user with its threepids and external IDs. A user that
-// does not exist is (nil, nil).
+// GetUser reads one user with its threepids and external IDs:
+// GET /_synapse/admin/v2/users/<user_id>. A user that does not exist is
+// (nil, nil).
 func (c *Client) GetUser(ctx context.Context, userID string) (*User, error) {
 	var u User
 	_, err := c.call(ctx, http.MethodGet, path(adminV2, "users", userID), nil, nil, &u, limitUser)
@@ -361,23 +362,25 @@ func MayHaveApplied(err error, changes int) bool {
 	return true
 }
 
-// Deactivate deactivates a user; erase also removes its profile data and
-// marks it erased for other servers. Synapse does not check whether the user
-// is already deactivated, so callers read first.
+// Deactivate deactivates a user: POST /_synapse/admin/v1/deactivate/<user_id>
+// {"erase": erase}; erase also removes its profile data and marks it erased
+// for other servers. Synapse does not check whether the user is already
+// deactivated, so callers read first.
 func (c *Client) Deactivate(ctx context.Context, userID string, erase bool) error {
 	_, err := c.call(ctx, http.MethodPost, path(adminV1, "deactivate", userID), nil, map[string]bool{"erase": erase}, nil, limitSmall)
 	return err
 }
 
-// SetAdmin grants or revokes server admin through the endpoint that never
-// creates a user (the v2 PUT would create a missing one).
+// SetAdmin grants or revokes server admin:
+// PUT /_synapse/admin/v1/users/<user_id>/admin {"admin": admin}, the
+// endpoint that never creates a user (the v2 PUT would create a missing one).
 func (c *Client) SetAdmin(ctx context.Context, userID string, admin bool) error {
 	_, err := c.call(ctx, http.MethodPut, path(adminV1, "users", userID, "admin"), nil, map[string]bool{"admin": admin}, nil, limitSmall)
 	return err
 }
 
 // UsernameAvailable asks Synapse's registration check whether a localpart
-// is free. It compares IDs case-insensitively, so "taken" (false, nil) also
+// is free: GET /_synapse/admin/v1/username_available?username=<localpart>. It compares IDs case-insensitively, so "taken" (false, nil) also
 // covers a legacy account that differs only in case. Any other refusal (an
 // application service's namespace, a name the server's rules refuse) is an
 // error: the check could not tell.
