@@ -22,7 +22,7 @@ const (
 	maxUserWarnings  = 10
 )
 
-func batchResult(outcomes []*reconcile.Outcome, in ansible.Internal) ansible.Result {
+func batchResult(outcomes []*reconcile.Outcome, in Run) ansible.Result {
 	var res ansible.Result
 	summary := map[string]int{}
 	for _, a := range summaryOrder {

@@ -27,23 +27,14 @@ const ModuleKey = "_mxadmin_module"
 // Version is the collection version, set at build time.
 var Version = "dev"
 
-// Module is one Ansible module served by the binary.
-type Module struct {
-	Name string
-	Spec func() ansible.Spec
-	// Run does the work. It gets validated options and must return a result
-	// for every outcome, failures included; it may not write to stdout.
-	Run func(ctx context.Context, p *ansible.Params, in ansible.Internal) ansible.Result
-}
-
 // served are the modules the binary serves, by the name the action plugin
 // gives in ModuleKey. A new module is added here and nowhere else in Go.
 var served = map[string]Module{
-	"matrix_user":       {Name: "matrix_user", Spec: matrixUserSpec, Run: runMatrixUser},
-	"matrix_user_admin": {Name: "matrix_user_admin", Spec: matrixUserAdminSpec, Run: runMatrixUserAdmin},
+	"matrix_user":       {Name: "matrix_user", Spec: matrixUserSpec, Prepare: prepareMatrixUser},
+	"matrix_user_admin": {Name: "matrix_user_admin", Spec: matrixUserAdminSpec, Prepare: prepareMatrixUserAdmin},
 }
 
-// Lookup returns a module by name (for tests and docs checks).
+// Lookup returns a module by name.
 func Lookup(name string) (Module, bool) {
 	m, ok := served[name]
 	return m, ok
@@ -72,7 +63,7 @@ const SpecFlag = "--spec"
 func WriteSpecs(stdout io.Writer) int {
 	specs := map[string]ansible.Spec{}
 	for name, m := range served {
-		specs[name] = m.Spec()
+		specs[name] = m.fullSpec()
 	}
 	enc := json.NewEncoder(stdout)
 	enc.SetIndent("", "  ")
@@ -88,7 +79,7 @@ func WriteSpecs(stdout io.Writer) int {
 // by hand). Nothing but the result is ever written: no logs, no stderr.
 func Main(argsPath string, stdout io.Writer) int {
 	var secrets []string
-	var role roleContext
+	var role Role
 	retries, verbosity := synapse.NewRetryLog(), 0
 	result := func() (res ansible.Result) {
 		defer func() {
@@ -109,16 +100,16 @@ func Main(argsPath string, stdout io.Writer) int {
 		if !ok {
 			return ansible.Fail(fmt.Sprintf("this binary serves the modules %s of mxadmin.synapse and is started by their action plugins, which name the module in %s; got %q", strings.Join(Names(), ", "), ModuleKey, name))
 		}
-		spec := m.Spec()
+		spec := m.fullSpec()
 		secrets = ansible.SecretValues(spec, raw)
 		params, internal, err := ansible.Validate(spec, raw)
 		if err != nil {
 			return ansible.Fail(err.Error())
 		}
 		verbosity = internal.Verbosity
-		ctx, stop := interruptible(withRole(synapse.WithRetryLog(context.Background(), retries), role), stdout)
+		ctx, stop := interruptible(synapse.WithRetryLog(context.Background(), retries), stdout)
 		defer stop()
-		res = m.Run(ctx, params, internal)
+		res = m.run(ctx, params, Run{CheckMode: internal.CheckMode, Diff: internal.Diff, Verbosity: internal.Verbosity, Role: role})
 		if w := params.Warnings(); len(w) > 0 {
 			res.Warnings = append(append([]string{}, w...), res.Warnings...)
 		}

@@ -35,10 +35,7 @@ func FuzzModuleArgs(f *testing.F) {
 	for _, s := range seeds {
 		f.Add([]byte(s))
 	}
-	specs := []ansible.Spec{matrixUserSpec()}
-	if m, ok := Lookup("matrix_user_admin"); ok {
-		specs = append(specs, m.Spec())
-	}
+	specs := []ansible.Spec{served["matrix_user"].fullSpec(), served["matrix_user_admin"].fullSpec()}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		raw, err := ansible.DecodeArgs(data)
 		if err != nil {
@@ -58,7 +55,11 @@ func FuzzModuleArgs(f *testing.F) {
 				continue
 			}
 			if spec.Module == "mxadmin.synapse.matrix_user" {
-				if _, err := prepareUserRun(p); err != nil {
+				conn, err := connectionFrom(p)
+				if err == nil {
+					_, err = prepareUserRun(p, &conn)
+				}
+				if err != nil {
 					assertOneJSONObject(t, ansible.Fail(err.Error()), ansible.SecretValues(spec, raw), role.rename)
 				}
 			}

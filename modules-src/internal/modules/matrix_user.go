@@ -3,14 +3,12 @@ package modules
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 
 	"github.com/mxadmin/synapse/modules-src/internal/ansible"
 	"github.com/mxadmin/synapse/modules-src/internal/reconcile"
 	"github.com/mxadmin/synapse/modules-src/internal/session"
-	"github.com/mxadmin/synapse/modules-src/internal/synapse"
 )
 
 // Names of matrix_user's options that are not per user.
@@ -27,8 +25,7 @@ const (
 )
 
 func matrixUserSpec() ansible.Spec {
-	opts := connectionOptions()
-	opts = append(opts, userOptionSpec(false)...)
+	opts := userOptionSpec(false)
 	opts = append(opts,
 		ansible.Option{Name: optUsers, Type: ansible.TypeList, Elements: ansible.TypeDict, Options: userOptionSpec(true), ElementName: optUser},
 		ansible.Option{Name: optPepper, Type: ansible.TypeStr, NoLog: true, Default: ""},
@@ -41,16 +38,14 @@ func matrixUserSpec() ansible.Spec {
 	return ansible.Spec{
 		Module:            "mxadmin.synapse.matrix_user",
 		Options:           opts,
-		MutuallyExclusive: append([][]string{{optUser, optUsers}}, connectionMutuallyExclusive...),
+		MutuallyExclusive: [][]string{{optUser, optUsers}},
 		RequiredOneOf:     [][]string{{optUser, optUsers}},
-		RequiredTogether:  connectionRequiredTogether,
 	}
 }
 
 // matrixUserOptions are matrix_user's options, decoded once from the
 // arguments; prepareUserRun checks them.
 type matrixUserOptions struct {
-	connection session.Options
 	// user is the user of the single form; in the batch form, the
 	// top-level defaults of its entries.
 	user userOptions
@@ -70,12 +65,9 @@ type matrixUserOptions struct {
 	maxDeactivationsPercent int
 }
 
-// decodeMatrixUser reads and checks the connection options and reads the
-// others.
-func decodeMatrixUser(p *ansible.Params) (matrixUserOptions, error) {
-	conn, err := connectionFrom(p)
+// decodeMatrixUser reads the options.
+func decodeMatrixUser(p *ansible.Params) matrixUserOptions {
 	o := matrixUserOptions{
-		connection:              conn,
 		user:                    decodeUser(p),
 		batch:                   p.Given(optUsers),
 		pepper:                  p.String(optPepper),
@@ -93,25 +85,36 @@ func decodeMatrixUser(p *ansible.Params) (matrixUserOptions, error) {
 			o.perUserGiven = append(o.perUserGiven, name)
 		}
 	}
-	return o, err
+	return o
 }
 
 // userRun is everything a matrix_user run needs, checked before the first
-// request.
+// request: the job of a matrix_user run.
 type userRun struct {
 	matrixUserOptions
 	desired []*reconcile.Desired
+	run     Run
+	// adminPassword is the password of a login run, whose stored hash can
+	// prove password_pepper.
+	adminPassword string
+}
+
+func prepareMatrixUser(in *Input) (Job, error) {
+	run, err := prepareUserRun(in.Params, in.Connection)
+	if err != nil {
+		return nil, err
+	}
+	run.run = in.Run
+	return run, nil
 }
 
 // prepareUserRun checks every option and rule that can be checked without
 // the server. Whatever it refuses is refused before any request is sent.
-func prepareUserRun(p *ansible.Params) (*userRun, error) {
-	o, err := decodeMatrixUser(p)
-	if err != nil {
-		return nil, err
-	}
-	opts := o.connection
+func prepareUserRun(p *ansible.Params, conn *session.Options) (*userRun, error) {
+	o := decodeMatrixUser(p)
+	opts := *conn
 	run := &userRun{matrixUserOptions: o}
+	var err error
 	if run.desired, err = declaredUsers(o); err != nil {
 		return nil, err
 	}
@@ -148,68 +151,49 @@ func prepareUserRun(p *ansible.Params) (*userRun, error) {
 			return nil, fmt.Errorf("%s: %v", d.Ref, reconcile.UnsettableError(rest))
 		}
 	}
-	run.connection.MaxConns = run.concurrency
+	conn.MaxConns = run.concurrency
+	run.adminPassword = conn.AdminPassword
 	return run, nil
 }
 
-func runMatrixUser(ctx context.Context, p *ansible.Params, in ansible.Internal) ansible.Result {
-	run, err := prepareUserRun(p)
-	if err != nil {
-		return ansible.Fail(err.Error())
-	}
-	run.connection.CheckMode = in.CheckMode
-	warnings := run.connection.Warnings()
-	sess, err := session.Open(ctx, run.connection)
-	if err != nil {
-		msg := err.Error()
-		if unreachable := (*synapse.UnreachableError)(nil); errors.As(err, &unreachable) {
-			msg += "; check homeserver_url"
-		}
-		return ansible.Result{Failed: true, Msg: msg, Warnings: warnings}
-	}
-	defer sess.Close(ctx)
-	warnings = append(warnings, sess.Warnings...)
-	if err := sess.VerifyServerName(ctx); err != nil {
-		return ansible.Result{Failed: true, Msg: err.Error(), Warnings: warnings}
-	}
+// Do reconciles the declared users.
+func (run *userRun) Do(ctx context.Context, sess *session.Session) (ansible.Result, error) {
 	if !sess.CanRead() && sess.ServerName == "" && anyFullID(run.desired) {
 		if err := sess.LearnServerName(ctx); err != nil {
-			return ansible.Result{Failed: true, Msg: err.Error(), Warnings: warnings}
+			return ansible.Result{}, err
 		}
 	}
-
 	runner := reconcile.Runner{
 		Client:           sess.Client,
 		Facts:            reconcile.Facts{Me: sess.Me, CanRead: sess.CanRead()},
 		ServerName:       sess.ServerName,
 		SharedSecret:     sess.SharedSecret,
 		Pepper:           run.pepper,
-		CheckMode:        in.CheckMode,
+		CheckMode:        run.run.CheckMode,
 		Concurrency:      run.concurrency,
 		Exclusive:        run.exclusive,
 		Protect:          run.protect,
 		MaxDeactivations: run.maxDeactivations, MaxDeactivationsPercent: run.maxDeactivationsPercent,
 		Explain: sess.Explain,
-		Seed:    roleFrom(ctx).seed,
-		// Only the role's register-user extra vars set it.
-		SeedReactivate: roleFrom(ctx).reactivate,
+		// Only the role's register-user extra vars set them.
+		Seed:           run.run.Role.Seed,
+		SeedReactivate: run.run.Role.Reactivate,
 	}
 	if sess.Mode == session.ModeLogin {
-		runner.AdminPassword = run.connection.AdminPassword
+		runner.AdminPassword = run.adminPassword
 	}
-	outcomes, runWarnings, err := runner.Run(ctx, run.desired)
-	warnings = append(warnings, runWarnings...)
+	outcomes, warnings, err := runner.Run(ctx, run.desired)
 	if err != nil {
-		return ansible.Result{Failed: true, Msg: err.Error(), Warnings: warnings}
+		return ansible.Result{Warnings: warnings}, err
 	}
 	var res ansible.Result
 	if run.batch {
-		res = batchResult(outcomes, in)
+		res = batchResult(outcomes, run.run)
 	} else {
-		res = singleResult(outcomes[0], in)
+		res = singleResult(outcomes[0], run.run)
 	}
 	res.Warnings = append(warnings, res.Warnings...)
-	return res
+	return res, nil
 }
 
 // declaredUsers builds the declarations of either form, refusing bad input
@@ -260,7 +244,7 @@ func anyFullID(desired []*reconcile.Desired) bool {
 	return false
 }
 
-func singleResult(o *reconcile.Outcome, in ansible.Internal) ansible.Result {
+func singleResult(o *reconcile.Outcome, in Run) ansible.Result {
 	res := ansible.Result{Changed: o.Changed(), Warnings: o.Warnings}
 	res.Set("user", userView(o.User))
 	res.Set("user_id", o.UserID)

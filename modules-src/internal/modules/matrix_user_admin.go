@@ -2,6 +2,7 @@ package modules
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -12,76 +13,61 @@ import (
 )
 
 func matrixUserAdminSpec() ansible.Spec {
-	opts := connectionOptions()
-	opts = append(opts,
-		ansible.Option{Name: optUser, Type: ansible.TypeStr, Required: true, Aliases: []string{"username"}},
-		ansible.Option{Name: optAdmin, Type: ansible.TypeBool, Required: true},
-	)
 	return ansible.Spec{
-		Module:            "mxadmin.synapse.matrix_user_admin",
-		Options:           opts,
-		MutuallyExclusive: connectionMutuallyExclusive,
-		RequiredTogether:  connectionRequiredTogether,
+		Module: "mxadmin.synapse.matrix_user_admin",
+		Options: []ansible.Option{
+			{Name: optUser, Type: ansible.TypeStr, Required: true, Aliases: []string{"username"}},
+			{Name: optAdmin, Type: ansible.TypeBool, Required: true},
+		},
 	}
 }
 
-// adminOptions are matrix_user_admin's options, decoded once from the
-// arguments.
-type adminOptions struct {
-	connection session.Options
-	user       string
-	admin      bool
+// adminJob is one matrix_user_admin run: grant or revoke server admin on an
+// existing user. It replaces scripts that wrote the flag into Synapse's
+// database with SQL.
+type adminJob struct {
+	ref       string // the user as written
+	localpart string
+	server    string // "" for a localpart
+	want      bool
+	run       Run
 }
 
-// decodeAdmin reads and checks the connection options and reads the others.
-func decodeAdmin(p *ansible.Params) (adminOptions, error) {
-	conn, err := connectionFrom(p)
-	return adminOptions{connection: conn, user: p.String(optUser), admin: p.Bool(optAdmin)}, err
-}
-
-// runMatrixUserAdmin grants or revokes server admin on an existing user. It
-// replaces scripts that wrote the flag into Synapse's database with SQL.
-func runMatrixUserAdmin(ctx context.Context, p *ansible.Params, in ansible.Internal) ansible.Result {
-	decoded, err := decodeAdmin(p)
+// prepareMatrixUserAdmin checks the user and the credentials before any
+// request.
+func prepareMatrixUserAdmin(in *Input) (Job, error) {
+	p, opts := in.Params, in.Connection
+	j := &adminJob{ref: p.String(optUser), want: p.Bool(optAdmin), run: in.Run}
+	var err error
+	j.localpart, j.server, err = reconcile.ParseUserRef(j.ref)
 	if err != nil {
-		return ansible.Fail(err.Error())
-	}
-	opts, ref, want := decoded.connection, decoded.user, decoded.admin
-	localpart, server, err := reconcile.ParseUserRef(ref)
-	if err != nil {
-		return ansible.Fail("option user: " + err.Error())
+		return nil, fmt.Errorf("option user: %w", err)
 	}
 	mode, err := opts.Mode()
 	if err != nil {
-		return ansible.Fail(err.Error())
+		return nil, err
 	}
 	if mode == session.ModeSharedSecret {
-		return ansible.Fail("matrix_user_admin needs admin_token, or admin_user with admin_password: registration_shared_secret can create users but cannot read or change the admin status of an existing one")
+		return nil, errors.New("matrix_user_admin needs admin_token, or admin_user with admin_password: registration_shared_secret can create users but cannot read or change the admin status of an existing one")
 	}
-	if opts.ServerName != "" && server != "" && server != opts.ServerName {
-		return ansible.Fail(fmt.Sprintf("%s is on another server; server_name is %s, and only local users can be admins of this homeserver", ref, opts.ServerName))
+	if opts.ServerName != "" && j.server != "" && j.server != opts.ServerName {
+		return nil, fmt.Errorf("%s is on another server; server_name is %s, and only local users can be admins of this homeserver", j.ref, opts.ServerName)
 	}
-	if opts.ServerName != "" && server == "" {
-		if err := reconcile.CheckIDLength(localpart, opts.ServerName); err != nil {
-			return ansible.Fail("option user: " + err.Error())
+	if opts.ServerName != "" && j.server == "" {
+		if err := reconcile.CheckIDLength(j.localpart, opts.ServerName); err != nil {
+			return nil, fmt.Errorf("option user: %w", err)
 		}
 	}
-	opts.CheckMode = in.CheckMode
+	return j, nil
+}
 
-	warnings := opts.Warnings()
-	fail := func(msg string) ansible.Result { return ansible.Result{Failed: true, Msg: msg, Warnings: warnings} }
-
-	sess, err := session.Open(ctx, opts)
-	if err != nil {
-		return fail(err.Error())
+// Do reads the user and sets the flag when it differs.
+func (j *adminJob) Do(ctx context.Context, sess *session.Session) (ansible.Result, error) {
+	if j.server != "" && j.server != sess.ServerName {
+		return ansible.Result{}, fmt.Errorf("%s is on another server; this homeserver is %s, and only local users can be admins of it", j.ref, sess.ServerName)
 	}
-	defer sess.Close(ctx)
-	warnings = append(warnings, sess.Warnings...)
-	if server != "" && server != sess.ServerName {
-		return fail(fmt.Sprintf("%s is on another server; this homeserver is %s, and only local users can be admins of it", ref, sess.ServerName))
-	}
-	id := reconcile.UserID(localpart, sess.ServerName)
-	return applyAdmin(ctx, sess.Client, adminTarget{id: id, want: want, me: sess.Me, explain: sess.Explain}, in, warnings)
+	id := reconcile.UserID(j.localpart, sess.ServerName)
+	return applyAdmin(ctx, sess.Client, adminTarget{id: id, want: j.want, me: sess.Me, explain: sess.Explain}, j.run), nil
 }
 
 // adminClient is what granting or revoking admin needs from Synapse.
@@ -100,8 +86,8 @@ type adminTarget struct {
 
 // applyAdmin reads the user, compares, and sets the flag only when it
 // differs (never in check mode, never demoting the module's own admin).
-func applyAdmin(ctx context.Context, c adminClient, t adminTarget, in ansible.Internal, warnings []string) ansible.Result {
-	fail := func(msg string) ansible.Result { return ansible.Result{Failed: true, Msg: msg, Warnings: warnings} }
+func applyAdmin(ctx context.Context, c adminClient, t adminTarget, in Run) ansible.Result {
+	fail := func(msg string) ansible.Result { return ansible.Result{Failed: true, Msg: msg} }
 	id, want := t.id, t.want
 	// The admin flag endpoint answers false for a user that does not
 	// exist, so existence is checked with the user endpoint (and a legacy
@@ -115,7 +101,7 @@ func applyAdmin(ctx context.Context, c adminClient, t adminTarget, in ansible.In
 	}
 	id = cur.Name
 	before := bool(cur.Admin)
-	res := ansible.Result{Changed: before != want, Warnings: warnings}
+	res := ansible.Result{Changed: before != want}
 	res.Set("user_id", id)
 	res.Set("admin", want)
 	res.Set("deactivated", bool(cur.Deactivated))

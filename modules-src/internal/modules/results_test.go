@@ -9,7 +9,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/mxadmin/synapse/modules-src/internal/ansible"
 	"github.com/mxadmin/synapse/modules-src/internal/reconcile"
 	"github.com/mxadmin/synapse/modules-src/internal/synapse"
 )
@@ -20,7 +19,7 @@ func TestSingleResult(t *testing.T) {
 	bob := &synapse.User{Name: "@bob:test", Displayname: ptr("Bob")}
 	for name, tc := range map[string]struct {
 		o       reconcile.Outcome
-		in      ansible.Internal
+		in      Run
 		msg     string
 		changed bool
 		failed  bool
@@ -30,16 +29,16 @@ func TestSingleResult(t *testing.T) {
 			msg: "@bob:test created", changed: true},
 		"would be created, with a diff": {o: reconcile.Outcome{UserID: "@bob:test", Action: reconcile.ActionCreated, Changes: []string{"displayname"},
 			Before: map[string]any{}, After: map[string]any{"displayname": "Bob"}},
-			in: ansible.Internal{CheckMode: true, Diff: true}, msg: "@bob:test would be created", changed: true, diff: true},
+			in: Run{CheckMode: true, Diff: true}, msg: "@bob:test would be created", changed: true, diff: true},
 		"updated, with the password note": {o: reconcile.Outcome{UserID: "@bob:test", Action: reconcile.ActionUpdated, Changes: []string{"password", "admin"},
 			PasswordNote: "other sessions are logged out", Wrote: true},
 			msg: "@bob:test updated: password (other sessions are logged out), admin", changed: true},
 		"would be reactivated": {o: reconcile.Outcome{UserID: "@bob:test", Action: reconcile.ActionReactivated, Changes: []string{"deactivated"}},
-			in: ansible.Internal{CheckMode: true}, msg: "@bob:test would be reactivated: deactivated", changed: true},
+			in: Run{CheckMode: true}, msg: "@bob:test would be reactivated: deactivated", changed: true},
 		"deactivated": {o: reconcile.Outcome{UserID: "@bob:test", Action: reconcile.ActionDeactivated, Changes: []string{"deactivated"}, Wrote: true},
 			msg: "@bob:test deactivated", changed: true},
 		"unchanged": {o: reconcile.Outcome{UserID: "@bob:test", Action: reconcile.ActionUnchanged, User: bob},
-			in: ansible.Internal{Diff: true}, msg: "@bob:test is unchanged"},
+			in: Run{Diff: true}, msg: "@bob:test is unchanged"},
 		"unverified": {o: reconcile.Outcome{Ref: "bob", Action: reconcile.ActionUnverified},
 			msg: "bob could not be verified (nothing can be read with only registration_shared_secret)"},
 		"failed after a write": {o: reconcile.Outcome{UserID: "@bob:test", Action: reconcile.ActionFailed, Wrote: true, Err: errors.New("cannot update @bob:test")},
@@ -76,7 +75,7 @@ func TestBatchResult(t *testing.T) {
 		{UserID: "@f:test", Ref: "users[4] (f)", Action: reconcile.ActionCreated, Changes: nil},
 		{UserID: "@g:test", Ref: "users[5] (g)", Action: reconcile.ActionUpdated, Changes: []string{"locked"}, After: map[string]any{"locked": true}},
 	}
-	res := batchResult(outcomes, ansible.Internal{CheckMode: true, Diff: true})
+	res := batchResult(outcomes, Run{CheckMode: true, Diff: true})
 	assert.Equal(t, "2 would be created, 2 would be updated, 1 would be deactivated, 1 unchanged, 1 unverified", res.Msg)
 	assert.False(t, res.Failed)
 	assert.True(t, res.Changed)
@@ -96,7 +95,7 @@ func TestBatchResult(t *testing.T) {
 	assert.Equal(t, "locked true", users[6]["detail"])
 
 	// Nothing declared.
-	res = batchResult(nil, ansible.Internal{})
+	res = batchResult(nil, Run{})
 	assert.Equal(t, "no users declared", res.Msg)
 	assert.False(t, res.Changed)
 }
@@ -111,7 +110,7 @@ func TestBatchResultBoundsFailuresAndWarnings(t *testing.T) {
 		outcomes = append(outcomes, &reconcile.Outcome{UserID: fmt.Sprintf("@w%d:test", i), Action: reconcile.ActionUnchanged,
 			Warnings: []string{fmt.Sprintf("w%d", i)}})
 	}
-	res := batchResult(outcomes, ansible.Internal{})
+	res := batchResult(outcomes, Run{})
 	assert.True(t, res.Failed)
 	assert.True(t, res.Changed, "a failure after a write still reports changed")
 	assert.Equal(t, "12 unchanged, 7 failed. Failed: f0 failed; f1 failed; f2 failed; f3 failed; f4 failed; and 2 more (see users)", res.Msg)
@@ -136,14 +135,14 @@ func TestBatchMessagesNameTheirEntry(t *testing.T) {
 		{Ref: "users[2] (ex-staff)", UserID: "@ex-staff:test", Action: reconcile.ActionFailed, MaybeWrote: true,
 			Err: errors.New("cannot update @ex-staff:test (displayname): no answer; the request may still have been applied (rerun to see)")},
 	}
-	res := batchResult(outcomes, ansible.Internal{})
+	res := batchResult(outcomes, Run{})
 	users := res.Fields["users"].([]map[string]any)
 	assert.Equal(t, "users[0] (a): password is required when only registration_shared_secret is given", users[0]["error"])
 	assert.Equal(t, "users[1] (@b:elsewhere): @b:elsewhere is on another server", users[1]["error"])
 	assert.Equal(t, "cannot deactivate @c:test: refused", users[2]["error"])
 	assert.Contains(t, res.Msg, "Failed: users[0] (a): password is required")
 	assert.True(t, res.Changed, "a write that may have been applied is a change")
-	res = batchResult(outcomes[:3], ansible.Internal{})
+	res = batchResult(outcomes[:3], Run{})
 	assert.False(t, res.Changed, "refused writes are no change")
 }
 

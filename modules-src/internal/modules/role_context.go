@@ -1,7 +1,6 @@
 package modules
 
 import (
-	"context"
 	"fmt"
 	"regexp"
 	"sort"
@@ -14,19 +13,23 @@ import (
 // admin_token), and whether the declaration is the register-user extra vars.
 const RoleKey = "_mxadmin_role"
 
-// roleContext is what RoleKey carries.
-type roleContext struct {
+// Role is what RoleKey carries: how a role that wraps the module describes
+// its run. The zero Role is a module used directly.
+type Role struct {
 	// vars maps option names to the names the user knows them by.
 	vars map[string]string
-	seed bool
-	// reactivate is the register-user extra var that allows the one user,
+	// Seed: the declaration is the one user of the role's register-user
+	// extra vars (username=... password=... admin=...), a request to apply
+	// now (reconcile.Runner.Seed).
+	Seed bool
+	// Reactivate is the register-user extra var that allows the one user,
 	// when deactivated, to be reactivated (seed runs only).
-	reactivate bool
+	Reactivate bool
 }
 
 // takeRoleContext removes RoleKey from the raw args and decodes it.
-func takeRoleContext(raw map[string]any) (roleContext, error) {
-	var rc roleContext
+func takeRoleContext(raw map[string]any) (Role, error) {
+	var rc Role
 	v, ok := raw[RoleKey]
 	delete(raw, RoleKey)
 	if !ok || v == nil {
@@ -44,20 +47,9 @@ func takeRoleContext(raw map[string]any) (roleContext, error) {
 			}
 		}
 	}
-	rc.seed, _ = m["seed"].(bool)
-	rc.reactivate, _ = m["reactivate"].(bool)
+	rc.Seed, _ = m["seed"].(bool)
+	rc.Reactivate, _ = m["reactivate"].(bool)
 	return rc, nil
-}
-
-type roleCtxKey struct{}
-
-func withRole(ctx context.Context, rc roleContext) context.Context {
-	return context.WithValue(ctx, roleCtxKey{}, rc)
-}
-
-func roleFrom(ctx context.Context) roleContext {
-	rc, _ := ctx.Value(roleCtxKey{}).(roleContext)
-	return rc
 }
 
 // usersRefRe matches how a batch refers to an entry: users[3] (alice), or
@@ -71,7 +63,7 @@ var usersRefRe = regexp.MustCompile(`\busers\[(\d+)\](?: \(([^)]*)\))?(\.)?`)
 // "option X" is rewritten for every mapped X; a bare X only when it has an
 // underscore, since one-word options (users, exclusive) are also words. It
 // runs on the JSON tree ansible.Write builds, after the secrets are masked.
-func (rc roleContext) rename(out map[string]any) {
+func (rc Role) rename(out map[string]any) {
 	if len(rc.vars) == 0 {
 		return
 	}
@@ -109,7 +101,7 @@ func (rc roleContext) rename(out map[string]any) {
 }
 
 // namer builds the rewriting once, for every message of a result.
-func (rc roleContext) namer() func(string) string {
+func (rc Role) namer() func(string) string {
 	list, mapsUsers := rc.vars[optUsers]
 	// One pass over the text, longest names first, so that a name put in
 	// is never rewritten again and admin_password is not read as admin.

@@ -47,9 +47,9 @@ func TestRoleContextNamesRoleVariables(t *testing.T) {
 
 	seed, err := takeRoleContext(map[string]any{RoleKey: map[string]any{"seed": true, "reactivate": true}})
 	require.NoError(t, err)
-	assert.True(t, seed.seed)
-	assert.True(t, seed.reactivate)
-	assert.False(t, rc.reactivate)
+	assert.True(t, seed.Seed)
+	assert.True(t, seed.Reactivate)
+	assert.False(t, rc.Reactivate)
 
 	_, err = takeRoleContext(map[string]any{RoleKey: "nonsense"})
 	assert.Error(t, err)
@@ -59,7 +59,7 @@ func TestRoleContextNamesRoleVariables(t *testing.T) {
 }
 
 // written is a result as Main writes it for a role run.
-func written(t *testing.T, r ansible.Result, secrets []string, rc roleContext) map[string]any {
+func written(t *testing.T, r ansible.Result, secrets []string, rc Role) map[string]any {
 	t.Helper()
 	var buf bytes.Buffer
 	require.NoError(t, ansible.Write(&buf, r, secrets, rc.rename))
@@ -84,4 +84,4 @@ func TestDescribeChanges(t *testing.T) {
 }
 
 // nameText rewrites one message, as the result's rename does.
-func (rc roleContext) nameText(s string) string { return rc.namer()(s) }
+func (rc Role) nameText(s string) string { return rc.namer()(s) }

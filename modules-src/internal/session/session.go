@@ -43,8 +43,9 @@ type Options struct {
 	MaxConns int
 	// Version goes into the User-Agent.
 	Version string
-	// CheckMode: the run only reads, so the devices of earlier killed
-	// runs are left for the next real run to remove.
+	// CheckMode: the run only reads. The devices of earlier killed runs
+	// are left for the next real run to remove, and once authenticated the
+	// client refuses every write (synapse.Client.ReadOnly).
 	CheckMode bool
 	// AddSecret is told every credential the session obtains (the token
 	// of a login), so that the caller keeps it out of everything it
@@ -147,6 +148,9 @@ func Open(ctx context.Context, o Options) (*Session, error) {
 		go s.keepAlive(ctx, s.stopKeepalive)
 	case ModeSharedSecret:
 		s.ServerName = o.ServerName
+		if o.CheckMode {
+			client.ReadOnly()
+		}
 		return s, nil
 	}
 
@@ -160,6 +164,9 @@ func Open(ctx context.Context, o Options) (*Session, error) {
 		// Housekeeping of our own credentials is still a write: check
 		// mode only reads, and a run refused above changes nothing.
 		s.removeStaleDevices(ctx)
+	}
+	if o.CheckMode {
+		client.ReadOnly()
 	}
 	return s, nil
 }

@@ -72,7 +72,23 @@ type Client struct {
 	// serverUsers is the number of accounts the user list last announced
 	// (0: not read yet): it bounds the answer of a hash search over them.
 	serverUsers atomic.Int64
+	// readOnly refuses every request but a GET (and the logout): check
+	// mode (ReadOnly).
+	readOnly atomic.Bool
 }
+
+// ErrReadOnly is a write the client refused to send: it was made read-only
+// for a check-mode run, which only reads. Reaching it is a bug of the
+// module (the planner decided to write in check mode); nothing was sent.
+var ErrReadOnly = errors.New("internal error: a check-mode run tried to send a write, which was not sent (please report it)")
+
+// ReadOnly makes every later request other than a GET fail with
+// ErrReadOnly before it is sent, the logout of a login excepted: what
+// "check mode only reads" means, kept by the one place requests go
+// through rather than by every caller.
+func (c *Client) ReadOnly() { c.readOnly.Store(true) }
+
+type writeAllowedKey struct{}
 
 // maxHeaderSize bounds the headers of one answer (Go's default is 10 MB):
 // Synapse's are a few hundred bytes.
@@ -389,6 +405,9 @@ func (c *Client) describeTransportError(err error) error {
 // call builds and sends one request. limit is the most its answer can
 // legitimately bring (answers.go): each call site states it.
 func (c *Client) call(ctx context.Context, method string, segments []string, query url.Values, body, out any, limit answerLimit) (int, error) {
+	if method != http.MethodGet && c.readOnly.Load() && ctx.Value(writeAllowedKey{}) == nil {
+		return 0, ErrReadOnly
+	}
 	req, err := c.newRequest(ctx, method, segments, query, body)
 	if err != nil {
 		return 0, err

@@ -38,6 +38,9 @@ type Registered struct {
 // (inhibit_login), so no device or token is left behind.
 func (c *Client) Register(ctx context.Context, secret string, r Registration) (*Registered, error) {
 	out := &Registered{}
+	if c.readOnly.Load() {
+		return out, ErrReadOnly // not even a nonce: the pair is one write
+	}
 	// One wait budget for the whole registration: its waits between pairs
 	// are bounded like those of any single request.
 	ctx = c.withWaitBudget(ctx)

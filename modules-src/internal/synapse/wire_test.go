@@ -50,7 +50,7 @@ var wired = []string{
 }
 
 // sendsNothing are the Client methods that send no request.
-var sendsNothing = []string{"SetToken", "BaseURL"}
+var sendsNothing = []string{"SetToken", "BaseURL", "ReadOnly"}
 
 // httpCall is how a method's comment names its request.
 var httpCall = regexp.MustCompile(`\b(GET|PUT|POST|DELETE) /_(synapse|matrix)/`)
@@ -372,4 +372,32 @@ func TestWireDeleteDevices(t *testing.T) {
 		wiretest.WriteJSON(w, http.StatusOK, map[string]any{})
 	})
 	require.NoError(t, c.DeleteDevices(context.Background(), wireUser, []string{"D1", "D2"}))
+}
+
+// A read-only client (check mode) sends GETs and the logout, and refuses
+// every other write before it reaches the wire.
+func TestWireReadOnly(t *testing.T) {
+	t.Parallel()
+	c, srv := setup(t)
+	srv.Handle(http.MethodGet, "/_synapse/admin/v2/users/"+wireUserEscaped, func(w http.ResponseWriter, r *http.Request) {
+		wiretest.WriteJSON(w, http.StatusOK, map[string]any{"name": wireUser})
+	})
+	srv.Handle(http.MethodPost, "/_matrix/client/v3/logout", func(w http.ResponseWriter, r *http.Request) {
+		wiretest.WriteJSON(w, http.StatusOK, map[string]any{})
+	})
+	c.ReadOnly()
+	_, err := c.GetUser(context.Background(), wireUser)
+	require.NoError(t, err)
+	require.ErrorIs(t, c.Deactivate(context.Background(), wireUser, false), ErrReadOnly)
+	require.ErrorIs(t, c.SetAdmin(context.Background(), wireUser, true), ErrReadOnly)
+	_, _, err = c.CreateUser(context.Background(), wireUser)
+	require.ErrorIs(t, err, ErrReadOnly)
+	_, err = c.Register(context.Background(), "s", Registration{Localpart: "x", Password: "p"})
+	require.ErrorIs(t, err, ErrReadOnly)
+	require.NoError(t, c.Logout(context.Background()))
+	var sent []string
+	for _, r := range srv.Requests() {
+		sent = append(sent, r.String())
+	}
+	assert.Equal(t, []string{"GET /_synapse/admin/v2/users/" + wireUserEscaped, "POST /_matrix/client/v3/logout"}, sent)
 }
