@@ -106,9 +106,9 @@ func numberConversion(name string, raw any, noLog bool) string {
 		kind = "float"
 	}
 	if noLog {
-		return fmt.Sprintf("option %s: a number (type %s) was converted to a string; if this does not look like what you expect, quote the entire value to ensure it does not change (YAML reads an unquoted 0123 as 83 and 1.10 as 1.1)", name, kind)
+		return fmt.Sprintf("%s: a number (type %s) was converted to a string; if this does not look like what you expect, quote the entire value to ensure it does not change (YAML reads an unquoted 0123 as 83 and 1.10 as 1.1)", name, kind)
 	}
-	return fmt.Sprintf("option %s: the value %s (type %s) was converted to %q (type string); if this does not look like what you expect, quote the entire value to ensure it does not change (YAML reads an unquoted 0123 as 83 and 1.10 as 1.1)", name, scalarString(raw), kind, scalarString(raw))
+	return fmt.Sprintf("%s: the value %s (type %s) was converted to %q (type string); if this does not look like what you expect, quote the entire value to ensure it does not change (YAML reads an unquoted 0123 as 83 and 1.10 as 1.1)", name, scalarString(raw), kind, scalarString(raw))
 }
 
 func isNumber(raw any) bool {

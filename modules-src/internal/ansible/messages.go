@@ -42,26 +42,20 @@ func kindOf(v any) string {
 	return fmt.Sprintf("%T", v)
 }
 
-func join(path, name string) string {
-	if path == "" {
-		return name
-	}
-	return path + "." + name
-}
-
-func describe(path, name string) string { return "option " + join(path, name) }
-
-func where(module, path string) string {
-	if path == "" {
+// where is the place of a message: the list element, or the module.
+func where(module, place string) string {
+	if place == "" {
 		return module
 	}
-	return path
+	return place
 }
 
 // maxUnknownShown bounds the unknown names one message lists.
 const maxUnknownShown = 20
 
-func unsupported(module, path string, unknown []string, opts []Option) string {
+// unsupported refuses unknown options at place (the list element, "" at
+// the top).
+func unsupported(module, place string, unknown []string, opts []Option) string {
 	var supported, names []string
 	for _, o := range opts {
 		s := o.Name
@@ -89,7 +83,7 @@ func unsupported(module, path string, unknown []string, opts []Option) string {
 	if rest := len(unknown) - len(shown); rest > 0 {
 		shown = append(shown, fmt.Sprintf("and %d more", rest))
 	}
-	if path == "" {
+	if place == "" {
 		return fmt.Sprintf("Unsupported parameters for (%s) module: %s. Supported parameters include: %s.",
 			module, strings.Join(shown, ", "), strings.Join(supported, ", "))
 	}
@@ -98,7 +92,7 @@ func unsupported(module, path string, unknown []string, opts []Option) string {
 		word = "parameter"
 	}
 	return fmt.Sprintf("%s: unsupported %s %s. Supported parameters include: %s.",
-		path, word, strings.Join(shown, ", "), strings.Join(supported, ", "))
+		place, word, strings.Join(shown, ", "), strings.Join(supported, ", "))
 }
 
 // closestName is the valid name an unknown one was most likely meant to be:

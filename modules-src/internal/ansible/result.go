@@ -66,7 +66,7 @@ const Redacted = "********"
 // the secrets masked with Redacted, in any encoding (see scrub.go): modules
 // never put secrets in results on purpose, and this catches what slips
 // through (a server echoing a request, a library error quoting input).
-func Write(w io.Writer, r Result, secrets []string, after ...func(map[string]any)) error {
+func Write(w io.Writer, r Result, secrets []string) error {
 	out := map[string]any{}
 	for k, v := range r.Fields {
 		out[k] = v
@@ -91,21 +91,10 @@ func Write(w io.Writer, r Result, secrets []string, after ...func(map[string]any
 		data, _ = json.Marshal(map[string]any{"failed": true, "changed": r.Changed, "msg": "internal error: cannot encode the result: " + err.Error()})
 	}
 	s := newScrubber(append(append([]string(nil), secrets...), runtimeSecrets()...))
-	if s != nil || len(after) > 0 {
+	if s != nil {
 		var generic any
 		if err := json.Unmarshal(data, &generic); err == nil {
-			if s != nil {
-				generic = s.value(generic)
-			}
-			// What runs after the scrub (renaming options in messages)
-			// sees masked text: run before it, a rename could split a
-			// secret the scrub would then no longer recognise.
-			if m, ok := generic.(map[string]any); ok {
-				for _, f := range after {
-					f(m)
-				}
-			}
-			data, _ = json.Marshal(generic)
+			data, _ = json.Marshal(s.value(generic))
 		}
 	}
 	data = append(data, '\n')

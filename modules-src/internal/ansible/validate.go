@@ -18,9 +18,14 @@ import (
 // the spec's constraints. It sends nothing anywhere: all of this happens before
 // the module makes its first request.
 func Validate(spec Spec, raw map[string]any) (*Params, Internal, error) {
+	return ValidateAs(spec, raw, ModuleNaming)
+}
+
+// ValidateAs is Validate with messages that name options as n does.
+func ValidateAs(spec Spec, raw map[string]any, n Naming) (*Params, Internal, error) {
 	internal, args, internalProblems := splitInternal(raw)
-	v := validator{problems: internalProblems}
-	p := v.options(spec.Module, "", spec.Options, args)
+	v := validator{problems: internalProblems, n: n}
+	p := v.options(spec.Module, nil, spec.Options, args)
 	if p != nil {
 		v.constraints(spec, p)
 	}
@@ -75,6 +80,7 @@ func splitInternal(raw map[string]any) (Internal, map[string]any, []string) {
 }
 
 type validator struct {
+	n        Naming
 	problems []string
 	// warnings are the conversions a run goes on with (a number given
 	// for a string), as AnsibleModule's warnings.
@@ -85,9 +91,9 @@ func (v *validator) addf(format string, args ...any) {
 	v.problems = append(v.problems, fmt.Sprintf(format, args...))
 }
 
-// options validates one level of options. path is "" at the top and e.g.
-// "users[3]" for the sub-options of a list element.
-func (v *validator) options(module, path string, opts []Option, args map[string]any) *Params {
+// options validates one level of options. path is nil at the top and e.g.
+// users[3] for the sub-options of a list element.
+func (v *validator) options(module string, path Path, opts []Option, args map[string]any) *Params {
 	p := &Params{values: map[string]any{}, given: map[string]bool{}}
 	byName := map[string]*Option{}
 	for i := range opts {
@@ -121,11 +127,11 @@ func (v *validator) options(module, path string, opts []Option, args map[string]
 			continue
 		}
 		if prev, dup := seen[o.Name]; dup {
-			v.addf("%s: both %s and %s are given; they are the same option, give only one", describe(path, o.Name), prev, key)
+			v.addf("%s: both %s and %s are given; they are the same option, give only one", v.n.OptionPath(path.With(Step{Option: o.Name})), prev, key)
 			continue
 		}
 		seen[o.Name] = key
-		val, err := v.coerce(module, join(path, key), o, raw)
+		val, err := v.coerce(module, path.With(Step{Option: key}), o, raw)
 		if err != "" {
 			v.addf("%s", err)
 			continue
@@ -134,7 +140,7 @@ func (v *validator) options(module, path string, opts []Option, args map[string]
 		p.given[o.Name] = true
 	}
 	if len(unknown) > 0 {
-		v.addf("%s", unsupported(module, path, unknown, opts))
+		v.addf("%s", unsupported(module, v.place(path), unknown, opts))
 	}
 
 	for i := range opts {
@@ -148,16 +154,16 @@ func (v *validator) options(module, path string, opts []Option, args map[string]
 			switch {
 			case tried:
 			case isNull:
-				v.addf("%s: missing required option %s (%s is null, and a null counts as not given)", where(module, path), o.Name, nullKey)
+				v.addf("%s: missing required %s (%s is null, and a null counts as not given)", where(module, v.place(path)), v.n.OptionPath(Path{{Option: o.Name}}), nullKey)
 			default:
-				v.addf("%s: missing required option %s", where(module, path), o.Name)
+				v.addf("%s: missing required %s", where(module, v.place(path)), v.n.OptionPath(Path{{Option: o.Name}}))
 			}
 			continue
 		}
 		if isNull && !tried && len(o.Choices) > 0 {
 			// Ansible refuses a null here too: a null is none of the
 			// choices. Leaving the option out is how to get its default.
-			v.addf("option %s: value must be one of %s, got null (leave the option out instead)", join(path, nullKey), strings.Join(o.Choices, ", "))
+			v.addf("%s: value must be one of %s, got null (leave the option out instead)", v.n.OptionPath(path.With(Step{Option: nullKey})), strings.Join(o.Choices, ", "))
 			continue
 		}
 		if isNull && !tried && o.Default != nil {
@@ -165,7 +171,7 @@ func (v *validator) options(module, path string, opts []Option, args map[string]
 			// than apply it, and so do we: `protect: "{{ list }}"` that
 			// rendered to null must not quietly become "protect nothing"
 			// next to exclusive.
-			v.addf("option %s: null is not a valid %s; leave the option out to use its default (%s)", join(path, nullKey), o.Type, describeDefault(o.Default))
+			v.addf("%s: null is not a valid %s; leave the option out to use its default (%s)", v.n.OptionPath(path.With(Step{Option: nullKey})), o.Type, describeDefault(o.Default))
 			continue
 		}
 		if o.Default != nil {
@@ -184,7 +190,7 @@ func (v *validator) constraints(spec Spec, p *Params) {
 			}
 		}
 		if len(given) > 1 {
-			v.addf("%s: options %s are mutually exclusive; give only one", where(spec.Module, ""), strings.Join(given, ", "))
+			v.addf("%s: options %s are mutually exclusive; give only one", spec.Module, v.names(given))
 		}
 	}
 	for _, group := range spec.RequiredOneOf {
@@ -193,7 +199,7 @@ func (v *validator) constraints(spec Spec, p *Params) {
 			found = found || p.given[name]
 		}
 		if !found {
-			v.addf("%s: one of these options is required: %s", where(spec.Module, ""), strings.Join(group, ", "))
+			v.addf("%s: one of these options is required: %s", spec.Module, v.names(group))
 		}
 	}
 	for _, group := range spec.RequiredTogether {
@@ -206,12 +212,32 @@ func (v *validator) constraints(spec Spec, p *Params) {
 			}
 		}
 		if len(given) > 0 && len(missing) > 0 {
-			v.addf("%s: options %s must be given together (missing: %s)", where(spec.Module, ""), strings.Join(group, ", "), strings.Join(missing, ", "))
+			v.addf("%s: options %s must be given together (missing: %s)", spec.Module, v.names(group), v.names(missing))
 		}
 	}
 }
 
-func (v *validator) coerce(module, name string, o *Option, raw any) (any, string) {
+// place names where the options at path are: "" at the top, else the list
+// element.
+func (v *validator) place(path Path) string {
+	if len(path) == 0 {
+		return ""
+	}
+	return v.n.ElementPath(path)
+}
+
+// names joins top-level option names with ", ", each as the Naming says.
+func (v *validator) names(names []string) string {
+	out := make([]string, len(names))
+	for i, name := range names {
+		out[i] = v.n.Name(name)
+	}
+	return strings.Join(out, ", ")
+}
+
+// coerce coerces the value of the option o at path.
+func (v *validator) coerce(module string, path Path, o *Option, raw any) (any, string) {
+	name := v.n.OptionPath(path)
 	val, err := v.scalar(name, o.Type, o.NoLog, raw)
 	if o.Type == TypeInt && o.Max != 0 {
 		n, _ := val.(int64)
@@ -223,20 +249,22 @@ func (v *validator) coerce(module, name string, o *Option, raw any) (any, string
 			case json.Number, float64, int, int64:
 				got = fmt.Sprint(x)
 			}
-			return nil, fmt.Sprintf("option %s: must be at least %d and at most %d, got %s", name, o.Min, o.Max, got)
+			return nil, fmt.Sprintf("%s: must be at least %d and at most %d, got %s", name, o.Min, o.Max, got)
 		}
 	}
 	if err != nil {
-		return nil, fmt.Sprintf("option %s: %v", name, err)
+		return nil, fmt.Sprintf("%s: %v", name, err)
 	}
 	switch o.Type {
 	case TypeList:
 		list := val.([]any)
 		out := make([]any, 0, len(list))
+		last := path[len(path)-1]
 		for i, el := range list {
-			elName := fmt.Sprintf("%s[%d]", name, i)
+			elPath := append(append(Path{}, path[:len(path)-1]...), Step{Option: last.Option, Elem: true, Index: i})
+			elName := v.n.OptionPath(elPath)
 			if el == nil {
-				return nil, fmt.Sprintf("option %s: null is not allowed in a list", elName)
+				return nil, fmt.Sprintf("%s: null is not allowed in a list", elName)
 			}
 			if o.Elements == "" {
 				out = append(out, el)
@@ -244,12 +272,13 @@ func (v *validator) coerce(module, name string, o *Option, raw any) (any, string
 			}
 			ev, err := v.scalar(elName, o.Elements, o.NoLog, el)
 			if err != nil {
-				return nil, fmt.Sprintf("option %s: %v", elName, err)
+				return nil, fmt.Sprintf("%s: %v", elName, err)
 			}
 			if o.Elements == TypeDict && len(o.Options) > 0 {
 				entry := ev.(map[string]any)
 				before := len(v.problems)
-				sub := v.options(module, elName+elementLabel(o, entry), o.Options, entry)
+				elPath[len(elPath)-1].Label = elementLabel(o, entry)
+				sub := v.options(module, elPath, o.Options, entry)
 				if len(v.problems) > before {
 					continue
 				}
@@ -265,7 +294,7 @@ func (v *validator) coerce(module, name string, o *Option, raw any) (any, string
 	case TypeDict:
 		if len(o.Options) > 0 {
 			before := len(v.problems)
-			sub := v.options(module, name, o.Options, val.(map[string]any))
+			sub := v.options(module, path, o.Options, val.(map[string]any))
 			if len(v.problems) > before {
 				return nil, ""
 			}
@@ -279,7 +308,7 @@ func (v *validator) coerce(module, name string, o *Option, raw any) (any, string
 }
 
 // scalar coerces one value (an option's, or a list element's) to t, and
-// notes a number taken as text.
+// notes a number taken as text. name is how messages refer to the option.
 func (v *validator) scalar(name string, t Type, noLog bool, raw any) (any, error) {
 	val, err := coerceScalar(t, raw)
 	var notText *notTextError
@@ -292,10 +321,10 @@ func (v *validator) scalar(name string, t Type, noLog bool, raw any) (any, error
 	return val, err
 }
 
-// elementLabel names a list element in messages by the value of the
-// option's ElementName sub-option (users[2] (ex-staff)), when that is short
-// plain text: a name that is not would make the message harder to read, and
-// the index alone still says which entry it is.
+// elementLabel is the label of a list element in messages: the value of
+// the option's ElementName sub-option (users[2] (ex-staff)), when that is
+// short plain text: a name that is not would make the message harder to
+// read, and the index alone still says which entry it is. "" for none.
 func elementLabel(o *Option, entry map[string]any) string {
 	if o.ElementName == "" {
 		return ""
@@ -307,7 +336,7 @@ func elementLabel(o *Option, entry map[string]any) string {
 		for _, key := range append([]string{sub.Name}, sub.Aliases...) {
 			s, ok := entry[key].(string)
 			if ok && s != "" && s != InvalidText && len(s) <= 80 && !strings.ContainsAny(s, "()") && strconv.Quote(s) == `"`+s+`"` {
-				return " (" + s + ")"
+				return s
 			}
 		}
 	}
@@ -330,6 +359,8 @@ func describeDefault(d any) string {
 	return fmt.Sprint(d)
 }
 
+// checkChoices refuses a value that is none of the choices; name is how
+// messages refer to the option.
 func checkChoices(name string, choices []string, val any) string {
 	if len(choices) == 0 {
 		return ""
@@ -340,5 +371,5 @@ func checkChoices(name string, choices []string, val any) string {
 			return ""
 		}
 	}
-	return fmt.Sprintf("option %s: value must be one of %s, got %q", name, strings.Join(choices, ", "), s)
+	return fmt.Sprintf("%s: value must be one of %s, got %q", name, strings.Join(choices, ", "), s)
 }

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/mxadmin/synapse/modules-src/internal/ansible"
+	"github.com/mxadmin/synapse/modules-src/internal/problem"
 	"github.com/mxadmin/synapse/modules-src/internal/reconcile"
 )
 
@@ -24,6 +25,7 @@ const (
 
 func batchResult(outcomes []*reconcile.Outcome, in Run) ansible.Result {
 	var res ansible.Result
+	words := in.Role.Words()
 	summary := map[string]int{}
 	for _, a := range summaryOrder {
 		if a != reconcile.ActionUnverified {
@@ -35,18 +37,20 @@ func batchResult(outcomes []*reconcile.Outcome, in Run) ansible.Result {
 	var failures, userWarnings []string
 	for _, o := range outcomes {
 		summary[string(o.Action)]++
-		entry := map[string]any{"user": o.Name(), "ref": o.Ref, "action": string(o.Action), "changes": nonNil(o.Changes),
+		ref := reconcile.UndeclaredRef
+		if !o.Undeclared {
+			ref = problem.Module.Entry(o.Entry)
+		}
+		name := o.Name().Render(words)
+		entry := map[string]any{"user": name, "ref": ref, "action": string(o.Action), "changes": nonNil(o.Changes),
 			"detail": describeChanges(o)}
 		if o.Err != nil {
-			msg := entryMessage(o, o.Err.Error())
+			msg := o.RenderErr(words)
 			entry["error"] = msg
 			failures = append(failures, msg)
 		}
 		if len(o.Warnings) > 0 {
-			warnings := make([]string, len(o.Warnings))
-			for i, w := range o.Warnings {
-				warnings[i] = entryMessage(o, w)
-			}
+			warnings := o.RenderWarnings(words)
 			entry["warnings"] = warnings
 			userWarnings = append(userWarnings, warnings...)
 		}
@@ -55,7 +59,7 @@ func batchResult(outcomes []*reconcile.Outcome, in Run) ansible.Result {
 			res.Changed = true
 		}
 		if in.Diff && o.Action.Changes() && o.Err == nil {
-			diffs = append(diffs, ansible.Diff{Before: o.Before, After: o.After, BeforeHeader: o.Name(), AfterHeader: o.Name()})
+			diffs = append(diffs, ansible.Diff{Before: o.Before, After: o.After, BeforeHeader: name, AfterHeader: name})
 		}
 	}
 	res.Warnings = userWarnings
@@ -95,16 +99,4 @@ func batchResult(outcomes []*reconcile.Outcome, in Run) ansible.Result {
 		}
 	}
 	return res
-}
-
-// entryMessage makes a message about one user name its entry of the list
-// ("users[2] (ex-staff): ..."; role runs show matrix_users_list[2]
-// (ex-staff)), so that a failure in a list of hundreds points at the line
-// to fix. Exclusive mode's undeclared users have no entry: their messages
-// name the account.
-func entryMessage(o *reconcile.Outcome, msg string) string {
-	if o.Ref == "" || o.Ref == reconcile.UndeclaredRef || strings.HasPrefix(msg, o.Ref) {
-		return msg
-	}
-	return o.Ref + ": " + msg
 }

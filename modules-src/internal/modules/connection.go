@@ -7,6 +7,7 @@ import (
 	"unicode"
 
 	"github.com/mxadmin/synapse/modules-src/internal/ansible"
+	"github.com/mxadmin/synapse/modules-src/internal/problem"
 	"github.com/mxadmin/synapse/modules-src/internal/session"
 	"github.com/mxadmin/synapse/modules-src/internal/synapse"
 )
@@ -69,22 +70,25 @@ func connectionFrom(p *ansible.Params) (session.Options, error) {
 		Version:       Version,
 		AddSecret:     ansible.AddSecret,
 	}
-	var problems []string
+	var problems problemList
+	add := func(format string, args ...any) {
+		problems = append(problems, problem.Errorf(problem.Invalid, format, args...))
+	}
 	if _, err := synapse.ParseBaseURL(o.HomeserverURL); err != nil {
-		problems = append(problems, fmt.Sprintf("option homeserver_url: %q %v (for example https://matrix.example.com or http://127.0.0.1:8008)", o.HomeserverURL, err))
+		add("%s: %q %s (for example https://matrix.example.com or http://127.0.0.1:8008)", problem.Option(optHomeserverURL), o.HomeserverURL, err)
 	}
 	switch {
 	case p.Given(optAdminToken) && o.AdminToken == "":
-		problems = append(problems, "option admin_token: may not be empty")
+		add("%s: may not be empty", problem.Option(optAdminToken))
 	case invisibleCharacter(o.AdminToken) != "":
 		// The token is never shown, not even in part.
-		problems = append(problems, fmt.Sprintf("option admin_token: may not contain whitespace or control characters (it has %s; an access token has none: look for a space or a newline around it)", invisibleCharacter(o.AdminToken)))
+		add("%s: may not contain whitespace or control characters (it has %s; an access token has none: look for a space or a newline around it)", problem.Option(optAdminToken), invisibleCharacter(o.AdminToken))
 	}
 	if invisibleCharacter(o.AdminUser) != "" {
-		problems = append(problems, fmt.Sprintf("option admin_user: %q may not contain whitespace or control characters (it has %s; a user ID or localpart has none)", o.AdminUser, invisibleCharacter(o.AdminUser)))
+		add("%s: %q may not contain whitespace or control characters (it has %s; a user ID or localpart has none)", problem.Option(optAdminUser), o.AdminUser, invisibleCharacter(o.AdminUser))
 	}
 	if p.Given(optAdminPassword) && o.AdminPassword == "" {
-		problems = append(problems, "option admin_password: may not be empty")
+		add("%s: may not be empty", problem.Option(optAdminPassword))
 	}
 	// The shared secret is an HMAC key that Synapse uses exactly as its
 	// configuration (or the file of registration_shared_secret_path, not
@@ -95,21 +99,31 @@ func connectionFrom(p *ansible.Params) (session.Options, error) {
 		if o.SharedSecret != "" {
 			what = "may not be only whitespace"
 		}
-		problems = append(problems, "option registration_shared_secret: "+what)
+		add("%s: %s", problem.Option(optSharedSecret), what)
 	}
-	if p.Int(optTimeout) < 1 {
-		problems = append(problems, "option timeout: must be at least 1 (seconds)")
-	}
-	if o.Retries < 0 || o.Retries > 20 {
-		problems = append(problems, "option retries: must be between 0 and 20")
-	}
+	// timeout and retries need no check here: their spec bounds them.
 	if strings.ContainsAny(o.ServerName, "/@ ") || invisibleCharacter(o.ServerName) != "" {
-		problems = append(problems, fmt.Sprintf("option server_name: %q is not a server name (for example example.com)", o.ServerName))
+		add("%s: %q is not a server name (for example example.com)", problem.Option(optServerName), o.ServerName)
 	}
 	if len(problems) > 0 {
-		return o, &ansible.ValidationError{Problems: problems}
+		return o, problems
 	}
 	return o, nil
+}
+
+// problemList is every problem found in one go, so that a user fixes them
+// all in one run; its text joins them with "; ".
+type problemList []error
+
+func (l problemList) Error() string { return l.Render(problem.Module) }
+
+// Render joins the problems in the user's words.
+func (l problemList) Render(n problem.Naming) string {
+	msgs := make([]string, len(l))
+	for i, err := range l {
+		msgs[i] = problem.Render(err, n)
+	}
+	return strings.Join(msgs, "; ")
 }
 
 // invisibleCharacter names the first whitespace, control or invisible format

@@ -102,7 +102,8 @@ func Main(argsPath string, stdout io.Writer) int {
 		}
 		spec := m.fullSpec()
 		secrets = ansible.SecretValues(spec, raw)
-		params, internal, err := ansible.Validate(spec, raw)
+		ansible.AddPublicWords(role.publicWords()...)
+		params, internal, err := ansible.ValidateAs(spec, raw, role.Words())
 		if err != nil {
 			return ansible.Fail(err.Error())
 		}
@@ -126,7 +127,10 @@ func Main(argsPath string, stdout io.Writer) int {
 		return res
 	}()
 	reportRetries(&result, retries, verbosity)
-	if err := ansible.Write(stdout, result, secrets, role.rename); err != nil {
+	// Every message was rendered in the user's words before this point,
+	// so the scrub masks secrets in the text as it is printed, and nothing
+	// changes that text afterwards.
+	if err := ansible.Write(stdout, result, secrets); err != nil {
 		return 2
 	}
 	if result.Failed {

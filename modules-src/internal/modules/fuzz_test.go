@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/mxadmin/synapse/modules-src/internal/ansible"
+	"github.com/mxadmin/synapse/modules-src/internal/problem"
 )
 
 // FuzzModuleArgs feeds arbitrary args files through everything a module does
@@ -41,17 +42,18 @@ func FuzzModuleArgs(f *testing.F) {
 		if err != nil {
 			return
 		}
-		// The role's internal argument, as Main takes it: its names
-		// rewrite every message.
+		// The role's internal argument, as Main takes it: its names are
+		// the words of every message.
 		role, err := takeRoleContext(raw)
 		if err != nil {
 			assertOneJSONObject(t, ansible.Fail(err.Error()), nil)
 			return
 		}
+		words := role.Words()
 		for _, spec := range specs {
-			p, _, err := ansible.Validate(spec, raw)
+			p, _, err := ansible.ValidateAs(spec, raw, words)
 			if err != nil {
-				assertOneJSONObject(t, ansible.Fail(err.Error()), ansible.SecretValues(spec, raw), role.rename)
+				assertOneJSONObject(t, ansible.Fail(err.Error()), ansible.SecretValues(spec, raw))
 				continue
 			}
 			if spec.Module == "mxadmin.synapse.matrix_user" {
@@ -60,17 +62,17 @@ func FuzzModuleArgs(f *testing.F) {
 					_, err = prepareUserRun(p, &conn)
 				}
 				if err != nil {
-					assertOneJSONObject(t, ansible.Fail(err.Error()), ansible.SecretValues(spec, raw), role.rename)
+					assertOneJSONObject(t, ansible.Fail(problem.Render(err, words)), ansible.SecretValues(spec, raw))
 				}
 			}
 		}
 	})
 }
 
-func assertOneJSONObject(t *testing.T, r ansible.Result, secrets []string, after ...func(map[string]any)) {
+func assertOneJSONObject(t *testing.T, r ansible.Result, secrets []string) {
 	t.Helper()
 	var buf bytes.Buffer
-	if err := ansible.Write(&buf, r, secrets, after...); err != nil {
+	if err := ansible.Write(&buf, r, secrets); err != nil {
 		t.Fatal(err)
 	}
 	var out map[string]any

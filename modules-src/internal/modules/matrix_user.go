@@ -3,10 +3,12 @@ package modules
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 
 	"github.com/mxadmin/synapse/modules-src/internal/ansible"
+	"github.com/mxadmin/synapse/modules-src/internal/problem"
 	"github.com/mxadmin/synapse/modules-src/internal/reconcile"
 	"github.com/mxadmin/synapse/modules-src/internal/session"
 )
@@ -125,30 +127,25 @@ func prepareUserRun(p *ansible.Params, conn *session.Options) (*userRun, error) 
 	if err := reconcile.CheckProtectPatterns(run.protect, opts.ServerName); err != nil {
 		return nil, err
 	}
+	exclusive := problem.Option(optExclusive)
 	if run.exclusive {
 		switch {
 		case !run.batch:
-			return nil, fmt.Errorf("option exclusive needs users: it deactivates the local users a list does not declare")
+			return nil, problem.Errorf(problem.Invalid, "%s needs %s: it deactivates the local users a list does not declare", exclusive, problem.Name(optUsers))
 		case len(run.desired) == 0:
-			return nil, fmt.Errorf("option exclusive with an empty users list would deactivate every local account; declare the users to keep")
+			return nil, problem.Errorf(problem.Invalid, "%s with an empty list (%s) would deactivate every local account; declare the users to keep", exclusive, problem.Name(optUsers))
 		case mode == session.ModeSharedSecret:
-			return nil, fmt.Errorf("option exclusive needs admin_token or admin_user/admin_password: registration_shared_secret cannot read or deactivate users")
+			return nil, problem.Errorf(problem.Credentials, "%s needs %s: %s cannot read or deactivate users", exclusive, problem.AdminCredentials{}, problem.Name(optSharedSecret))
 		}
 	}
 	for _, d := range run.desired {
-		if opts.ServerName != "" && d.Server != "" && d.Server != opts.ServerName {
-			return nil, fmt.Errorf("%s: @%s:%s is on another server; server_name is %s, and the admin API manages local users only", d.Ref, d.Localpart, d.Server, opts.ServerName)
+		if err := checkID(d.Localpart, d.Server, opts.ServerName, d.Entry); err != nil {
+			return nil, err
 		}
-		if opts.ServerName != "" && d.Server == "" {
-			if err := reconcile.CheckIDLength(d.Localpart, opts.ServerName); err != nil {
-				return nil, fmt.Errorf("%s: option user: %v", d.Ref, err)
+		if mode == session.ModeSharedSecret {
+			if err := d.CheckSharedSecret(); err != nil {
+				return nil, err
 			}
-		}
-		if mode == session.ModeSharedSecret && d.State == reconcile.StateAbsent {
-			return nil, fmt.Errorf("%s: state=absent needs admin_token or admin_user/admin_password: registration_shared_secret can only create users", d.Ref)
-		}
-		if rest := d.Unsettable(); mode == session.ModeSharedSecret && len(rest) > 0 {
-			return nil, fmt.Errorf("%s: %v", d.Ref, reconcile.UnsettableError(rest))
 		}
 	}
 	conn.MaxConns = run.concurrency
@@ -183,8 +180,9 @@ func (run *userRun) Do(ctx context.Context, sess *session.Session) (ansible.Resu
 		runner.AdminPassword = run.adminPassword
 	}
 	outcomes, warnings, err := runner.Run(ctx, run.desired)
+	words := run.run.Role.Words()
 	if err != nil {
-		return ansible.Result{Warnings: warnings}, err
+		return ansible.Result{Warnings: renderAll(warnings, words)}, err
 	}
 	var res ansible.Result
 	if run.batch {
@@ -192,45 +190,63 @@ func (run *userRun) Do(ctx context.Context, sess *session.Session) (ansible.Resu
 	} else {
 		res = singleResult(outcomes[0], run.run)
 	}
-	res.Warnings = append(warnings, res.Warnings...)
+	res.Warnings = append(renderAll(warnings, words), res.Warnings...)
 	return res, nil
+}
+
+// checkID is the check of a declared user's ID against server_name (when
+// given), before any request: reconcile.LocalID, as the run checks it
+// against the homeserver's own name.
+func checkID(localpart, server, serverName string, entry problem.Entry) error {
+	_, err := reconcile.LocalID(localpart, server, reconcile.Homeserver{Name: serverName, Configured: true})
+	var m *problem.Message
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &m) && m.Code == problem.IDTooLong:
+		return problem.Errorf(problem.IDTooLong, "%s: %s", problem.Option(optUser), m).About(entry)
+	case m != nil:
+		return m.About(entry)
+	}
+	return err
 }
 
 // declaredUsers builds the declarations of either form, refusing bad input
 // and duplicates before any request.
 func declaredUsers(o matrixUserOptions) ([]*reconcile.Desired, error) {
 	if !o.batch {
-		d, err := desiredFrom(o.user, o.user.User, nil)
+		d, err := desiredFrom(o.user, problem.Entry{Name: o.user.User}, nil)
 		if err != nil {
 			return nil, err
 		}
 		return []*reconcile.Desired{d}, nil
 	}
-	var problems []string
+	var problems problemList
 	for _, name := range o.perUserGiven {
-		problems = append(problems, fmt.Sprintf("option %s is per user: with users, set it in each entry", name))
+		problems = append(problems, problem.Errorf(problem.Invalid, "%s is per user: with %s, set it in each entry", problem.Option(name), problem.Name(optUsers)))
 	}
 	var desired []*reconcile.Desired
-	seen := map[string]string{}
+	seen := map[string]problem.Entry{}
 	for i, entry := range o.users {
-		ref := fmt.Sprintf("users[%d]", i)
+		// An entry is named by its user once that is known to be one.
+		ref := problem.Entry{List: true, Index: i}
 		d, err := desiredFrom(entry, ref, &o.user)
 		if err != nil {
-			problems = append(problems, err.Error())
+			problems = append(problems, err)
 			continue
 		}
-		d.Ref = fmt.Sprintf("%s (%s)", ref, entry.User)
+		d.Entry.Name = entry.User
 		// The localpart identifies a user whatever the case or form it was
 		// written in: John, john and @john:server are one user.
 		if prev, dup := seen[d.Localpart]; dup {
-			problems = append(problems, fmt.Sprintf("%s and %s both declare the user %s; declare each user once", prev, ref, d.Localpart))
+			problems = append(problems, problem.Errorf(problem.Invalid, "%s and %s both declare the user %s; declare each user once", prev, ref, d.Localpart))
 			continue
 		}
 		seen[d.Localpart] = ref
 		desired = append(desired, d)
 	}
 	if len(problems) > 0 {
-		return nil, &ansible.ValidationError{Problems: problems}
+		return nil, problems
 	}
 	return desired, nil
 }
@@ -245,7 +261,8 @@ func anyFullID(desired []*reconcile.Desired) bool {
 }
 
 func singleResult(o *reconcile.Outcome, in Run) ansible.Result {
-	res := ansible.Result{Changed: o.Changed(), Warnings: o.Warnings}
+	words := in.Role.Words()
+	res := ansible.Result{Changed: o.Changed(), Warnings: renderAll(o.Warnings, words)}
 	res.Set("user", userView(o.User))
 	res.Set("user_id", o.UserID)
 	res.Set("action", string(o.Action))
@@ -253,30 +270,32 @@ func singleResult(o *reconcile.Outcome, in Run) ansible.Result {
 	res.Set("created", o.Action == reconcile.ActionCreated)
 	if o.Err != nil {
 		res.Failed = true
-		res.Msg = o.Err.Error()
+		res.Msg = problem.Render(o.Err, words)
 		return res
 	}
-	res.Msg = describeOutcome(o, in.CheckMode)
+	res.Msg = describeOutcome(o, in.CheckMode, words)
 	if in.Diff && o.Action.Changes() {
-		res.Diff = ansible.Diff{Before: o.Before, After: o.After, BeforeHeader: o.Name(), AfterHeader: o.Name()}
+		name := o.Name().Render(words)
+		res.Diff = ansible.Diff{Before: o.Before, After: o.After, BeforeHeader: name, AfterHeader: name}
 	}
 	return res
 }
 
-func describeOutcome(o *reconcile.Outcome, check bool) string {
+func describeOutcome(o *reconcile.Outcome, check bool, words Words) string {
+	name := o.Name().Render(words)
 	verb := string(o.Action)
 	if check && o.Action.Changes() {
 		verb = "would be " + verb
 	}
 	switch {
 	case o.Action == reconcile.ActionUnchanged:
-		return o.Name() + " is unchanged"
+		return name + " is unchanged"
 	case o.Action == reconcile.ActionUnverified:
-		return o.Name() + " could not be verified (nothing can be read with only registration_shared_secret)"
+		return name + " could not be verified (nothing can be read with only " + words.Name(optSharedSecret) + ")"
 	case len(o.Changes) > 0 && (o.Action == reconcile.ActionUpdated || o.Action == reconcile.ActionReactivated):
-		return fmt.Sprintf("%s %s: %s", o.Name(), verb, strings.Join(changeNames(o), ", "))
+		return fmt.Sprintf("%s %s: %s", name, verb, strings.Join(changeNames(o), ", "))
 	}
-	return o.Name() + " " + verb
+	return name + " " + verb
 }
 
 // changeNames are the changed fields, the password with what it does to the

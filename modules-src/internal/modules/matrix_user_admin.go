@@ -2,11 +2,11 @@ package modules
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 
 	"github.com/mxadmin/synapse/modules-src/internal/ansible"
+	"github.com/mxadmin/synapse/modules-src/internal/problem"
 	"github.com/mxadmin/synapse/modules-src/internal/reconcile"
 	"github.com/mxadmin/synapse/modules-src/internal/session"
 	"github.com/mxadmin/synapse/modules-src/internal/synapse"
@@ -41,32 +41,28 @@ func prepareMatrixUserAdmin(in *Input) (Job, error) {
 	var err error
 	j.localpart, j.server, err = reconcile.ParseUserRef(j.ref)
 	if err != nil {
-		return nil, fmt.Errorf("option user: %w", err)
+		return nil, problem.Errorf(problem.Invalid, "%s: %s", problem.Option(optUser), err)
 	}
 	mode, err := opts.Mode()
 	if err != nil {
 		return nil, err
 	}
 	if mode == session.ModeSharedSecret {
-		return nil, errors.New("matrix_user_admin needs admin_token, or admin_user with admin_password: registration_shared_secret can create users but cannot read or change the admin status of an existing one")
+		return nil, problem.Errorf(problem.Credentials, "matrix_user_admin needs %s, or %s with %s: %s can create users but cannot read or change the admin status of an existing one",
+			problem.Name(optAdminToken), problem.Name(optAdminUser), problem.Name(optAdminPassword), problem.Name(optSharedSecret))
 	}
-	if opts.ServerName != "" && j.server != "" && j.server != opts.ServerName {
-		return nil, fmt.Errorf("%s is on another server; server_name is %s, and only local users can be admins of this homeserver", j.ref, opts.ServerName)
-	}
-	if opts.ServerName != "" && j.server == "" {
-		if err := reconcile.CheckIDLength(j.localpart, opts.ServerName); err != nil {
-			return nil, fmt.Errorf("option user: %w", err)
-		}
+	if err := checkID(j.localpart, j.server, opts.ServerName, problem.Entry{}); err != nil {
+		return nil, err
 	}
 	return j, nil
 }
 
 // Do reads the user and sets the flag when it differs.
 func (j *adminJob) Do(ctx context.Context, sess *session.Session) (ansible.Result, error) {
-	if j.server != "" && j.server != sess.ServerName {
-		return ansible.Result{}, fmt.Errorf("%s is on another server; this homeserver is %s, and only local users can be admins of it", j.ref, sess.ServerName)
+	id, err := reconcile.LocalID(j.localpart, j.server, reconcile.Homeserver{Name: sess.ServerName})
+	if err != nil {
+		return ansible.Result{}, err
 	}
-	id := reconcile.UserID(j.localpart, sess.ServerName)
 	return applyAdmin(ctx, sess.Client, adminTarget{id: id, want: j.want, me: sess.Me, explain: sess.Explain}, j.run), nil
 }
 
@@ -87,14 +83,16 @@ type adminTarget struct {
 // applyAdmin reads the user, compares, and sets the flag only when it
 // differs (never in check mode, never demoting the module's own admin).
 func applyAdmin(ctx context.Context, c adminClient, t adminTarget, in Run) ansible.Result {
+	words := in.Role.Words()
 	fail := func(msg string) ansible.Result { return ansible.Result{Failed: true, Msg: msg} }
+	explain := func(err error) string { return problem.Render(t.explain(err), words) }
 	id, want := t.id, t.want
 	// The admin flag endpoint answers false for a user that does not
 	// exist, so existence is checked with the user endpoint (and a legacy
 	// mixed-case account is found and managed under its own ID).
 	cur, err := reconcile.FindUser(ctx, c, id)
 	if err != nil {
-		return fail(fmt.Sprintf("cannot read %s: %v", id, t.explain(err)))
+		return fail(fmt.Sprintf("cannot read %s: %s", id, explain(err)))
 	}
 	if cur == nil {
 		return fail(fmt.Sprintf("user %s does not exist; matrix_user_admin never creates users (mxadmin.synapse.matrix_user does)", id))
@@ -127,7 +125,7 @@ func applyAdmin(ctx context.Context, c adminClient, t adminTarget, in Run) ansib
 		// changed only when the write may have been applied all the same
 		// (no answer, a 5xx): then the message says so.
 		res.Failed, res.Changed = true, synapse.MayHaveApplied(err, 1)
-		res.Msg = fmt.Sprintf("%s: %v", adminMsg(id, want, "cannot"), t.explain(err))
+		res.Msg = fmt.Sprintf("%s: %s", adminMsg(id, want, "cannot"), explain(err))
 		if res.Changed {
 			res.Msg += "; the request may still have been applied (rerun to see)"
 		} else {

@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/mxadmin/synapse/modules-src/internal/problem"
 	"github.com/mxadmin/synapse/modules-src/internal/reconcile"
 	"github.com/mxadmin/synapse/modules-src/internal/synapse"
 )
@@ -39,11 +40,11 @@ func TestSingleResult(t *testing.T) {
 			msg: "@bob:test deactivated", changed: true},
 		"unchanged": {o: reconcile.Outcome{UserID: "@bob:test", Action: reconcile.ActionUnchanged, User: bob},
 			in: Run{Diff: true}, msg: "@bob:test is unchanged"},
-		"unverified": {o: reconcile.Outcome{Ref: "bob", Action: reconcile.ActionUnverified},
+		"unverified": {o: reconcile.Outcome{Entry: problem.Entry{Name: "bob"}, Action: reconcile.ActionUnverified},
 			msg: "bob could not be verified (nothing can be read with only registration_shared_secret)"},
 		"failed after a write": {o: reconcile.Outcome{UserID: "@bob:test", Action: reconcile.ActionFailed, Wrote: true, Err: errors.New("cannot update @bob:test")},
 			msg: "cannot update @bob:test", changed: true, failed: true},
-		"failed": {o: reconcile.Outcome{Ref: "bob", Action: reconcile.ActionFailed, Err: errors.New("bad")},
+		"failed": {o: reconcile.Outcome{Entry: problem.Entry{Name: "bob"}, Action: reconcile.ActionFailed, Err: errors.New("bad")},
 			msg: "bad", failed: true},
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -64,16 +65,16 @@ func TestSingleResult(t *testing.T) {
 
 func TestBatchResult(t *testing.T) {
 	outcomes := []*reconcile.Outcome{
-		{UserID: "@a:test", Ref: "users[0] (a)", Action: reconcile.ActionCreated, Changes: []string{"displayname", "admin"},
+		{UserID: "@a:test", Entry: problem.Entry{List: true, Index: 0, Name: "a"}, Action: reconcile.ActionCreated, Changes: []string{"displayname", "admin"},
 			Before: map[string]any{}, After: map[string]any{"displayname": "A", "admin": true}, Wrote: true},
-		{UserID: "@b:test", Ref: "users[1] (b)", Action: reconcile.ActionUpdated, Changes: []string{"displayname", "password"},
+		{UserID: "@b:test", Entry: problem.Entry{List: true, Index: 1, Name: "b"}, Action: reconcile.ActionUpdated, Changes: []string{"displayname", "password"},
 			Before: map[string]any{"displayname": "Old"}, After: map[string]any{"displayname": strings.Repeat("x", 100), "password": "********"}},
-		{UserID: "@c:test", Ref: "users[2] (c)", Action: reconcile.ActionUnchanged, Warnings: []string{"c: a warning"}},
-		{Ref: "users[3] (d)", Action: reconcile.ActionUnverified},
-		{UserID: "@e:test", Ref: reconcile.UndeclaredRef, Action: reconcile.ActionDeactivated, Changes: []string{"deactivated"},
+		{UserID: "@c:test", Entry: problem.Entry{List: true, Index: 2, Name: "c"}, Action: reconcile.ActionUnchanged, Warnings: []*problem.Message{problem.Errorf(problem.Note, "c: a warning")}},
+		{Entry: problem.Entry{List: true, Index: 3, Name: "d"}, Action: reconcile.ActionUnverified},
+		{UserID: "@e:test", Undeclared: true, Action: reconcile.ActionDeactivated, Changes: []string{"deactivated"},
 			Before: map[string]any{"deactivated": false}, After: map[string]any{"deactivated": true}},
-		{UserID: "@f:test", Ref: "users[4] (f)", Action: reconcile.ActionCreated, Changes: nil},
-		{UserID: "@g:test", Ref: "users[5] (g)", Action: reconcile.ActionUpdated, Changes: []string{"locked"}, After: map[string]any{"locked": true}},
+		{UserID: "@f:test", Entry: problem.Entry{List: true, Index: 4, Name: "f"}, Action: reconcile.ActionCreated, Changes: nil},
+		{UserID: "@g:test", Entry: problem.Entry{List: true, Index: 5, Name: "g"}, Action: reconcile.ActionUpdated, Changes: []string{"locked"}, After: map[string]any{"locked": true}},
 	}
 	res := batchResult(outcomes, Run{CheckMode: true, Diff: true})
 	assert.Equal(t, "2 would be created, 2 would be updated, 1 would be deactivated, 1 unchanged, 1 unverified", res.Msg)
@@ -108,7 +109,7 @@ func TestBatchResultBoundsFailuresAndWarnings(t *testing.T) {
 	}
 	for i := range 12 {
 		outcomes = append(outcomes, &reconcile.Outcome{UserID: fmt.Sprintf("@w%d:test", i), Action: reconcile.ActionUnchanged,
-			Warnings: []string{fmt.Sprintf("w%d", i)}})
+			Warnings: []*problem.Message{problem.Errorf(problem.Note, "w%d", i)}})
 	}
 	res := batchResult(outcomes, Run{})
 	assert.True(t, res.Failed)
@@ -129,14 +130,18 @@ func TestBatchResultBoundsFailuresAndWarnings(t *testing.T) {
 // change; one whose answer was lost is.
 func TestBatchMessagesNameTheirEntry(t *testing.T) {
 	outcomes := []*reconcile.Outcome{
-		{Ref: "users[0] (a)", UserID: "@a:test", Action: reconcile.ActionFailed, Err: errors.New("password is required when only registration_shared_secret is given")},
-		{Ref: "users[1] (@b:elsewhere)", Action: reconcile.ActionFailed, Err: errors.New("users[1] (@b:elsewhere): @b:elsewhere is on another server")},
-		{Ref: reconcile.UndeclaredRef, UserID: "@c:test", Action: reconcile.ActionFailed, Err: errors.New("cannot deactivate @c:test: refused")},
-		{Ref: "users[2] (ex-staff)", UserID: "@ex-staff:test", Action: reconcile.ActionFailed, MaybeWrote: true,
+		{Entry: problem.Entry{List: true, Index: 0, Name: "a"}, UserID: "@a:test", Action: reconcile.ActionFailed, Err: errors.New("password is required when only registration_shared_secret is given")},
+		{Entry: problem.Entry{List: true, Index: 1, Name: "@b:elsewhere"}, Action: reconcile.ActionFailed, Err: problem.Errorf(problem.OtherServer, "@b:elsewhere is on another server").About(problem.Entry{List: true, Index: 1, Name: "@b:elsewhere"})},
+		{Undeclared: true, UserID: "@c:test", Action: reconcile.ActionFailed, Err: errors.New("cannot deactivate @c:test: refused")},
+		{Entry: problem.Entry{List: true, Index: 2, Name: "ex-staff"}, UserID: "@ex-staff:test", Action: reconcile.ActionFailed, MaybeWrote: true,
 			Err: errors.New("cannot update @ex-staff:test (displayname): no answer; the request may still have been applied (rerun to see)")},
 	}
+	unknown := problem.Entry{List: true, Index: 3, Name: "d"}
+	outcomes = append(outcomes, &reconcile.Outcome{Entry: unknown, Action: reconcile.ActionFailed,
+		Err: problem.Errorf(problem.Unverified, "%s exists, and could not be checked", reconcile.Who{Entry: unknown})})
 	res := batchResult(outcomes, Run{})
 	users := res.Fields["users"].([]map[string]any)
+	assert.Equal(t, "users[3] (d) exists, and could not be checked", users[4]["error"], "a user named by its entry is not named twice")
 	assert.Equal(t, "users[0] (a): password is required when only registration_shared_secret is given", users[0]["error"])
 	assert.Equal(t, "users[1] (@b:elsewhere): @b:elsewhere is on another server", users[1]["error"])
 	assert.Equal(t, "cannot deactivate @c:test: refused", users[2]["error"])

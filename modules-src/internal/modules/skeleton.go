@@ -3,9 +3,9 @@ package modules
 import (
 	"context"
 	"errors"
-	"fmt"
 
 	"github.com/mxadmin/synapse/modules-src/internal/ansible"
+	"github.com/mxadmin/synapse/modules-src/internal/problem"
 	"github.com/mxadmin/synapse/modules-src/internal/session"
 	"github.com/mxadmin/synapse/modules-src/internal/synapse"
 )
@@ -66,30 +66,31 @@ func (m Module) fullSpec() ansible.Spec {
 // opens the session, does the job, and closes the session (a login is
 // logged out whatever happens, a panic included).
 func (m Module) run(ctx context.Context, p *ansible.Params, run Run) ansible.Result {
+	words := run.Role.Words()
 	conn, err := connectionFrom(p)
 	if err != nil {
-		return ansible.Fail(err.Error())
+		return ansible.Fail(problem.Render(err, words))
 	}
 	job, err := m.Prepare(&Input{Params: p, Connection: &conn, Run: run})
 	if err != nil {
-		return ansible.Fail(err.Error())
+		return ansible.Fail(problem.Render(err, words))
 	}
 	// Check mode only reads: the session removes no stale device, and
 	// its client refuses every write (session.Options.CheckMode).
 	conn.CheckMode = run.CheckMode
-	warnings := conn.Warnings()
+	warnings := renderAll(conn.Warnings(), words)
 	fail := func(err error) ansible.Result {
-		return ansible.Result{Failed: true, Msg: err.Error(), Warnings: warnings}
+		return ansible.Result{Failed: true, Msg: problem.Render(err, words), Warnings: warnings}
 	}
 	sess, err := session.Open(ctx, conn)
 	if err != nil {
 		if unreachable := (*synapse.UnreachableError)(nil); errors.As(err, &unreachable) {
-			err = fmt.Errorf("%w; check homeserver_url", err)
+			err = problem.Errorf(problem.Server, "%s; check %s", err, problem.Name(optHomeserverURL))
 		}
 		return fail(err)
 	}
 	defer sess.Close(ctx)
-	warnings = append(warnings, sess.Warnings...)
+	warnings = append(warnings, renderAll(sess.Warnings, words)...)
 	if err := sess.VerifyServerName(ctx); err != nil {
 		return fail(err)
 	}

@@ -1,10 +1,10 @@
 package modules
 
 import (
-	"fmt"
 	"strings"
 
 	"github.com/mxadmin/synapse/modules-src/internal/ansible"
+	"github.com/mxadmin/synapse/modules-src/internal/problem"
 	"github.com/mxadmin/synapse/modules-src/internal/reconcile"
 	"github.com/mxadmin/synapse/modules-src/internal/synapse"
 )
@@ -131,13 +131,13 @@ func decodeUser(p *ansible.Params) userOptions {
 // desiredFrom turns one user's options into a declaration, checking
 // everything that can be checked before a request. fallback holds the
 // top-level options an entry falls back to (nil for the single form).
-func desiredFrom(u userOptions, ref string, fallback *userOptions) (*reconcile.Desired, error) {
+func desiredFrom(u userOptions, entry problem.Entry, fallback *userOptions) (*reconcile.Desired, error) {
 	localpart, server, err := reconcile.ParseUserRef(u.User)
 	if err != nil {
-		return nil, fmt.Errorf("%s: option user: %v", ref, err)
+		return nil, problem.Errorf(problem.Invalid, "%s: %s", problem.Option(optUser), err).About(entry)
 	}
 	d := &reconcile.Desired{
-		Ref:            ref,
+		Entry:          entry,
 		Localpart:      localpart,
 		Server:         server,
 		State:          reconcile.State(u.State),
@@ -165,24 +165,32 @@ func desiredFrom(u userOptions, ref string, fallback *userOptions) (*reconcile.D
 		d.UpdatePassword = reconcile.PasswordOnCreate
 	}
 	if d.AvatarURL != nil && *d.AvatarURL != "" && !strings.HasPrefix(*d.AvatarURL, "mxc://") {
-		return nil, fmt.Errorf("%s: option avatar_url: %q is not an mxc:// URI (upload the image to the media repository first; \"\" removes the avatar)", ref, *d.AvatarURL)
+		return nil, problem.Errorf(problem.Invalid, "%s: %q is not an mxc:// URI (upload the image to the media repository first; \"\" removes the avatar)", problem.Option(optAvatarURL), *d.AvatarURL).About(entry)
 	}
 	if u.Threepids != nil {
 		out, err := reconcile.CanonicalThreepids(*u.Threepids)
 		if err != nil {
-			return nil, fmt.Errorf("%s: option %v", ref, err)
+			return nil, about(err, entry)
 		}
 		d.Threepids = &out
 	}
 	if u.ExternalIDs != nil {
 		out, err := reconcile.CanonicalExternalIDs(*u.ExternalIDs)
 		if err != nil {
-			return nil, fmt.Errorf("%s: option %v", ref, err)
+			return nil, about(err, entry)
 		}
 		d.ExternalIDs = &out
 	}
 	if err := d.Validate(); err != nil {
-		return nil, fmt.Errorf("%s: %v", ref, err)
+		return nil, err
 	}
 	return d, nil
+}
+
+// about is err concerning the entry e.
+func about(err error, e problem.Entry) error {
+	if m, ok := err.(*problem.Message); ok {
+		return m.About(e)
+	}
+	return problem.Errorf(problem.Invalid, "%s", err).About(e)
 }

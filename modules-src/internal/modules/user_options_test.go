@@ -7,6 +7,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/mxadmin/synapse/modules-src/internal/ansible"
+	"github.com/mxadmin/synapse/modules-src/internal/problem"
 	"github.com/mxadmin/synapse/modules-src/internal/reconcile"
 	"github.com/mxadmin/synapse/modules-src/internal/synapse"
 )
@@ -32,7 +33,7 @@ func TestDeclarations(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, run.desired, 3)
 	alice, bob, carol := run.desired[0], run.desired[1], run.desired[2]
-	assert.Equal(t, "users[0] (@Alice:Test)", alice.Ref)
+	assert.Equal(t, problem.Entry{List: true, Index: 0, Name: "@Alice:Test"}, alice.Entry)
 	assert.Equal(t, "alice", alice.Localpart)
 	assert.Equal(t, "test", alice.Server)
 	assert.Equal(t, reconcile.PasswordAlways, alice.UpdatePassword, "the top-level update_password is the default")
@@ -67,14 +68,17 @@ func TestDeclarations(t *testing.T) {
 	}
 }
 
-func TestRoleContextNamesBatchEntries(t *testing.T) {
+func TestRoleRunsNameBatchEntries(t *testing.T) {
 	raw := map[string]any{RoleKey: map[string]any{"vars": map[string]any{"users": "matrix_users_list", "admin_token": "matrix_users_admin_token"}}}
 	rc, err := takeRoleContext(raw)
 	require.NoError(t, err)
-	res := ansible.Result{}
-	res.Set("users", []map[string]any{{"user": "users[0] (a b)", "error": "users[0] (a b): give admin_token", "warnings": []string{"option admin_token is unused"}}})
-	entry := written(t, res, nil, rc)["users"].([]any)[0].(map[string]any)
-	assert.Equal(t, "matrix_users_list[0] (a b)", entry["user"])
-	assert.Equal(t, "matrix_users_list[0] (a b): give matrix_users_admin_token", entry["error"])
-	assert.Equal(t, []any{"matrix_users_admin_token is unused"}, entry["warnings"])
+	entry := problem.Entry{List: true, Index: 0, Name: "a"}
+	res := batchResult([]*reconcile.Outcome{{Entry: entry, Action: reconcile.ActionFailed,
+		Err:      problem.Errorf(problem.Credentials, "give %s", problem.Name("admin_token")),
+		Warnings: []*problem.Message{problem.Errorf(problem.Note, "%s is unused", problem.Option("admin_token"))}}}, Run{Role: rc})
+	users := res.Fields["users"].([]map[string]any)
+	assert.Equal(t, "matrix_users_list[0] (a)", users[0]["user"])
+	assert.Equal(t, "users[0] (a)", users[0]["ref"], "ref is the module's own reference")
+	assert.Equal(t, "matrix_users_list[0] (a): give matrix_users_admin_token", users[0]["error"])
+	assert.Equal(t, []string{"matrix_users_list[0] (a): matrix_users_admin_token is unused"}, users[0]["warnings"])
 }

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/mxadmin/synapse/modules-src/internal/problem"
 	"github.com/mxadmin/synapse/modules-src/internal/synapse"
 )
 
@@ -77,16 +78,16 @@ func (r *Runner) applyCreate(ctx context.Context, p *Plan, o *Outcome) {
 	if err != nil {
 		if synapse.MayHaveApplied(err, 1) {
 			o.MaybeWrote = true
-			then := "(rerun to see)"
+			then := problem.Errorf(problem.Note, "(rerun to see)")
 			if p.Desired.Password != nil {
 				// Without its password, if so: a rerun with on_create
 				// would leave the account as it is.
-				then = "without its password (rerun with update_password: always for it: that creates it, or sets its password)"
+				then = problem.Errorf(problem.Note, "without its password (rerun with %s: always for it: that creates it, or sets its password)", problem.Name("update_password"))
 			}
-			o.fail(fmt.Errorf("cannot create %s: %w; the request may still have created it %s", id, r.explain(err), then))
+			o.fail(problem.Errorf(problem.Server, "cannot create %s: %s; the request may still have created it %s", id, r.explain(err), then))
 			return
 		}
-		o.fail(fmt.Errorf("cannot create %s: %w", id, r.explain(err)))
+		o.fail(problem.Errorf(problem.Server, "cannot create %s: %s", id, r.explain(err)))
 		return
 	}
 	switch res {
@@ -121,11 +122,11 @@ func (r *Runner) applyAppeared(ctx context.Context, p *Plan, o *Outcome, cur *sy
 		// own lookup and its insert.
 		var err error
 		if cur, err = FindUser(ctx, r.Client, id); err != nil {
-			o.fail(fmt.Errorf("%s exists now, though it did not when this run read the users, and could not be read: %w", id, r.explain(err)))
+			o.fail(problem.Errorf(problem.Server, "%s exists now, though it did not when this run read the users, and could not be read: %s", id, r.explain(err)))
 			return
 		}
 		if cur == nil {
-			o.fail(fmt.Errorf("cannot create %s: Synapse answers that the ID is taken, but no account by that name can be read; rerun", id))
+			o.fail(problem.Errorf(problem.Server, "cannot create %s: Synapse answers that the ID is taken, but no account by that name can be read; rerun", id))
 			return
 		}
 	}
@@ -133,14 +134,16 @@ func (r *Runner) applyAppeared(ctx context.Context, p *Plan, o *Outcome, cur *sy
 	// update_password: always sets the password of an existing account
 	// anyway (once compared); on_create must not guess the account is its.
 	if lost && d.State != StateAbsent && d.Password != nil && d.UpdatePassword != PasswordAlways {
-		o.fail(fmt.Errorf("the answer to the create of %s was lost, and the retry found the account: this run may have created it, or another run or a registration did at the same moment, so its password was not sent (an account this run created has none yet). Check %s, then set the password by rerunning with update_password: always for it", id, cur.Name))
+		o.fail(problem.Errorf(problem.Unverified, "the answer to the create of %s was lost, and the retry found the account: this run may have created it, or another run or a registration did at the same moment, so its password was not sent (an account this run created has none yet). Check %s, then set the password by rerunning with %s: always for it",
+			id, cur.Name, problem.Name("update_password")))
 		return
 	}
 	check := PasswordNotChecked
 	if d.Password != nil && d.UpdatePassword == PasswordAlways && !bool(cur.Deactivated) {
 		var err error
 		if check, err = r.comparePassword(ctx, cur.Name, *d.Password); err != nil {
-			o.fail(fmt.Errorf("%s exists now, though it did not when this run read the users, and its stored password hash could not be read to compare it with the declared password (update_password: always), so nothing was sent for it: %w", cur.Name, r.explain(err)))
+			o.fail(problem.Errorf(problem.Password, "%s exists now, though it did not when this run read the users, and its stored password hash could not be read to compare it with the declared password (%s: always), so nothing was sent for it: %s",
+				cur.Name, problem.Name("update_password"), r.explain(err)))
 			return
 		}
 	}
@@ -152,9 +155,10 @@ func (r *Runner) applyAppeared(ctx context.Context, p *Plan, o *Outcome, cur *sy
 		note = fmt.Sprintf("the answer to the create of %s was lost, and the retry found the account (this run may have created it, or someone else did at the same moment): it was handled as an existing account", id)
 	}
 	if np.PasswordKept {
-		note += ", and update_password is on_create, so the declared password was not set"
+		o.Warnings = append(o.Warnings, problem.Errorf(problem.Note, "%s, and %s is on_create, so the declared password was not set", note, problem.Name("update_password")))
+	} else {
+		o.Warnings = append(o.Warnings, problem.Errorf(problem.Note, "%s", note))
 	}
-	o.Warnings = append(o.Warnings, note)
 	if np.Err != nil || np.Action == ActionUnchanged {
 		if np.Action == ActionUnchanged {
 			o.User = cur
@@ -207,16 +211,16 @@ func (r *Runner) send(ctx context.Context, p *Plan, o *Outcome, upd *synapse.Use
 			o.MaybeWrote = o.MaybeWrote || maybe
 			if refusesPasswords(err, upd) {
 				o.passwordRefused = true
-				err = fmt.Errorf("%w; Synapse sets no password when its password login or local password database is off (password_config.enabled, password_config.localdb_enabled): leave password out of the declaration", err)
+				err = problem.Errorf(problem.Server, "%s; Synapse sets no password when its password login or local password database is off (password_config.enabled, password_config.localdb_enabled): leave %s out of the declaration", err, problem.Name("password"))
 			} else {
 				err = r.explain(err)
 			}
 			switch {
 			case created:
-				o.fail(fmt.Errorf("created %s, but could not set %s, so the account exists without it%s: %w%s", id, what, withoutPassword(fields), err, maybeSuffix(err, maybe)))
+				o.fail(problem.Errorf(problem.Server, "created %s, but could not set %s, so the account exists without it%s: %s%s", id, what, withoutPassword(fields), err, maybeSuffix(err, maybe)))
 			default:
 				o.User = p.Current
-				o.fail(fmt.Errorf("cannot update %s (%s): %w%s", id, what, err, maybeSuffix(err, maybe)))
+				o.fail(problem.Errorf(problem.Server, "cannot update %s (%s): %s%s", id, what, err, maybeSuffix(err, maybe)))
 			}
 			return
 		}
@@ -239,7 +243,7 @@ func (r *Runner) send(ctx context.Context, p *Plan, o *Outcome, upd *synapse.Use
 		if err := r.Client.Deactivate(ctx, id, p.Erase); err != nil {
 			maybe := synapse.MayHaveApplied(err, 1)
 			o.MaybeWrote = o.MaybeWrote || maybe
-			o.fail(fmt.Errorf("%s: %w%s", prefix, r.explain(err), maybeSuffix(err, maybe)))
+			o.fail(problem.Errorf(problem.Server, "%s: %s%s", prefix, r.explain(err), maybeSuffix(err, maybe)))
 			return
 		}
 		o.Wrote = true
@@ -267,18 +271,19 @@ func (r *Runner) interrupted(ctx context.Context, o *Outcome, format string, arg
 	if ctx.Err() == nil {
 		return false
 	}
-	o.fail(fmt.Errorf("%s: the run was interrupted (%v)", fmt.Sprintf(format, args...), context.Cause(ctx)))
+	o.fail(problem.Errorf(problem.Interrupted, format+": the run was interrupted (%s)", append(args, context.Cause(ctx))...))
 	return true
 }
 
 // withoutPassword tells what an account created without the rest of its
 // declaration lacks, when that is its password: a rerun with on_create
 // cannot tell this account from one someone else made, and leaves it.
-func withoutPassword(fields []string) string {
+func withoutPassword(fields []string) *problem.Message {
 	if !slices.Contains(fields, "password") {
-		return ""
+		return problem.Errorf(problem.Note, "")
 	}
-	return " (its password is not set, and a rerun with update_password: on_create leaves an existing account's password alone: rerun with update_password: always for it)"
+	return problem.Errorf(problem.Note, " (its password is not set, and a rerun with %s: on_create leaves an existing account's password alone: rerun with %s: always for it)",
+		problem.Name("update_password"), problem.Name("update_password"))
 }
 
 func isAre(fields []string) string {
@@ -334,8 +339,8 @@ func (r *Runner) applyRegister(ctx context.Context, p *Plan, o *Outcome) {
 		// declared: with a wrong server_name they differ, and reporting the
 		// declared one would hide a stray account.
 		if declared != "" && reg.UserID != "" && !strings.EqualFold(declared, reg.UserID) {
-			o.fail(fmt.Errorf("%s: Synapse registered %s, not the declared %s: server_name (%s) is not this homeserver's name; %s now exists, fix server_name (and deactivate %s if it was not wanted)",
-				p.Desired.Ref, reg.UserID, declared, r.ServerName, reg.UserID, reg.UserID))
+			o.fail(problem.Errorf(problem.OtherServer, "Synapse registered %s, not the declared %s: %s (%s) is not this homeserver's name; %s now exists, fix %s (and deactivate %s if it was not wanted)",
+				reg.UserID, declared, problem.Name("server_name"), r.ServerName, reg.UserID, problem.Name("server_name"), reg.UserID).About(p.Desired.Entry))
 			return
 		}
 	case synapse.HasErrcode(err, synapse.ErrcodeUserInUse) && reg != nil && reg.Retried:
@@ -346,7 +351,8 @@ func (r *Runner) applyRegister(ctx context.Context, p *Plan, o *Outcome) {
 		o.MaybeWrote = true
 		o.Action, o.Changes, o.User = ActionUnverified, nil, nil
 		o.Before, o.After = nil, nil
-		o.Warnings = append(o.Warnings, fmt.Sprintf("%s: the answer to the first registration attempt was lost, and the retry found the user: that attempt created it, or someone else registered it at the same moment (then the declared password was not set); with only registration_shared_secret it cannot be read to tell", o.Name()))
+		o.Warnings = append(o.Warnings, problem.Errorf(problem.Unverified, "%s: the answer to the first registration attempt was lost, and the retry found the user: that attempt created it, or someone else registered it at the same moment (then the declared password was not set); with only %s it cannot be read to tell",
+			o.Name(), problem.Name("registration_shared_secret")))
 	case synapse.HasErrcode(err, synapse.ErrcodeUserInUse):
 		// The account exists, and nothing about it can be read: what the
 		// declaration manages beyond its existence can neither be applied
@@ -358,15 +364,16 @@ func (r *Runner) applyRegister(ctx context.Context, p *Plan, o *Outcome) {
 			rest = slices.DeleteFunc(rest, func(f string) bool { return f == "password" })
 		}
 		if len(rest) > 0 {
-			o.fail(fmt.Errorf("%s exists, and its %s could not be checked or set: with only registration_shared_secret an existing user cannot be read or changed; give admin_token or admin_user/admin_password", o.Name(), JoinAnd(rest)))
+			o.fail(problem.Errorf(problem.Unverified, "%s exists, and its %s could not be checked or set: with only %s an existing user cannot be read or changed; give %s",
+				o.Name(), andNames(rest), problem.Name("registration_shared_secret"), problem.AdminCredentials{}))
 		}
 	default:
 		o.User = nil
 		if synapse.MayHaveApplied(err, 1) {
 			o.MaybeWrote = true
-			o.fail(fmt.Errorf("cannot register %s: %w; the request may still have created it (rerun to see)", o.Name(), r.explain(err)))
+			o.fail(problem.Errorf(problem.Server, "cannot register %s: %s; the request may still have created it (rerun to see)", o.Name(), r.explain(err)))
 			return
 		}
-		o.fail(fmt.Errorf("cannot register %s: %w", o.Name(), r.explain(err)))
+		o.fail(problem.Errorf(problem.Server, "cannot register %s: %s", o.Name(), r.explain(err)))
 	}
 }

@@ -10,13 +10,37 @@ import (
 	"fmt"
 	"sort"
 	"strings"
-	"unicode"
 	"unicode/utf8"
 
 	"golang.org/x/text/cases"
 
+	"github.com/mxadmin/synapse/modules-src/internal/problem"
 	"github.com/mxadmin/synapse/modules-src/internal/synapse"
 )
+
+// names lists option names, each in the user's words, joined with ", ".
+type names []string
+
+// Render joins the names.
+func (ns names) Render(n problem.Naming) string {
+	out := make([]string, len(ns))
+	for i, name := range ns {
+		out[i] = n.Name(name)
+	}
+	return strings.Join(out, ", ")
+}
+
+// andNames lists option names as a sentence does: "a, b and c".
+type andNames []string
+
+// Render joins the names with commas and "and".
+func (ns andNames) Render(n problem.Naming) string {
+	out := make([]string, len(ns))
+	for i, name := range ns {
+		out[i] = n.Name(name)
+	}
+	return problem.Join(out)
+}
 
 // State is whether the account should be usable.
 type State string
@@ -39,9 +63,9 @@ const (
 // Desired is one user as the task declares it. A nil field is not managed:
 // whatever Synapse has for it is left alone.
 type Desired struct {
-	// Ref names the entry in messages before the full ID is known: the
-	// user as written, or users[3] in a batch.
-	Ref       string
+	// Entry is the entry of the declaration, which messages name before
+	// the full ID is known: the user as written, or users[3] in a batch.
+	Entry     problem.Entry
 	Localpart string
 	// Server is the server part of a full ID as written, "" for a localpart.
 	Server string
@@ -60,79 +84,6 @@ type Desired struct {
 	ExternalIDs    *[]synapse.ExternalID
 }
 
-// maxUserIDLength is Synapse's limit on a whole user ID, in bytes.
-const maxUserIDLength = 255
-
-// ParseUserRef splits what a task gives as a user, a localpart ("john") or
-// a full ID ("@john:example.com"), into its parts, lower-cased as Synapse
-// stores them. Login is case-insensitive in Synapse and registration refuses
-// upper case, so "John" can only mean "john". It refuses what Synapse would
-// refuse, with the rule in the message, before any request is made.
-func ParseUserRef(ref string) (localpart, server string, err error) {
-	// Refuse non-ASCII before lower-casing: Unicode lower-casing maps some
-	// characters into ASCII (the Kelvin sign U+212A becomes k), which would
-	// quietly manage another user than the one written.
-	for _, r := range ref {
-		if r > unicode.MaxASCII {
-			return "", "", fmt.Errorf("%q: a user ID may only contain ASCII characters (found %q, U+%04X)", ref, r, r)
-		}
-	}
-	s := strings.ToLower(ref)
-	if strings.HasPrefix(s, "@") {
-		var ok bool
-		localpart, server, ok = strings.Cut(s[1:], ":")
-		if !ok || server == "" {
-			return "", "", fmt.Errorf("%q is not a user ID: a full ID looks like @localpart:server.name", ref)
-		}
-	} else {
-		localpart = s
-		if strings.Contains(s, ":") {
-			return "", "", fmt.Errorf("%q: a localpart may not contain ':'; write a full ID as @localpart:server.name", ref)
-		}
-	}
-	if err := checkLocalpart(localpart); err != nil {
-		return "", "", fmt.Errorf("%q: %v", ref, err)
-	}
-	// Whatever the server name (at least one byte), @localpart:x must fit
-	// in 255 bytes: refuse a longer localpart now, before any request.
-	if n := len(localpart); n > maxUserIDLength-3 {
-		return "", "", fmt.Errorf("%q: the localpart is %d bytes; a user ID (@localpart:server) is at most %d bytes, so a localpart at most %d", ref, n, maxUserIDLength, maxUserIDLength-3)
-	}
-	if server != "" {
-		if err := CheckIDLength(localpart, server); err != nil {
-			return "", "", fmt.Errorf("%q: %v", ref, err)
-		}
-	}
-	return localpart, server, nil
-}
-
-// checkLocalpart applies Synapse's rules for new user IDs.
-func checkLocalpart(localpart string) error {
-	if localpart == "" {
-		return fmt.Errorf("the localpart is empty")
-	}
-	for _, r := range localpart {
-		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || strings.ContainsRune("._=-/+", r)) {
-			return fmt.Errorf("a localpart may only contain a-z, 0-9 and . _ = - / + (found %q)", r)
-		}
-	}
-	if strings.Trim(localpart, "0123456789") == "" {
-		return fmt.Errorf("a localpart may not be all digits (Synapse reserves those for guests)")
-	}
-	return nil
-}
-
-// CheckIDLength applies Synapse's 255-byte limit to the whole user ID.
-func CheckIDLength(localpart, server string) error {
-	if n := len("@" + localpart + ":" + server); n > maxUserIDLength {
-		return fmt.Errorf("the user ID @%s:%s is %d bytes; Synapse allows at most %d", localpart, server, n, maxUserIDLength)
-	}
-	return nil
-}
-
-// UserID is the full ID of a localpart on a server.
-func UserID(localpart, server string) string { return "@" + localpart + ":" + server }
-
 var emailFold = cases.Fold()
 
 // CanonicalThreepids prepares declared threepids the way Synapse stores
@@ -148,12 +99,12 @@ func CanonicalThreepids(in []synapse.Threepid) ([]synapse.Threepid, error) {
 		if t.Medium == "email" {
 			local, domain, ok := strings.Cut(t.Address, "@")
 			if !ok || strings.Contains(domain, "@") || local == "" || domain == "" {
-				return nil, fmt.Errorf("threepids[%d]: %q is not an email address", i, t.Address)
+				return nil, problem.Errorf(problem.Invalid, "%s: %q is not an email address", problem.Option(fmt.Sprintf("threepids[%d]", i)), t.Address)
 			}
 			t.Address = emailFold.String(local) + "@" + strings.ToLower(domain)
 		}
 		if t.Address == "" {
-			return nil, fmt.Errorf("threepids[%d]: the address is empty", i)
+			return nil, problem.Errorf(problem.Invalid, "%s: the address is empty", problem.Option(fmt.Sprintf("threepids[%d]", i)))
 		}
 		if !seen[t] {
 			seen[t] = true
@@ -171,7 +122,7 @@ func CanonicalExternalIDs(in []synapse.ExternalID) ([]synapse.ExternalID, error)
 	out := make([]synapse.ExternalID, 0, len(in))
 	for i, e := range in {
 		if e.AuthProvider == "" || e.ExternalID == "" {
-			return nil, fmt.Errorf("external_ids[%d]: auth_provider and external_id may not be empty", i)
+			return nil, problem.Errorf(problem.Invalid, "%s: auth_provider and external_id may not be empty", problem.Option(fmt.Sprintf("external_ids[%d]", i)))
 		}
 		if !seen[e] {
 			seen[e] = true
@@ -204,28 +155,31 @@ func sortExternalIDs(s []synapse.ExternalID) {
 // request: what state=absent allows, what update_password needs, Synapse's
 // length limits.
 func (d *Desired) Validate() error {
+	invalid := func(format string, args ...any) error {
+		return problem.Errorf(problem.Invalid, format, args...).About(d.Entry)
+	}
 	if d.Password != nil && *d.Password == "" {
-		return fmt.Errorf("password may not be empty; leave it out to not manage the password")
+		return invalid("%s may not be empty; leave it out to not manage the password", problem.Name("password"))
 	}
 	for _, f := range fields {
 		if f.maxChars > 0 {
 			if v := f.text(d); v != nil && utf8.RuneCountInString(*v) > f.maxChars {
-				return fmt.Errorf("option %s: at most %d characters (Synapse's limit)", f.name, f.maxChars)
+				return invalid("%s: at most %d characters (Synapse's limit)", problem.Option(f.name), f.maxChars)
 			}
 		}
 	}
 	if d.UpdatePassword == PasswordAlways && d.Password == nil {
-		return fmt.Errorf("update_password=always needs a password")
+		return invalid("%s=always needs a %s", problem.Name("update_password"), problem.Name("password"))
 	}
 	if d.State == StateAbsent {
 		// Every declarable field is refused: the account is deactivated.
 		extra := d.Declared()
 		if len(extra) > 0 {
 			sort.Strings(extra)
-			return fmt.Errorf("state=absent deactivates the user, so %s cannot be set with it (a deactivated user cannot also be locked, and has no password)", strings.Join(extra, ", "))
+			return invalid("%s=absent deactivates the user, so %s cannot be set with it (a deactivated user cannot also be locked, and has no password)", problem.Name("state"), names(extra))
 		}
 	} else if d.Erase {
-		return fmt.Errorf("erase applies only with state=absent")
+		return invalid("%s applies only with %s=absent", problem.Name("erase"), problem.Name("state"))
 	}
 	return nil
 }

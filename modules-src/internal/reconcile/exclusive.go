@@ -6,17 +6,12 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/mxadmin/synapse/modules-src/internal/problem"
 	"github.com/mxadmin/synapse/modules-src/internal/synapse"
 )
 
 // UndeclaredRef is the Ref of a user that exclusive mode deactivates.
 const UndeclaredRef = "(not declared)"
-
-// localpartOf is the localpart of a full user ID.
-func localpartOf(userID string) string {
-	localpart, _, _ := strings.Cut(strings.TrimPrefix(userID, "@"), ":")
-	return localpart
-}
 
 // undeclaredToDeactivate picks, from every account the user list returned,
 // the active ones nobody declared: what exclusive mode deactivates. It never
@@ -73,7 +68,7 @@ func (r *Runner) undeclaredToDeactivate(ctx context.Context, all map[string]*syn
 		})
 		for k, u := range details {
 			if errs[k] != nil {
-				return nil, fmt.Errorf("cannot read %s, an undeclared user exclusive mode would deactivate, so nothing was changed: %w", round[k].Name, r.explain(errs[k]))
+				return nil, problem.Errorf(problem.Server, "cannot read %s, an undeclared user exclusive mode would deactivate, so nothing was changed: %s", round[k].Name, r.explain(errs[k]))
 			}
 			if u != nil && u.AppserviceID != nil {
 				queue.appservice(u.Name)
@@ -155,7 +150,7 @@ func (q *readQueue) rest() []*synapse.User {
 
 // planUndeclared is the plan that deactivates one undeclared user.
 func planUndeclared(u *synapse.User) (*Desired, *Plan) {
-	d := &Desired{Ref: UndeclaredRef, Localpart: localpartOf(u.Name), State: StateAbsent, UpdatePassword: PasswordOnCreate}
+	d := &Desired{Localpart: localpartOf(u.Name), State: StateAbsent, UpdatePassword: PasswordOnCreate}
 	p := &Plan{UserID: u.Name, Desired: d, Current: u, Action: ActionDeactivated, Changes: []string{"deactivated"}, Deactivate: true}
 	pred := cloneUser(u)
 	applyDeactivation(pred, false)
@@ -188,11 +183,12 @@ func (r *Runner) thresholdError(undeclared, unread []*synapse.User, active, limi
 			len(undeclared), someNames(undeclared, 10), len(unread), someNames(unread, 5))
 	}
 	share := 100 * len(undeclared) / max(active, 1)
-	return fmt.Errorf("exclusive mode would deactivate %s, %d%% of the %d active local accounts: more than the safety threshold allows "+
-		"(max_deactivations %d, max_deactivations_percent %d%%, so at most %d in this run); nothing was changed. "+
-		"If the users list is complete and these deactivations are intended, raise max_deactivations and max_deactivations_percent "+
+	return problem.Errorf(problem.Threshold, "exclusive mode would deactivate %s, %d%% of the %d active local accounts: more than the safety threshold allows "+
+		"(%s %d, %s %d%%, so at most %d in this run); nothing was changed. "+
+		"If the users list is complete and these deactivations are intended, raise %s and %s "+
 		"for this run; otherwise declare or protect these users",
-		count, share, active, r.MaxDeactivations, r.MaxDeactivationsPercent, limit)
+		count, share, active, problem.Name("max_deactivations"), r.MaxDeactivations, problem.Name("max_deactivations_percent"), r.MaxDeactivationsPercent, limit,
+		problem.Name("max_deactivations"), problem.Name("max_deactivations_percent"))
 }
 
 // someNames lists the first n user IDs, and "..." for more.

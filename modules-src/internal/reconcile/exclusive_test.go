@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/mxadmin/synapse/modules-src/internal/problem"
 	"github.com/mxadmin/synapse/modules-src/internal/synapse"
 )
 
@@ -29,7 +30,7 @@ func TestExclusiveSelection(t *testing.T) {
 	declared := []*Desired{
 		want("alice", nil), want("legacy", nil),
 		// Declared with the full ID.
-		{Ref: "users[2]", Localpart: "other", Server: "test", State: StatePresent},
+		{Entry: problem.Entry{List: true, Index: 2}, Localpart: "other", Server: "test", State: StatePresent},
 	}
 	for name, check := range map[string]bool{"check mode": true, "applied": false} {
 		t.Run(name, func(t *testing.T) {
@@ -40,7 +41,7 @@ func TestExclusiveSelection(t *testing.T) {
 			require.NoError(t, err)
 			var deactivated []string
 			for _, o := range outcomes {
-				if o.Ref == UndeclaredRef {
+				if o.Undeclared {
 					assert.Equal(t, ActionDeactivated, o.Action, o.UserID)
 					assert.Equal(t, map[string]any{"deactivated": true}, o.After)
 					deactivated = append(deactivated, o.UserID)
@@ -160,7 +161,7 @@ func TestExclusiveReadsOnlyWhatTheThresholdNeeds(t *testing.T) {
 			require.NoError(t, err)
 			n := 0
 			for _, o := range outcomes {
-				if o.Ref == UndeclaredRef {
+				if o.Undeclared {
 					n++
 					assert.Regexp(t, `^@s\d:test$`, o.UserID, "never a puppet")
 				}
@@ -182,7 +183,7 @@ func TestExclusiveStopsOnAnUnresolvedEntry(t *testing.T) {
 	}{
 		"a typo of the server": {
 			users: []*synapse.User{account("@bot:test")},
-			entry: &Desired{Ref: "users[1] (@bot:tset)", Localpart: "bot", Server: "tset", State: StatePresent},
+			entry: &Desired{Entry: problem.Entry{List: true, Index: 1, Name: "@bot:tset"}, Localpart: "bot", Server: "tset", State: StatePresent},
 			want:  "exclusive mode stopped before any change: users[1] (@bot:tset): @bot:tset is on another server; this homeserver is test",
 		},
 		"several accounts in different case": {
@@ -206,7 +207,7 @@ func TestExclusiveStopsOnAnUnresolvedEntry(t *testing.T) {
 	f := newFake(account("@bot:test"), account(me), account("@alice:test"))
 	outcomes, _, err := adminRunner(f).Run(context.Background(), []*Desired{
 		want("alice", func(d *Desired) { d.Admin = ptr(true) }),
-		{Ref: "users[1] (@bot:tset)", Localpart: "bot", Server: "tset", State: StatePresent},
+		{Entry: problem.Entry{List: true, Index: 1, Name: "@bot:tset"}, Localpart: "bot", Server: "tset", State: StatePresent},
 	})
 	require.NoError(t, err)
 	assert.Equal(t, ActionUpdated, outcomes[0].Action)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/mxadmin/synapse/modules-src/internal/problem"
 	"github.com/mxadmin/synapse/modules-src/internal/synapse"
 )
 
@@ -108,7 +109,7 @@ var fields = []field{
 		registrable: true,
 		selfGuard: func(d *Desired, id string) error {
 			if !*d.Admin {
-				return fmt.Errorf("refusing to demote %s: it is the admin this module authenticates as (Synapse forbids demoting yourself)", id)
+				return problem.Errorf(problem.SelfGuard, "refusing to demote %s: it is the admin this module authenticates as (Synapse forbids demoting yourself)", id)
 			}
 			return nil
 		},
@@ -129,7 +130,7 @@ var fields = []field{
 		show:    func(u *synapse.User) any { return bool(u.Locked) },
 		selfGuard: func(d *Desired, id string) error {
 			if *d.Locked {
-				return fmt.Errorf("refusing to lock %s: it is the admin this module authenticates as", id)
+				return problem.Errorf(problem.SelfGuard, "refusing to lock %s: it is the admin this module authenticates as", id)
 			}
 			return nil
 		},
@@ -165,6 +166,18 @@ func ordered(names []string) []string {
 	out := make([]string, 0, len(names))
 	for _, f := range fields {
 		if slices.Contains(names, f.name) {
+			out = append(out, f.name)
+		}
+	}
+	return out
+}
+
+// registrableFields lists, in report order, the fields a shared-secret
+// registration can set.
+func registrableFields() []string {
+	var out []string
+	for _, f := range fields {
+		if f.registrable {
 			out = append(out, f.name)
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/mxadmin/synapse/modules-src/internal/problem"
 	"github.com/mxadmin/synapse/modules-src/internal/synapse"
 )
 
@@ -49,7 +50,7 @@ func (idx caseIndex) match(userID string) (string, error) {
 		return variants[0], nil
 	}
 	sort.Strings(variants)
-	return "", fmt.Errorf("%s matches several accounts that differ only in case (%s): this module cannot tell which is meant; merge or deactivate the extra ones with the admin API", userID, strings.Join(variants, ", "))
+	return "", problem.Errorf(problem.Unresolved, "%s matches several accounts that differ only in case (%s): this module cannot tell which is meant; merge or deactivate the extra ones with the admin API", userID, strings.Join(variants, ", "))
 }
 
 // FindUser reads one user by ID. When no account has exactly that ID, it
@@ -73,7 +74,7 @@ func FindUser(ctx context.Context, c UserReader, userID string) (*synapse.User, 
 		err = checkListServer(all, server)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("reading the user list to look for %s in another case: %w", userID, err)
+		return nil, problem.Errorf(problem.Server, "reading the user list to look for %s in another case: %s", userID, err)
 	}
 	name, err := newCaseIndex(all).match(userID)
 	if err != nil || name == userID {

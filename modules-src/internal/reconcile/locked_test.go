@@ -7,6 +7,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/mxadmin/synapse/modules-src/internal/problem"
 	"github.com/mxadmin/synapse/modules-src/internal/synapse"
 )
 
@@ -26,14 +27,14 @@ func TestLockedWhereTheServerCannotLock(t *testing.T) {
 	noLock := canRead
 	noLock.LockUnsupported = true
 	for name, cur := range map[string]*synapse.User{"existing": &old, "new": nil} {
-		p := PlanUser(&Desired{Ref: "bob", Localpart: "bob", State: StatePresent, Locked: ptr(true)}, "@bob:test", cur, PasswordNotChecked, noLock)
+		p := PlanUser(&Desired{Entry: problem.Entry{Name: "bob"}, Localpart: "bob", State: StatePresent, Locked: ptr(true)}, "@bob:test", cur, PasswordNotChecked, noLock)
 		require.Error(t, p.Err, name)
 		assert.Contains(t, p.Err.Error(), "cannot lock users", name)
 		assert.False(t, p.Create, name)
 		assert.Nil(t, p.Update, name)
 	}
 	// Not locked is what such a server always is: nothing to do, no refusal.
-	p := PlanUser(&Desired{Ref: "bob", Localpart: "bob", State: StatePresent, Locked: ptr(false)}, "@bob:test", &old, PasswordNotChecked, noLock)
+	p := PlanUser(&Desired{Entry: problem.Entry{Name: "bob"}, Localpart: "bob", State: StatePresent, Locked: ptr(false)}, "@bob:test", &old, PasswordNotChecked, noLock)
 	require.NoError(t, p.Err)
 	assert.Equal(t, ActionUnchanged, p.Action)
 }

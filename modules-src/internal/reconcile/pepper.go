@@ -3,10 +3,10 @@ package reconcile
 import (
 	"context"
 	"errors"
-	"fmt"
 
 	"golang.org/x/text/unicode/norm"
 
+	"github.com/mxadmin/synapse/modules-src/internal/problem"
 	"github.com/mxadmin/synapse/modules-src/internal/synapse"
 )
 
@@ -141,7 +141,7 @@ func (r *Runner) verifyPepper(ctx context.Context, o *Outcome, password string) 
 	case errors.Is(err, synapse.ErrHashesUnavailable):
 		return pepperUnverifiable
 	case err != nil:
-		o.Warnings = append(o.Warnings, fmt.Sprintf("password_pepper could not be checked against the password just set for %s: %v", o.UserID, r.explain(err)))
+		o.Warnings = append(o.Warnings, problem.Errorf(problem.Password, "%s could not be checked against the password just set for %s: %s", problem.Name("password_pepper"), o.UserID, r.explain(err)))
 		return pepperUnknown
 	}
 	hash, ok := hashes[o.UserID]
@@ -152,10 +152,10 @@ func (r *Runner) verifyPepper(ctx context.Context, o *Outcome, password string) 
 	switch {
 	case err != nil:
 		// A hash too costly to compare, or the run's end: nothing is known.
-		o.Warnings = append(o.Warnings, fmt.Sprintf("password_pepper could not be checked against the password just set for %s: %v", o.UserID, err))
+		o.Warnings = append(o.Warnings, problem.Errorf(problem.Password, "%s could not be checked against the password just set for %s: %s", problem.Name("password_pepper"), o.UserID, err))
 		return pepperUnknown
 	case !same:
-		o.fail(fmt.Errorf("%s: its password was set, but it does not match the hash Synapse stored for it with password_pepper: %s", o.UserID, wrongPepper))
+		o.fail(problem.Errorf(problem.Password, "%s: its password was set, but it does not match the hash Synapse stored for it with %s: %s", o.UserID, problem.Name("password_pepper"), wrongPepper))
 		return pepperWrong
 	case pepperDecides(password, r.Pepper):
 		return pepperProven
@@ -166,9 +166,10 @@ func (r *Runner) verifyPepper(ctx context.Context, o *Outcome, password string) 
 }
 
 // wrongPepper says what a wrong password_pepper does and how to fix it.
-const wrongPepper = "password_pepper is not this Synapse's pepper (password_config.pepper in its homeserver.yaml; \"\" when it has none). " +
-	"Passwords set still work (Synapse adds its own pepper), but every comparison of update_password: always would differ, " +
-	"setting the password again and logging the user out on every run; set password_pepper to the server's pepper"
+var wrongPepper = problem.Errorf(problem.Password, "%s is not this Synapse's pepper (password_config.pepper in its homeserver.yaml; \"\" when it has none). "+
+	"Passwords set still work (Synapse adds its own pepper), but every comparison of %s: always would differ, "+
+	"setting the password again and logging the user out on every run; set %s to the server's pepper",
+	problem.Name("password_pepper"), problem.Name("update_password"), problem.Name("password_pepper"))
 
 // holdPasswords keeps back every password still to be sent once Synapse
 // refused the first one with a 403: the others would be refused the same
@@ -191,7 +192,8 @@ func (r *Runner) holdPasswords(plans []*Plan, outcomes []*Outcome, done []bool) 
 		if p.Create {
 			what = "it was not created (it would have been left without its password)"
 		}
-		outcomes[i].fail(fmt.Errorf("%s: %s: Synapse refused to set the password of %s with a 403, and sets none on this server when its password login or local password database is off (password_config.enabled, password_config.localdb_enabled): leave password out of the declaration", p.UserID, what, refused))
+		outcomes[i].fail(problem.Errorf(problem.Server, "%s: %s: Synapse refused to set the password of %s with a 403, and sets none on this server when its password login or local password database is off (password_config.enabled, password_config.localdb_enabled): leave %s out of the declaration",
+			p.UserID, what, refused, problem.Name("password")))
 	}
 }
 
@@ -208,6 +210,6 @@ func (r *Runner) holdComparedPasswords(plans []*Plan, outcomes []*Outcome, done 
 		done[i] = true
 		outcomes[i].fromPlan(p)
 		outcomes[i].User = p.Current
-		outcomes[i].fail(fmt.Errorf("%s: nothing was sent: its password was compared with the stored hash using password_pepper, and %s", p.UserID, wrongPepper))
+		outcomes[i].fail(problem.Errorf(problem.Password, "%s: nothing was sent: its password was compared with the stored hash using %s, and %s", p.UserID, problem.Name("password_pepper"), wrongPepper))
 	}
 }

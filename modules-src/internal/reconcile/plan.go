@@ -1,9 +1,9 @@
 package reconcile
 
 import (
-	"fmt"
 	"slices"
 
+	"github.com/mxadmin/synapse/modules-src/internal/problem"
 	"github.com/mxadmin/synapse/modules-src/internal/synapse"
 )
 
@@ -91,7 +91,7 @@ type Plan struct {
 	// PasswordNote says what sending the password does to the user's other
 	// sessions; "" when no password of an active account is sent.
 	PasswordNote string
-	Warnings     []string
+	Warnings     []*problem.Message
 	// Err is set when the declaration cannot be applied; nothing is sent.
 	Err error
 }
@@ -109,7 +109,8 @@ func PlanUser(d *Desired, id string, current *synapse.User, pw PasswordCheck, f 
 	p := &Plan{UserID: id, Desired: d, Current: current}
 	if f.CanRead && f.LockUnsupported && d.Locked != nil && *d.Locked {
 		// Sending it would report a change on every run and lock nobody.
-		p.Err = fmt.Errorf("locked: this Synapse cannot lock users (its admin API has no \"locked\"; locking needs Synapse 1.91 or later), so %s was left alone: remove locked: true or upgrade Synapse", d.Ref)
+		p.Err = problem.Errorf(problem.Unsupported, "%s: this Synapse cannot lock users (its admin API has no \"locked\"; locking needs Synapse 1.91 or later), so %s was left alone: remove %s: true or upgrade Synapse",
+			problem.Name("locked"), d.Entry, problem.Name("locked"))
 		return p
 	}
 	switch {
@@ -129,16 +130,12 @@ func PlanUser(d *Desired, id string, current *synapse.User, pw PasswordCheck, f 
 }
 
 func planRegister(p *Plan, d *Desired) {
-	if d.State == StateAbsent {
-		p.Err = fmt.Errorf("state=absent needs admin_token or admin_user/admin_password: registration_shared_secret can only create users")
+	if err := d.CheckSharedSecret(); err != nil {
+		p.Err = err
 		return
 	}
 	if d.Password == nil {
-		p.Err = fmt.Errorf("password is required when only registration_shared_secret is given: shared-secret registration needs one")
-		return
-	}
-	if rest := d.Unsettable(); len(rest) > 0 {
-		p.Err = UnsettableError(rest)
+		p.Err = problem.Errorf(problem.Credentials, "%s is required when only %s is given: shared-secret registration needs one", problem.Name("password"), problem.Name("registration_shared_secret"))
 		return
 	}
 	reg := &synapse.Registration{Localpart: d.Localpart, Password: *d.Password, Displayname: d.Displayname}
@@ -219,7 +216,7 @@ func planDeactivate(p *Plan, d *Desired, cur *synapse.User, f Facts) {
 	switch {
 	case !bool(cur.Deactivated):
 		if f.Me != "" && p.UserID == f.Me {
-			p.Err = fmt.Errorf("refusing to deactivate %s: it is the admin this module authenticates as", p.UserID)
+			p.Err = problem.Errorf(problem.SelfGuard, "refusing to deactivate %s: it is the admin this module authenticates as", p.UserID)
 			return
 		}
 		p.Action = ActionDeactivated
@@ -294,7 +291,7 @@ func planModify(p *Plan, d *Desired, cur *synapse.User, pw PasswordCheck, f Fact
 		upd.Deactivated, changes = &f, append(changes, "deactivated")
 		p.Action = ActionReactivated
 		if d.Password == nil {
-			p.Warnings = append(p.Warnings, fmt.Sprintf("%s is reactivated without a password: deactivation removed it, so the account cannot log in with one until a password is set", p.UserID))
+			p.Warnings = append(p.Warnings, problem.Errorf(problem.Note, "%s is reactivated without a password: deactivation removed it, so the account cannot log in with one until a password is set", p.UserID))
 		}
 	}
 	u := cloneUser(cur)
@@ -317,10 +314,19 @@ func logoutNote(logout bool) string {
 	return "keeps the user's other sessions logged in (logout_devices is false)"
 }
 
-// UnsettableError refuses fields that a shared-secret registration cannot
-// set: the run could neither apply nor verify them.
-func UnsettableError(fields []string) error {
-	return fmt.Errorf("%s cannot be set with only registration_shared_secret (a shared-secret registration sets only password, admin, displayname and user_type); give admin_token or admin_user/admin_password", JoinAnd(fields))
+// CheckSharedSecret refuses, before any request, what a run with only the
+// registration shared secret can neither apply nor verify: a deactivation,
+// and the fields a shared-secret registration cannot set.
+func (d *Desired) CheckSharedSecret() error {
+	if d.State == StateAbsent {
+		return problem.Errorf(problem.Credentials, "%s=absent needs %s: %s can only create users",
+			problem.Name("state"), problem.AdminCredentials{}, problem.Name("registration_shared_secret")).About(d.Entry)
+	}
+	if rest := d.Unsettable(); len(rest) > 0 {
+		return problem.Errorf(problem.Credentials, "%s cannot be set with only %s (a shared-secret registration sets only %s); give %s",
+			andNames(rest), problem.Name("registration_shared_secret"), andNames(registrableFields()), problem.AdminCredentials{}).About(d.Entry)
+	}
+	return nil
 }
 
 // Unsettable lists the declared fields that shared-secret registration

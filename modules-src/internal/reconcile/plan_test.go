@@ -241,13 +241,6 @@ func TestPlanPasswordNotes(t *testing.T) {
 	assert.Empty(t, p.PasswordNote)
 }
 
-func TestJoinAnd(t *testing.T) {
-	assert.Equal(t, "", JoinAnd(nil))
-	assert.Equal(t, "admin", JoinAnd([]string{"admin"}))
-	assert.Equal(t, "admin and locked", JoinAnd([]string{"admin", "locked"}))
-	assert.Equal(t, "a, b and c", JoinAnd([]string{"a", "b", "c"}))
-}
-
 func TestPasswordMatchesAsSynapse(t *testing.T) {
 	// A hash made with Python bcrypt as Synapse makes it, for "password123" with
 	// pepper "pep": bcrypt.hashpw(b"password123pep", bcrypt.gensalt(4)).

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"unicode"
+
+	"github.com/mxadmin/synapse/modules-src/internal/problem"
 )
 
 // Protect patterns are our own glob, not path.Match: there '*' stops at '/',
@@ -44,10 +46,10 @@ func CompileProtect(pattern string) (ProtectPattern, error) {
 	p := ProtectPattern{raw: pattern}
 	rs := []rune(strings.ToLower(pattern))
 	if len(rs) == 0 {
-		return p, fmt.Errorf("option protect: empty pattern")
+		return p, problem.Errorf(problem.Invalid, "%s: empty pattern", problem.Option("protect"))
 	}
 	bad := func(why string) (ProtectPattern, error) {
-		return p, fmt.Errorf("option protect: %q is not a valid pattern: %s (* matches any characters, ? one, [a-z] one of a class, \\ escapes)", pattern, why)
+		return p, problem.Errorf(problem.Invalid, "%s: %q is not a valid pattern: %s (* matches any characters, ? one, [a-z] one of a class, \\ escapes)", problem.Option("protect"), pattern, why)
 	}
 	for i := 0; i < len(rs); i++ {
 		switch r := rs[i]; r {
@@ -197,10 +199,10 @@ func compileProtect(patterns []string, server string) ([]ProtectPattern, error) 
 			return nil, err
 		}
 		if !p.canMatch("") {
-			return nil, fmt.Errorf("option protect: %q can never match an account: %s", raw, p.whyNoMatch())
+			return nil, problem.Errorf(problem.Invalid, "%s: %q can never match an account: %s", problem.Option("protect"), raw, p.whyNoMatch())
 		}
 		if server != "" && !p.canMatch(server) {
-			return nil, fmt.Errorf("option protect: %q can never match an account of this homeserver: its accounts are @localpart:%s", raw, server)
+			return nil, problem.Errorf(problem.Invalid, "%s: %q can never match an account of this homeserver: its accounts are @localpart:%s", problem.Option("protect"), raw, server)
 		}
 		out = append(out, p)
 	}

@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"strings"
 
+	"github.com/mxadmin/synapse/modules-src/internal/problem"
 	"github.com/mxadmin/synapse/modules-src/internal/synapse"
 )
 
@@ -54,10 +55,13 @@ type Runner struct {
 
 // Outcome is what happened, or in check mode would happen, to one user.
 type Outcome struct {
-	Ref     string
-	UserID  string
-	Action  Action
-	Changes []string
+	// Entry is the entry of the declaration; zero for an account exclusive
+	// mode deactivates (Undeclared).
+	Entry      problem.Entry
+	Undeclared bool
+	UserID     string
+	Action     Action
+	Changes    []string
 	// Before and After are the diff of the declared fields.
 	Before, After map[string]any
 	// User is the state after the run (predicted in check mode); nil when
@@ -72,7 +76,7 @@ type Outcome struct {
 	// one). Its message says the change may have been applied.
 	MaybeWrote bool
 	Err        error
-	Warnings   []string
+	Warnings   []*problem.Message
 	// PasswordNote says what the password change does to the user's other
 	// sessions; "" when no password of an active account changes.
 	PasswordNote string
@@ -95,13 +99,26 @@ func (o *Outcome) Changed() bool {
 	return o.Wrote || o.MaybeWrote || o.Err == nil && o.Action.Changes()
 }
 
-// Name is the user ID, or what the task wrote when the ID is not known.
-func (o *Outcome) Name() string {
-	if o.UserID != "" {
-		return o.UserID
-	}
-	return o.Ref
+// Name is the user ID, or the entry when the ID is not known.
+func (o *Outcome) Name() Who { return Who{UserID: o.UserID, Entry: o.Entry} }
+
+// Who names a user in messages: by its ID, or by its entry of the
+// declaration while the ID is not known.
+type Who struct {
+	UserID string
+	Entry  problem.Entry
 }
+
+// Render is the ID, or the entry in the user's words.
+func (w Who) Render(n problem.Naming) string {
+	if w.UserID != "" {
+		return w.UserID
+	}
+	return n.Entry(w.Entry)
+}
+
+// String is the name in a module's own words.
+func (w Who) String() string { return w.Render(problem.Module) }
 
 func (o *Outcome) fail(err error) {
 	o.Action, o.Err = ActionFailed, err
@@ -119,11 +136,11 @@ const hashesPerUserLimit = 8
 // stop the others; the error return is for failures that stop everything
 // before any write (the user list cannot be read or does not add up,
 // exclusive mode cannot tell which accounts the list keeps).
-func (r *Runner) Run(ctx context.Context, desired []*Desired) ([]*Outcome, []string, error) {
-	var warnings []string
+func (r *Runner) Run(ctx context.Context, desired []*Desired) ([]*Outcome, []*problem.Message, error) {
+	var warnings []*problem.Message
 	outcomes := make([]*Outcome, len(desired))
 	for i, d := range desired {
-		outcomes[i] = &Outcome{Ref: d.Ref}
+		outcomes[i] = &Outcome{Entry: d.Entry}
 		outcomes[i].UserID = r.resolveID(d, outcomes[i])
 	}
 
@@ -139,8 +156,7 @@ func (r *Runner) Run(ctx context.Context, desired []*Desired) ([]*Outcome, []str
 		r.detectLocking(ctx, desired, outcomes, current)
 	}
 
-	checks, pepper, w := r.checkPasswords(ctx, desired, outcomes, current)
-	warnings = append(warnings, w...)
+	checks, pepper := r.checkPasswords(ctx, desired, outcomes, current)
 
 	plans := make([]*Plan, len(desired))
 	for i, d := range desired {
@@ -149,7 +165,8 @@ func (r *Runner) Run(ctx context.Context, desired []*Desired) ([]*Outcome, []str
 		}
 		plans[i] = PlanUser(d, outcomes[i].UserID, current[outcomes[i].UserID], checks[i], r.Facts)
 		if r.Seed && !r.SeedReactivate && plans[i].Err == nil && plans[i].Action == ActionReactivated {
-			plans[i].Err = fmt.Errorf("%s is deactivated, and the register-user extra vars reactivate an account only when asked: add reactivate=yes to reactivate it (with the password given, as deactivation removed the old one)", plans[i].UserID)
+			// reactivate is no option: an extra var of the role's own.
+			plans[i].Err = problem.Errorf(problem.Unverified, "%s is deactivated, and the register-user extra vars reactivate an account only when asked: add reactivate=yes to reactivate it (with the password given, as deactivation removed the old one)", plans[i].UserID)
 		}
 	}
 
@@ -167,7 +184,7 @@ func (r *Runner) Run(ctx context.Context, desired []*Desired) ([]*Outcome, []str
 			d, p := planUndeclared(u)
 			desired = append(desired, d)
 			plans = append(plans, p)
-			outcomes = append(outcomes, &Outcome{Ref: d.Ref, UserID: u.Name})
+			outcomes = append(outcomes, &Outcome{Undeclared: true, UserID: u.Name})
 		}
 	}
 
@@ -178,7 +195,7 @@ func (r *Runner) Run(ctx context.Context, desired []*Desired) ([]*Outcome, []str
 		}
 	}
 	if unverifiedPasswords > 0 {
-		warnings = append(warnings, fmt.Sprintf("%d password(s) could not be compared with the stored ones, so they are set whether or not they changed: %v", unverifiedPasswords, synapse.ErrHashesUnavailable))
+		warnings = append(warnings, problem.Errorf(problem.Note, "%d password(s) could not be compared with the stored ones, so they are set whether or not they changed: %s", unverifiedPasswords, synapse.ErrHashesUnavailable))
 	}
 
 	if r.CheckMode {
@@ -203,30 +220,61 @@ func (r *Runner) Run(ctx context.Context, desired []*Desired) ([]*Outcome, []str
 // known: @bot:exmaple.org (a typo of the server) keeps no account, so the
 // real @bot would be deactivated as undeclared in the same run.
 func unresolvedEntries(outcomes []*Outcome) error {
-	var bad []string
+	var bad entryErrors
 	for _, o := range outcomes {
-		if !o.unresolved {
-			continue
+		if o.unresolved {
+			bad = append(bad, o)
 		}
-		msg := o.Err.Error()
-		if !strings.HasPrefix(msg, o.Ref) {
-			msg = o.Ref + ": " + msg // the entry, as every per-user message names it
-		}
-		bad = append(bad, msg)
 	}
 	if len(bad) == 0 {
 		return nil
 	}
-	return fmt.Errorf("exclusive mode stopped before any change: %s. Exclusive mode deactivates every account the list does not declare, and cannot tell which account such an entry keeps; fix the entry (or remove it)",
-		strings.Join(bad, "; "))
+	return problem.Errorf(problem.Unresolved, "exclusive mode stopped before any change: %s. Exclusive mode deactivates every account the list does not declare, and cannot tell which account such an entry keeps; fix the entry (or remove it)", bad)
 }
 
-// JoinAnd joins names as a sentence does: "a", "a and b", "a, b and c".
-func JoinAnd(names []string) string {
-	if len(names) < 2 {
-		return strings.Join(names, "")
+// entryErrors are the errors of outcomes, each led by its entry, as every
+// per-user message names it.
+type entryErrors []*Outcome
+
+// Render joins the errors with "; ".
+func (es entryErrors) Render(n problem.Naming) string {
+	msgs := make([]string, len(es))
+	for i, o := range es {
+		msgs[i] = o.RenderErr(n)
 	}
-	return strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1]
+	return strings.Join(msgs, "; ")
+}
+
+// RenderErr is the outcome's error in the user's words, led by its entry
+// (an undeclared account's messages name the account).
+func (o *Outcome) RenderErr(n problem.Naming) string {
+	return o.lead(o.Err, n)
+}
+
+// RenderWarnings are the outcome's warnings in the user's words, each led
+// by its entry.
+func (o *Outcome) RenderWarnings(n problem.Naming) []string {
+	out := make([]string, len(o.Warnings))
+	for i, w := range o.Warnings {
+		out[i] = o.lead(w, n)
+	}
+	return out
+}
+
+// lead renders err, led by the outcome's entry unless it names one itself
+// (an entry it concerns, or a subject that is the entry: a user whose ID is
+// not known is named by its entry).
+func (o *Outcome) lead(err error, n problem.Naming) string {
+	text := problem.Render(err, n)
+	m, ok := err.(*problem.Message)
+	if ok && !m.Entry.IsZero() || o.Undeclared || o.Entry.IsZero() {
+		return text
+	}
+	entry := n.Entry(o.Entry)
+	if o.UserID == "" && strings.HasPrefix(text, entry) {
+		return text
+	}
+	return entry + ": " + text
 }
 
 // maxNamesInWarning keeps the unverified warning of a large list readable.
@@ -234,8 +282,8 @@ const maxNamesInWarning = 10
 
 // unverifiedWarning names, in one warning, the users whose state could not
 // be read, so that a run never passes them off as unchanged.
-func unverifiedWarning(outcomes []*Outcome, check bool) []string {
-	var names []string
+func unverifiedWarning(outcomes []*Outcome, check bool) []*problem.Message {
+	var names whoList
 	for _, o := range outcomes {
 		if o.Action == ActionUnverified {
 			names = append(names, o.Name())
@@ -244,15 +292,28 @@ func unverifiedWarning(outcomes []*Outcome, check bool) []string {
 	if len(names) == 0 {
 		return nil
 	}
-	shown := strings.Join(names[:min(len(names), maxNamesInWarning)], ", ")
-	if len(names) > maxNamesInWarning {
-		shown += fmt.Sprintf(" and %d more", len(names)-maxNamesInWarning)
-	}
 	what := "existing user(s) could not be verified"
 	if check {
 		what = "user(s) could not be verified in check mode"
 	}
-	return []string{fmt.Sprintf("%d %s (%s): with only registration_shared_secret nothing can be read; give admin_token or admin_user/admin_password to verify them", len(names), what, shown)}
+	return []*problem.Message{problem.Errorf(problem.Unverified, "%d %s (%s): with only %s nothing can be read; give %s to verify them",
+		len(names), what, names, problem.Name("registration_shared_secret"), problem.AdminCredentials{})}
+}
+
+// whoList names users, the first maxNamesInWarning of them.
+type whoList []Who
+
+// Render joins the names, and says how many more there are.
+func (ws whoList) Render(n problem.Naming) string {
+	shown := make([]string, 0, maxNamesInWarning)
+	for _, w := range ws[:min(len(ws), maxNamesInWarning)] {
+		shown = append(shown, w.Render(n))
+	}
+	out := strings.Join(shown, ", ")
+	if len(ws) > maxNamesInWarning {
+		out += fmt.Sprintf(" and %d more", len(ws)-maxNamesInWarning)
+	}
+	return out
 }
 
 // notePassword tells what a password change does to other sessions and,
@@ -260,30 +321,27 @@ func unverifiedWarning(outcomes []*Outcome, check bool) []string {
 func (r *Runner) notePassword(p *Plan, o *Outcome) {
 	o.PasswordNote = p.PasswordNote
 	if r.Seed && p.PasswordKept && p.Err == nil {
-		o.Warnings = append(o.Warnings, fmt.Sprintf("%s exists, so the password given was not applied (update_password is on_create); rerun with update_password=always to set it: it is compared with the stored hash, so the same password changes nothing", p.UserID))
+		o.Warnings = append(o.Warnings, problem.Errorf(problem.Note, "%s exists, so the password given was not applied (%s is on_create); rerun with %s=always to set it: it is compared with the stored hash, so the same password changes nothing",
+			p.UserID, problem.Name("update_password"), problem.Name("update_password")))
 	}
 }
 
 // resolveID builds the full user ID, refusing one on another server.
 func (r *Runner) resolveID(d *Desired, o *Outcome) string {
-	server := r.ServerName
-	if d.Server != "" {
-		if server != "" && d.Server != server {
-			o.fail(fmt.Errorf("%s: @%s:%s is on another server; this homeserver is %s", d.Ref, d.Localpart, d.Server, server))
-			o.unresolved = true
-			return ""
-		}
-		server = d.Server
-	}
-	if server == "" {
-		return ""
-	}
-	if err := CheckIDLength(d.Localpart, server); err != nil {
-		o.fail(fmt.Errorf("%s: %v", d.Ref, err))
+	id, err := LocalID(d.Localpart, d.Server, Homeserver{Name: r.ServerName})
+	if err != nil {
+		o.fail(about(err, d.Entry))
 		o.unresolved = true
-		return ""
 	}
-	return UserID(d.Localpart, server)
+	return id
+}
+
+// about is err concerning the entry e.
+func about(err error, e problem.Entry) error {
+	if m, ok := err.(*problem.Message); ok {
+		return m.About(e)
+	}
+	return problem.Errorf(problem.Invalid, "%s", err).About(e)
 }
 
 // readCurrent reads the declared users: one GET for a single user, else the
@@ -305,7 +363,7 @@ func (r *Runner) readCurrent(ctx context.Context, desired []*Desired, outcomes [
 		i := live[0]
 		u, err := FindUser(ctx, r.Client, outcomes[i].UserID)
 		if err != nil {
-			outcomes[i].fail(fmt.Errorf("cannot read %s: %w", outcomes[i].Name(), r.explain(err)))
+			outcomes[i].fail(problem.Errorf(problem.Server, "cannot read %s: %s", outcomes[i].Name(), r.explain(err)))
 			return current, nil
 		}
 		if u != nil {
@@ -320,7 +378,7 @@ func (r *Runner) readCurrent(ctx context.Context, desired []*Desired, outcomes [
 		err = checkListServer(all, r.ServerName)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("cannot read the user list, so nothing was changed: %w", r.explain(err))
+		return nil, problem.Errorf(problem.Server, "cannot read the user list, so nothing was changed: %s", r.explain(err))
 	}
 	for k := range all {
 		current[all[k].Name] = &all[k]
@@ -354,7 +412,7 @@ func (r *Runner) readCurrent(ctx context.Context, desired []*Desired, outcomes [
 	for k, i := range detail {
 		switch {
 		case errs[k] != nil:
-			outcomes[i].fail(fmt.Errorf("cannot read %s: %w", outcomes[i].Name(), r.explain(errs[k])))
+			outcomes[i].fail(problem.Errorf(problem.Server, "cannot read %s: %s", outcomes[i].Name(), r.explain(errs[k])))
 		case details[k] != nil:
 			current[details[k].Name] = details[k]
 		}
@@ -385,7 +443,7 @@ func (r *Runner) detectLocking(ctx context.Context, desired []*Desired, outcomes
 	switch {
 	case err != nil:
 		for _, i := range lockers {
-			outcomes[i].fail(fmt.Errorf("cannot tell whether this Synapse can lock users (reading %s): %w", r.Facts.Me, r.explain(err)))
+			outcomes[i].fail(problem.Errorf(problem.Server, "cannot tell whether this Synapse can lock users (reading %s): %s", r.Facts.Me, r.explain(err)))
 		}
 	case me != nil:
 		r.Facts.LockUnsupported = !me.LockedKnown
@@ -409,7 +467,7 @@ func (r *Runner) detectLocking(ctx context.Context, desired []*Desired, outcomes
 // A compared password that matches also proves password_pepper (see
 // pepperProven): the pepper state is returned for the check after the
 // first password this run sets.
-func (r *Runner) checkPasswords(ctx context.Context, desired []*Desired, outcomes []*Outcome, current map[string]*synapse.User) ([]PasswordCheck, pepperState, []string) {
+func (r *Runner) checkPasswords(ctx context.Context, desired []*Desired, outcomes []*Outcome, current map[string]*synapse.User) ([]PasswordCheck, pepperState) {
 	checks := make([]PasswordCheck, len(desired))
 	var need []int
 	for i, d := range desired {
@@ -420,7 +478,7 @@ func (r *Runner) checkPasswords(ctx context.Context, desired []*Desired, outcome
 		}
 	}
 	if len(need) == 0 {
-		return checks, pepperUnknown, nil
+		return checks, pepperUnknown
 	}
 
 	hashes := map[string]string{}
@@ -458,7 +516,7 @@ func (r *Runner) checkPasswords(ctx context.Context, desired []*Desired, outcome
 		for _, i := range need {
 			checks[i] = PasswordUnreadable
 		}
-		return checks, pepperUnverifiable, nil
+		return checks, pepperUnverifiable
 	}
 
 	workers := runtime.GOMAXPROCS(0)
@@ -469,17 +527,19 @@ func (r *Runner) checkPasswords(ctx context.Context, desired []*Desired, outcome
 		case ctx.Err() != nil:
 			// Interrupted: thousands of hashes take minutes, and the run
 			// must end (and log out) promptly, sending nothing more.
-			outcomes[i].fail(fmt.Errorf("%s: the password was not compared: %w", outcomes[i].Name(), context.Cause(ctx)))
+			outcomes[i].fail(problem.Errorf(problem.Interrupted, "%s: the password was not compared: %s", outcomes[i].Name(), context.Cause(ctx)))
 		case !ok && readErr != nil:
-			outcomes[i].fail(fmt.Errorf("cannot read the stored password hash of %s to compare it with the declared password (update_password: always), so nothing was sent for this user: %w", outcomes[i].Name(), r.explain(readErr)))
+			outcomes[i].fail(problem.Errorf(problem.Password, "cannot read the stored password hash of %s to compare it with the declared password (%s: always), so nothing was sent for this user: %s",
+				outcomes[i].Name(), problem.Name("update_password"), r.explain(readErr)))
 		case !ok:
-			outcomes[i].fail(fmt.Errorf("cannot compare the password of %s (update_password: always): Synapse's search_users did not return its stored hash, so nothing was sent for this user (setting the password blindly would log it out and report a change on every run); use update_password: on_create to leave the password alone", outcomes[i].Name()))
+			outcomes[i].fail(problem.Errorf(problem.Password, "cannot compare the password of %s (%s: always): Synapse's search_users did not return its stored hash, so nothing was sent for this user (setting the password blindly would log it out and report a change on every run); use %s: on_create to leave the password alone",
+				outcomes[i].Name(), problem.Name("update_password"), problem.Name("update_password")))
 		default:
 			checks[i] = r.compareHash(ctx, hash, *desired[i].Password, outcomes[i])
 		}
 		return nil
 	})
-	return checks, r.pepperFromComparisons(desired, need, checks, hashes), nil
+	return checks, r.pepperFromComparisons(desired, need, checks, hashes)
 }
 
 // compareHash compares one declared password with its stored hash. A
@@ -491,9 +551,10 @@ func (r *Runner) compareHash(ctx context.Context, hash, password string, o *Outc
 	var cost *synapse.CostError
 	switch {
 	case errors.As(err, &cost):
-		o.fail(fmt.Errorf("cannot compare the password of %s (update_password: always), so nothing was sent for this user: %w; use update_password: on_create to leave this password alone, or lower bcrypt_rounds in Synapse's configuration and set the password again", o.Name(), err))
+		o.fail(problem.Errorf(problem.Password, "cannot compare the password of %s (%s: always), so nothing was sent for this user: %s; use %s: on_create to leave this password alone, or lower bcrypt_rounds in Synapse's configuration and set the password again",
+			o.Name(), problem.Name("update_password"), err, problem.Name("update_password")))
 	case err != nil:
-		o.fail(fmt.Errorf("%s: the password was not compared: %w", o.Name(), err))
+		o.fail(problem.Errorf(problem.Password, "%s: the password was not compared: %s", o.Name(), err))
 	case same:
 		return PasswordSame
 	}

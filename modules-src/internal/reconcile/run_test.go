@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/mxadmin/synapse/modules-src/internal/problem"
 	"github.com/mxadmin/synapse/modules-src/internal/synapse"
 )
 
@@ -25,7 +26,7 @@ func account(id string) *synapse.User {
 }
 
 func want(localpart string, set func(d *Desired)) *Desired {
-	d := &Desired{Ref: localpart, Localpart: localpart, State: StatePresent, UpdatePassword: PasswordOnCreate}
+	d := &Desired{Entry: problem.Entry{Name: localpart}, Localpart: localpart, State: StatePresent, UpdatePassword: PasswordOnCreate}
 	if set != nil {
 		set(d)
 	}
@@ -55,9 +56,13 @@ func runOne(t *testing.T, r *Runner, desired ...*Desired) (map[string]*Outcome, 
 	require.NoError(t, err)
 	byName := map[string]*Outcome{}
 	for _, o := range outcomes {
-		byName[o.Name()] = o
+		byName[o.Name().String()] = o
 	}
-	return byName, warnings
+	var texts []string
+	for _, w := range warnings {
+		texts = append(texts, w.Error())
+	}
+	return byName, texts
 }
 
 func TestRunCheckModeOnlyReads(t *testing.T) {
@@ -127,8 +132,8 @@ func TestRunApplies(t *testing.T) {
 func TestRunResolveID(t *testing.T) {
 	f := newFake(account(me))
 	got, _ := runOne(t, adminRunner(f),
-		&Desired{Ref: "@x:other", Localpart: "x", Server: "other", State: StatePresent},
-		&Desired{Ref: "long", Localpart: strings.Repeat("l", 250), State: StatePresent},
+		&Desired{Entry: problem.Entry{Name: "@x:other"}, Localpart: "x", Server: "other", State: StatePresent},
+		&Desired{Entry: problem.Entry{Name: "long"}, Localpart: strings.Repeat("l", 250), State: StatePresent},
 	)
 	assert.ErrorContains(t, got["@x:other"].Err, "is on another server; this homeserver is test")
 	assert.ErrorContains(t, got["long"].Err, "Synapse allows at most 255")
@@ -214,7 +219,7 @@ func TestReadCurrent(t *testing.T) {
 		},
 		"a batch where every user failed validation": {
 			desired: []*Desired{
-				{Ref: "a", Localpart: "a", Server: "elsewhere"}, {Ref: "b", Localpart: "b", Server: "elsewhere"},
+				{Entry: problem.Entry{Name: "a"}, Localpart: "a", Server: "elsewhere"}, {Entry: problem.Entry{Name: "b"}, Localpart: "b", Server: "elsewhere"},
 			},
 			want: map[string]string{"a": "another server", "b": "another server"}, wantCalls: map[string]int{"LIST": 0, "GET": 0},
 		},
@@ -235,7 +240,7 @@ func TestReadCurrent(t *testing.T) {
 			require.NoError(t, err)
 			got := map[string]*Outcome{}
 			for _, o := range outcomes {
-				got[o.Name()] = o
+				got[o.Name().String()] = o
 			}
 			for id, w := range tc.want {
 				require.Contains(t, got, id)
@@ -334,7 +339,7 @@ func TestCheckPasswords(t *testing.T) {
 			assert.Len(t, f.writes(), tc.writes)
 			if tc.warning != "" {
 				require.NotEmpty(t, warnings)
-				assert.Contains(t, warnings[0], tc.warning)
+				assert.Contains(t, warnings[0].Error(), tc.warning)
 			}
 		})
 	}
@@ -571,8 +576,8 @@ func TestCreateFindsTheAccountAppeared(t *testing.T) {
 			assert.ElementsMatch(t, tc.changes, o.Changes)
 			assert.ElementsMatch(t, append(tc.writes, "CREATE @carol:test"), f.writes())
 			require.NotEmpty(t, o.Warnings)
-			assert.Contains(t, o.Warnings[len(o.Warnings)-1], "@bob:test did not exist when this run read the users, but existed when it was to be created")
-			assert.Contains(t, o.Warnings[len(o.Warnings)-1], tc.note)
+			assert.Contains(t, o.Warnings[len(o.Warnings)-1].Error(), "@bob:test did not exist when this run read the users, but existed when it was to be created")
+			assert.Contains(t, o.Warnings[len(o.Warnings)-1].Error(), tc.note)
 			if tc.action == ActionUnchanged {
 				assert.False(t, o.Changed())
 			}
@@ -689,7 +694,7 @@ func TestRegistration(t *testing.T) {
 			}
 			if tc.warning != "" {
 				require.NotEmpty(t, o.Warnings)
-				assert.Contains(t, o.Warnings[0], tc.warning)
+				assert.Contains(t, o.Warnings[0].Error(), tc.warning)
 			}
 			assert.Equal(t, []string{"REGISTER bob"}, f.writes())
 		})
@@ -705,7 +710,7 @@ func TestSeedPasswordKept(t *testing.T) {
 	o := got["@bob:test"]
 	assert.Equal(t, ActionUnchanged, o.Action)
 	require.Len(t, o.Warnings, 1)
-	assert.Contains(t, o.Warnings[0], "the password given was not applied (update_password is on_create)")
+	assert.Contains(t, o.Warnings[0].Error(), "the password given was not applied (update_password is on_create)")
 }
 
 // The register-user extra vars bring back a deactivated account only when
@@ -742,9 +747,9 @@ func TestUnverifiedWarningIsBounded(t *testing.T) {
 	}
 	w := unverifiedWarning(outcomes, false)
 	require.Len(t, w, 1)
-	assert.Contains(t, w[0], "13 existing user(s) could not be verified")
-	assert.Contains(t, w[0], "@u9:test and 3 more")
-	assert.NotContains(t, w[0], "@u10:test")
+	assert.Contains(t, w[0].Error(), "13 existing user(s) could not be verified")
+	assert.Contains(t, w[0].Error(), "@u9:test and 3 more")
+	assert.NotContains(t, w[0].Error(), "@u10:test")
 	assert.Nil(t, unverifiedWarning(outcomes[:0], true))
 }
 

@@ -1,11 +1,11 @@
 package reconcile
 
 import (
-	"fmt"
 	"net/http"
 
 	"golang.org/x/text/unicode/norm"
 
+	"github.com/mxadmin/synapse/modules-src/internal/problem"
 	"github.com/mxadmin/synapse/modules-src/internal/synapse"
 )
 
@@ -25,5 +25,5 @@ func (r *Runner) explainLongPassword(p *Plan, o *Outcome) {
 	if pw == nil || len(norm.NFKC.String(*pw)+r.Pepper) <= bcryptInputLimit {
 		return
 	}
-	o.Err = fmt.Errorf("%w; the password with password_pepper is longer than %d bytes, which Synapse 1.140.x cannot hash (its bug, fixed in 1.141): upgrade Synapse, or use a shorter password", o.Err, bcryptInputLimit)
+	o.Err = problem.Errorf(problem.Server, "%s; the password with %s is longer than %d bytes, which Synapse 1.140.x cannot hash (its bug, fixed in 1.141): upgrade Synapse, or use a shorter password", o.Err, problem.Name("password_pepper"), bcryptInputLimit)
 }

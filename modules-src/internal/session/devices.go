@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mxadmin/synapse/modules-src/internal/problem"
 	"github.com/mxadmin/synapse/modules-src/internal/synapse"
 )
 
@@ -91,7 +92,7 @@ func staleDevices(devices []synapse.Device, current string, now time.Time) []str
 func (s *Session) removeStaleDevices(ctx context.Context) {
 	devices, err := s.Client.Devices(ctx, s.Me)
 	if err != nil {
-		s.Warnings = append(s.Warnings, fmt.Sprintf("could not list the devices of %s to remove those of earlier, killed runs: %v", s.Me, s.Explain(err)))
+		s.Warnings = append(s.Warnings, problem.Errorf(problem.Server, "could not list the devices of %s to remove those of earlier, killed runs: %s", s.Me, s.Explain(err)))
 		return
 	}
 	stale := staleDevices(devices, s.deviceID, time.Now())
@@ -99,7 +100,7 @@ func (s *Session) removeStaleDevices(ctx context.Context) {
 		return
 	}
 	if err := s.Client.DeleteDevices(ctx, s.Me, stale); err != nil {
-		s.Warnings = append(s.Warnings, fmt.Sprintf("could not remove %d device(s) of earlier, killed runs from %s: %v", len(stale), s.Me, s.Explain(err)))
+		s.Warnings = append(s.Warnings, problem.Errorf(problem.Server, "could not remove %d device(s) of earlier, killed runs from %s: %s", len(stale), s.Me, s.Explain(err)))
 	}
 }
 

@@ -9,11 +9,11 @@ package session
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
 	"strings"
 	"time"
 
+	"github.com/mxadmin/synapse/modules-src/internal/problem"
 	"github.com/mxadmin/synapse/modules-src/internal/synapse"
 )
 
@@ -54,9 +54,9 @@ type Options struct {
 }
 
 // Warnings are what every module using these options must tell the user.
-func (o Options) Warnings() []string {
+func (o Options) Warnings() []*problem.Message {
 	if !o.ValidateCerts {
-		return []string{"validate_certs is false: the TLS certificate of Synapse is not checked, so the connection (and the admin credentials in it) can be intercepted"}
+		return []*problem.Message{problem.Errorf(problem.Note, "%s is false: the TLS certificate of Synapse is not checked, so the connection (and the admin credentials in it) can be intercepted", problem.Name("validate_certs"))}
 	}
 	return nil
 }
@@ -71,7 +71,8 @@ func (o Options) Mode() (Mode, error) {
 	case o.SharedSecret != "":
 		return ModeSharedSecret, nil
 	}
-	return 0, errors.New("no way to authenticate: give admin_token, or admin_user with admin_password, or registration_shared_secret (which can only create users)")
+	return 0, problem.Errorf(problem.Credentials, "no way to authenticate: give %s, or %s with %s, or %s (which can only create users)",
+		problem.Name("admin_token"), problem.Name("admin_user"), problem.Name("admin_password"), problem.Name("registration_shared_secret"))
 }
 
 // Session is an open connection to Synapse.
@@ -86,7 +87,7 @@ type Session struct {
 	SharedSecret string
 	// Warnings are what the session has to tell the user (a cleanup of
 	// old devices that failed).
-	Warnings []string
+	Warnings []*problem.Message
 	loggedIn bool
 	// deviceID is this run's device in login mode.
 	deviceID      string
@@ -118,10 +119,10 @@ func Open(ctx context.Context, o Options) (*Session, error) {
 
 	mas, err := client.DelegatesAuth(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("checking the homeserver at %s: %w", client.BaseURL(), err)
+		return nil, problem.Errorf(problem.Server, "checking the homeserver at %s: %s", client.BaseURL(), err)
 	}
 	if mas {
-		return nil, fmt.Errorf("the homeserver at %s delegates authentication to Matrix Authentication Service (MAS): its accounts and passwords live in MAS, so they are managed with MAS (mas-cli or the MAS admin API), not with this module", client.BaseURL())
+		return nil, problem.Errorf(problem.Unsupported, "the homeserver at %s delegates authentication to Matrix Authentication Service (MAS): its accounts and passwords live in MAS, so they are managed with MAS (mas-cli or the MAS admin API), not with this module", client.BaseURL())
 	}
 
 	switch mode {
@@ -129,7 +130,7 @@ func Open(ctx context.Context, o Options) (*Session, error) {
 		client.SetToken(o.AdminToken)
 		me, err := client.Whoami(ctx)
 		if err != nil {
-			return nil, fmt.Errorf("admin_token: %w", s.Explain(err))
+			return nil, problem.Errorf(problem.Credentials, "%s: %s", problem.Name("admin_token"), s.Explain(err))
 		}
 		s.Me = me
 	case ModeLogin:
@@ -157,7 +158,7 @@ func Open(ctx context.Context, o Options) (*Session, error) {
 	_, learned, _ := strings.Cut(s.Me, ":")
 	if o.ServerName != "" && !strings.EqualFold(o.ServerName, learned) {
 		s.Close(ctx)
-		return nil, fmt.Errorf("option server_name is %s, but the homeserver at %s is %s", o.ServerName, client.BaseURL(), learned)
+		return nil, problem.Errorf(problem.OtherServer, "%s is %s, but the homeserver at %s is %s", problem.Option("server_name"), o.ServerName, client.BaseURL(), learned)
 	}
 	s.ServerName = learned
 	if s.loggedIn && !o.CheckMode {
@@ -179,7 +180,8 @@ func (s *Session) LearnServerName(ctx context.Context) error {
 	}
 	name, err := s.Client.ServerNameFromKeys(ctx)
 	if err != nil || name == "" {
-		return fmt.Errorf("set server_name: with only registration_shared_secret the server name cannot be read from %s (its keys endpoint did not answer)", s.Client.BaseURL())
+		return problem.Errorf(problem.Credentials, "set %s: with only %s the server name cannot be read from %s (its keys endpoint did not answer)",
+			problem.Name("server_name"), problem.Name("registration_shared_secret"), s.Client.BaseURL())
 	}
 	s.ServerName = name
 	return nil
@@ -199,7 +201,8 @@ func (s *Session) VerifyServerName(ctx context.Context) error {
 		return nil
 	}
 	if !strings.EqualFold(name, s.opts.ServerName) {
-		return fmt.Errorf("option server_name is %s, but the homeserver at %s is %s (from its signing keys): users would be registered as @user:%s; fix server_name", s.opts.ServerName, s.Client.BaseURL(), name, name)
+		return problem.Errorf(problem.OtherServer, "%s is %s, but the homeserver at %s is %s (from its signing keys): users would be registered as @user:%s; fix %s",
+			problem.Option("server_name"), s.opts.ServerName, s.Client.BaseURL(), name, name, problem.Name("server_name"))
 	}
 	return nil
 }
@@ -234,26 +237,26 @@ func (s *Session) Explain(err error) error {
 	if !errors.As(err, &e) {
 		return err
 	}
-	who := "the admin token"
+	who := problem.Errorf(problem.Note, "the admin token")
 	switch s.Mode {
 	case ModeLogin:
-		who = "the session of admin_user " + s.opts.AdminUser
+		who = problem.Errorf(problem.Note, "the session of %s %s", problem.Name("admin_user"), s.opts.AdminUser)
 	case ModeSharedSecret:
-		who = "registration_shared_secret"
+		who = problem.Errorf(problem.Note, "%s", problem.Name("registration_shared_secret"))
 	}
 	switch {
 	case e.Errcode == synapse.ErrcodeUnknownToken:
-		return fmt.Errorf("%w; %s is not valid (wrong, expired or logged out)", err, who)
+		return problem.Errorf(problem.Credentials, "%s; %s is not valid (wrong, expired or logged out)", err, who)
 	case e.Errcode == synapse.ErrcodeMissingToken:
-		return fmt.Errorf("%w; this needs admin_token or admin_user/admin_password", err)
+		return problem.Errorf(problem.Credentials, "%s; this needs %s", err, problem.AdminCredentials{})
 	case e.Status == http.StatusForbidden && strings.HasSuffix(e.Path, "/_synapse/admin/v1/register"):
-		return fmt.Errorf("%w; registration_shared_secret does not match the server's", err)
+		return problem.Errorf(problem.Credentials, "%s; %s does not match the server's", err, problem.Name("registration_shared_secret"))
 	case e.Status == http.StatusForbidden && e.Errcode == synapse.ErrcodeForbidden && strings.Contains(e.Path, "/_synapse/admin/") && s.Me != "":
-		return fmt.Errorf("%w; %s (%s) is not a server admin", err, s.Me, who)
+		return problem.Errorf(problem.Credentials, "%s; %s (%s) is not a server admin", err, s.Me, who)
 	case e.Errcode == synapse.ErrcodeExclusive:
-		return fmt.Errorf("%w; the user ID is in the exclusive namespace of an application service, which manages those users itself", err)
+		return problem.Errorf(problem.Server, "%s; the user ID is in the exclusive namespace of an application service, which manages those users itself", err)
 	case e.Status == http.StatusConflict:
-		return fmt.Errorf("%w; an external_id is already linked to another user", err)
+		return problem.Errorf(problem.Server, "%s; an %s is already linked to another user", err, problem.Name("external_id"))
 	}
 	return err
 }
@@ -267,14 +270,15 @@ func loginError(user string, err error) error {
 			if e.RetryAfter > 0 {
 				wait = e.RetryAfter.Round(time.Second).String()
 			}
-			return fmt.Errorf("logging in as %s was refused by Synapse's login rate limit (%s): it asks to wait %s. Synapse allows a few logins and then about one every 5 minutes per account and per address, so runs that log in each time soon hit it: use admin_token instead", user, e.Errcode, wait)
+			return problem.Errorf(problem.Credentials, "logging in as %s was refused by Synapse's login rate limit (%s): it asks to wait %s. Synapse allows a few logins and then about one every 5 minutes per account and per address, so runs that log in each time soon hit it: use %s instead",
+				user, e.Errcode, wait, problem.Name("admin_token"))
 		case e.Errcode == synapse.ErrcodeForbidden:
-			return fmt.Errorf("logging in as %s failed: wrong admin_user or admin_password (%s)", user, e.Errcode)
+			return problem.Errorf(problem.Credentials, "logging in as %s failed: wrong %s or %s (%s)", user, problem.Name("admin_user"), problem.Name("admin_password"), e.Errcode)
 		case e.Errcode == synapse.ErrcodeUserDeactivated:
-			return fmt.Errorf("logging in as %s failed: the account is deactivated (%s)", user, e.Errcode)
+			return problem.Errorf(problem.Credentials, "logging in as %s failed: the account is deactivated (%s)", user, e.Errcode)
 		case e.Status == http.StatusNotFound:
-			return fmt.Errorf("logging in as %s failed: this homeserver offers no password login (%v); use admin_token", user, err)
+			return problem.Errorf(problem.Credentials, "logging in as %s failed: this homeserver offers no password login (%s); use %s", user, err, problem.Name("admin_token"))
 		}
 	}
-	return fmt.Errorf("logging in as %s failed: %w", user, err)
+	return problem.Errorf(problem.Credentials, "logging in as %s failed: %s", user, err)
 }

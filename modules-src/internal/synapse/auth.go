@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+
+	"github.com/mxadmin/synapse/modules-src/internal/problem"
 )
 
 var clientV3 = []string{"_matrix", "client", "v3"}
@@ -170,7 +172,7 @@ func (c *Client) DelegatesAuth(ctx context.Context) (bool, error) {
 		return false, unsure
 	}
 	if unsure != nil {
-		return false, fmt.Errorf("cannot tell whether it delegates authentication to Matrix Authentication Service (MAS), so nothing is written (homeserver_url must reach Synapse's client and admin APIs): %w", unsure)
+		return false, problem.Errorf(problem.Server, "cannot tell whether it delegates authentication to Matrix Authentication Service (MAS), so nothing is written (%s must reach Synapse's client and admin APIs): %s", problem.Name("homeserver_url"), unsure)
 	}
 	return false, nil
 }

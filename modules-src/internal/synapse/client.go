@@ -24,6 +24,8 @@ import (
 	"unicode"
 
 	"github.com/hashicorp/go-retryablehttp"
+
+	"github.com/mxadmin/synapse/modules-src/internal/problem"
 )
 
 // Config says how to reach Synapse.
@@ -117,7 +119,7 @@ func ParseBaseURL(raw string) (*url.URL, error) {
 		return nil, errors.New("has no host")
 	}
 	if u.User != nil {
-		return nil, errors.New("must not carry credentials; use admin_token or admin_user/admin_password")
+		return nil, problem.Errorf(problem.Invalid, "must not carry credentials; use %s", problem.AdminCredentials{})
 	}
 	if u.RawQuery != "" || u.Fragment != "" {
 		return nil, errors.New("must not have a query or fragment")
@@ -139,7 +141,7 @@ func unwrapURLError(err error) error {
 func New(cfg Config) (*Client, error) {
 	base, err := ParseBaseURL(cfg.BaseURL)
 	if err != nil {
-		return nil, fmt.Errorf("homeserver_url %s", err)
+		return nil, problem.Errorf(problem.Invalid, "%s %s", problem.Name("homeserver_url"), err)
 	}
 	tlsConfig := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: cfg.InsecureSkipVerify} //nolint:gosec // only when the user sets validate_certs: false
 	if cfg.CAFile != "" {
@@ -152,7 +154,7 @@ func New(cfg Config) (*Client, error) {
 			pool = x509.NewCertPool()
 		}
 		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("option ca_path: %s holds no PEM certificate", cfg.CAFile)
+			return nil, problem.Errorf(problem.Invalid, "%s: %s holds no PEM certificate", caPath, cfg.CAFile)
 		}
 		tlsConfig.RootCAs = pool
 	}
@@ -216,6 +218,9 @@ func New(cfg Config) (*Client, error) {
 	return c, nil
 }
 
+// caPath is the option that names Config.CAFile, in messages.
+const caPath = problem.Option("ca_path")
+
 // maxCAFileSize bounds ca_path: a bundle of every public CA is about
 // 200 KiB, so 1 MiB leaves room for any real one.
 const maxCAFileSize = 1 << 20
@@ -229,25 +234,25 @@ func readCAFile(name string) ([]byte, error) {
 	rule := fmt.Sprintf("must be a regular file (a PEM bundle) of at most %d KiB", maxCAFileSize>>10)
 	f, err := os.OpenFile(name, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
-		return nil, fmt.Errorf("option ca_path: cannot read %s: %v", name, errors.Unwrap(err))
+		return nil, problem.Errorf(problem.Invalid, "%s: cannot read %s: %s", caPath, name, errors.Unwrap(err))
 	}
 	defer f.Close()
 	info, err := f.Stat()
 	if err != nil {
-		return nil, fmt.Errorf("option ca_path: cannot read %s: %v", name, errors.Unwrap(err))
+		return nil, problem.Errorf(problem.Invalid, "%s: cannot read %s: %s", caPath, name, errors.Unwrap(err))
 	}
 	if !info.Mode().IsRegular() {
-		return nil, fmt.Errorf("option ca_path: %s is not a regular file (it is a %s); it %s", name, fileKind(info.Mode()), rule)
+		return nil, problem.Errorf(problem.Invalid, "%s: %s is not a regular file (it is a %s); it %s", caPath, name, fileKind(info.Mode()), rule)
 	}
 	if info.Size() > maxCAFileSize {
-		return nil, fmt.Errorf("option ca_path: %s is %d bytes; it %s", name, info.Size(), rule)
+		return nil, problem.Errorf(problem.Invalid, "%s: %s is %d bytes; it %s", caPath, name, info.Size(), rule)
 	}
 	data, err := io.ReadAll(io.LimitReader(f, maxCAFileSize+1))
 	if err != nil {
-		return nil, fmt.Errorf("option ca_path: cannot read %s: %v", name, err)
+		return nil, problem.Errorf(problem.Invalid, "%s: cannot read %s: %s", caPath, name, err)
 	}
 	if len(data) > maxCAFileSize {
-		return nil, fmt.Errorf("option ca_path: %s grew beyond %d bytes while being read; it %s", name, maxCAFileSize, rule)
+		return nil, problem.Errorf(problem.Invalid, "%s: %s grew beyond %d bytes while being read; it %s", caPath, name, maxCAFileSize, rule)
 	}
 	return data, nil
 }
@@ -361,7 +366,7 @@ func (c *Client) do(req *retryablehttp.Request, out any, limit answerLimit) (int
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		if resp.StatusCode >= 300 && resp.StatusCode < 400 {
 			return 0, &ResponseError{Method: method, Path: path, Status: resp.StatusCode,
-				Reason: fmt.Sprintf("a redirect to \"%s\"; set homeserver_url to the address Synapse answers on", untrusted(resp.Header.Get("Location"), maxHeader))}
+				Reason: fmt.Sprintf("a redirect to \"%s\"", untrusted(resp.Header.Get("Location"), maxHeader)), Redirect: true}
 		}
 		return 0, c.noteRefusedWait(req.Context(), errorFromResponse(method, path, resp, body.data))
 	}
@@ -394,10 +399,11 @@ func (c *Client) noteRefusedWait(ctx context.Context, err error) error {
 func (c *Client) describeTransportError(err error) error {
 	var netErr net.Error
 	if errors.Is(err, context.DeadlineExceeded) || errors.As(err, &netErr) && netErr.Timeout() {
-		return fmt.Errorf("no answer within %s (the timeout option)", c.timeout)
+		return problem.Errorf(problem.Server, "no answer within %s (the %s option)", c.timeout, problem.Name("timeout"))
 	}
 	if permanentTransportError(err) {
-		return fmt.Errorf("%w; the server's TLS certificate is not trusted: give ca_path the CA that signed it (or set validate_certs: false, which is unsafe)", unwrapURLError(err))
+		return problem.Errorf(problem.Server, "%s; the server's TLS certificate is not trusted: give %s the CA that signed it (or set %s: false, which is unsafe)",
+			unwrapURLError(err), problem.Name("ca_path"), problem.Name("validate_certs"))
 	}
 	return unwrapURLError(err)
 }

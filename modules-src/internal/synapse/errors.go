@@ -9,6 +9,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/mxadmin/synapse/modules-src/internal/problem"
 )
 
 // Matrix error codes this project acts on. Code compares errcodes, never the
@@ -154,8 +156,12 @@ type UnreachableError struct {
 	Err    error
 }
 
-func (e *UnreachableError) Error() string {
-	return fmt.Sprintf("Synapse is unreachable (%s %s): %s", e.Method, e.URL, untrusted(e.Err.Error(), maxTransportText))
+func (e *UnreachableError) Error() string { return e.Render(problem.Module) }
+
+// Render is the message in the user's words (the hint names the timeout
+// option, or ca_path and validate_certs).
+func (e *UnreachableError) Render(n problem.Naming) string {
+	return fmt.Sprintf("Synapse is unreachable (%s %s): %s", e.Method, e.URL, untrusted(problem.Render(e.Err, n), maxTransportText))
 }
 
 func (e *UnreachableError) Unwrap() error { return e.Err }
@@ -171,9 +177,15 @@ type ResponseError struct {
 	ContentType string
 	Size        int // of the body, in bytes; -1 when it was not read
 	Reason      string
+	// Redirect: the answer was a redirect, which is never followed.
+	Redirect bool
 }
 
-func (e *ResponseError) Error() string {
+func (e *ResponseError) Error() string { return e.Render(problem.Module) }
+
+// Render is the message in the user's words (a redirect's hint names
+// homeserver_url).
+func (e *ResponseError) Render(n problem.Naming) string {
 	msg := fmt.Sprintf("unexpected answer to %s %s: HTTP %d", e.Method, e.Path, e.Status)
 	if text := http.StatusText(e.Status); text != "" {
 		msg += " " + text
@@ -191,6 +203,9 @@ func (e *ResponseError) Error() string {
 		msg += fmt.Sprintf(" (no content type%s)", size)
 	}
 	msg += ", " + e.Reason
+	if e.Redirect {
+		msg += "; set " + n.Name("homeserver_url") + " to the address Synapse answers on"
+	}
 	if e.Status == http.StatusBadGateway || e.Status == http.StatusServiceUnavailable || e.Status == http.StatusGatewayTimeout {
 		msg += "; a reverse proxy in front of Synapse could not reach it"
 	}
