@@ -2,7 +2,9 @@ package e2e
 
 import (
 	"fmt"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
@@ -214,4 +216,43 @@ func roleEntryKeys(t *testing.T, description []string) map[string]roleEntryKey {
 	}
 	require.NotEmpty(t, keys, "the description of matrix_users_list lists the entry keys")
 	return keys
+}
+
+// TestEveryFieldIsDocumented: each per-user field of the fields table (the
+// binary lists them) is documented wherever a user looks for it: the
+// module's option and the sub-option of users (which the binary's spec
+// generates from the table), the user view in RETURN (unless secret), the
+// entry keys of the role's matrix_users_list, and the README's list of
+// per-user options.
+func TestEveryFieldIsDocumented(t *testing.T) {
+	const fqcn = "mxadmin.synapse.matrix_user"
+	entry := ansibleDoc(t, "-t", "module", fqcn)[fqcn].(map[string]any)
+	options := entry["doc"].(map[string]any)["options"].(map[string]any)
+	users := options["users"].(map[string]any)["suboptions"].(map[string]any)
+	var returned map[string]any
+	switch r := entry["return"].(type) {
+	case map[string]any:
+		returned = r["user"].(map[string]any)["contains"].(map[string]any)
+	}
+	require.NotNil(t, returned, "RETURN documents the user view")
+	role := ansibleDoc(t, "-t", "role", "mxadmin.synapse.matrix_users")["mxadmin.synapse.matrix_users"].(map[string]any)
+	list := role["entry_points"].(map[string]any)["main"].(map[string]any)["options"].(map[string]any)["matrix_users_list"].(map[string]any)
+	roleKeys := roleEntryKeys(t, toStrings(list["description"]))
+	root, err := synapsetest.RepoRoot()
+	require.NoError(t, err)
+	readme, err := os.ReadFile(filepath.Join(root, "README.md"))
+	require.NoError(t, err)
+	secret := map[string]bool{}
+	for _, o := range moduleSpecs(t)["matrix_user"].Options {
+		secret[o.Name] = o.NoLog
+	}
+	for _, name := range userFields(t) {
+		assert.Contains(t, options, name, "%s: the module documents the option", name)
+		assert.Contains(t, users, name, "%s: the module documents it in users", name)
+		if !secret[name] {
+			assert.Contains(t, returned, name, "%s: RETURN documents it in the user view", name)
+		}
+		assert.Contains(t, roleKeys, name, "%s: the role documents it in matrix_users_list entries", name)
+		assert.Contains(t, string(readme), "`"+name+"`", "%s: the README names it", name)
+	}
 }

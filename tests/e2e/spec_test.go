@@ -43,9 +43,12 @@ func (s moduleSpec) option(t *testing.T, name string) specOption {
 }
 
 var specs struct {
-	once    sync.Once
-	modules map[string]moduleSpec
-	err     error
+	once sync.Once
+	out  struct {
+		Modules map[string]moduleSpec `json:"modules"`
+		Fields  []string              `json:"fields"`
+	}
+	err error
 }
 
 // moduleSpecs are the argument specs of every module the binary serves, read
@@ -59,11 +62,20 @@ func moduleSpecs(t *testing.T) map[string]moduleSpec {
 			specs.err = err
 			return
 		}
-		specs.err = json.Unmarshal(out, &specs.modules)
+		specs.err = json.Unmarshal(out, &specs.out)
 	})
 	require.NoError(t, specs.err, "mxadmin-synapse --spec")
-	require.NotEmpty(t, specs.modules, "mxadmin-synapse --spec lists the modules")
-	return specs.modules
+	require.NotEmpty(t, specs.out.Modules, "mxadmin-synapse --spec lists the modules")
+	return specs.out.Modules
+}
+
+// userFields are the per-user fields of the fields table, in report order,
+// as the binary lists them (--spec).
+func userFields(t *testing.T) []string {
+	t.Helper()
+	moduleSpecs(t)
+	require.NotEmpty(t, specs.out.Fields, "mxadmin-synapse --spec lists the fields")
+	return specs.out.Fields
 }
 
 // moduleNames are the modules the binary serves, sorted.

@@ -83,3 +83,27 @@ func (p *Params) List(name string) []*Params {
 	}
 	return out
 }
+
+// Value is an option's value as validation coerced it, for code that
+// handles options generically: a dict's or list element's sub-options are
+// a map[string]any (of the sub-options given or defaulted), nil when the
+// option has no value.
+func (p *Params) Value(name string) any { return plainValue(p.values[name]) }
+
+func plainValue(v any) any {
+	switch x := v.(type) {
+	case *Params:
+		m := make(map[string]any, len(x.values))
+		for k, val := range x.values {
+			m[k] = plainValue(val)
+		}
+		return m
+	case []any:
+		out := make([]any, len(x))
+		for i, el := range x {
+			out[i] = plainValue(el)
+		}
+		return out
+	}
+	return v
+}

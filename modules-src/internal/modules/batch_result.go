@@ -42,7 +42,7 @@ func batchResult(outcomes []*reconcile.Outcome, in Run) ansible.Result {
 			ref = problem.Module.Entry(o.Entry)
 		}
 		name := o.Name().Render(words)
-		entry := map[string]any{"user": name, "ref": ref, "action": string(o.Action), "changes": nonNil(o.Changes),
+		entry := map[string]any{"user": name, "ref": ref, "action": string(o.Action), "changes": append([]string{}, o.Changes...),
 			"detail": describeChanges(o)}
 		if o.Err != nil {
 			msg := o.RenderErr(words)

@@ -17,6 +17,7 @@ import (
 	"syscall"
 
 	"github.com/mxadmin/synapse/modules-src/internal/ansible"
+	"github.com/mxadmin/synapse/modules-src/internal/reconcile"
 	"github.com/mxadmin/synapse/modules-src/internal/synapse"
 )
 
@@ -56,18 +57,24 @@ func Names() []string {
 // them there, so that nothing outside this module imports its packages.
 const SpecFlag = "--spec"
 
-// WriteSpecs prints, as one JSON object keyed by module name, the argument
-// spec of every module the binary serves: names, types, defaults, choices,
-// aliases, no_log, required, sub-options and the rules between options. It
-// returns the process exit code.
+// WriteSpecs prints, as one JSON object, the argument spec of every module
+// the binary serves ("modules", keyed by module name: names, types,
+// defaults, choices, aliases, no_log, required, sub-options and the rules
+// between options) and the per-user fields of the fields table ("fields",
+// in report order), which the docs must describe. It returns the process
+// exit code.
 func WriteSpecs(stdout io.Writer) int {
 	specs := map[string]ansible.Spec{}
 	for name, m := range served {
 		specs[name] = m.fullSpec()
 	}
+	var fields []string
+	for _, f := range reconcile.Fields() {
+		fields = append(fields, f.Name)
+	}
 	enc := json.NewEncoder(stdout)
 	enc.SetIndent("", "  ")
-	if err := enc.Encode(specs); err != nil {
+	if err := enc.Encode(map[string]any{"modules": specs, "fields": fields}); err != nil {
 		return 2
 	}
 	return 0

@@ -82,7 +82,7 @@ func decodeMatrixUser(p *ansible.Params) matrixUserOptions {
 	for _, entry := range p.List(optUsers) {
 		o.users = append(o.users, decodeUser(entry))
 	}
-	for _, name := range perUserOnly {
+	for _, name := range perUserOnly() {
 		if p.Given(name) {
 			o.perUserGiven = append(o.perUserGiven, name)
 		}
@@ -263,10 +263,10 @@ func anyFullID(desired []*reconcile.Desired) bool {
 func singleResult(o *reconcile.Outcome, in Run) ansible.Result {
 	words := in.Role.Words()
 	res := ansible.Result{Changed: o.Changed(), Warnings: renderAll(o.Warnings, words)}
-	res.Set("user", userView(o.User))
+	res.Set("user", o.User.View())
 	res.Set("user_id", o.UserID)
 	res.Set("action", string(o.Action))
-	res.Set("changes", nonNil(o.Changes))
+	res.Set("changes", append([]string{}, o.Changes...))
 	res.Set("created", o.Action == reconcile.ActionCreated)
 	if o.Err != nil {
 		res.Failed = true

@@ -17,7 +17,7 @@ import (
 func ptr[T any](v T) *T { return &v }
 
 func TestSingleResult(t *testing.T) {
-	bob := &synapse.User{Name: "@bob:test", Displayname: ptr("Bob")}
+	bob := reconcile.AccountOf(&synapse.User{Name: "@bob:test", Displayname: ptr("Bob")})
 	for name, tc := range map[string]struct {
 		o       reconcile.Outcome
 		in      Run

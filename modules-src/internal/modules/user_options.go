@@ -1,81 +1,77 @@
 package modules
 
 import (
-	"strings"
-
 	"github.com/mxadmin/synapse/modules-src/internal/ansible"
 	"github.com/mxadmin/synapse/modules-src/internal/problem"
 	"github.com/mxadmin/synapse/modules-src/internal/reconcile"
-	"github.com/mxadmin/synapse/modules-src/internal/synapse"
 )
 
-// Names of the per-user options of matrix_user.
+// Names of the per-user options of matrix_user that are no field of the
+// fields table (reconcile.Fields, from which every other per-user option
+// comes).
 const (
 	optUser           = "user"
 	optState          = "state"
 	optErase          = "erase"
-	optPassword       = "password"
 	optUpdatePassword = "update_password"
 	optLogoutDevices  = "logout_devices"
-	optAdmin          = "admin"
-	optDisplayname    = "displayname"
-	optAvatarURL      = "avatar_url"
-	optUserType       = "user_type"
-	optLocked         = "locked"
-	optThreepids      = "threepids"
-	optExternalIDs    = "external_ids"
+	// optAdmin and optAvatarURL are fields; matrix_user_admin and the
+	// messages about them name them.
+	optAdmin     = "admin"
+	optAvatarURL = "avatar_url"
 )
 
 // userOptionSpec is the spec of the options that describe one user. They
 // are the top-level options of the single-user form and the keys of each
 // entry of users. In entries, update_password and logout_devices have no
 // default of their own: an entry that leaves them out takes the top-level
-// value.
+// value. Each field of the fields table is an option of its own.
 func userOptionSpec(entry bool) []ansible.Option {
 	opts := []ansible.Option{
 		{Name: optUser, Type: ansible.TypeStr, Aliases: []string{"username"}, Required: entry},
 		{Name: optState, Type: ansible.TypeStr, Choices: []string{"present", "absent"}, Default: "present"},
 		{Name: optErase, Type: ansible.TypeBool, Default: false},
-		{Name: optPassword, Type: ansible.TypeStr, NoLog: true},
 		{Name: optUpdatePassword, Type: ansible.TypeStr, Choices: []string{"always", "on_create"}, Default: "on_create"},
 		{Name: optLogoutDevices, Type: ansible.TypeBool, Default: true},
-		{Name: optAdmin, Type: ansible.TypeBool},
-		{Name: optDisplayname, Type: ansible.TypeStr},
-		{Name: optAvatarURL, Type: ansible.TypeStr},
-		{Name: optUserType, Type: ansible.TypeStr},
-		{Name: optLocked, Type: ansible.TypeBool},
-		{Name: optThreepids, Type: ansible.TypeList, Elements: ansible.TypeDict, Options: []ansible.Option{
-			{Name: "medium", Type: ansible.TypeStr, Required: true, Choices: []string{"email", "msisdn"}},
-			{Name: "address", Type: ansible.TypeStr, Required: true},
-		}},
-		{Name: optExternalIDs, Type: ansible.TypeList, Elements: ansible.TypeDict, Options: []ansible.Option{
-			{Name: "auth_provider", Type: ansible.TypeStr, Required: true},
-			{Name: "external_id", Type: ansible.TypeStr, Required: true},
-		}},
 	}
 	if entry {
-		for i := range opts {
-			if opts[i].Name == optUpdatePassword || opts[i].Name == optLogoutDevices {
-				opts[i].Default = nil
-			}
-		}
+		opts[3].Default, opts[4].Default = nil, nil
+	}
+	for _, f := range reconcile.Fields() {
+		o := f.Option
+		o.Name = f.Name
+		opts = append(opts, optionOf(o))
 	}
 	return opts
+}
+
+// optionOf is a field's option as the argument spec declares it.
+func optionOf(o reconcile.Option) ansible.Option {
+	out := ansible.Option{Name: o.Name, Type: ansible.Type(o.Type), Elements: ansible.Type(o.Elements), Required: o.Required,
+		Choices: o.Choices, NoLog: o.NoLog, Min: o.Min, Max: o.Max}
+	for _, sub := range o.Options {
+		out.Options = append(out.Options, optionOf(sub))
+	}
+	return out
 }
 
 // perUserOnly are the per-user options that make no sense at the top level
 // of the batch form (update_password and logout_devices do: they are the
 // default for every entry).
-var perUserOnly = []string{optState, optErase, optPassword, optAdmin, optDisplayname, optAvatarURL, optUserType, optLocked, optThreepids, optExternalIDs}
+func perUserOnly() []string {
+	names := []string{optState, optErase}
+	for _, f := range reconcile.Fields() {
+		names = append(names, f.Name)
+	}
+	return names
+}
 
 // userOptions are one user's options as the task gave them, decoded once
-// from the arguments: a nil pointer is an option not given (or null), which
-// the declaration leaves unmanaged.
+// from the arguments.
 type userOptions struct {
-	User     string
-	State    string
-	Erase    bool
-	Password *string
+	User  string
+	State string
+	Erase bool
 	// UpdatePassword and LogoutDevices hold the value with the spec's
 	// default applied ("" and false in an entry, which has none); the
 	// Given flags say whether the task set them, as an entry that did not
@@ -84,13 +80,9 @@ type userOptions struct {
 	UpdatePasswordGiven bool
 	LogoutDevices       bool
 	LogoutDevicesGiven  bool
-	Admin               *bool
-	Displayname         *string
-	AvatarURL           *string
-	UserType            *string
-	Locked              *bool
-	Threepids           *[]synapse.Threepid
-	ExternalIDs         *[]synapse.ExternalID
+	// Fields are the fields the task gave (an option not given, or null,
+	// is not managed), by name, as validation coerced them.
+	Fields map[string]any
 }
 
 // decodeUser reads one user's options (the top level of the task, or one
@@ -100,30 +92,16 @@ func decodeUser(p *ansible.Params) userOptions {
 		User:                p.String(optUser),
 		State:               p.String(optState),
 		Erase:               p.Bool(optErase),
-		Password:            p.OptString(optPassword),
 		UpdatePassword:      p.String(optUpdatePassword),
 		UpdatePasswordGiven: p.Given(optUpdatePassword),
 		LogoutDevices:       p.Bool(optLogoutDevices),
 		LogoutDevicesGiven:  p.Given(optLogoutDevices),
-		Admin:               p.OptBool(optAdmin),
-		Displayname:         p.OptString(optDisplayname),
-		AvatarURL:           p.OptString(optAvatarURL),
-		UserType:            p.OptString(optUserType),
-		Locked:              p.OptBool(optLocked),
+		Fields:              map[string]any{},
 	}
-	if p.Given(optThreepids) {
-		threepids := []synapse.Threepid{}
-		for _, t := range p.List(optThreepids) {
-			threepids = append(threepids, synapse.Threepid{Medium: t.String("medium"), Address: t.String("address")})
+	for _, f := range reconcile.Fields() {
+		if p.Given(f.Name) {
+			u.Fields[f.Name] = p.Value(f.Name)
 		}
-		u.Threepids = &threepids
-	}
-	if p.Given(optExternalIDs) {
-		ids := []synapse.ExternalID{}
-		for _, e := range p.List(optExternalIDs) {
-			ids = append(ids, synapse.ExternalID{AuthProvider: e.String("auth_provider"), ExternalID: e.String("external_id")})
-		}
-		u.ExternalIDs = &ids
 	}
 	return u
 }
@@ -142,19 +120,20 @@ func desiredFrom(u userOptions, entry problem.Entry, fallback *userOptions) (*re
 		Server:         server,
 		State:          reconcile.State(u.State),
 		Erase:          u.Erase,
-		Password:       u.Password,
 		UpdatePassword: reconcile.PasswordPolicy(u.UpdatePassword),
 		LogoutDevices:  u.LogoutDevices,
-		Admin:          u.Admin,
-		Displayname:    u.Displayname,
-		AvatarURL:      u.AvatarURL,
-		UserType:       u.UserType,
-		Locked:         u.Locked,
+	}
+	for _, f := range reconcile.Fields() {
+		if v, ok := u.Fields[f.Name]; ok {
+			if err := d.Declare(f.Name, v); err != nil {
+				return nil, err
+			}
+		}
 	}
 	if fallback != nil {
 		// The top-level update_password is a default for entries that
 		// have a password; an entry without one has nothing to update.
-		if !u.UpdatePasswordGiven && d.Password != nil {
+		if !u.UpdatePasswordGiven && d.Password() != nil {
 			d.UpdatePassword = reconcile.PasswordPolicy(fallback.UpdatePassword)
 		}
 		if !u.LogoutDevicesGiven {
@@ -164,33 +143,8 @@ func desiredFrom(u userOptions, entry problem.Entry, fallback *userOptions) (*re
 	if d.UpdatePassword == "" {
 		d.UpdatePassword = reconcile.PasswordOnCreate
 	}
-	if d.AvatarURL != nil && *d.AvatarURL != "" && !strings.HasPrefix(*d.AvatarURL, "mxc://") {
-		return nil, problem.Errorf(problem.Invalid, "%s: %q is not an mxc:// URI (upload the image to the media repository first; \"\" removes the avatar)", problem.Option(optAvatarURL), *d.AvatarURL).About(entry)
-	}
-	if u.Threepids != nil {
-		out, err := reconcile.CanonicalThreepids(*u.Threepids)
-		if err != nil {
-			return nil, about(err, entry)
-		}
-		d.Threepids = &out
-	}
-	if u.ExternalIDs != nil {
-		out, err := reconcile.CanonicalExternalIDs(*u.ExternalIDs)
-		if err != nil {
-			return nil, about(err, entry)
-		}
-		d.ExternalIDs = &out
-	}
 	if err := d.Validate(); err != nil {
 		return nil, err
 	}
 	return d, nil
-}
-
-// about is err concerning the entry e.
-func about(err error, e problem.Entry) error {
-	if m, ok := err.(*problem.Message); ok {
-		return m.About(e)
-	}
-	return problem.Errorf(problem.Invalid, "%s", err).About(e)
 }

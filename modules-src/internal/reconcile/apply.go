@@ -60,7 +60,7 @@ func (r *Runner) apply(ctx context.Context, p *Plan, o *Outcome) {
 	case p.Create:
 		r.applyCreate(ctx, p, o)
 	default:
-		r.send(ctx, p, o, p.Update, false)
+		r.send(ctx, p, o, p.Update, p.Writes, false)
 	}
 }
 
@@ -79,7 +79,7 @@ func (r *Runner) applyCreate(ctx context.Context, p *Plan, o *Outcome) {
 		if synapse.MayHaveApplied(err, 1) {
 			o.MaybeWrote = true
 			then := problem.Errorf(problem.Note, "(rerun to see)")
-			if p.Desired.Password != nil {
+			if p.Desired.Password() != nil {
 				// Without its password, if so: a rerun with on_create
 				// would leave the account as it is.
 				then = problem.Errorf(problem.Note, "without its password (rerun with %s: always for it: that creates it, or sets its password)", problem.Name("update_password"))
@@ -92,10 +92,12 @@ func (r *Runner) applyCreate(ctx context.Context, p *Plan, o *Outcome) {
 	}
 	switch res {
 	case synapse.Created:
-		o.Wrote, o.User = true, answer
+		created := AccountOf(answer)
+		o.Wrote, o.User = true, created
 		// What Synapse gave the new account, not what it was predicted to
 		// give (a server's default_user_type, say), decides the rest.
-		r.send(ctx, p, o, CreateRest(p.Desired, answer), true)
+		body, writes := CreateRest(p.Desired, created)
+		r.send(ctx, p, o, body, writes, true)
 	case synapse.Existed:
 		r.applyAppeared(ctx, p, o, answer, false)
 	case synapse.MaybeCreated:
@@ -111,11 +113,12 @@ func (r *Runner) applyCreate(ctx context.Context, p *Plan, o *Outcome) {
 // set when an earlier attempt of the create lost its answer: that attempt
 // may have made the account, and nothing tells, so with on_create no
 // password is sent to it either way.
-func (r *Runner) applyAppeared(ctx context.Context, p *Plan, o *Outcome, cur *synapse.User, lost bool) {
+func (r *Runner) applyAppeared(ctx context.Context, p *Plan, o *Outcome, answer *synapse.User, lost bool) {
 	d, id := p.Desired, p.UserID
 	if lost {
 		o.MaybeWrote = true
 	}
+	cur := answer
 	if cur == nil {
 		// Synapse refused the create as taken (M_USER_IN_USE) without
 		// saying by whom: in another case, or in the moment between its
@@ -130,24 +133,29 @@ func (r *Runner) applyAppeared(ctx context.Context, p *Plan, o *Outcome, cur *sy
 			return
 		}
 	}
-	o.UserID, o.User = cur.Name, cur
+	acct := AccountOf(cur)
+	o.UserID, o.User = cur.Name, acct
 	// update_password: always sets the password of an existing account
 	// anyway (once compared); on_create must not guess the account is its.
-	if lost && d.State != StateAbsent && d.Password != nil && d.UpdatePassword != PasswordAlways {
+	if lost && d.State != StateAbsent && d.Password() != nil && d.UpdatePassword != PasswordAlways {
 		o.fail(problem.Errorf(problem.Unverified, "the answer to the create of %s was lost, and the retry found the account: this run may have created it, or another run or a registration did at the same moment, so its password was not sent (an account this run created has none yet). Check %s, then set the password by rerunning with %s: always for it",
 			id, cur.Name, problem.Name("update_password")))
 		return
 	}
+	if err := r.readOwn(ctx, d, acct); err != nil {
+		o.fail(problem.Errorf(problem.Server, "%s exists now, though it did not when this run read the users, and could not be read: %s", cur.Name, err))
+		return
+	}
 	check := PasswordNotChecked
-	if d.Password != nil && d.UpdatePassword == PasswordAlways && !bool(cur.Deactivated) {
+	if pw := d.Password(); pw != nil && d.UpdatePassword == PasswordAlways && !acct.Deactivated {
 		var err error
-		if check, err = r.comparePassword(ctx, cur.Name, *d.Password); err != nil {
+		if check, err = r.comparePassword(ctx, cur.Name, *pw); err != nil {
 			o.fail(problem.Errorf(problem.Password, "%s exists now, though it did not when this run read the users, and its stored password hash could not be read to compare it with the declared password (%s: always), so nothing was sent for it: %s",
 				cur.Name, problem.Name("update_password"), r.explain(err)))
 			return
 		}
 	}
-	np := PlanUser(d, cur.Name, cur, check, r.Facts)
+	np := r.plan(d, cur.Name, acct, check)
 	o.fromPlan(np)
 	r.notePassword(np, o)
 	note := fmt.Sprintf("%s did not exist when this run read the users, but existed when it was to be created (another run, a registration or an SSO login made it meanwhile): it was handled as the existing account it is", cur.Name)
@@ -161,11 +169,11 @@ func (r *Runner) applyAppeared(ctx context.Context, p *Plan, o *Outcome, cur *sy
 	}
 	if np.Err != nil || np.Action == ActionUnchanged {
 		if np.Action == ActionUnchanged {
-			o.User = cur
+			o.User = acct
 		}
 		return
 	}
-	r.send(ctx, np, o, np.Update, false)
+	r.send(ctx, np, o, np.Update, np.Writes, false)
 }
 
 // comparePassword compares a declared password with one user's stored hash.
@@ -190,22 +198,35 @@ func (r *Runner) comparePassword(ctx context.Context, id, password string) (Pass
 	return PasswordDifferent, nil
 }
 
-// send sends a modifying PUT (upd, when not nil) and then the plan's
-// deactivation. created says the account was made by this run a moment ago
-// and upd is the rest of its declaration.
-func (r *Runner) send(ctx context.Context, p *Plan, o *Outcome, upd *synapse.UserUpdate, created bool) {
+// send sends a modifying PUT (upd, when not nil), then the fields with
+// endpoints of their own (writes), then the plan's deactivation, stopping
+// at the first failure: its message says what was applied and what was not
+// sent. created says the account was made by this run a moment ago and
+// upd and writes are the rest of its declaration.
+func (r *Runner) send(ctx context.Context, p *Plan, o *Outcome, upd synapse.UserUpdate, writes []FieldWrite, created bool) {
 	id := o.UserID
+	var applied []string
+	notSent := func(from int) problem.Renderer {
+		var names []string
+		for _, w := range writes[from:] {
+			names = append(names, w.Field.Name)
+		}
+		if p.Deactivate {
+			names = append(names, stateDeactivated)
+		}
+		return partial{applied: applied, notSent: names}
+	}
 	if upd != nil {
-		fields := bodyFields(*upd)
+		fields := bodyFields(upd)
 		what := strings.Join(fields, ", ")
 		if !created && ctx.Err() != nil {
 			o.User = p.Current // as read: nothing was sent
 		}
-		if created && r.interrupted(ctx, o, "created %s, but %s %s not set%s", id, what, isAre(fields), withoutPassword(fields)) ||
-			!created && r.interrupted(ctx, o, "%s was not updated (%s)", id, what) {
+		if created && r.interrupted(ctx, o, "created %s, but %s %s not set%s%s", id, what, isAre(fields), withoutPassword(fields), notSent(0)) ||
+			!created && r.interrupted(ctx, o, "%s was not updated (%s)%s", id, what, notSent(0)) {
 			return
 		}
-		after, _, err := r.Client.PutUser(ctx, id, *upd)
+		after, _, err := r.Client.PutUser(ctx, id, upd)
 		if err != nil {
 			maybe := synapse.MayHaveApplied(err, len(fields))
 			o.MaybeWrote = o.MaybeWrote || maybe
@@ -217,25 +238,57 @@ func (r *Runner) send(ctx context.Context, p *Plan, o *Outcome, upd *synapse.Use
 			}
 			switch {
 			case created:
-				o.fail(problem.Errorf(problem.Server, "created %s, but could not set %s, so the account exists without it%s: %s%s", id, what, withoutPassword(fields), err, maybeSuffix(err, maybe)))
+				o.fail(problem.Errorf(problem.Server, "created %s, but could not set %s, so the account exists without it%s: %s%s%s", id, what, withoutPassword(fields), err, maybeSuffix(err, maybe), notSent(0)))
 			default:
 				o.User = p.Current
-				o.fail(problem.Errorf(problem.Server, "cannot update %s (%s): %s%s", id, what, err, maybeSuffix(err, maybe)))
+				o.fail(problem.Errorf(problem.Server, "cannot update %s (%s): %s%s%s", id, what, err, maybeSuffix(err, maybe), notSent(0)))
 			}
 			return
 		}
-		o.Wrote, o.User = true, after
-		if upd.Password != nil {
-			o.passwordSet = upd.Password
+		o.Wrote, o.User = true, keepOwn(AccountOf(after), o.User, p.Current)
+		if pw := upd.Password(); pw != nil {
+			o.passwordSet = pw
 		}
+		applied = append(applied, fields...)
+	}
+	for i, w := range writes {
+		name := w.Field.Name
+		lead := "cannot update " + id
+		if created {
+			lead = "created " + id + ", but could not set " + name
+		}
+		if r.interrupted(ctx, o, "%s: %s not sent%s", lead, name, notSent(i)) {
+			if !created && len(applied) == 0 {
+				o.User = p.Current
+			}
+			return
+		}
+		if err := w.Field.Synapse.Write(ctx, r.Client, id, w.Value); err != nil {
+			maybe := synapse.MayHaveApplied(err, 1)
+			o.MaybeWrote = o.MaybeWrote || maybe
+			if !created && len(applied) == 0 {
+				o.User = p.Current
+			}
+			o.fail(problem.Errorf(problem.Server, "%s (%s): %s%s%s", lead, name, r.explain(err), maybeSuffix(err, maybe), notSent(i+1)))
+			return
+		}
+		o.Wrote = true
+		if o.User == nil {
+			o.User = p.Current.clone()
+		}
+		if o.User != nil {
+			o.User = o.User.clone()
+			o.User.set(name, w.Value)
+		}
+		applied = append(applied, name)
 	}
 	if p.Deactivate {
 		prefix := "cannot deactivate " + id
 		if created {
 			prefix = "created " + id + ", but could not deactivate it"
 		}
-		if r.interrupted(ctx, o, "%s: not sent", prefix) {
-			if !created && upd == nil {
+		if r.interrupted(ctx, o, "%s: not sent%s", prefix, partial{applied: applied}) {
+			if !created && upd == nil && len(writes) == 0 {
 				o.User = p.Current
 			}
 			return
@@ -243,14 +296,54 @@ func (r *Runner) send(ctx context.Context, p *Plan, o *Outcome, upd *synapse.Use
 		if err := r.Client.Deactivate(ctx, id, p.Erase); err != nil {
 			maybe := synapse.MayHaveApplied(err, 1)
 			o.MaybeWrote = o.MaybeWrote || maybe
-			o.fail(problem.Errorf(problem.Server, "%s: %s%s", prefix, r.explain(err), maybeSuffix(err, maybe)))
+			o.fail(problem.Errorf(problem.Server, "%s: %s%s%s", prefix, r.explain(err), maybeSuffix(err, maybe), partial{applied: applied}))
 			return
 		}
 		o.Wrote = true
 		if o.User != nil {
-			applyDeactivation(o.User, p.Erase)
+			o.User = o.User.clone()
+			o.User.deactivate(p.Erase)
 		}
 	}
+}
+
+// partial says, after a failure, what of a user's changes was applied
+// before it and what was not sent after it.
+type partial struct {
+	applied, notSent []string
+}
+
+// Render is "; already applied: a, b; not sent: c", or "" when the failed
+// request was the only one.
+func (pt partial) Render(problem.Naming) string {
+	out := ""
+	if len(pt.applied) > 0 {
+		out += "; already applied: " + strings.Join(pt.applied, ", ")
+	}
+	if len(pt.notSent) > 0 {
+		out += "; not sent: " + strings.Join(pt.notSent, ", ")
+	}
+	return out
+}
+
+// keepOwn is the account a PUT answered, with the values of the fields it
+// does not carry (those with endpoints of their own) kept from before.
+func keepOwn(after *Account, before ...*Account) *Account {
+	for _, f := range fields {
+		if _, ok := after.Value(f.Name); ok || f.Synapse.FromUser != nil {
+			continue
+		}
+		for _, b := range before {
+			if b == nil {
+				continue
+			}
+			if v, ok := b.Value(f.Name); ok {
+				after.set(f.Name, v)
+				break
+			}
+		}
+	}
+	return after
 }
 
 // refusesPasswords tells a 403 to a PUT that carries a password. The token
@@ -260,8 +353,8 @@ func (r *Runner) send(ctx context.Context, p *Plan, o *Outcome, upd *synapse.Use
 // password_config.localdb_enabled: SSO-only servers, LDAP without local
 // passwords). The token's own explanation (not a server admin) would
 // mislead.
-func refusesPasswords(err error, upd *synapse.UserUpdate) bool {
-	return upd.Password != nil && synapse.StatusOf(err) == http.StatusForbidden
+func refusesPasswords(err error, upd synapse.UserUpdate) bool {
+	return upd.Password() != nil && synapse.StatusOf(err) == http.StatusForbidden
 }
 
 // interrupted stops a write that has not been sent when the run was
@@ -307,15 +400,13 @@ func maybeSuffix(err error, maybe bool) string {
 // bodyFields names the fields a PUT body sets, in report order.
 func bodyFields(u synapse.UserUpdate) []string {
 	var names []string
-	set := map[string]bool{
-		"password": u.Password != nil, "displayname": u.Displayname != nil, "threepids": u.Threepids != nil,
-		"external_ids": u.ExternalIDs != nil, "avatar_url": u.AvatarURL != nil, "admin": u.Admin != nil,
-		"deactivated": u.Deactivated != nil, "locked": u.Locked != nil, "user_type": u.UserType != nil,
-	}
-	for name, ok := range set {
-		if ok {
-			names = append(names, name)
+	for _, f := range fields {
+		if f.Synapse.Key != "" && u.Has(f.Synapse.Key) {
+			names = append(names, f.Name)
 		}
+	}
+	if u.Has(stateDeactivated) {
+		names = append(names, stateDeactivated)
 	}
 	return ordered(names)
 }
@@ -332,7 +423,8 @@ func (r *Runner) applyRegister(ctx context.Context, p *Plan, o *Outcome) {
 		if reg.UserID != "" {
 			o.UserID = reg.UserID
 			if o.User != nil {
-				o.User.Name = reg.UserID
+				o.User = o.User.clone()
+				o.User.ID = reg.UserID
 			}
 		}
 		// The result names the account Synapse created, never the one

@@ -22,7 +22,7 @@ func TestCheckPasswordsRefusesAHashOfTooHighACost(t *testing.T) {
 	parts[2] = "18"
 	f.hashes["@alice:test"] = strings.Join(parts, "$")
 	f.hashes["@bob:test"] = ok
-	always := func(d *Desired) { d.Password, d.UpdatePassword = ptr("pw"), PasswordAlways }
+	always := func(d *Desired) { d.set("password", "pw"); d.UpdatePassword = PasswordAlways }
 	start := time.Now()
 	outcomes, _, err := adminRunner(f).Run(context.Background(), []*Desired{want("alice", always), want("bob", always)})
 	require.NoError(t, err)
@@ -47,7 +47,7 @@ func TestCheckPasswordsStopBetweenCompares(t *testing.T) {
 		id := fmt.Sprintf("@u%d:test", i)
 		f.users[id] = account(id)
 		f.hashes[id] = string(stored)
-		desired = append(desired, want(fmt.Sprintf("u%d", i), func(d *Desired) { d.Password, d.UpdatePassword = ptr("pw"), PasswordAlways }))
+		desired = append(desired, want(fmt.Sprintf("u%d", i), func(d *Desired) { d.set("password", "pw"); d.UpdatePassword = PasswordAlways }))
 	}
 	ctx, cancel := context.WithCancelCause(context.Background())
 	time.AfterFunc(250*time.Millisecond, func() { cancel(errors.New("interrupted by SIGTERM")) })

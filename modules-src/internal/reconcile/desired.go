@@ -60,7 +60,8 @@ const (
 	PasswordAlways   PasswordPolicy = "always"
 )
 
-// Desired is one user as the task declares it. A nil field is not managed:
+// Desired is one user as the task declares it: its state, and the fields
+// of the fields table it declares. A field not declared is not managed:
 // whatever Synapse has for it is left alone.
 type Desired struct {
 	// Entry is the entry of the declaration, which messages name before
@@ -72,16 +73,53 @@ type Desired struct {
 
 	State          State
 	Erase          bool
-	Password       *string
 	UpdatePassword PasswordPolicy
 	LogoutDevices  bool
-	Admin          *bool
-	Displayname    *string
-	AvatarURL      *string
-	UserType       *string
-	Locked         *bool
-	Threepids      *[]synapse.Threepid
-	ExternalIDs    *[]synapse.ExternalID
+	// values are the declared fields by name, as their Declare made them.
+	values map[string]any
+}
+
+// Declare declares a field with the value its option was given (as the
+// option's type coercion makes it): checked against the field's length
+// limit and canonicalised by its Declare. Its errors concern d's entry.
+func (d *Desired) Declare(name string, v any) error {
+	f := FieldNamed(name)
+	if f == nil {
+		return problem.Errorf(problem.Invalid, "%s is not a field of a user", problem.Option(name)).About(d.Entry)
+	}
+	if s, ok := v.(string); ok && f.MaxChars > 0 && utf8.RuneCountInString(s) > f.MaxChars {
+		return problem.Errorf(problem.Invalid, "%s: at most %d characters (Synapse's limit)", problem.Option(f.Name), f.MaxChars).About(d.Entry)
+	}
+	if f.Declare != nil {
+		var err error
+		if v, err = f.Declare(v); err != nil {
+			return about(err, d.Entry)
+		}
+	}
+	d.set(name, v)
+	return nil
+}
+
+// set declares a field with a value that is already canonical.
+func (d *Desired) set(name string, v any) {
+	if d.values == nil {
+		d.values = map[string]any{}
+	}
+	d.values[name] = v
+}
+
+// Value is a declared field's value; ok is false when it is not declared.
+func (d *Desired) Value(name string) (v any, ok bool) {
+	v, ok = d.values[name]
+	return v, ok
+}
+
+// Password is the declared password, or nil.
+func (d *Desired) Password() *string {
+	if pw, ok := d.values["password"].(string); ok {
+		return &pw
+	}
+	return nil
 }
 
 var emailFold = cases.Fold()
@@ -152,23 +190,16 @@ func sortExternalIDs(s []synapse.ExternalID) {
 }
 
 // Validate checks the rules between fields of one declaration, before any
-// request: what state=absent allows, what update_password needs, Synapse's
-// length limits.
+// request: what state=absent allows, what update_password needs (Declare
+// checked each field on its own).
 func (d *Desired) Validate() error {
 	invalid := func(format string, args ...any) error {
 		return problem.Errorf(problem.Invalid, format, args...).About(d.Entry)
 	}
-	if d.Password != nil && *d.Password == "" {
+	if pw := d.Password(); pw != nil && *pw == "" {
 		return invalid("%s may not be empty; leave it out to not manage the password", problem.Name("password"))
 	}
-	for _, f := range fields {
-		if f.maxChars > 0 {
-			if v := f.text(d); v != nil && utf8.RuneCountInString(*v) > f.maxChars {
-				return invalid("%s: at most %d characters (Synapse's limit)", problem.Option(f.name), f.maxChars)
-			}
-		}
-	}
-	if d.UpdatePassword == PasswordAlways && d.Password == nil {
+	if d.UpdatePassword == PasswordAlways && d.Password() == nil {
 		return invalid("%s=always needs a %s", problem.Name("update_password"), problem.Name("password"))
 	}
 	if d.State == StateAbsent {

@@ -2,24 +2,22 @@ package reconcile
 
 import (
 	"slices"
-
-	"github.com/mxadmin/synapse/modules-src/internal/synapse"
 )
 
 // diffViews shows, before and after, the fields the declaration manages plus
 // whether the account is deactivated. A user that does not exist yet shows
 // as an empty before. A password shows as a marker, never as a value.
-func diffViews(d *Desired, cur, predicted *synapse.User, p *Plan) (before, after map[string]any) {
-	fields := slices.DeleteFunc(d.Declared(), func(f string) bool { return f == "password" })
-	fields = append(fields, "deactivated")
+func diffViews(d *Desired, cur, predicted *Account, p *Plan) (before, after map[string]any) {
+	names := slices.DeleteFunc(d.Declared(), func(n string) bool { return mustField(n).Secret })
+	names = append(names, stateDeactivated)
 	if d.Erase {
-		fields = append(fields, "erased")
+		names = append(names, stateErased)
 	}
 	before = map[string]any{}
 	if cur != nil {
-		before = pick(cur, fields)
+		before = pick(cur, names)
 	}
-	after = pick(predicted, fields)
+	after = pick(predicted, names)
 	if slices.Contains(p.Changes, "password") {
 		if cur == nil {
 			after["password"] = passwordSet
@@ -30,29 +28,20 @@ func diffViews(d *Desired, cur, predicted *synapse.User, p *Plan) (before, after
 				after["password"] = passwordChanged + ": " + p.PasswordNote
 			}
 		}
-	} else if d.Password != nil && cur != nil && d.UpdatePassword == PasswordAlways && !bool(cur.Deactivated) {
+	} else if d.Password() != nil && cur != nil && d.UpdatePassword == PasswordAlways && !cur.Deactivated {
 		// Managed and unchanged: shown as context.
 		before["password"], after["password"] = passwordHidden, passwordHidden
 	}
 	return before, after
 }
 
-// pick is the diff's view of the given fields of u: the values Synapse
-// holds, never a secret. Threepids and external IDs that were not read
-// (shared-secret mode) say so rather than show [].
-func pick(u *synapse.User, names []string) map[string]any {
+// pick is the diff's view of the given fields of a: the values the
+// server holds, never a secret; a field that was not read (shared-secret
+// mode) says so rather than show a value it may not have.
+func pick(a *Account, names []string) map[string]any {
 	out := make(map[string]any, len(names))
 	for _, name := range names {
-		if f := fieldNamed(name); f.show != nil {
-			out[name] = f.show(u)
-		}
+		out[name] = a.show(name)
 	}
 	return out
-}
-
-func nonNilSlice[T any](s []T) []T {
-	if s == nil {
-		return []T{}
-	}
-	return s
 }

@@ -151,9 +151,9 @@ func (q *readQueue) rest() []*synapse.User {
 // planUndeclared is the plan that deactivates one undeclared user.
 func planUndeclared(u *synapse.User) (*Desired, *Plan) {
 	d := &Desired{Localpart: localpartOf(u.Name), State: StateAbsent, UpdatePassword: PasswordOnCreate}
-	p := &Plan{UserID: u.Name, Desired: d, Current: u, Action: ActionDeactivated, Changes: []string{"deactivated"}, Deactivate: true}
-	pred := cloneUser(u)
-	applyDeactivation(pred, false)
+	p := &Plan{UserID: u.Name, Desired: d, Current: AccountOf(u), Action: ActionDeactivated, Changes: []string{"deactivated"}, Deactivate: true}
+	pred := AccountOf(u)
+	pred.deactivate(false)
 	p.Predicted = pred
 	p.Before = map[string]any{"deactivated": false}
 	p.After = map[string]any{"deactivated": true}

@@ -27,11 +27,8 @@ func TestExclusiveSelection(t *testing.T) {
 		account(me), account("@alice:test"), account("@Legacy:test"), account("@bot-relay:test"),
 		guest, gone, bridged, account("@stranger:test"), account("@other:test"),
 	}
-	declared := []*Desired{
-		want("alice", nil), want("legacy", nil),
-		// Declared with the full ID.
-		{Entry: problem.Entry{List: true, Index: 2}, Localpart: "other", Server: "test", State: StatePresent},
-	}
+	declared := []*Desired{want("alice", nil), want("legacy", nil), // Declared with the full ID.
+		{Entry: problem.Entry{List: true, Index: 2}, Localpart: "other", Server: "test", State: StatePresent}}
 	for name, check := range map[string]bool{"check mode": true, "applied": false} {
 		t.Run(name, func(t *testing.T) {
 			f := newFake(users...)
@@ -205,10 +202,7 @@ func TestExclusiveStopsOnAnUnresolvedEntry(t *testing.T) {
 	}
 	// Without exclusive mode, the entry fails alone and the others go on.
 	f := newFake(account("@bot:test"), account(me), account("@alice:test"))
-	outcomes, _, err := adminRunner(f).Run(context.Background(), []*Desired{
-		want("alice", func(d *Desired) { d.Admin = ptr(true) }),
-		{Entry: problem.Entry{List: true, Index: 1, Name: "@bot:tset"}, Localpart: "bot", Server: "tset", State: StatePresent},
-	})
+	outcomes, _, err := adminRunner(f).Run(context.Background(), []*Desired{want("alice", func(d *Desired) { d.set("admin", true) }), {Entry: problem.Entry{List: true, Index: 1, Name: "@bot:tset"}, Localpart: "bot", Server: "tset", State: StatePresent}})
 	require.NoError(t, err)
 	assert.Equal(t, ActionUpdated, outcomes[0].Action)
 	assert.Equal(t, ActionFailed, outcomes[1].Action)

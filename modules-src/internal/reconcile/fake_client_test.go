@@ -3,6 +3,7 @@ package reconcile
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -43,6 +44,9 @@ type fakeClient struct {
 	hashHidden  map[string]bool // left out of every PasswordHashes answer
 	registered  *synapse.Registered
 	registerErr error
+	// lockedInGet makes a user's own answer carry "locked" where the list
+	// does not: Synapse 1.91 and 1.92.
+	lockedInGet bool
 
 	// pepper is the fake Synapse's own password_config.pepper, which it
 	// hashes every password it is sent with.
@@ -104,6 +108,7 @@ func (f *fakeClient) GetUser(_ context.Context, userID string) (*synapse.User, e
 	}
 	c := cloneUser(u)
 	c.Detailed = true
+	c.LockedKnown = c.LockedKnown || f.lockedInGet
 	return c, nil
 }
 
@@ -152,7 +157,7 @@ func (f *fakeClient) CreateUser(_ context.Context, userID string) (synapse.Creat
 	}
 	if err := f.createErr[userID]; err != nil {
 		if f.createCreates[userID] {
-			f.users[userID] = newUser(userID, localpartOf(userID))
+			f.users[userID] = fakeNewUser(userID, localpartOf(userID))
 		}
 		return 0, nil, err
 	}
@@ -170,7 +175,7 @@ func (f *fakeClient) CreateUser(_ context.Context, userID string) (synapse.Creat
 			return res, nil, nil
 		}
 	}
-	u := newUser(userID, localpartOf(userID))
+	u := fakeNewUser(userID, localpartOf(userID))
 	f.users[userID] = u
 	c := cloneUser(u)
 	return synapse.Created, c, nil
@@ -188,13 +193,13 @@ func (f *fakeClient) PutUser(_ context.Context, userID string, update synapse.Us
 		return nil, false, err
 	}
 	if !exists {
-		u = newUser(userID, localpartOf(userID))
+		u = fakeNewUser(userID, localpartOf(userID))
 		f.users[userID] = u
 	}
-	applyUpdate(u, update)
-	if update.Password != nil {
+	fakeApply(u, update)
+	if pw := update.Password(); pw != nil {
 		f.passwords = append(f.passwords, userID)
-		f.hashes[userID] = f.hash(*update.Password)
+		f.hashes[userID] = f.hash(*pw)
 	}
 	c := cloneUser(u)
 	c.Detailed = true
@@ -209,7 +214,12 @@ func (f *fakeClient) Deactivate(_ context.Context, userID string, erase bool) er
 		return err
 	}
 	if u, ok := f.users[userID]; ok {
-		applyDeactivation(u, erase)
+		u.Deactivated = true
+		u.Threepids = []synapse.Threepid{}
+		if erase {
+			u.Erased = true
+			u.Displayname, u.AvatarURL = nil, nil
+		}
 	}
 	return nil
 }
@@ -252,4 +262,70 @@ func (f *fakeClient) hash(password string) string {
 		panic(err)
 	}
 	return string(h)
+}
+
+// fakeNewUser is a new account as Synapse makes it: its localpart as
+// display name, no threepids.
+func fakeNewUser(id, localpart string) *synapse.User {
+	name := localpart
+	u := &synapse.User{Name: id, Displayname: &name, Threepids: []synapse.Threepid{}, ExternalIDs: []synapse.ExternalID{}, Detailed: true, LockedKnown: true}
+	return u
+}
+
+func cloneUser(u *synapse.User) *synapse.User {
+	c := *u
+	c.Threepids = slices.Clone(u.Threepids)
+	c.ExternalIDs = slices.Clone(u.ExternalIDs)
+	return &c
+}
+
+// fakeApply does to u what Synapse does with a PUT body.
+func fakeApply(u *synapse.User, b synapse.UserUpdate) {
+	str := func(v any) *string {
+		s, _ := v.(string)
+		if s == "" {
+			return nil
+		}
+		return &s
+	}
+	for k, v := range b {
+		switch k {
+		case "displayname":
+			u.Displayname = str(v)
+		case "avatar_url":
+			u.AvatarURL = str(v)
+		case "user_type":
+			u.UserType = str(v)
+		case "admin":
+			u.Admin = synapse.Flag(v.(bool))
+		case "locked":
+			u.Locked = synapse.Flag(v.(bool))
+		case "deactivated":
+			u.Deactivated = synapse.Flag(v.(bool))
+			if !v.(bool) {
+				u.Erased = false
+			}
+		case "threepids":
+			u.Threepids = slices.Clone(v.([]synapse.Threepid))
+		case "external_ids":
+			u.ExternalIDs = slices.Clone(v.([]synapse.ExternalID))
+		}
+	}
+}
+
+// with is d with fields declared: strings and booleans as an option gives
+// them (checked, canonicalised), anything else as the canonical value.
+func with(d *Desired, kv ...any) *Desired {
+	for i := 0; i < len(kv); i += 2 {
+		name := kv[i].(string)
+		switch v := kv[i+1].(type) {
+		case string, bool:
+			if err := d.Declare(name, v); err != nil {
+				d.set(name, v) // what Validate refuses, for its tests
+			}
+		default:
+			d.set(name, v)
+		}
+	}
+	return d
 }

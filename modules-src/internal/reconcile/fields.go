@@ -1,172 +1,167 @@
 package reconcile
 
 import (
+	"context"
 	"fmt"
+	"reflect"
 	"slices"
 
 	"github.com/mxadmin/synapse/modules-src/internal/problem"
 	"github.com/mxadmin/synapse/modules-src/internal/synapse"
 )
 
-// field is everything the planner, the diff and validation know about one
-// per-user field. Adding a field starts here (see CONTRIBUTING.md).
-type field struct {
-	name string
-	// given reports whether the declaration manages the field; nil for
-	// the fields a run sets from state (deactivated, erased), which are
-	// no option of their own and so never declared, refused or validated.
-	given func(d *Desired) bool
-	// differs reports whether the declared value differs from u's; nil
-	// when planModify decides itself (password: its hash is compared
-	// elsewhere, and update_password decides).
-	differs func(d *Desired, u *synapse.User) bool
-	// send puts the declared value into a PUT body. A create sends no
-	// field (see Plan.Create): a second PUT sends each declared field
-	// that differs from what Synapse gave the new account.
-	send func(d *Desired, body *synapse.UserUpdate)
-	// show is the field's value in u as a diff shows it; nil for a value
-	// never shown (password: the diff shows a marker).
-	show func(u *synapse.User) any
-	// text and maxChars are Synapse's length limit, in characters (Python's
-	// len), for a string field; maxChars 0 is no limit.
-	text     func(d *Desired) *string
-	maxChars int
-	// registrable: a shared-secret registration can set the field.
-	registrable bool
-	// selfGuard refuses a change that would lock out the admin the module
-	// authenticates as (id); nil when no value of the field can.
-	selfGuard func(d *Desired, id string) error
+// Field is the one declaration of a per-user field: everything the
+// collection does with it follows from this entry of the fields table
+// (see CONTRIBUTING.md, "Adding a per-user field"). The module's option and
+// its decoding, Desired, the planner, the apply step, the result's user
+// view, the diff, the length limit, the messages that list fields and the
+// checks of the docs all read it; nothing else names the field.
+type Field struct {
+	// Name is the field's name: its option, its key in changes, the
+	// diff and the user view.
+	Name string
+	// Option is how a task declares it (its type, sub-options, choices,
+	// no_log); the modules make it an option of each user.
+	Option Option
+	// Declare checks and canonicalises a declared value, as the option's
+	// type coercion gives it (a string, a bool, an int, a []any of
+	// map[string]any, a map[string]any), into the value compared and sent;
+	// nil keeps it as given. Its errors name the option (problem.Option).
+	Declare func(v any) (any, error)
+	// MaxChars is Synapse's length limit of a string field, in characters
+	// (Python's len); 0 for none.
+	MaxChars int
+	// Zero is the value of an account nothing set the field on: a new
+	// account, or any account of a server that has no such feature.
+	Zero any
+	// Show is how results and diffs show a value; nil shows it as it is.
+	Show func(v any) any
+	// Register puts a declared value into a shared-secret registration;
+	// nil when a registration cannot set the field.
+	Register func(v any, r *synapse.Registration)
+	// SelfGuard refuses a value that would lock out the admin the module
+	// authenticates as (id); nil when no value can.
+	SelfGuard func(v any, id string) error
+	// Secret: the value is never compared, shown or read back (the
+	// password: the planner's password rules decide, the diff shows a
+	// marker).
+	Secret bool
+	// Synapse is how the Synapse backend reads and writes the field. The
+	// next backend (MAS) gets a wiring of its own; a field a backend has
+	// no wiring for is refused there.
+	Synapse SynapseWiring
 }
 
-// Synapse's limits, in characters (Python's len): longer values are
-// refused by the server, the display name and avatar only when changed.
+// SynapseWiring is how Synapse's admin API reads and writes a field.
+type SynapseWiring struct {
+	// FromUser reads the field from an answer of the user API (the list,
+	// or GET /_synapse/admin/v2/users/<id>); ok is false when the answer
+	// does not carry it. nil for a field read with an endpoint of its own.
+	FromUser func(u *synapse.User) (v any, ok bool)
+	// Read reads the field with an endpoint of its own, one request per
+	// account that declares it (with bounded concurrency).
+	Read func(ctx context.Context, c Client, id string) (any, error)
+	// Key is the field's key in the body of the modifying PUT
+	// (PUT /_synapse/admin/v2/users/<id>), which the PUT after a create
+	// carries too; "" for a field written with an endpoint of its own.
+	Key string
+	// Encode is how a value goes into the body; nil: as it is.
+	Encode func(v any) any
+	// Write sets a value with an endpoint of its own. Synapse needs the
+	// account to exist first, so after a create it comes after the PUT
+	// that completes the account.
+	Write func(ctx context.Context, c Client, id string, v any) error
+	// Support finds out, once per run that declares the field, whether this
+	// Synapse can manage it, when not every supported release can. It
+	// returns nil when it can; else a refusal of a declared value, which
+	// is nil for a value that holds anyway (no account of such a server
+	// has the feature, so each has the field's Zero). nil: every release
+	// can.
+	Support func(q SupportQuery) (refuse func(e problem.Entry, v any) error, err error)
+}
+
+// SupportQuery is what a field's Support may use: the user answers read
+// so far, the client, and the admin the module acts as.
+type SupportQuery struct {
+	Ctx     context.Context
+	Client  Client
+	Me      string
+	Seen    []*synapse.User
+	Explain func(error) error
+}
+
+// Option is how a task declares a field, in an argument spec's terms
+// (the modules turn it into the option of the module).
+type Option struct {
+	Name     string
+	Type     string // str, bool, int, list, dict
+	Elements string
+	Required bool
+	Choices  []string
+	NoLog    bool
+	// Min and Max bound an int when Max is not 0.
+	Min, Max int64
+	// Options are the sub-options of a dict, or of each dict of a list.
+	Options []Option
+}
+
+// The state of an account, which the diff and changes report in the same
+// order as the fields (they are no option: state and erase declare them).
 const (
-	maxPasswordLen    = 512
-	maxDisplaynameLen = 256
-	maxAvatarURLLen   = 1000
+	stateDeactivated = "deactivated"
+	stateErased      = "erased"
 )
 
-// fields in the order they are reported (Synapse's own order of applying a
-// modification).
-var fields = []field{
-	{
-		name:        "password",
-		given:       func(d *Desired) bool { return d.Password != nil },
-		send:        func(d *Desired, b *synapse.UserUpdate) { b.Password = d.Password },
-		text:        func(d *Desired) *string { return d.Password },
-		maxChars:    maxPasswordLen,
-		registrable: true,
-	},
-	{
-		name:        "displayname",
-		given:       func(d *Desired) bool { return d.Displayname != nil },
-		differs:     func(d *Desired, u *synapse.User) bool { return *d.Displayname != deref(u.Displayname) },
-		send:        func(d *Desired, b *synapse.UserUpdate) { b.Displayname = d.Displayname },
-		show:        func(u *synapse.User) any { return u.Displayname },
-		text:        func(d *Desired) *string { return d.Displayname },
-		maxChars:    maxDisplaynameLen,
-		registrable: true,
-	},
-	{
-		name:    "threepids",
-		given:   func(d *Desired) bool { return d.Threepids != nil },
-		differs: func(d *Desired, u *synapse.User) bool { return !sameThreepids(*d.Threepids, u.Threepids) },
-		send:    func(d *Desired, b *synapse.UserUpdate) { b.Threepids = d.Threepids },
-		show: func(u *synapse.User) any {
-			if !u.Detailed {
-				return "(unknown)"
-			}
-			return nonNilSlice(u.Threepids)
-		},
-	},
-	{
-		name:    "external_ids",
-		given:   func(d *Desired) bool { return d.ExternalIDs != nil },
-		differs: func(d *Desired, u *synapse.User) bool { return !sameExternalIDs(*d.ExternalIDs, u.ExternalIDs) },
-		send:    func(d *Desired, b *synapse.UserUpdate) { b.ExternalIDs = d.ExternalIDs },
-		show: func(u *synapse.User) any {
-			if !u.Detailed {
-				return "(unknown)"
-			}
-			return nonNilSlice(u.ExternalIDs)
-		},
-	},
-	{
-		name:     "avatar_url",
-		given:    func(d *Desired) bool { return d.AvatarURL != nil },
-		differs:  func(d *Desired, u *synapse.User) bool { return *d.AvatarURL != deref(u.AvatarURL) },
-		send:     func(d *Desired, b *synapse.UserUpdate) { b.AvatarURL = d.AvatarURL },
-		show:     func(u *synapse.User) any { return u.AvatarURL },
-		text:     func(d *Desired) *string { return d.AvatarURL },
-		maxChars: maxAvatarURLLen,
-	},
-	{
-		name:        "admin",
-		given:       func(d *Desired) bool { return d.Admin != nil },
-		differs:     func(d *Desired, u *synapse.User) bool { return *d.Admin != bool(u.Admin) },
-		send:        func(d *Desired, b *synapse.UserUpdate) { b.Admin = d.Admin },
-		show:        func(u *synapse.User) any { return bool(u.Admin) },
-		registrable: true,
-		selfGuard: func(d *Desired, id string) error {
-			if !*d.Admin {
-				return problem.Errorf(problem.SelfGuard, "refusing to demote %s: it is the admin this module authenticates as (Synapse forbids demoting yourself)", id)
-			}
-			return nil
-		},
-	},
-	{
-		name: "deactivated",
-		show: func(u *synapse.User) any { return bool(u.Deactivated) },
-	},
-	{
-		name: "erased",
-		show: func(u *synapse.User) any { return bool(u.Erased) },
-	},
-	{
-		name:    "locked",
-		given:   func(d *Desired) bool { return d.Locked != nil },
-		differs: func(d *Desired, u *synapse.User) bool { return *d.Locked != bool(u.Locked) },
-		send:    func(d *Desired, b *synapse.UserUpdate) { b.Locked = d.Locked },
-		show:    func(u *synapse.User) any { return bool(u.Locked) },
-		selfGuard: func(d *Desired, id string) error {
-			if *d.Locked {
-				return problem.Errorf(problem.SelfGuard, "refusing to lock %s: it is the admin this module authenticates as", id)
-			}
-			return nil
-		},
-	},
-	{
-		name:        "user_type",
-		given:       func(d *Desired) bool { return d.UserType != nil },
-		differs:     func(d *Desired, u *synapse.User) bool { return *d.UserType != deref(u.UserType) },
-		send:        func(d *Desired, b *synapse.UserUpdate) { b.UserType = d.UserType },
-		show:        func(u *synapse.User) any { return u.UserType },
-		registrable: true,
-	},
-}
-
-// fieldNamed is the table entry of a field name. An unknown name is a
-// programming error (a misspelt name would otherwise vanish from changes
-// and the diff while its request is still sent), so it panics; the module's
-// dispatch turns a panic into a failed result.
-func fieldNamed(name string) field {
-	i := slices.IndexFunc(fields, func(f field) bool { return f.name == name })
-	if i < 0 {
-		panic(fmt.Sprintf("reconcile: unknown user field %q", name))
+// reportOrder is the order of changes and of the diff: the fields in
+// table order, with the state after admin (where Synapse applies it).
+func reportOrder() []string {
+	var out []string
+	for _, f := range fields {
+		out = append(out, f.Name)
+		if f.Name == "admin" {
+			out = append(out, stateDeactivated, stateErased)
+		}
 	}
-	return fields[i]
+	return out
 }
 
-// ordered puts field names into report order; it panics on a name that is
-// not in the fields table rather than drop it.
+// Fields are the per-user fields, in report order.
+func Fields() []*Field { return slices.Clone(fields) }
+
+// FieldNamed is the table entry of name, or nil.
+func FieldNamed(name string) *Field {
+	for _, f := range fields {
+		if f.Name == name {
+			return f
+		}
+	}
+	return nil
+}
+
+// mustField is the table entry of a name the code itself writes. An
+// unknown name is a programming error (a misspelt name would vanish from
+// changes and the diff while its request is still sent), so it panics; the
+// module's dispatch turns a panic into a failed result.
+func mustField(name string) *Field {
+	if f := FieldNamed(name); f != nil {
+		return f
+	}
+	panic(fmt.Sprintf("reconcile: unknown user field %q", name))
+}
+
+// ordered puts field and state names into report order; it panics on a
+// name it does not know rather than drop it.
 func ordered(names []string) []string {
+	order := reportOrder()
 	for _, n := range names {
-		fieldNamed(n)
+		if !slices.Contains(order, n) {
+			panic(fmt.Sprintf("reconcile: unknown user field %q", n))
+		}
 	}
 	out := make([]string, 0, len(names))
-	for _, f := range fields {
-		if slices.Contains(names, f.name) {
-			out = append(out, f.name)
+	for _, n := range order {
+		if slices.Contains(names, n) {
+			out = append(out, n)
 		}
 	}
 	return out
@@ -177,21 +172,28 @@ func ordered(names []string) []string {
 func registrableFields() []string {
 	var out []string
 	for _, f := range fields {
-		if f.registrable {
-			out = append(out, f.name)
+		if f.Register != nil {
+			out = append(out, f.Name)
 		}
 	}
 	return out
 }
 
-// declaredFields lists, in report order, the fields d manages: all of
-// them, or with registrableOnly those a shared-secret registration can set.
-func declaredFields(d *Desired, registrableOnly bool) []string {
-	var out []string
-	for _, f := range fields {
-		if f.given != nil && f.given(d) && (f.registrable || !registrableOnly) {
-			out = append(out, f.name)
-		}
+// equal compares a declared value with a current one (both canonical).
+func equal(declared, current any) bool { return reflect.DeepEqual(declared, current) }
+
+// body puts a value into the body of the modifying PUT.
+func (f *Field) body(v any, b synapse.UserUpdate) {
+	if f.Synapse.Encode != nil {
+		v = f.Synapse.Encode(v)
 	}
-	return out
+	b.Set(f.Synapse.Key, v)
+}
+
+// show is how a result shows a field's value.
+func (f *Field) show(v any) any {
+	if f.Show != nil {
+		return f.Show(v)
+	}
+	return v
 }

@@ -24,17 +24,28 @@ func TestLockedWhereTheServerCannotLock(t *testing.T) {
 	assert.True(t, detailed.LockedKnown)
 	assert.True(t, bool(detailed.Locked))
 
-	noLock := canRead
-	noLock.LockUnsupported = true
-	for name, cur := range map[string]*synapse.User{"existing": &old, "new": nil} {
-		p := PlanUser(&Desired{Entry: problem.Entry{Name: "bob"}, Localpart: "bob", State: StatePresent, Locked: ptr(true)}, "@bob:test", cur, PasswordNotChecked, noLock)
+	old.Detailed = true // the user's own answer
+	// The runner learns it from the answers (lockingSupport) and refuses
+	// locked: true for every user, before any write.
+	f := newFake(account(me))
+	refuse, err := lockingSupport(SupportQuery{Ctx: t.Context(), Client: f, Me: me, Seen: []*synapse.User{&old}, Explain: func(err error) error { return err }})
+	require.NoError(t, err)
+	require.NotNil(t, refuse, "a user's own answer without locked: this Synapse cannot lock")
+	r := adminRunner(f)
+	r.refusals = map[string]func(problem.Entry, any) error{"locked": refuse}
+	for name, cur := range map[string]*Account{"existing": AccountOf(&old), "new": nil} {
+		p := r.plan(with(&Desired{Entry: problem.Entry{Name: "bob"}, Localpart: "bob", State: StatePresent}, "locked", true), "@bob:test", cur, PasswordNotChecked)
 		require.Error(t, p.Err, name)
 		assert.Contains(t, p.Err.Error(), "cannot lock users", name)
 		assert.False(t, p.Create, name)
 		assert.Nil(t, p.Update, name)
 	}
 	// Not locked is what such a server always is: nothing to do, no refusal.
-	p := PlanUser(&Desired{Entry: problem.Entry{Name: "bob"}, Localpart: "bob", State: StatePresent, Locked: ptr(false)}, "@bob:test", &old, PasswordNotChecked, noLock)
+	p := r.plan(with(&Desired{Entry: problem.Entry{Name: "bob"}, Localpart: "bob", State: StatePresent}, "locked", false), "@bob:test", AccountOf(&old), PasswordNotChecked)
 	require.NoError(t, p.Err)
 	assert.Equal(t, ActionUnchanged, p.Action)
+
+	refuse, err = lockingSupport(SupportQuery{Ctx: t.Context(), Client: f, Me: me, Seen: []*synapse.User{&listed}})
+	require.NoError(t, err)
+	assert.Nil(t, refuse, "an answer with locked: this Synapse can lock")
 }

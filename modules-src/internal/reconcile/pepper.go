@@ -52,7 +52,7 @@ const maxPepperProbes = 3
 // means the server's pepper is exactly the declared one. A longer password
 // matches under any pepper that differs only past byte 72.
 func pepperDecides(password, pepper string) bool {
-	return len(norm.NFKC.String(password))+len(pepper) < bcryptInputLimit
+	return len(norm.NFKC.String(password))+len(pepper) < synapse.BcryptInputLimit
 }
 
 // pepperFromComparisons tells what the comparisons of checkPasswords proved:
@@ -63,7 +63,7 @@ func pepperDecides(password, pepper string) bool {
 // before its own hash.
 func (r *Runner) pepperFromComparisons(desired []*Desired, compared []int, checks []PasswordCheck, hashes map[string]string) pepperState {
 	for _, i := range compared {
-		if checks[i] == PasswordSame && pepperDecides(*desired[i].Password, r.Pepper) {
+		if checks[i] == PasswordSame && pepperDecides(*desired[i].Password(), r.Pepper) {
 			return pepperProven
 		}
 	}
@@ -79,7 +79,7 @@ func passwordOf(p *Plan) *string {
 	if p == nil || p.Err != nil || p.Update == nil {
 		return nil
 	}
-	return p.Update.Password
+	return p.Update.Password()
 }
 
 // probePepper applies, one at a time, the plans that set a password until
@@ -121,7 +121,7 @@ func pickProbe(plans []*Plan, done []bool, pepper string) int {
 		switch {
 		case p.Create:
 			rank = 0
-		case p.Current != nil && bool(p.Current.Deactivated):
+		case p.Current != nil && p.Current.Deactivated:
 			rank = 1
 		}
 		if !pepperDecides(*pw, pepper) {
@@ -203,7 +203,7 @@ func (r *Runner) holdPasswords(plans []*Plan, outcomes []*Outcome, done []bool) 
 // their password whatever a comparison says, so they go ahead.
 func (r *Runner) holdComparedPasswords(plans []*Plan, outcomes []*Outcome, done []bool) {
 	for i, p := range plans {
-		if done[i] || passwordOf(p) == nil || p.Create || p.Current == nil || bool(p.Current.Deactivated) ||
+		if done[i] || passwordOf(p) == nil || p.Create || p.Current == nil || p.Current.Deactivated ||
 			p.Desired.UpdatePassword != PasswordAlways {
 			continue
 		}

@@ -30,7 +30,7 @@ func pepperServer(t *testing.T) *fakeClient {
 func alwaysUsers(password string) []*Desired {
 	var out []*Desired
 	for _, name := range []string{"u1", "u2", "u3", "u4", "u5"} {
-		out = append(out, want(name, func(d *Desired) { d.Password, d.UpdatePassword = ptr(password), PasswordAlways }))
+		out = append(out, want(name, func(d *Desired) { d.set("password", password); d.UpdatePassword = PasswordAlways }))
 	}
 	return out
 }
@@ -68,7 +68,7 @@ func TestWrongPepperCostsOneWrite(t *testing.T) {
 func TestWrongPepperFoundByACreate(t *testing.T) {
 	f := pepperServer(t)
 	r := adminRunner(f)
-	desired := append(alwaysUsers("old-pw"), want("fresh", func(d *Desired) { d.Password = ptr("fresh-pw") }))
+	desired := append(alwaysUsers("old-pw"), want("fresh", func(d *Desired) { d.set("password", "fresh-pw") }))
 	got, _ := runOne(t, r, desired...)
 	assert.Equal(t, []string{"@fresh:test"}, f.passwords, "only the new account's password was sent")
 	assert.ErrorContains(t, got["@fresh:test"].Err, "@fresh:test: its password was set, but it does not match")
@@ -94,7 +94,7 @@ func TestRightPepperCostsAtMostOneRead(t *testing.T) {
 	f = pepperServer(t)
 	r = adminRunner(f)
 	r.Pepper = serverPepper
-	desired := append(alwaysUsers("new-pw"), want("fresh", func(d *Desired) { d.Password = ptr("fresh-pw") }))
+	desired := append(alwaysUsers("new-pw"), want("fresh", func(d *Desired) { d.set("password", "fresh-pw") }))
 	got, _ = runOne(t, r, desired...)
 	for id, o := range got {
 		require.NoError(t, o.Err, id)
@@ -116,7 +116,7 @@ func TestPepperProvenByTheAdminsPassword(t *testing.T) {
 		id := fmt.Sprintf("@u%d:test", i)
 		f.users[id] = account(id)
 		f.hashes[id] = f.hash("old-pw")
-		desired = append(desired, want(localpartOf(id), func(d *Desired) { d.Password, d.UpdatePassword = ptr("new-pw"), PasswordAlways }))
+		desired = append(desired, want(localpartOf(id), func(d *Desired) { d.set("password", "new-pw"); d.UpdatePassword = PasswordAlways }))
 	}
 	r := adminRunner(f)
 	r.Pepper, r.AdminPassword = serverPepper, "admin-pw"
@@ -129,7 +129,7 @@ func TestPepperProvenByTheAdminsPassword(t *testing.T) {
 	f.calls, f.passwords = nil, nil
 	r.AdminPassword = "not-what-the-admin-has"
 	desired = desired[:1]
-	desired[0].Password = ptr("newer-pw")
+	desired[0].set("password", "newer-pw")
 	got, _ = runOne(t, r, desired...)
 	require.NoError(t, got["@u0:test"].Err)
 	assert.Equal(t, 2, f.count("HASHES "), "compared, then read back")
@@ -145,9 +145,9 @@ func TestPepperDecides(t *testing.T) {
 
 	long := strings.Repeat("L", 80)
 	plans := []*Plan{
-		{Create: true, Action: ActionCreated, Update: &synapse.UserUpdate{Password: &long}},
-		{Action: ActionUpdated, Current: account("@a:test"), Update: &synapse.UserUpdate{Password: ptr("short")}},
-		{Create: true, Action: ActionCreated, Update: &synapse.UserUpdate{Password: ptr("short")}},
+		{Create: true, Action: ActionCreated, Update: synapse.UserUpdate{"password": long}},
+		{Action: ActionUpdated, Current: AccountOf(account("@a:test")), Update: synapse.UserUpdate{"password": "short"}},
+		{Create: true, Action: ActionCreated, Update: synapse.UserUpdate{"password": "short"}},
 	}
 	assert.Equal(t, 2, pickProbe(plans, make([]bool, 3), ""), "a decisive create first")
 	assert.Equal(t, 1, pickProbe(plans, []bool{false, false, true}, ""), "then a decisive update")
@@ -157,7 +157,7 @@ func TestPepperDecides(t *testing.T) {
 	// Only long passwords set: checked once, and left at that.
 	f := newFake(account(me))
 	r := adminRunner(f)
-	got, _ := runOne(t, r, want("a", func(d *Desired) { d.Password = &long }), want("b", func(d *Desired) { d.Password = &long }))
+	got, _ := runOne(t, r, want("a", func(d *Desired) { d.set("password", long) }), want("b", func(d *Desired) { d.set("password", long) }))
 	for id, o := range got {
 		require.NoError(t, o.Err, id)
 	}
@@ -169,7 +169,7 @@ func TestPepperDecides(t *testing.T) {
 func TestPepperWithoutHashes(t *testing.T) {
 	f := newFake(account(me))
 	f.hashErr = synapse.ErrHashesUnavailable
-	got, _ := runOne(t, adminRunner(f), want("a", func(d *Desired) { d.Password = ptr("pw") }), want("b", func(d *Desired) { d.Password = ptr("pw") }))
+	got, _ := runOne(t, adminRunner(f), want("a", func(d *Desired) { d.set("password", "pw") }), want("b", func(d *Desired) { d.set("password", "pw") }))
 	for id, o := range got {
 		require.NoError(t, o.Err, id)
 	}
@@ -187,9 +187,9 @@ func TestPasswordsRefusedByTheServer(t *testing.T) {
 	r := adminRunner(f)
 	r.Explain = func(err error) error { return fmt.Errorf("%w; the token is not an admin's", err) }
 	got, _ := runOne(t, r,
-		want("a", func(d *Desired) { d.Password = ptr("pw-a") }),
-		want("b", func(d *Desired) { d.Password = ptr("pw-b") }),
-		want("old", func(d *Desired) { d.Password, d.UpdatePassword = ptr("pw-old"), PasswordAlways }),
+		want("a", func(d *Desired) { d.set("password", "pw-a") }),
+		want("b", func(d *Desired) { d.set("password", "pw-b") }),
+		want("old", func(d *Desired) { d.set("password", "pw-old"); d.UpdatePassword = PasswordAlways }),
 		want("c", nil),
 	)
 	a := got["@a:test"]

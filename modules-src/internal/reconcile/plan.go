@@ -1,8 +1,6 @@
 package reconcile
 
 import (
-	"slices"
-
 	"github.com/mxadmin/synapse/modules-src/internal/problem"
 	"github.com/mxadmin/synapse/modules-src/internal/synapse"
 )
@@ -47,9 +45,6 @@ type Facts struct {
 	// CanRead is false when only the shared secret is given: users can be
 	// registered but not read or modified.
 	CanRead bool
-	// LockUnsupported is true when the server cannot lock users (Synapse
-	// before 1.91: its user API has no "locked", and a PUT ignores it).
-	LockUnsupported bool
 }
 
 // Plan is the set of requests that bring one user to its declared state.
@@ -58,27 +53,30 @@ type Facts struct {
 type Plan struct {
 	UserID  string
 	Desired *Desired
-	Current *synapse.User // nil: the user does not exist (or cannot be read)
+	Current *Account // nil: the user does not exist (or cannot be read)
 	Action  Action
-	// Changes names the fields that change, in a fixed order.
+	// Changes names the fields that change, in report order.
 	Changes []string
 
 	// Register creates the user with the shared secret.
 	Register *synapse.Registration
 	// Create creates the user with a PUT that carries nothing
 	// (synapse.Client.CreateUser), so that it cannot change an account
-	// that appeared since it was read; Update then sets the rest, the
-	// password included, only if that PUT created the account.
+	// that appeared since it was read; Update and Writes then set the
+	// rest, the password included, only if that PUT created the account.
 	Create bool
-	// Update is the body of a PUT that modifies the user: after Create,
-	// everything the declaration sets on the new account.
-	Update *synapse.UserUpdate
+	// Update is the body of a PUT that modifies the user (after Create,
+	// everything a PUT can set on the new account); nil for none.
+	Update synapse.UserUpdate
+	// Writes are the fields set with endpoints of their own, after the
+	// PUT (Synapse needs the account to exist), in report order.
+	Writes []FieldWrite
 	// Deactivate deactivates the user last (erasing it with Erase).
 	Deactivate bool
 	Erase      bool
 
 	// Predicted is the user as it will be once the plan is applied.
-	Predicted *synapse.User
+	Predicted *Account
 	// Before and After show the declared fields for --diff.
 	Before, After map[string]any
 
@@ -96,6 +94,12 @@ type Plan struct {
 	Err error
 }
 
+// FieldWrite is a field set with an endpoint of its own.
+type FieldWrite struct {
+	Field *Field
+	Value any
+}
+
 // Password markers shown in diffs instead of any password.
 const (
 	passwordHidden  = "********"
@@ -104,15 +108,10 @@ const (
 )
 
 // PlanUser compares one declared user with its current state and decides
-// the requests to send. It is pure: everything it needs has been read.
-func PlanUser(d *Desired, id string, current *synapse.User, pw PasswordCheck, f Facts) *Plan {
+// the requests to send. It is pure: everything it needs has been read (a
+// declared field the current account has no value for is sent).
+func PlanUser(d *Desired, id string, current *Account, pw PasswordCheck, f Facts) *Plan {
 	p := &Plan{UserID: id, Desired: d, Current: current}
-	if f.CanRead && f.LockUnsupported && d.Locked != nil && *d.Locked {
-		// Sending it would report a change on every run and lock nobody.
-		p.Err = problem.Errorf(problem.Unsupported, "%s: this Synapse cannot lock users (its admin API has no \"locked\"; locking needs Synapse 1.91 or later), so %s was left alone: remove %s: true or upgrade Synapse",
-			problem.Name("locked"), d.Entry, problem.Name("locked"))
-		return p
-	}
 	switch {
 	case !f.CanRead:
 		planRegister(p, d)
@@ -134,134 +133,156 @@ func planRegister(p *Plan, d *Desired) {
 		p.Err = err
 		return
 	}
-	if d.Password == nil {
+	if d.Password() == nil {
 		p.Err = problem.Errorf(problem.Credentials, "%s is required when only %s is given: shared-secret registration needs one", problem.Name("password"), problem.Name("registration_shared_secret"))
 		return
 	}
-	reg := &synapse.Registration{Localpart: d.Localpart, Password: *d.Password, Displayname: d.Displayname}
-	if d.Admin != nil {
-		reg.Admin = *d.Admin
-	}
-	if d.UserType != nil {
-		reg.UserType = *d.UserType
+	reg := &synapse.Registration{Localpart: d.Localpart}
+	a := newAccount(p.UserID, d.Localpart)
+	// Nothing can be read with only the shared secret: what a
+	// registration does not set is not known.
+	a.forget("threepids")
+	a.forget("external_ids")
+	for _, f := range fields {
+		if v, ok := d.Value(f.Name); ok && f.Register != nil {
+			f.Register(v, reg)
+			if !f.Secret {
+				a.set(f.Name, v)
+			}
+		}
 	}
 	p.Register = reg
 	p.Action = ActionCreated
-	p.Changes = declaredFields(d, true)
-	u := newUser(p.UserID, d.Localpart)
-	u.Admin = synapse.Flag(reg.Admin)
-	if reg.UserType != "" {
-		u.UserType = &reg.UserType
-	}
-	if d.Displayname != nil {
-		u.Displayname = emptyToNil(*d.Displayname)
-	}
-	u.Detailed = false
-	p.Predicted = u
+	p.Changes = d.Declared()
+	p.Predicted = a
 }
 
 func planCreate(p *Plan, d *Desired) {
 	p.Action = ActionCreated
 	p.Create = true
-	u := newUser(p.UserID, d.Localpart)
+	a := newAccount(p.UserID, d.Localpart)
 	if d.State == StateAbsent {
 		// Creating the account deactivated reserves the ID: Synapse never
 		// lets anyone register a deactivated user's ID again. A create
 		// ignores "deactivated", so it is a request of its own.
 		p.Deactivate, p.Erase = true, d.Erase
-		p.Changes = []string{"deactivated"}
+		p.Changes = []string{stateDeactivated}
 		if d.Erase {
-			p.Changes = append(p.Changes, "erased")
+			p.Changes = append(p.Changes, stateErased)
 		}
-		applyDeactivation(u, d.Erase)
-		p.Predicted = u
+		a.deactivate(d.Erase)
+		p.Predicted = a
 		return
 	}
-	p.Update = CreateRest(d, u)
-	if p.Update != nil {
-		applyUpdate(u, *p.Update)
+	p.Update, p.Writes = CreateRest(d, a)
+	for _, name := range d.Declared() {
+		if f := mustField(name); !f.Secret {
+			v, _ := d.Value(name)
+			a.set(name, v)
+		}
 	}
-	p.Changes = declaredFields(d, false)
-	p.Predicted = u
+	p.Changes = d.Declared()
+	p.Predicted = a
 }
 
-// CreateRest is the PUT that gives an account just created (created, as
-// Synapse answered the create) everything the declaration sets: the
-// password, and each declared field that differs from what Synapse gave the
-// new account. nil when there is nothing to send.
-func CreateRest(d *Desired, created *synapse.User) *synapse.UserUpdate {
+// CreateRest is what gives an account just created (created, as Synapse
+// answered the create) everything the declaration sets: the PUT that sets
+// the password and each declared field of the PUT's body that differs
+// from what Synapse gave the new account (nil when there is none), and
+// the fields with endpoints of their own that differ from a new account's.
+func CreateRest(d *Desired, created *Account) (synapse.UserUpdate, []FieldWrite) {
 	body := synapse.UserUpdate{}
-	send := false
+	var writes []FieldWrite
 	for _, f := range fields {
-		if f.given == nil || !f.given(d) || f.differs != nil && !f.differs(d, created) {
+		v, ok := d.Value(f.Name)
+		if !ok {
 			continue
 		}
-		f.send(d, &body)
-		send = true
+		cur, known := created.Value(f.Name)
+		if !known && f.Zero != nil {
+			cur, known = f.Zero, true // a new account's, which no answer carries
+		}
+		if !f.Secret && known && equal(v, cur) {
+			continue
+		}
+		if f.Synapse.Key != "" {
+			f.body(v, body)
+		} else {
+			writes = append(writes, FieldWrite{Field: f, Value: v})
+		}
 	}
-	if !send {
-		return nil
-	}
-	if body.Password != nil {
+	if body.Password() != nil {
 		// The account is this run's and a moment old: no session of it
 		// exists to log out.
-		logout := false
-		body.LogoutDevices = &logout
+		body.Set("logout_devices", false)
 	}
-	return &body
+	if len(body) == 0 {
+		body = nil
+	}
+	return body, writes
 }
 
-func planDeactivate(p *Plan, d *Desired, cur *synapse.User, f Facts) {
-	u := cloneUser(cur)
+func planDeactivate(p *Plan, d *Desired, cur *Account, f Facts) {
+	a := cur.clone()
 	switch {
-	case !bool(cur.Deactivated):
+	case !cur.Deactivated:
 		if f.Me != "" && p.UserID == f.Me {
 			p.Err = problem.Errorf(problem.SelfGuard, "refusing to deactivate %s: it is the admin this module authenticates as", p.UserID)
 			return
 		}
 		p.Action = ActionDeactivated
 		p.Deactivate, p.Erase = true, d.Erase
-		p.Changes = []string{"deactivated"}
-		if d.Erase && !bool(cur.Erased) {
-			p.Changes = append(p.Changes, "erased")
+		p.Changes = []string{stateDeactivated}
+		if d.Erase && !cur.Erased {
+			p.Changes = append(p.Changes, stateErased)
 		}
-	case d.Erase && !bool(cur.Erased):
+	case d.Erase && !cur.Erased:
 		// Already deactivated but not erased: erasing is a second
 		// deactivation with erase set.
 		p.Action = ActionUpdated
 		p.Deactivate, p.Erase = true, true
-		p.Changes = []string{"erased"}
+		p.Changes = []string{stateErased}
 	default:
 		p.Action = ActionUnchanged
 	}
 	if p.Deactivate {
-		applyDeactivation(u, p.Erase)
+		a.deactivate(p.Erase)
 	}
-	p.Predicted = u
+	p.Predicted = a
 }
 
-func planModify(p *Plan, d *Desired, cur *synapse.User, pw PasswordCheck, f Facts) {
+func planModify(p *Plan, d *Desired, cur *Account, pw PasswordCheck, f Facts) {
 	upd := synapse.UserUpdate{}
 	var changes []string
 	self := f.Me != "" && p.UserID == f.Me
+	a := cur.clone()
 
 	for _, fld := range fields {
-		if fld.differs == nil || !fld.given(d) || !fld.differs(d, cur) {
+		v, declared := d.Value(fld.Name)
+		if !declared || fld.Secret {
 			continue
 		}
-		if self && fld.selfGuard != nil {
-			if err := fld.selfGuard(d, p.UserID); err != nil {
+		if now, known := cur.Value(fld.Name); known && equal(v, now) {
+			continue
+		}
+		if self && fld.SelfGuard != nil {
+			if err := fld.SelfGuard(v, p.UserID); err != nil {
 				p.Err = err
 				return
 			}
 		}
-		fld.send(d, &upd)
-		changes = append(changes, fld.name)
+		if fld.Synapse.Key != "" {
+			fld.body(v, upd)
+		} else {
+			p.Writes = append(p.Writes, FieldWrite{Field: fld, Value: v})
+		}
+		a.set(fld.Name, v)
+		changes = append(changes, fld.Name)
 	}
-	if d.Password != nil {
+	if pwd := d.Password(); pwd != nil {
 		send := false
 		switch {
-		case bool(cur.Deactivated):
+		case cur.Deactivated:
 			// Deactivation removed the password: a reactivated account
 			// gets the declared one whatever update_password says.
 			send = true
@@ -275,34 +296,35 @@ func planModify(p *Plan, d *Desired, cur *synapse.User, pw PasswordCheck, f Fact
 			}
 		}
 		if send {
-			upd.Password, changes = d.Password, append(changes, "password")
-			logout := d.LogoutDevices
-			upd.LogoutDevices = &logout
-			if !bool(cur.Deactivated) {
-				p.PasswordNote = logoutNote(logout)
+			mustField("password").body(*pwd, upd)
+			upd.Set("logout_devices", d.LogoutDevices)
+			changes = append(changes, "password")
+			if !cur.Deactivated {
+				p.PasswordNote = logoutNote(d.LogoutDevices)
 			}
 		} else if d.UpdatePassword != PasswordAlways {
 			p.PasswordKept = true
 		}
 	}
 	p.Action = ActionUpdated
-	if bool(cur.Deactivated) {
-		f := false
-		upd.Deactivated, changes = &f, append(changes, "deactivated")
+	if cur.Deactivated {
+		upd.Set(stateDeactivated, false)
+		changes = append(changes, stateDeactivated)
+		a.Deactivated, a.Erased = false, false
 		p.Action = ActionReactivated
-		if d.Password == nil {
+		if d.Password() == nil {
 			p.Warnings = append(p.Warnings, problem.Errorf(problem.Note, "%s is reactivated without a password: deactivation removed it, so the account cannot log in with one until a password is set", p.UserID))
 		}
 	}
-	u := cloneUser(cur)
 	if len(changes) == 0 {
 		p.Action = ActionUnchanged
-	} else {
-		p.Update = &upd
-		applyUpdate(u, upd)
+		a = cur
+	}
+	if len(upd) > 0 {
+		p.Update = upd
 	}
 	p.Changes = ordered(changes)
-	p.Predicted = u
+	p.Predicted = a
 }
 
 // logoutNote says what a password change does to the user's other sessions
@@ -334,8 +356,8 @@ func (d *Desired) CheckSharedSecret() error {
 func (d *Desired) Unsettable() []string {
 	var out []string
 	for _, f := range fields {
-		if f.given != nil && f.given(d) && !f.registrable {
-			out = append(out, f.name)
+		if _, ok := d.Value(f.Name); ok && f.Register == nil {
+			out = append(out, f.Name)
 		}
 	}
 	return out
@@ -343,76 +365,13 @@ func (d *Desired) Unsettable() []string {
 
 // Declared lists every field the declaration manages, in report order.
 func (d *Desired) Declared() []string {
-	return declaredFields(d, false)
-}
-
-func newUser(id, localpart string) *synapse.User {
-	// Synapse gives a new user its localpart as display name unless one is set.
-	name := localpart
-	return &synapse.User{Name: id, Displayname: &name, Threepids: []synapse.Threepid{}, ExternalIDs: []synapse.ExternalID{}, Detailed: true}
-}
-
-func cloneUser(u *synapse.User) *synapse.User {
-	c := *u
-	c.Threepids = slices.Clone(u.Threepids)
-	c.ExternalIDs = slices.Clone(u.ExternalIDs)
-	return &c
-}
-
-// applyUpdate predicts the effect of a PUT on u.
-func applyUpdate(u *synapse.User, upd synapse.UserUpdate) {
-	if upd.Displayname != nil {
-		u.Displayname = emptyToNil(*upd.Displayname)
-	}
-	if upd.AvatarURL != nil {
-		u.AvatarURL = emptyToNil(*upd.AvatarURL)
-	}
-	if upd.UserType != nil {
-		u.UserType = emptyToNil(*upd.UserType)
-	}
-	if upd.Admin != nil {
-		u.Admin = synapse.Flag(*upd.Admin)
-	}
-	if upd.Locked != nil {
-		u.Locked = synapse.Flag(*upd.Locked)
-	}
-	if upd.Deactivated != nil {
-		u.Deactivated = synapse.Flag(*upd.Deactivated)
-		if !*upd.Deactivated {
-			u.Erased = false
+	var out []string
+	for _, f := range fields {
+		if _, ok := d.Value(f.Name); ok {
+			out = append(out, f.Name)
 		}
 	}
-	if upd.Threepids != nil {
-		u.Threepids = slices.Clone(*upd.Threepids)
-	}
-	if upd.ExternalIDs != nil {
-		u.ExternalIDs = slices.Clone(*upd.ExternalIDs)
-	}
-}
-
-// applyDeactivation predicts what Synapse's deactivation does: it removes
-// the password and the threepids, and erasing also removes the profile.
-func applyDeactivation(u *synapse.User, erase bool) {
-	u.Deactivated = true
-	u.Threepids = []synapse.Threepid{}
-	if erase {
-		u.Erased = true
-		u.Displayname, u.AvatarURL = nil, nil
-	}
-}
-
-func sameThreepids(want, have []synapse.Threepid) bool {
-	h := make([]synapse.Threepid, len(have))
-	copy(h, have)
-	sortThreepids(h)
-	return slices.Equal(want, h)
-}
-
-func sameExternalIDs(want, have []synapse.ExternalID) bool {
-	h := make([]synapse.ExternalID, len(have))
-	copy(h, have)
-	sortExternalIDs(h)
-	return slices.Equal(want, h)
+	return out
 }
 
 func deref(s *string) string {
@@ -420,11 +379,4 @@ func deref(s *string) string {
 		return ""
 	}
 	return *s
-}
-
-func emptyToNil(s string) *string {
-	if s == "" {
-		return nil
-	}
-	return &s
 }

@@ -7,6 +7,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/mxadmin/synapse/modules-src/internal/problem"
 	"github.com/mxadmin/synapse/modules-src/internal/synapse"
 )
 
@@ -60,13 +61,11 @@ func TestDesiredValidate(t *testing.T) {
 		d    Desired
 		want string
 	}{
-		"empty password":  {Desired{State: StatePresent, Password: ptr("")}, "password may not be empty"},
+		"empty password":  {*with(&Desired{State: StatePresent}, "password", ""), "password may not be empty"},
 		"always no pw":    {Desired{State: StatePresent, UpdatePassword: PasswordAlways}, "needs a password"},
-		"absent+password": {Desired{State: StateAbsent, Password: ptr("x")}, "state=absent"},
-		"absent+locked":   {Desired{State: StateAbsent, Locked: ptr(true)}, "cannot also be locked"},
+		"absent+password": {*with(&Desired{State: StateAbsent}, "password", "x"), "state=absent"},
+		"absent+locked":   {*with(&Desired{State: StateAbsent}, "locked", true), "cannot also be locked"},
 		"erase+present":   {Desired{State: StatePresent, Erase: true}, "erase applies only"},
-		"long password":   {Desired{State: StatePresent, Password: ptr(strings.Repeat("é", 513))}, "option password: at most 512 characters"},
-		"long name":       {Desired{State: StatePresent, Displayname: ptr(strings.Repeat("x", 257))}, "option displayname: at most 256"},
 	} {
 		err := tc.d.Validate()
 		require.Error(t, err, name)
@@ -75,27 +74,39 @@ func TestDesiredValidate(t *testing.T) {
 	assert.NoError(t, (&Desired{State: StateAbsent, Erase: true}).Validate())
 }
 
+// Declare checks each field on its own: Synapse's length limits (in
+// characters), the form of an avatar, the threepids.
+func TestDesiredDeclare(t *testing.T) {
+	d := &Desired{Entry: problem.Entry{Name: "bob"}}
+	assert.ErrorContains(t, d.Declare("password", strings.Repeat("é", 513)), "bob: option password: at most 512 characters")
+	assert.NoError(t, d.Declare("password", strings.Repeat("é", 512)))
+	assert.ErrorContains(t, d.Declare("displayname", strings.Repeat("x", 257)), "option displayname: at most 256")
+	assert.ErrorContains(t, d.Declare("avatar_url", "https://x/y.png"), "option avatar_url: \"https://x/y.png\" is not an mxc:// URI")
+	assert.ErrorContains(t, d.Declare("threepids", []any{map[string]any{"medium": "email", "address": "nope"}}), "option threepids[0]: \"nope\" is not an email address")
+	require.NoError(t, d.Declare("threepids", []any{map[string]any{"medium": "email", "address": "B@X.org"}}))
+	v, _ := d.Value("threepids")
+	assert.Equal(t, []synapse.Threepid{{Medium: "email", Address: "b@x.org"}}, v)
+	assert.ErrorContains(t, d.Declare("colour", "red"), "option colour is not a field of a user")
+}
+
 var canRead = Facts{Me: "@admin:test", CanRead: true}
 
-func existing() *synapse.User {
-	return &synapse.User{Name: "@bob:test", Displayname: ptr("Bob"), Detailed: true,
-		Threepids: []synapse.Threepid{{Medium: "email", Address: "bob@example.com"}}}
+func existing() *Account {
+	return AccountOf(&synapse.User{Name: "@bob:test", Displayname: ptr("Bob"), Detailed: true,
+		Threepids: []synapse.Threepid{{Medium: "email", Address: "bob@example.com"}}})
 }
 
 func TestPlanCreate(t *testing.T) {
-	d := &Desired{Localpart: "bob", State: StatePresent, Password: ptr("pw"), Admin: ptr(true), Locked: ptr(true), UserType: ptr("")}
+	d := with(&Desired{Localpart: "bob", State: StatePresent}, "password", "pw", "admin", true, "locked", true, "user_type", "")
 	p := PlanUser(d, "@bob:test", nil, PasswordNotChecked, canRead)
 	require.NoError(t, p.Err)
 	assert.Equal(t, ActionCreated, p.Action)
 	assert.True(t, p.Create, "a create carries nothing: the rest follows once it created the account")
 	require.NotNil(t, p.Update)
-	assert.Equal(t, "pw", *p.Update.Password)
-	assert.False(t, *p.Update.LogoutDevices, "a new account has no session to log out")
-	assert.True(t, *p.Update.Admin)
-	assert.True(t, *p.Update.Locked, "Synapse ignores locked in a create; the second PUT sets it")
-	assert.Nil(t, p.Update.UserType, "an empty user_type is what a new user has: not sent")
-	assert.Nil(t, p.Update.Displayname)
-	assert.Equal(t, "bob", *p.Predicted.Displayname, "Synapse defaults the display name to the localpart")
+	assert.Equal(t, synapse.UserUpdate{"password": "pw", "logout_devices": false, "admin": true, "locked": true}, p.Update,
+		"a new account has no session to log out; Synapse ignores locked in a create, the second PUT sets it; an empty user_type is what a new user has: not sent")
+	name, _ := p.Predicted.Value("displayname")
+	assert.Equal(t, "bob", name, "Synapse defaults the display name to the localpart")
 	assert.Equal(t, map[string]any{}, p.Before)
 	assert.Equal(t, passwordSet, p.After["password"])
 }
@@ -114,30 +125,29 @@ func TestPlanAbsentCreatesDeactivated(t *testing.T) {
 // The rest of a create is what the declaration sets on the account Synapse
 // made: each declared field that differs from it, and the password.
 func TestCreateRest(t *testing.T) {
-	fresh := newUser("@bob:test", "bob")
-	assert.Nil(t, CreateRest(&Desired{Localpart: "bob", Displayname: ptr("bob"), Admin: ptr(false), Locked: ptr(false), UserType: ptr("")}, fresh),
-		"a declaration of what a new account has anyway sends nothing more")
-	rest := CreateRest(&Desired{Localpart: "bob", Password: ptr("pw"), Displayname: ptr("Bob")}, fresh)
+	fresh := newAccount("@bob:test", "bob")
+	rest, writes := CreateRest(with(&Desired{Localpart: "bob"}, "displayname", "bob", "admin", false, "locked", false, "user_type", ""), fresh)
+	assert.Nil(t, rest, "a declaration of what a new account has anyway sends nothing more")
+	assert.Empty(t, writes)
+	rest, _ = CreateRest(with(&Desired{Localpart: "bob"}, "password", "pw", "displayname", "Bob"), fresh)
 	require.NotNil(t, rest)
-	assert.Equal(t, []string{"password", "displayname"}, bodyFields(*rest))
+	assert.Equal(t, []string{"password", "displayname"}, bodyFields(rest))
 	// A server whose default_user_type gave the new account a type.
-	typed := newUser("@bob:test", "bob")
-	typed.UserType = ptr("support")
-	rest = CreateRest(&Desired{Localpart: "bob", UserType: ptr("")}, typed)
+	typed := newAccount("@bob:test", "bob")
+	typed.set("user_type", "support")
+	rest, _ = CreateRest(with(&Desired{Localpart: "bob"}, "user_type", ""), typed)
 	require.NotNil(t, rest)
-	assert.Equal(t, "", *rest.UserType, "cleared to what was declared")
+	assert.Equal(t, synapse.UserUpdate{"user_type": nil}, rest, "cleared to what was declared (null)")
 }
 
 func TestPlanModifyOnlyDifferences(t *testing.T) {
-	d := &Desired{Localpart: "bob", State: StatePresent, Displayname: ptr("Bob"), Admin: ptr(true),
-		Threepids: &[]synapse.Threepid{{Medium: "email", Address: "bob@example.com"}}}
+	d := with(&Desired{Localpart: "bob", State: StatePresent}, "displayname", "Bob", "admin", true, "threepids", []synapse.Threepid{{Medium: "email", Address: "bob@example.com"}})
 	p := PlanUser(d, "@bob:test", existing(), PasswordNotChecked, canRead)
 	assert.Equal(t, ActionUpdated, p.Action)
 	assert.Equal(t, []string{"admin"}, p.Changes)
-	assert.Nil(t, p.Update.Displayname)
-	assert.Nil(t, p.Update.Threepids)
+	assert.Equal(t, synapse.UserUpdate{"admin": true}, p.Update)
 
-	d.Admin = ptr(false)
+	d.set("admin", false)
 	p = PlanUser(d, "@bob:test", existing(), PasswordNotChecked, canRead)
 	assert.Equal(t, ActionUnchanged, p.Action)
 	assert.Nil(t, p.Update)
@@ -146,17 +156,17 @@ func TestPlanModifyOnlyDifferences(t *testing.T) {
 
 func TestPlanEmptyStringMatchesNull(t *testing.T) {
 	cur := existing()
-	cur.Displayname = nil
-	d := &Desired{Localpart: "bob", State: StatePresent, Displayname: ptr(""), AvatarURL: ptr(""), UserType: ptr("")}
+	cur.set("displayname", "")
+	d := with(&Desired{Localpart: "bob", State: StatePresent}, "displayname", "", "avatar_url", "", "user_type", "")
 	assert.Equal(t, ActionUnchanged, PlanUser(d, "@bob:test", cur, PasswordNotChecked, canRead).Action)
 }
 
 func TestPlanPassword(t *testing.T) {
-	d := &Desired{Localpart: "bob", State: StatePresent, Password: ptr("pw"), UpdatePassword: PasswordAlways, LogoutDevices: false}
+	d := with(&Desired{Localpart: "bob", State: StatePresent, UpdatePassword: PasswordAlways, LogoutDevices: false}, "password", "pw")
 	assert.Equal(t, ActionUnchanged, PlanUser(d, "@bob:test", existing(), PasswordSame, canRead).Action)
 	p := PlanUser(d, "@bob:test", existing(), PasswordDifferent, canRead)
 	assert.Equal(t, []string{"password"}, p.Changes)
-	assert.False(t, *p.Update.LogoutDevices)
+	assert.Equal(t, false, p.Update["logout_devices"])
 	p = PlanUser(d, "@bob:test", existing(), PasswordUnreadable, canRead)
 	assert.True(t, p.PasswordUnverified)
 	d.UpdatePassword = PasswordOnCreate
@@ -166,11 +176,11 @@ func TestPlanPassword(t *testing.T) {
 func TestPlanReactivate(t *testing.T) {
 	cur := existing()
 	cur.Deactivated = true
-	d := &Desired{Localpart: "bob", State: StatePresent, Password: ptr("pw")}
+	d := with(&Desired{Localpart: "bob", State: StatePresent}, "password", "pw")
 	p := PlanUser(d, "@bob:test", cur, PasswordNotChecked, canRead)
 	assert.Equal(t, ActionReactivated, p.Action)
 	assert.Equal(t, []string{"password", "deactivated"}, p.Changes, "a reactivated account gets the declared password even with on_create")
-	assert.False(t, *p.Update.Deactivated)
+	assert.Equal(t, false, p.Update["deactivated"])
 
 	p = PlanUser(&Desired{Localpart: "bob", State: StatePresent}, "@bob:test", cur, PasswordNotChecked, canRead)
 	assert.Equal(t, ActionReactivated, p.Action)
@@ -181,7 +191,8 @@ func TestPlanDeactivate(t *testing.T) {
 	d := &Desired{Localpart: "bob", State: StateAbsent}
 	p := PlanUser(d, "@bob:test", existing(), PasswordNotChecked, canRead)
 	assert.Equal(t, ActionDeactivated, p.Action)
-	assert.Empty(t, p.Predicted.Threepids, "deactivation removes threepids")
+	threepids, _ := p.Predicted.Value("threepids")
+	assert.Empty(t, threepids, "deactivation removes threepids")
 
 	cur := existing()
 	cur.Deactivated = true
@@ -193,12 +204,8 @@ func TestPlanDeactivate(t *testing.T) {
 }
 
 func TestPlanRefusesToLockOutTheAdmin(t *testing.T) {
-	me := &synapse.User{Name: "@admin:test", Admin: true, Detailed: true}
-	for _, d := range []*Desired{
-		{Localpart: "admin", State: StatePresent, Admin: ptr(false)},
-		{Localpart: "admin", State: StatePresent, Locked: ptr(true)},
-		{Localpart: "admin", State: StateAbsent},
-	} {
+	me := AccountOf(&synapse.User{Name: "@admin:test", Admin: true, Detailed: true})
+	for _, d := range []*Desired{with(&Desired{Localpart: "admin", State: StatePresent}, "admin", false), with(&Desired{Localpart: "admin", State: StatePresent}, "locked", true), {Localpart: "admin", State: StateAbsent}} {
 		p := PlanUser(d, "@admin:test", me, PasswordNotChecked, canRead)
 		require.Error(t, p.Err)
 		assert.Contains(t, p.Err.Error(), "authenticates as")
@@ -207,14 +214,15 @@ func TestPlanRefusesToLockOutTheAdmin(t *testing.T) {
 
 func TestPlanRegister(t *testing.T) {
 	secretOnly := Facts{CanRead: false}
-	d := &Desired{Localpart: "bob", State: StatePresent, Password: ptr("pw"), Admin: ptr(true), UserType: ptr("bot")}
+	d := with(&Desired{Localpart: "bob", State: StatePresent}, "password", "pw", "admin", true, "user_type", "bot")
 	p := PlanUser(d, "@bob:test", nil, PasswordNotChecked, secretOnly)
 	require.NotNil(t, p.Register)
 	assert.True(t, p.Register.Admin)
 	assert.Equal(t, "bot", p.Register.UserType)
 
 	// What a registration cannot set is refused, not created without it.
-	d.AvatarURL, d.Locked = ptr("mxc://x/y"), ptr(true)
+	d.set("avatar_url", "mxc://x/y")
+	d.set("locked", true)
 	assert.Equal(t, []string{"avatar_url", "locked"}, d.Unsettable())
 	p = PlanUser(d, "@bob:test", nil, PasswordNotChecked, secretOnly)
 	assert.Nil(t, p.Register)
@@ -224,8 +232,8 @@ func TestPlanRegister(t *testing.T) {
 }
 
 func TestPlanPasswordNotes(t *testing.T) {
-	cur := &synapse.User{Name: "@bob:test", Detailed: true}
-	d := &Desired{Localpart: "bob", State: StatePresent, Password: ptr("pw"), UpdatePassword: PasswordAlways, LogoutDevices: true}
+	cur := AccountOf(&synapse.User{Name: "@bob:test", Detailed: true})
+	d := with(&Desired{Localpart: "bob", State: StatePresent, UpdatePassword: PasswordAlways, LogoutDevices: true}, "password", "pw")
 	p := PlanUser(d, "@bob:test", cur, PasswordDifferent, canRead)
 	assert.Equal(t, "logs the user out of their other sessions", p.PasswordNote)
 	assert.Equal(t, "******** (changed): logs the user out of their other sessions", p.After["password"])

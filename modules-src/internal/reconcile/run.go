@@ -51,6 +51,9 @@ type Runner struct {
 	// register-user command did, rather than quietly bring back an account
 	// someone deactivated and give it the password of the command line.
 	SeedReactivate bool
+
+	// refusals are the fields this Synapse cannot manage (support).
+	refusals map[string]func(problem.Entry, any) error
 }
 
 // Outcome is what happened, or in check mode would happen, to one user.
@@ -66,7 +69,7 @@ type Outcome struct {
 	Before, After map[string]any
 	// User is the state after the run (predicted in check mode); nil when
 	// it cannot be known.
-	User *synapse.User
+	User *Account
 	// Wrote is true once Synapse acknowledged a write for this user, so
 	// that a failure after a partial update still reports changed.
 	Wrote bool
@@ -144,17 +147,15 @@ func (r *Runner) Run(ctx context.Context, desired []*Desired) ([]*Outcome, []*pr
 		outcomes[i].UserID = r.resolveID(d, outcomes[i])
 	}
 
-	current := map[string]*synapse.User{}
+	rd := &read{current: map[string]*Account{}}
 	if r.Facts.CanRead {
 		var err error
-		if current, err = r.readCurrent(ctx, desired, outcomes); err != nil {
+		if rd, err = r.readCurrent(ctx, desired, outcomes); err != nil {
 			return nil, nil, err
 		}
+		r.support(ctx, desired, outcomes, rd.seen)
 	}
-
-	if r.Facts.CanRead {
-		r.detectLocking(ctx, desired, outcomes, current)
-	}
+	current := rd.current
 
 	checks, pepper := r.checkPasswords(ctx, desired, outcomes, current)
 
@@ -163,7 +164,7 @@ func (r *Runner) Run(ctx context.Context, desired []*Desired) ([]*Outcome, []*pr
 		if outcomes[i].Action == ActionFailed {
 			continue
 		}
-		plans[i] = PlanUser(d, outcomes[i].UserID, current[outcomes[i].UserID], checks[i], r.Facts)
+		plans[i] = r.plan(d, outcomes[i].UserID, current[outcomes[i].UserID], checks[i])
 		if r.Seed && !r.SeedReactivate && plans[i].Err == nil && plans[i].Action == ActionReactivated {
 			// reactivate is no option: an extra var of the role's own.
 			plans[i].Err = problem.Errorf(problem.Unverified, "%s is deactivated, and the register-user extra vars reactivate an account only when asked: add reactivate=yes to reactivate it (with the password given, as deactivation removed the old one)", plans[i].UserID)
@@ -176,7 +177,7 @@ func (r *Runner) Run(ctx context.Context, desired []*Desired) ([]*Outcome, []*pr
 		if err := unresolvedEntries(outcomes); err != nil {
 			return nil, nil, err
 		}
-		undeclared, err := r.undeclaredToDeactivate(ctx, current, outcomes, desired)
+		undeclared, err := r.undeclaredToDeactivate(ctx, rd.listed, outcomes, desired)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -344,12 +345,24 @@ func about(err error, e problem.Entry) error {
 	return problem.Errorf(problem.Invalid, "%s", err).About(e)
 }
 
+// read is what the runner read of the server before planning.
+type read struct {
+	// current are the accounts by ID.
+	current map[string]*Account
+	// listed is the user list by ID (nil when one user was read alone):
+	// exclusive mode picks from it.
+	listed map[string]*synapse.User
+	// seen are every user answer read, for the fields' Support.
+	seen []*synapse.User
+}
+
 // readCurrent reads the declared users: one GET for a single user, else the
 // bulk list (a request per thousand users on the server) plus a GET for
-// each existing user whose threepids or external IDs are declared, since
-// the list does not carry them.
-func (r *Runner) readCurrent(ctx context.Context, desired []*Desired, outcomes []*Outcome) (map[string]*synapse.User, error) {
-	current := map[string]*synapse.User{}
+// each existing user that declares a field the list does not carry
+// (threepids, external IDs, locked before Synapse 1.93); then, per user,
+// each declared field that has an endpoint of its own.
+func (r *Runner) readCurrent(ctx context.Context, desired []*Desired, outcomes []*Outcome) (*read, error) {
+	rd := &read{current: map[string]*Account{}}
 	var live []int
 	for i := range desired {
 		if outcomes[i].Action != ActionFailed {
@@ -357,20 +370,22 @@ func (r *Runner) readCurrent(ctx context.Context, desired []*Desired, outcomes [
 		}
 	}
 	if len(live) == 0 && !r.Exclusive {
-		return current, nil
+		return rd, nil
 	}
 	if len(live) == 1 && !r.Exclusive {
 		i := live[0]
 		u, err := FindUser(ctx, r.Client, outcomes[i].UserID)
 		if err != nil {
 			outcomes[i].fail(problem.Errorf(problem.Server, "cannot read %s: %s", outcomes[i].Name(), r.explain(err)))
-			return current, nil
+			return rd, nil
 		}
 		if u != nil {
-			current[u.Name] = u
+			rd.current[u.Name] = AccountOf(u)
+			rd.seen = append(rd.seen, u)
 			outcomes[i].UserID = u.Name
 		}
-		return current, nil
+		r.readOwnAll(ctx, desired, outcomes, live, rd)
+		return rd, nil
 	}
 
 	all, err := r.Client.ListUsers(ctx, listPageSize)
@@ -380,8 +395,11 @@ func (r *Runner) readCurrent(ctx context.Context, desired []*Desired, outcomes [
 	if err != nil {
 		return nil, problem.Errorf(problem.Server, "cannot read the user list, so nothing was changed: %s", r.explain(err))
 	}
+	rd.listed = make(map[string]*synapse.User, len(all))
 	for k := range all {
-		current[all[k].Name] = &all[k]
+		rd.listed[all[k].Name] = &all[k]
+		rd.current[all[k].Name] = AccountOf(&all[k])
+		rd.seen = append(rd.seen, &all[k])
 	}
 	idx := newCaseIndex(all)
 	for _, i := range live {
@@ -396,10 +414,7 @@ func (r *Runner) readCurrent(ctx context.Context, desired []*Desired, outcomes [
 	}
 	var detail []int
 	for _, i := range live {
-		d := desired[i]
-		// The list carries no "locked" before Synapse 1.93: a declared
-		// locked is then compared with the user's own answer.
-		if cur, ok := current[outcomes[i].UserID]; ok && (d.Threepids != nil || d.ExternalIDs != nil || d.Locked != nil && !cur.LockedKnown) {
+		if cur, ok := rd.current[outcomes[i].UserID]; ok && outcomes[i].Action != ActionFailed && unlisted(desired[i], cur) {
 			detail = append(detail, i)
 		}
 	}
@@ -414,40 +429,135 @@ func (r *Runner) readCurrent(ctx context.Context, desired []*Desired, outcomes [
 		case errs[k] != nil:
 			outcomes[i].fail(problem.Errorf(problem.Server, "cannot read %s: %s", outcomes[i].Name(), r.explain(errs[k])))
 		case details[k] != nil:
-			current[details[k].Name] = details[k]
+			rd.current[details[k].Name] = AccountOf(details[k])
+			rd.seen = append(rd.seen, details[k])
 		}
 	}
-	return current, nil
+	r.readOwnAll(ctx, desired, outcomes, live, rd)
+	return rd, nil
 }
 
-// detectLocking finds out, when a user is declared locked, whether this
-// Synapse can lock users at all: any user answer with a "locked" key says it
-// can; else the admin's own GET tells (Synapse 1.91 on has the key there,
-// even where the list lacks it).
-func (r *Runner) detectLocking(ctx context.Context, desired []*Desired, outcomes []*Outcome, current map[string]*synapse.User) {
-	var lockers []int
-	for i, d := range desired {
-		if d.Locked != nil && *d.Locked && outcomes[i].Action != ActionFailed {
-			lockers = append(lockers, i)
+// unlisted reports whether d declares a field the user answer behind cur
+// did not carry, and that the user's own answer does.
+func unlisted(d *Desired, cur *Account) bool {
+	for _, f := range fields {
+		if _, declared := d.Value(f.Name); !declared || f.Secret || f.Synapse.FromUser == nil {
+			continue
+		}
+		if _, known := cur.Value(f.Name); !known {
+			return true
 		}
 	}
-	if len(lockers) == 0 {
-		return
-	}
-	for _, u := range current {
-		if u.LockedKnown {
-			return
+	return false
+}
+
+// readOwnAll reads, for every live entry whose account exists, the fields
+// it declares that have an endpoint of their own (bounded concurrency).
+func (r *Runner) readOwnAll(ctx context.Context, desired []*Desired, outcomes []*Outcome, live []int, rd *read) {
+	var todo []int
+	for _, i := range live {
+		if cur, ok := rd.current[outcomes[i].UserID]; ok && outcomes[i].Action != ActionFailed && needsOwnRead(desired[i], cur) {
+			todo = append(todo, i)
 		}
 	}
-	me, err := r.Client.GetUser(ctx, r.Facts.Me)
-	switch {
-	case err != nil:
-		for _, i := range lockers {
-			outcomes[i].fail(problem.Errorf(problem.Server, "cannot tell whether this Synapse can lock users (reading %s): %s", r.Facts.Me, r.explain(err)))
+	errs := forEach(len(todo), r.Concurrency, func(k int) error {
+		i := todo[k]
+		// Each account is its own: only this goroutine touches it.
+		return r.readOwn(ctx, desired[i], rd.current[outcomes[i].UserID])
+	})
+	for k, i := range todo {
+		if errs[k] != nil {
+			outcomes[i].fail(problem.Errorf(problem.Server, "cannot read %s: %s", outcomes[i].Name(), errs[k]))
 		}
-	case me != nil:
-		r.Facts.LockUnsupported = !me.LockedKnown
 	}
+}
+
+// needsOwnRead reports whether d declares a field of cur that has an
+// endpoint of its own and was not read yet.
+func needsOwnRead(d *Desired, cur *Account) bool {
+	for _, f := range fields {
+		if _, declared := d.Value(f.Name); declared && f.Synapse.Read != nil {
+			if _, known := cur.Value(f.Name); !known {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// readOwn reads into cur the fields d declares that have an endpoint of
+// their own: a field only its declarations need costs a request per such
+// user, never one per account on the server.
+func (r *Runner) readOwn(ctx context.Context, d *Desired, cur *Account) error {
+	if cur == nil || cur.Deactivated && d.State == StateAbsent {
+		return nil
+	}
+	for _, f := range fields {
+		if _, declared := d.Value(f.Name); !declared || f.Synapse.Read == nil {
+			continue
+		}
+		if _, known := cur.Value(f.Name); known {
+			continue
+		}
+		v, err := f.Synapse.Read(ctx, r.Client, cur.ID)
+		if err != nil {
+			return problem.Errorf(problem.Server, "%s: %s", problem.Name(f.Name), r.explain(err))
+		}
+		cur.set(f.Name, v)
+	}
+	return nil
+}
+
+// support asks each field some live entry declares, and whose Support
+// says not every release can manage it, whether this Synapse can: a
+// refusal applies when planning (r.plan); an error fails the entries that
+// declare the field, before any write.
+func (r *Runner) support(ctx context.Context, desired []*Desired, outcomes []*Outcome, seen []*synapse.User) {
+	r.refusals = map[string]func(problem.Entry, any) error{}
+	for _, f := range fields {
+		if f.Synapse.Support == nil {
+			continue
+		}
+		var declaring []int
+		for i, d := range desired {
+			if _, ok := d.Value(f.Name); ok && outcomes[i].Action != ActionFailed {
+				declaring = append(declaring, i)
+			}
+		}
+		if len(declaring) == 0 {
+			continue
+		}
+		refuse, err := f.Synapse.Support(SupportQuery{Ctx: ctx, Client: r.Client, Me: r.Facts.Me, Seen: seen, Explain: r.explain})
+		switch {
+		case err != nil:
+			for _, i := range declaring {
+				outcomes[i].fail(err)
+			}
+		case refuse != nil:
+			r.refusals[f.Name] = refuse
+		}
+	}
+}
+
+// plan plans one user (PlanUser) under what this Synapse supports: a
+// declared value a field's Support refuses fails the user; one it accepts
+// holds on every account (which has the field's Zero).
+func (r *Runner) plan(d *Desired, id string, cur *Account, pw PasswordCheck) *Plan {
+	for _, f := range fields {
+		refuse := r.refusals[f.Name]
+		v, declared := d.Value(f.Name)
+		if refuse == nil || !declared {
+			continue
+		}
+		if err := refuse(d.Entry, v); err != nil {
+			return &Plan{UserID: id, Desired: d, Current: cur, Err: err}
+		}
+		if _, known := cur.Value(f.Name); cur != nil && !known {
+			cur = cur.clone()
+			cur.set(f.Name, f.Zero)
+		}
+	}
+	return PlanUser(d, id, cur, pw, r.Facts)
 }
 
 // checkPasswords compares every password declared with update_password=always
@@ -467,13 +577,13 @@ func (r *Runner) detectLocking(ctx context.Context, desired []*Desired, outcomes
 // A compared password that matches also proves password_pepper (see
 // pepperProven): the pepper state is returned for the check after the
 // first password this run sets.
-func (r *Runner) checkPasswords(ctx context.Context, desired []*Desired, outcomes []*Outcome, current map[string]*synapse.User) ([]PasswordCheck, pepperState) {
+func (r *Runner) checkPasswords(ctx context.Context, desired []*Desired, outcomes []*Outcome, current map[string]*Account) ([]PasswordCheck, pepperState) {
 	checks := make([]PasswordCheck, len(desired))
 	var need []int
 	for i, d := range desired {
 		cur := current[outcomes[i].UserID]
-		if outcomes[i].Action != ActionFailed && r.Facts.CanRead && d.Password != nil &&
-			d.UpdatePassword == PasswordAlways && cur != nil && !bool(cur.Deactivated) {
+		if outcomes[i].Action != ActionFailed && r.Facts.CanRead && d.Password() != nil &&
+			d.UpdatePassword == PasswordAlways && cur != nil && !cur.Deactivated {
 			need = append(need, i)
 		}
 	}
@@ -535,7 +645,7 @@ func (r *Runner) checkPasswords(ctx context.Context, desired []*Desired, outcome
 			outcomes[i].fail(problem.Errorf(problem.Password, "cannot compare the password of %s (%s: always): Synapse's search_users did not return its stored hash, so nothing was sent for this user (setting the password blindly would log it out and report a change on every run); use %s: on_create to leave the password alone",
 				outcomes[i].Name(), problem.Name("update_password"), problem.Name("update_password")))
 		default:
-			checks[i] = r.compareHash(ctx, hash, *desired[i].Password, outcomes[i])
+			checks[i] = r.compareHash(ctx, hash, *desired[i].Password(), outcomes[i])
 		}
 		return nil
 	})

@@ -71,13 +71,9 @@ func TestRunCheckModeOnlyReads(t *testing.T) {
 		want    map[string]Action
 	}{
 		"one new user": {[]*Desired{want("bob", nil)}, map[string]Action{"@bob:test": ActionCreated}},
-		"one unchanged": {[]*Desired{want("alice", func(d *Desired) { d.Displayname = ptr("alice") })},
+		"one unchanged": {[]*Desired{want("alice", func(d *Desired) { d.set("displayname", "alice") })},
 			map[string]Action{"@alice:test": ActionUnchanged}},
-		"a batch": {[]*Desired{
-			want("alice", func(d *Desired) { d.Admin = ptr(true) }),
-			want("bob", nil),
-			want("carol", func(d *Desired) { d.State = StateAbsent }),
-		}, map[string]Action{"@alice:test": ActionUpdated, "@bob:test": ActionCreated, "@carol:test": ActionDeactivated}},
+		"a batch": {[]*Desired{want("alice", func(d *Desired) { d.set("admin", true) }), want("bob", nil), want("carol", func(d *Desired) { d.State = StateAbsent })}, map[string]Action{"@alice:test": ActionUpdated, "@bob:test": ActionCreated, "@carol:test": ActionDeactivated}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			f := newFake(account("@alice:test"), account("@carol:test"), account(me))
@@ -98,17 +94,17 @@ func TestRunCheckModeOnlyReads(t *testing.T) {
 func TestRunApplies(t *testing.T) {
 	f := newFake(account("@alice:test"), account("@carol:test"), account("@dave:test"), account(me))
 	got, warnings := runOne(t, adminRunner(f),
-		want("alice", func(d *Desired) { d.Displayname = ptr("Alice A.") }),
-		want("bob", func(d *Desired) { d.Password = ptr("pw"); d.Locked = ptr(true) }),
+		want("alice", func(d *Desired) { d.set("displayname", "Alice A.") }),
+		want("bob", func(d *Desired) { d.set("password", "pw"); d.set("locked", true) }),
 		want("carol", func(d *Desired) { d.State = StateAbsent; d.Erase = true }),
 		want("dave", nil),
 	)
 	assert.Empty(t, warnings)
 	assert.Equal(t, ActionUpdated, got["@alice:test"].Action)
 	assert.Equal(t, []string{"displayname"}, got["@alice:test"].Changes)
-	assert.Equal(t, "Alice A.", *got["@alice:test"].User.Displayname)
+	assert.Equal(t, "Alice A.", got["@alice:test"].User.View()["displayname"])
 	assert.Equal(t, ActionCreated, got["@bob:test"].Action)
-	assert.True(t, bool(got["@bob:test"].User.Locked), "a create ignores locked: a second PUT sets it")
+	assert.Equal(t, true, got["@bob:test"].User.View()["locked"], "a create ignores locked: a second PUT sets it")
 	assert.Equal(t, ActionDeactivated, got["@carol:test"].Action)
 	assert.True(t, bool(got["@carol:test"].User.Erased))
 	assert.Equal(t, ActionUnchanged, got["@dave:test"].Action)
@@ -119,8 +115,8 @@ func TestRunApplies(t *testing.T) {
 	// The rerun finds nothing to do and sends nothing.
 	before := len(f.writes())
 	got, _ = runOne(t, adminRunner(f),
-		want("alice", func(d *Desired) { d.Displayname = ptr("Alice A.") }),
-		want("bob", func(d *Desired) { d.Locked = ptr(true) }),
+		want("alice", func(d *Desired) { d.set("displayname", "Alice A.") }),
+		want("bob", func(d *Desired) { d.set("locked", true) }),
 		want("carol", func(d *Desired) { d.State = StateAbsent; d.Erase = true }),
 	)
 	for id, o := range got {
@@ -142,7 +138,7 @@ func TestRunResolveID(t *testing.T) {
 	// Without a server name (shared secret, none given) the ID is unknown
 	// until Synapse names it.
 	r := &Runner{Client: f, Facts: Facts{}, CheckMode: true}
-	got, warnings := runOne(t, r, want("bob", func(d *Desired) { d.Password = ptr("pw") }))
+	got, warnings := runOne(t, r, want("bob", func(d *Desired) { d.set("password", "pw") }))
 	assert.Equal(t, ActionUnverified, got["bob"].Action)
 	require.Len(t, warnings, 1)
 	assert.Contains(t, warnings[0], "could not be verified in check mode (bob)")
@@ -169,7 +165,7 @@ func TestReadCurrent(t *testing.T) {
 			want:    map[string]string{"@alice:test": "cannot read @alice:test: Synapse answered 500"},
 		},
 		"one legacy mixed-case user": {
-			users: []*synapse.User{account("@Alice:test")}, desired: []*Desired{want("alice", func(d *Desired) { d.Admin = ptr(true) })},
+			users: []*synapse.User{account("@Alice:test")}, desired: []*Desired{want("alice", func(d *Desired) { d.set("admin", true) })},
 			want: map[string]string{"@Alice:test": "updated"},
 		},
 		"a batch: the list, no GET": {
@@ -183,29 +179,21 @@ func TestReadCurrent(t *testing.T) {
 			runErr:  "cannot read the user list, so nothing was changed: Synapse answered 500",
 		},
 		"a batch with threepids: a GET for the existing user": {
-			users: []*synapse.User{account("@alice:test")},
-			desired: []*Desired{
-				want("alice", func(d *Desired) { d.Threepids = &[]synapse.Threepid{} }),
-				want("bob", func(d *Desired) { d.ExternalIDs = &[]synapse.ExternalID{} }),
-			},
-			want: map[string]string{"@alice:test": "unchanged", "@bob:test": "created"}, wantCalls: map[string]int{"GET @alice": 1, "GET @bob": 0},
+			users:   []*synapse.User{account("@alice:test")},
+			desired: []*Desired{want("alice", func(d *Desired) { d.set("threepids", []synapse.Threepid{}) }), want("bob", func(d *Desired) { d.set("external_ids", []synapse.ExternalID{}) })},
+			want:    map[string]string{"@alice:test": "unchanged", "@bob:test": "created"}, wantCalls: map[string]int{"GET @alice": 1, "GET @bob": 0},
 		},
 		"a batch whose detail cannot be read": {
-			users: []*synapse.User{account("@alice:test")},
-			setup: func(f *fakeClient) { f.getErr = map[string]error{"@alice:test": readErr} },
-			desired: []*Desired{
-				want("alice", func(d *Desired) { d.Threepids = &[]synapse.Threepid{} }),
-				want("bob", nil),
-			},
-			want: map[string]string{"@alice:test": "cannot read @alice:test", "@bob:test": "created"},
+			users:   []*synapse.User{account("@alice:test")},
+			setup:   func(f *fakeClient) { f.getErr = map[string]error{"@alice:test": readErr} },
+			desired: []*Desired{want("alice", func(d *Desired) { d.set("threepids", []synapse.Threepid{}) }), want("bob", nil)},
+			want:    map[string]string{"@alice:test": "cannot read @alice:test", "@bob:test": "created"},
 		},
 		"a batch: locked read per user where the list lacks it": {
-			users: []*synapse.User{{Name: "@alice:test"}},
-			desired: []*Desired{
-				want("alice", func(d *Desired) { d.Locked = ptr(false) }),
-				want("bob", nil),
-			},
-			want: map[string]string{"@alice:test": "unchanged"}, wantCalls: map[string]int{"GET @alice": 1},
+			users:   []*synapse.User{{Name: "@alice:test"}},
+			setup:   func(f *fakeClient) { f.lockedInGet = true },
+			desired: []*Desired{want("alice", func(d *Desired) { d.set("locked", false) }), want("bob", nil)},
+			want:    map[string]string{"@alice:test": "unchanged"}, wantCalls: map[string]int{"GET @alice": 1},
 		},
 		"a batch with a legacy mixed-case user": {
 			users:   []*synapse.User{account("@Alice:test")},
@@ -218,10 +206,8 @@ func TestReadCurrent(t *testing.T) {
 			want:    map[string]string{"@alice:test": "differ only in case (@ALICE:test, @Alice:test)"},
 		},
 		"a batch where every user failed validation": {
-			desired: []*Desired{
-				{Entry: problem.Entry{Name: "a"}, Localpart: "a", Server: "elsewhere"}, {Entry: problem.Entry{Name: "b"}, Localpart: "b", Server: "elsewhere"},
-			},
-			want: map[string]string{"a": "another server", "b": "another server"}, wantCalls: map[string]int{"LIST": 0, "GET": 0},
+			desired: []*Desired{{Entry: problem.Entry{Name: "a"}, Localpart: "a", Server: "elsewhere"}, {Entry: problem.Entry{Name: "b"}, Localpart: "b", Server: "elsewhere"}},
+			want:    map[string]string{"a": "another server", "b": "another server"}, wantCalls: map[string]int{"LIST": 0, "GET": 0},
 		},
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -259,16 +245,21 @@ func TestReadCurrent(t *testing.T) {
 
 func TestDetectLocking(t *testing.T) {
 	old := func(id string) *synapse.User { return &synapse.User{Name: id} } // no "locked" key
-	lock := func(d *Desired) { d.Locked = ptr(true) }
+	lock := func(d *Desired) { d.set("locked", true) }
 	for name, tc := range map[string]struct {
 		users []*synapse.User
 		setup func(f *fakeClient)
 		want  string
 	}{
-		"a Synapse that lists locked":       {users: []*synapse.User{account("@alice:test"), account(me)}, want: "updated"},
-		"the admin's own answer has locked": {users: []*synapse.User{old("@alice:test"), account(me)}, want: "updated"},
-		"nothing says locked":               {users: []*synapse.User{old("@alice:test"), old(me)}, want: "cannot lock users"},
-		"the admin cannot be read": {users: []*synapse.User{old("@alice:test"), old(me)},
+		"a Synapse that lists locked": {users: []*synapse.User{account("@alice:test"), account(me)}, want: "updated"},
+		"a user's own answer has locked (1.91)": {users: []*synapse.User{old("@alice:test"), old(me)},
+			setup: func(f *fakeClient) { f.lockedInGet = true }, want: "updated"},
+		"nothing says locked (1.90)": {users: []*synapse.User{old("@alice:test"), old(me)}, want: "cannot lock users"},
+		// alice is new: no user's own answer was read, the admin's tells.
+		"the admin's own answer has locked": {users: []*synapse.User{old(me)},
+			setup: func(f *fakeClient) { f.lockedInGet = true }, want: "created"},
+		"the admin's own answer has no locked": {users: []*synapse.User{old(me)}, want: "cannot lock users"},
+		"the admin cannot be read": {users: []*synapse.User{old(me)},
 			setup: func(f *fakeClient) { f.getErr = map[string]error{me: synapseErr(http.StatusBadGateway, "")} },
 			want:  "cannot tell whether this Synapse can lock users (reading @admin:test)"},
 	} {
@@ -295,7 +286,7 @@ func TestDetectLocking(t *testing.T) {
 func TestCheckPasswords(t *testing.T) {
 	stored := hashOf(t, "old-password")
 	always := func(pw string) func(d *Desired) {
-		return func(d *Desired) { d.Password, d.UpdatePassword = ptr(pw), PasswordAlways }
+		return func(d *Desired) { d.set("password", pw); d.UpdatePassword = PasswordAlways }
 	}
 	for name, tc := range map[string]struct {
 		setup    func(f *fakeClient)
@@ -354,7 +345,7 @@ func TestCheckPasswordsInBulk(t *testing.T) {
 		id := fmt.Sprintf("@u%d:test", i)
 		f.users[id] = account(id)
 		f.hashes[id] = hashOf(t, "pw")
-		desired = append(desired, want(fmt.Sprintf("u%d", i), func(d *Desired) { d.Password, d.UpdatePassword = ptr("pw"), PasswordAlways }))
+		desired = append(desired, want(fmt.Sprintf("u%d", i), func(d *Desired) { d.set("password", "pw"); d.UpdatePassword = PasswordAlways }))
 	}
 	r := adminRunner(f)
 	got, _ := runOne(t, r, desired...)
@@ -387,7 +378,7 @@ func TestApplyErrors(t *testing.T) {
 	}{
 		"a create refused": {
 			setup:   func(f *fakeClient) { f.createErr = map[string]error{"@bob:test": refused} },
-			desired: want("bob", func(d *Desired) { d.Password = ptr("pw") }),
+			desired: want("bob", func(d *Desired) { d.set("password", "pw") }),
 			want:    "cannot create @bob:test: Synapse answered 400",
 		},
 		"a create whose answer was lost": {
@@ -395,38 +386,38 @@ func TestApplyErrors(t *testing.T) {
 				f.createErr = map[string]error{"@bob:test": noAnswer}
 				f.createCreates = map[string]bool{"@bob:test": true}
 			},
-			desired: want("bob", func(d *Desired) { d.Password = ptr("pw") }),
+			desired: want("bob", func(d *Desired) { d.set("password", "pw") }),
 			want:    "cannot create @bob:test: Synapse is unreachable (PUT http://x): connection reset by peer (explained); the request may still have created it without its password (rerun with update_password: always for it: that creates it, or sets its password)",
 			maybe:   true,
 		},
 		"a create whose threepids are refused": {
 			setup:   func(f *fakeClient) { f.putErr = map[string]error{"@bob:test": refused} },
-			desired: want("bob", func(d *Desired) { d.Threepids = &[]synapse.Threepid{{Medium: "email", Address: "b@x.org"}} }),
+			desired: want("bob", func(d *Desired) { d.set("threepids", []synapse.Threepid{{Medium: "email", Address: "b@x.org"}}) }),
 			want:    "created @bob:test, but could not set threepids, so the account exists without it: Synapse answered 400 M_THREEPID_IN_USE",
 			wrote:   true, hasUser: true,
 		},
 		"a create whose locked PUT fails": {
 			setup:   func(f *fakeClient) { f.putErrIfExists = map[string]error{"@bob:test": refused} },
-			desired: want("bob", func(d *Desired) { d.Locked = ptr(true) }),
+			desired: want("bob", func(d *Desired) { d.set("locked", true) }),
 			want:    "created @bob:test, but could not set locked, so the account exists without it: Synapse answered 400", wrote: true, hasUser: true,
 		},
 		"a create whose password PUT gets no answer": {
 			setup:   func(f *fakeClient) { f.putErr = map[string]error{"@bob:test": noAnswer} },
-			desired: want("bob", func(d *Desired) { d.Password = ptr("pw"); d.Displayname = ptr("Bob") }),
+			desired: want("bob", func(d *Desired) { d.set("password", "pw"); d.set("displayname", "Bob") }),
 			want:    "created @bob:test, but could not set password, displayname, so the account exists without it (its password is not set, and a rerun with update_password: on_create leaves an existing account's password alone: rerun with update_password: always for it)",
 			wrote:   true, maybe: true, hasUser: true,
 		},
 		"an update refused midway": {
 			users:   []*synapse.User{account("@alice:test")},
 			setup:   func(f *fakeClient) { f.putErr = map[string]error{"@alice:test": refused} },
-			desired: want("alice", func(d *Desired) { d.Admin = ptr(true); d.Displayname = ptr("A") }),
+			desired: want("alice", func(d *Desired) { d.set("admin", true); d.set("displayname", "A") }),
 			want:    "cannot update @alice:test (displayname, admin): Synapse answered 400 M_THREEPID_IN_USE: refused [PUT /_synapse/admin/v2/users/x] (explained); Synapse applies the fields one by one, so some may have been set (rerun to see)",
 			maybe:   true, hasUser: true,
 		},
 		"an update of one field refused": {
 			users:   []*synapse.User{account("@alice:test")},
 			setup:   func(f *fakeClient) { f.putErr = map[string]error{"@alice:test": refused} },
-			desired: want("alice", func(d *Desired) { d.Admin = ptr(true) }),
+			desired: want("alice", func(d *Desired) { d.set("admin", true) }),
 			want:    "cannot update @alice:test (admin): Synapse answered 400", hasUser: true,
 		},
 		"a deactivation refused": {
@@ -444,7 +435,7 @@ func TestApplyErrors(t *testing.T) {
 			setup: func(f *fakeClient) {
 				f.putErr = map[string]error{"@bob:test": synapseErr(http.StatusInternalServerError, "M_UNKNOWN")}
 			},
-			desired: want("bob", func(d *Desired) { d.Password = ptr(strings.Repeat("p", 80)) }),
+			desired: want("bob", func(d *Desired) { d.set("password", strings.Repeat("p", 80)) }),
 			want:    "which Synapse 1.140.x cannot hash", wrote: true, maybe: true, hasUser: true,
 		},
 		"a short password's 500 is left as it is": {
@@ -452,7 +443,7 @@ func TestApplyErrors(t *testing.T) {
 			setup: func(f *fakeClient) {
 				f.putErr = map[string]error{"@alice:test": synapseErr(http.StatusInternalServerError, "M_UNKNOWN")}
 			},
-			desired: want("alice", func(d *Desired) { d.Password, d.UpdatePassword = ptr("short"), PasswordAlways }),
+			desired: want("alice", func(d *Desired) { d.set("password", "short"); d.UpdatePassword = PasswordAlways }),
 			want:    "cannot update @alice:test (password): Synapse answered 500", maybe: true, hasUser: true,
 		},
 	} {
@@ -497,12 +488,12 @@ func TestCreateIsEmptyThenTheRest(t *testing.T) {
 	f := newFake(account(me))
 	f.hashErr = synapse.ErrHashesUnavailable
 	got, _ := runOne(t, adminRunner(f),
-		want("bob", func(d *Desired) { d.Password = ptr("pw"); d.Displayname = ptr("Bob") }),
+		want("bob", func(d *Desired) { d.set("password", "pw"); d.set("displayname", "Bob") }),
 		want("carol", nil),
 	)
 	assert.Equal(t, ActionCreated, got["@bob:test"].Action)
 	assert.True(t, got["@bob:test"].Wrote)
-	assert.Equal(t, "Bob", *got["@bob:test"].User.Displayname)
+	assert.Equal(t, "Bob", got["@bob:test"].User.View()["displayname"])
 	assert.Equal(t, ActionCreated, got["@carol:test"].Action)
 	assert.Equal(t, []string{"CREATE @bob:test", "CREATE @carol:test", "PUT @bob:test"}, f.writes(),
 		"carol declares nothing a new account lacks: one request")
@@ -525,22 +516,22 @@ func TestCreateFindsTheAccountAppeared(t *testing.T) {
 		note    string
 	}{
 		"on_create: the password is not sent": {
-			set:    func(d *Desired) { d.Password = ptr("mine") },
+			set:    func(d *Desired) { d.set("password", "mine") },
 			action: ActionUnchanged, writes: []string{"CREATE @bob:test"},
 			note: "so the declared password was not set",
 		},
 		"on_create with a field: the field is, the password is not": {
-			set:    func(d *Desired) { d.Password = ptr("mine"); d.Displayname = ptr("Bob") },
+			set:    func(d *Desired) { d.set("password", "mine"); d.set("displayname", "Bob") },
 			action: ActionUpdated, changes: []string{"displayname"}, writes: []string{"CREATE @bob:test", "PUT @bob:test"},
 			note: "handled as the existing account it is",
 		},
 		"always, the same password": {
-			set:    func(d *Desired) { d.Password, d.UpdatePassword = ptr("mine"), PasswordAlways },
+			set:    func(d *Desired) { d.set("password", "mine"); d.UpdatePassword = PasswordAlways },
 			hashes: map[string]string{"@bob:test": "mine"},
 			action: ActionUnchanged, writes: []string{"CREATE @bob:test"},
 		},
 		"always, another password": {
-			set:    func(d *Desired) { d.Password, d.UpdatePassword = ptr("mine"), PasswordAlways },
+			set:    func(d *Desired) { d.set("password", "mine"); d.UpdatePassword = PasswordAlways },
 			hashes: map[string]string{"@bob:test": "theirs"},
 			action: ActionUpdated, changes: []string{"password"}, writes: []string{"CREATE @bob:test", "PUT @bob:test"},
 		},
@@ -594,7 +585,7 @@ func TestCreateFindsALegacyAccount(t *testing.T) {
 	f := newFake(account(me))
 	// Made between this run's read and its create.
 	f.appear = map[string]*synapse.User{"@bob:test": account("@Bob:test")}
-	got, _ := runOne(t, adminRunner(f), want("bob", func(d *Desired) { d.Admin = ptr(true); d.Password = ptr("pw") }), want("carol", nil))
+	got, _ := runOne(t, adminRunner(f), want("bob", func(d *Desired) { d.set("admin", true); d.set("password", "pw") }), want("carol", nil))
 	o := got["@Bob:test"]
 	require.NotNil(t, o, "%v", got)
 	require.NoError(t, o.Err)
@@ -609,7 +600,7 @@ func TestCreateAnswerLost(t *testing.T) {
 	f := newFake(account(me))
 	f.createLost = map[string]bool{"@bob:test": true, "@carol:test": true}
 	f.appear = map[string]*synapse.User{"@bob:test": account("@bob:test"), "@carol:test": account("@carol:test")}
-	got, _ := runOne(t, adminRunner(f), want("bob", func(d *Desired) { d.Password = ptr("pw") }), want("carol", func(d *Desired) { d.Admin = ptr(true) }))
+	got, _ := runOne(t, adminRunner(f), want("bob", func(d *Desired) { d.set("password", "pw") }), want("carol", func(d *Desired) { d.set("admin", true) }))
 	bob := got["@bob:test"]
 	require.Error(t, bob.Err)
 	assert.Contains(t, bob.Err.Error(), "the answer to the create of @bob:test was lost, and the retry found the account: this run may have created it")
@@ -627,7 +618,7 @@ func TestCreateAnswerLost(t *testing.T) {
 	f.createLost = map[string]bool{"@dave:test": true}
 	f.appear = map[string]*synapse.User{"@dave:test": account("@dave:test")}
 	f.hashes["@dave:test"] = "" // no password yet: Synapse answers null
-	got, _ = runOne(t, adminRunner(f), want("dave", func(d *Desired) { d.Password, d.UpdatePassword = ptr("pw"), PasswordAlways }))
+	got, _ = runOne(t, adminRunner(f), want("dave", func(d *Desired) { d.set("password", "pw"); d.UpdatePassword = PasswordAlways }))
 	require.NoError(t, got["@dave:test"].Err)
 	assert.Equal(t, ActionUpdated, got["@dave:test"].Action)
 	assert.Equal(t, []string{"@dave:test"}, f.passwords)
@@ -639,10 +630,7 @@ func TestInterruptedRunSendsNothing(t *testing.T) {
 	f := newFake(account("@alice:test"), account(me))
 	ctx, cancel := context.WithCancelCause(context.Background())
 	cancel(errors.New("interrupted by SIGTERM"))
-	outcomes, _, err := adminRunner(f).Run(ctx, []*Desired{
-		want("alice", func(d *Desired) { d.Displayname = ptr("A") }),
-		want("bob", func(d *Desired) { d.Password = ptr("pw") }),
-	})
+	outcomes, _, err := adminRunner(f).Run(ctx, []*Desired{want("alice", func(d *Desired) { d.set("displayname", "A") }), want("bob", func(d *Desired) { d.set("password", "pw") })})
 	require.NoError(t, err)
 	for _, o := range outcomes {
 		require.Error(t, o.Err, o.Name())
@@ -651,7 +639,7 @@ func TestInterruptedRunSendsNothing(t *testing.T) {
 	}
 	assert.Nil(t, outcomes[1].User, "a create not sent reports no user")
 	require.NotNil(t, outcomes[0].User)
-	assert.Equal(t, "alice", *outcomes[0].User.Displayname)
+	assert.Equal(t, "alice", outcomes[0].User.View()["displayname"])
 	assert.Empty(t, f.writes())
 }
 
@@ -670,7 +658,7 @@ func TestRegistration(t *testing.T) {
 		"the first answer was lost": {registered: &synapse.Registered{Retried: true}, err: inUse, want: "unverified",
 			warning: "the answer to the first registration attempt was lost, and the retry found the user: that attempt created it, or someone else registered it"},
 		"exists, nothing else declared": {registered: &synapse.Registered{}, err: inUse, want: "unverified"},
-		"exists, with a display name": {registered: &synapse.Registered{}, err: inUse, set: func(d *Desired) { d.Displayname = ptr("Bob") },
+		"exists, with a display name": {registered: &synapse.Registered{}, err: inUse, set: func(d *Desired) { d.set("displayname", "Bob") },
 			want: "@bob:test exists, and its displayname could not be checked or set"},
 		"exists, seeded with a password": {registered: &synapse.Registered{}, err: inUse, seed: true,
 			want: "@bob:test exists, and its password could not be checked or set"},
@@ -680,7 +668,7 @@ func TestRegistration(t *testing.T) {
 			f := newFake()
 			f.registered, f.registerErr = tc.registered, tc.err
 			r := &Runner{Client: f, ServerName: "test", SharedSecret: "s", Concurrency: 1, Seed: tc.seed}
-			d := want("bob", func(d *Desired) { d.Password = ptr("pw") })
+			d := want("bob", func(d *Desired) { d.set("password", "pw") })
 			if tc.set != nil {
 				tc.set(d)
 			}
@@ -706,7 +694,7 @@ func TestSeedPasswordKept(t *testing.T) {
 	f := newFake(account("@bob:test"), account(me))
 	r := adminRunner(f)
 	r.Seed = true
-	got, _ := runOne(t, r, want("bob", func(d *Desired) { d.Password = ptr("pw") }))
+	got, _ := runOne(t, r, want("bob", func(d *Desired) { d.set("password", "pw") }))
 	o := got["@bob:test"]
 	assert.Equal(t, ActionUnchanged, o.Action)
 	require.Len(t, o.Warnings, 1)
@@ -717,7 +705,7 @@ func TestSeedPasswordKept(t *testing.T) {
 // asked (SeedReactivate); a declared list reactivates as it always did.
 func TestSeedReactivatesOnlyWhenAsked(t *testing.T) {
 	gone := func() *synapse.User { u := account("@bob:test"); u.Deactivated = true; return u }
-	bob := want("bob", func(d *Desired) { d.Password = ptr("pw") })
+	bob := want("bob", func(d *Desired) { d.set("password", "pw") })
 	for _, check := range []bool{true, false} {
 		f := newFake(gone(), account(me))
 		r := adminRunner(f)

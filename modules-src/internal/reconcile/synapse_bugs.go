@@ -9,9 +9,6 @@ import (
 	"github.com/mxadmin/synapse/modules-src/internal/synapse"
 )
 
-// bcryptInputLimit is how much of its input bcrypt uses.
-const bcryptInputLimit = 72
-
 // explainLongPassword names a known Synapse bug when a write that carried a
 // password failed with a 500: Synapse 1.140.x ships bcrypt 5, which raises
 // on input over 72 bytes, so a password that is longer than that together
@@ -22,8 +19,8 @@ func (r *Runner) explainLongPassword(p *Plan, o *Outcome) {
 		return
 	}
 	pw := passwordOf(p)
-	if pw == nil || len(norm.NFKC.String(*pw)+r.Pepper) <= bcryptInputLimit {
+	if pw == nil || len(norm.NFKC.String(*pw)+r.Pepper) <= synapse.BcryptInputLimit {
 		return
 	}
-	o.Err = problem.Errorf(problem.Server, "%s; the password with %s is longer than %d bytes, which Synapse 1.140.x cannot hash (its bug, fixed in 1.141): upgrade Synapse, or use a shorter password", o.Err, problem.Name("password_pepper"), bcryptInputLimit)
+	o.Err = problem.Errorf(problem.Server, "%s; the password with %s is longer than %d bytes, which Synapse 1.140.x cannot hash (its bug, fixed in 1.141): upgrade Synapse, or use a shorter password", o.Err, problem.Name("password_pepper"), synapse.BcryptInputLimit)
 }

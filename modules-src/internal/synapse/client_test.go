@@ -327,17 +327,6 @@ func TestFlagDecodesNumbersAndNull(t *testing.T) {
 	assert.Error(t, json.Unmarshal([]byte(`{"admin":"yes"}`), &u))
 }
 
-func TestUserUpdateSendsOnlySetFields(t *testing.T) {
-	empty := ""
-	tr := true
-	data, err := json.Marshal(UserUpdate{UserType: &empty, Admin: &tr})
-	require.NoError(t, err)
-	assert.JSONEq(t, `{"user_type":null,"admin":true}`, string(data))
-	data, err = json.Marshal(UserUpdate{})
-	require.NoError(t, err)
-	assert.JSONEq(t, `{}`, string(data))
-}
-
 func TestErrorsAreTyped(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusForbidden, map[string]any{"errcode": "M_FORBIDDEN", "error": "You are not a server admin"})

@@ -58,9 +58,10 @@ func (c *Client) PasswordHashes(ctx context.Context, adminID, term string) (map[
 	return out, nil
 }
 
-// bcryptInputLimit is how much of its input bcrypt uses; Synapse cuts the
-// input there explicitly, and so must we to compare the same bytes.
-const bcryptInputLimit = 72
+// BcryptInputLimit is how much of its input bcrypt uses, in bytes; Synapse
+// cuts the input there explicitly, and so must we to compare the same
+// bytes.
+const BcryptInputLimit = 72
 
 // MaxBcryptCost is the highest bcrypt cost a stored hash may have to be
 // compared. The cost comes from the server, and each step doubles the work:
@@ -112,8 +113,8 @@ func ComparePassword(ctx context.Context, hash, password, pepper string) (bool, 
 		return false, &CostError{Cost: cost}
 	}
 	input := []byte(norm.NFKC.String(password) + pepper)
-	if len(input) > bcryptInputLimit {
-		input = input[:bcryptInputLimit]
+	if len(input) > BcryptInputLimit {
+		input = input[:BcryptInputLimit]
 	}
 	done := make(chan bool, 1)
 	go func() { done <- bcrypt.CompareHashAndPassword([]byte(hash), input) == nil }()

@@ -65,85 +65,63 @@ type User struct {
 	// reports it for one user from 1.91 and in the list from 1.93; before,
 	// Locked says nothing (and before 1.91 a user cannot be locked at all).
 	LockedKnown bool `json:"-"`
+	// keys are the keys the answer carried: what an older release does not
+	// report (locked before 1.91) is not read as false.
+	keys map[string]bool
 }
 
-// UnmarshalJSON decodes a user and notes whether "locked" was there.
+// Has reports whether the answer carried key (with any value, null too).
+func (u *User) Has(key string) bool { return u.keys[key] }
+
+// SetKeys records the keys of an answer that was not decoded from JSON
+// (a user predicted or made up by a test).
+func (u *User) SetKeys(keys ...string) {
+	if u.keys == nil {
+		u.keys = map[string]bool{}
+	}
+	for _, k := range keys {
+		u.keys[k] = true
+	}
+}
+
+// UnmarshalJSON decodes a user and notes which keys the answer carried.
 func (u *User) UnmarshalJSON(data []byte) error {
 	type plain User
-	var probe struct {
-		Locked json.RawMessage `json:"locked"`
-	}
+	var probe map[string]json.RawMessage
 	if err := json.Unmarshal(data, (*plain)(u)); err != nil {
 		return err
 	}
 	if err := json.Unmarshal(data, &probe); err != nil {
 		return err
 	}
-	u.LockedKnown = probe.Locked != nil
+	u.keys = make(map[string]bool, len(probe))
+	for k := range probe {
+		u.keys[k] = true
+	}
+	u.LockedKnown = u.keys["locked"]
 	return checkIdentifier("user name", u.Name)
 }
 
-// UserUpdate is the body of PUT /_synapse/admin/v2/users/<id>. Nil fields
-// are left out of the request and so left alone by Synapse.
-type UserUpdate struct {
-	Password      *string
-	LogoutDevices *bool
-	Displayname   *string
-	AvatarURL     *string
-	// UserType "" clears the type (sent as null).
-	UserType    *string
-	Admin       *bool
-	Deactivated *bool
-	Locked      *bool
-	Threepids   *[]Threepid
-	ExternalIDs *[]ExternalID
+// UserUpdate is the body of PUT /_synapse/admin/v2/users/<id>, by key.
+// A key left out is left alone by Synapse; a nil value is sent as null
+// (user_type null makes a regular user).
+type UserUpdate map[string]any
+
+// Set puts key into the body.
+func (u UserUpdate) Set(key string, v any) { u[key] = v }
+
+// Has reports whether the body carries key.
+func (u UserUpdate) Has(key string) bool {
+	_, ok := u[key]
+	return ok
 }
 
-// MarshalJSON writes only the fields that are set.
-func (u UserUpdate) MarshalJSON() ([]byte, error) {
-	m := map[string]any{}
-	if u.Password != nil {
-		m["password"] = *u.Password
-		if u.LogoutDevices != nil {
-			m["logout_devices"] = *u.LogoutDevices
-		}
+// Password is the password the body sets, or nil.
+func (u UserUpdate) Password() *string {
+	if pw, ok := u["password"].(string); ok {
+		return &pw
 	}
-	if u.Displayname != nil {
-		m["displayname"] = *u.Displayname
-	}
-	if u.AvatarURL != nil {
-		m["avatar_url"] = *u.AvatarURL
-	}
-	if u.UserType != nil {
-		if *u.UserType == "" {
-			m["user_type"] = nil
-		} else {
-			m["user_type"] = *u.UserType
-		}
-	}
-	if u.Admin != nil {
-		m["admin"] = *u.Admin
-	}
-	if u.Deactivated != nil {
-		m["deactivated"] = *u.Deactivated
-	}
-	if u.Locked != nil {
-		m["locked"] = *u.Locked
-	}
-	if u.Threepids != nil {
-		m["threepids"] = nonNil(*u.Threepids)
-	}
-	if u.ExternalIDs != nil {
-		m["external_ids"] = nonNil(*u.ExternalIDs)
-	}
-	return json.Marshal(m)
-}
-
-func nonNil[T any](s []T) []T {
-	if s == nil {
-		return []T{}
-	}
-	return s
+	return nil
 }
 
 var (

@@ -176,12 +176,10 @@ func TestWirePutUser(t *testing.T) {
 			"threepids":[{"medium":"email","address":"a@test"}],"external_ids":[]}`)
 		wiretest.WriteJSON(w, http.StatusOK, map[string]any{"name": wireUser, "displayname": "A"})
 	})
-	pw, name, avatar, none := "wire-pass", "A", "mxc://test/b", ""
-	f, tr := false, true
 	after, created, err := c.PutUser(context.Background(), wireUser, UserUpdate{
-		Password: &pw, LogoutDevices: &f, Displayname: &name, AvatarURL: &avatar, UserType: &none,
-		Admin: &tr, Deactivated: &f, Locked: &tr,
-		Threepids: &[]Threepid{{"email", "a@test"}}, ExternalIDs: &[]ExternalID{},
+		"password": "wire-pass", "logout_devices": false, "displayname": "A", "avatar_url": "mxc://test/b", "user_type": nil,
+		"admin": true, "deactivated": false, "locked": true,
+		"threepids": []Threepid{{"email", "a@test"}}, "external_ids": []ExternalID{},
 	})
 	require.NoError(t, err)
 	assert.False(t, created)
