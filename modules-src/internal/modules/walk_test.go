@@ -60,6 +60,13 @@ var wired = map[string]fieldWire{
 		body: map[string]any{"locked": true}},
 	"user_type": {option: "bot", stored: "bot", method: http.MethodPut, path: "/_synapse/admin/v2/users/" + walkUser,
 		body: map[string]any{"user_type": "bot"}},
+	"ratelimit": {option: map[string]any{"messages_per_second": 0, "burst_count": 0},
+		stored: map[string]any{"messages_per_second": 0.0, "burst_count": 0.0},
+		method: http.MethodPost, path: "/_synapse/admin/v1/users/" + walkUser + "/override_ratelimit",
+		body: map[string]any{"messages_per_second": 0.0, "burst_count": 0.0}},
+	"shadow_banned": {option: true, stored: true, method: http.MethodPost, path: "/_synapse/admin/v1/users/" + walkUser + "/shadow_ban"},
+	"suspended": {option: true, stored: true, method: http.MethodPut, path: "/_synapse/admin/v1/suspend/" + walkUser,
+		body: map[string]any{"suspend": true}},
 }
 
 // walkSynapse is a fake Synapse that keeps one account as its answers
@@ -68,9 +75,10 @@ var wired = map[string]fieldWire{
 // behaves so is the e2e suite's proof.
 type walkSynapse struct {
 	*wiretest.Server
-	mu   sync.Mutex
-	user map[string]any // nil: @walk:test does not exist
-	hash string         // the stored password hash
+	mu        sync.Mutex
+	user      map[string]any // nil: @walk:test does not exist
+	hash      string         // the stored password hash
+	ratelimit map[string]any // the override, as GET answers it
 }
 
 func newWalkSynapse(t *testing.T) *walkSynapse {
@@ -112,11 +120,45 @@ func newWalkSynapse(t *testing.T) *walkSynapse {
 		users := []any{map[string]any{"name": "@admin:test", "admin": true, "locked": false}}
 		if s.user != nil {
 			listed := maps.Clone(s.user)
-			delete(listed, "threepids") // the list carries neither
+			delete(listed, "threepids") // the list carries none of these
 			delete(listed, "external_ids")
+			delete(listed, "suspended")
 			users = append(users, listed)
 		}
 		wiretest.WriteJSON(w, http.StatusOK, map[string]any{"users": users, "total": len(users)})
+	})
+	own := "/_synapse/admin/v1/users/" + walkUser
+	s.Handle(http.MethodGet, own+"/override_ratelimit", func(w http.ResponseWriter, _ *http.Request) {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		wiretest.WriteJSON(w, http.StatusOK, maps.Clone(s.ratelimit))
+	})
+	s.Handle(http.MethodPost, own+"/override_ratelimit", func(w http.ResponseWriter, r *http.Request) {
+		var body map[string]any
+		_ = json.NewDecoder(r.Body).Decode(&body)
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.ratelimit = body
+		wiretest.WriteJSON(w, http.StatusOK, body)
+	})
+	for method, ban := range map[string]bool{http.MethodPost: true, http.MethodDelete: false} {
+		s.Handle(method, own+"/shadow_ban", func(w http.ResponseWriter, _ *http.Request) {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			s.user["shadow_banned"] = ban
+			wiretest.WriteJSON(w, http.StatusOK, map[string]any{})
+		})
+	}
+	s.Handle(http.MethodGet, "/_synapse/admin/v1/suspend/@admin:test", func(w http.ResponseWriter, _ *http.Request) {
+		wiretest.WriteJSON(w, http.StatusMethodNotAllowed, map[string]any{"errcode": "M_UNRECOGNIZED", "error": "Unrecognized request"})
+	})
+	s.Handle(http.MethodPut, "/_synapse/admin/v1/suspend/"+walkUser, func(w http.ResponseWriter, r *http.Request) {
+		var body map[string]any
+		_ = json.NewDecoder(r.Body).Decode(&body)
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.user["suspended"] = body["suspend"]
+		wiretest.WriteJSON(w, http.StatusOK, map[string]any{})
 	})
 	s.Handle(http.MethodGet, "/_synapse/admin/v1/username_available", func(w http.ResponseWriter, _ *http.Request) {
 		s.mu.Lock()
@@ -139,7 +181,7 @@ func newWalkSynapse(t *testing.T) *walkSynapse {
 func newWalkUser() map[string]any {
 	return map[string]any{"name": walkUser, "displayname": "walk", "avatar_url": nil, "admin": false, "deactivated": false,
 		"erased": false, "locked": false, "is_guest": false, "user_type": nil, "appservice_id": nil,
-		"threepids": []any{}, "external_ids": []any{}}
+		"shadow_banned": false, "suspended": false, "threepids": []any{}, "external_ids": []any{}}
 }
 
 // writes are the requests that are not reads.
@@ -203,7 +245,10 @@ func TestEveryFieldIsWired(t *testing.T) {
 				s = newWalkSynapse(t)
 				s.user = newWalkUser()
 				s.hash = hashOf(t, "walk-password-1")
-				if w.stored != nil {
+				switch {
+				case name == "ratelimit":
+					s.ratelimit = w.stored.(map[string]any)
+				case w.stored != nil:
 					s.user[name] = w.stored
 				}
 				runWalk(t, s, args())

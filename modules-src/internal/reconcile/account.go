@@ -49,10 +49,27 @@ func newAccount(id, localpart string) *Account {
 	return a
 }
 
-// Value is the value of a field, and whether it is known.
+// Value is the value of a field, and whether it is known (nothing is known
+// of no account).
 func (a *Account) Value(name string) (any, bool) {
+	if a == nil {
+		return nil, false
+	}
 	v, ok := a.values[name]
 	return v, ok
+}
+
+// withZero is a with every field it does not report at its Zero: what a
+// new account has, since nothing set those fields on it (and a server
+// that does not report a field cannot set it).
+func (a *Account) withZero() *Account {
+	c := a.clone()
+	for _, f := range fields {
+		if _, ok := c.values[f.Name]; !ok && f.Zero != nil {
+			c.set(f.Name, f.Zero)
+		}
+	}
+	return c
 }
 
 // set gives a field a value.

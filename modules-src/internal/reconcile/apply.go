@@ -92,7 +92,7 @@ func (r *Runner) applyCreate(ctx context.Context, p *Plan, o *Outcome) {
 	}
 	switch res {
 	case synapse.Created:
-		created := AccountOf(answer)
+		created := AccountOf(answer).withZero()
 		o.Wrote, o.User = true, created
 		// What Synapse gave the new account, not what it was predicted to
 		// give (a server's default_user_type, say), decides the rest.
@@ -245,7 +245,7 @@ func (r *Runner) send(ctx context.Context, p *Plan, o *Outcome, upd synapse.User
 			}
 			return
 		}
-		o.Wrote, o.User = true, keepOwn(AccountOf(after), o.User, p.Current)
+		o.Wrote, o.User = true, keepKnown(AccountOf(after), o.User, p.Current)
 		if pw := upd.Password(); pw != nil {
 			o.passwordSet = pw
 		}
@@ -253,11 +253,11 @@ func (r *Runner) send(ctx context.Context, p *Plan, o *Outcome, upd synapse.User
 	}
 	for i, w := range writes {
 		name := w.Field.Name
-		lead := "cannot update " + id
+		lead := "cannot update " + id + " (" + name + ")"
 		if created {
 			lead = "created " + id + ", but could not set " + name
 		}
-		if r.interrupted(ctx, o, "%s: %s not sent%s", lead, name, notSent(i)) {
+		if r.interrupted(ctx, o, "%s: not sent%s", lead, notSent(i)) {
 			if !created && len(applied) == 0 {
 				o.User = p.Current
 			}
@@ -269,7 +269,7 @@ func (r *Runner) send(ctx context.Context, p *Plan, o *Outcome, upd synapse.User
 			if !created && len(applied) == 0 {
 				o.User = p.Current
 			}
-			o.fail(problem.Errorf(problem.Server, "%s (%s): %s%s%s", lead, name, r.explain(err), maybeSuffix(err, maybe), notSent(i+1)))
+			o.fail(problem.Errorf(problem.Server, "%s: %s%s%s", lead, r.explain(err), maybeSuffix(err, maybe), notSent(i+1)))
 			return
 		}
 		o.Wrote = true
@@ -326,11 +326,12 @@ func (pt partial) Render(problem.Naming) string {
 	return out
 }
 
-// keepOwn is the account a PUT answered, with the values of the fields it
-// does not carry (those with endpoints of their own) kept from before.
-func keepOwn(after *Account, before ...*Account) *Account {
+// keepKnown is the account a PUT answered, with the values of the fields
+// it does not carry (those with endpoints of their own, those the release
+// does not report) kept from what was known before.
+func keepKnown(after *Account, before ...*Account) *Account {
 	for _, f := range fields {
-		if _, ok := after.Value(f.Name); ok || f.Synapse.FromUser != nil {
+		if _, ok := after.Value(f.Name); ok {
 			continue
 		}
 		for _, b := range before {

@@ -26,6 +26,15 @@ type Client interface {
 	Deactivate(ctx context.Context, userID string, erase bool) error
 	Register(ctx context.Context, secret string, r synapse.Registration) (*synapse.Registered, error)
 	PasswordHashes(ctx context.Context, adminID, term string) (map[string]string, error)
+
+	// The fields with endpoints of their own (the fields table's Read,
+	// Write and Support).
+	Ratelimit(ctx context.Context, userID string) (*synapse.Ratelimit, error)
+	SetRatelimit(ctx context.Context, userID string, r synapse.Ratelimit) error
+	DeleteRatelimit(ctx context.Context, userID string) error
+	ShadowBan(ctx context.Context, userID string, ban bool) error
+	Suspend(ctx context.Context, userID string, suspend bool) error
+	CanSuspend(ctx context.Context, userID string) (bool, error)
 }
 
 var _ Client = (*synapse.Client)(nil)

@@ -47,6 +47,12 @@ type fakeClient struct {
 	// lockedInGet makes a user's own answer carry "locked" where the list
 	// does not: Synapse 1.91 and 1.92.
 	lockedInGet bool
+	// ratelimits are the rate-limit overrides by user ID; noSuspend is a
+	// Synapse without the suspend endpoint; ownErr fails the writes of the
+	// fields with endpoints of their own for that user ID.
+	ratelimits map[string]*synapse.Ratelimit
+	noSuspend  bool
+	ownErr     map[string]error
 
 	// pepper is the fake Synapse's own password_config.pepper, which it
 	// hashes every password it is sent with.
@@ -75,12 +81,17 @@ func (f *fakeClient) writes() []string {
 	defer f.mu.Unlock()
 	var out []string
 	for _, c := range f.calls {
-		if !strings.HasPrefix(c, "GET ") && !strings.HasPrefix(c, "LIST") && !strings.HasPrefix(c, "HASHES ") {
+		if !isRead(c) {
 			out = append(out, c)
 		}
 	}
 	sort.Strings(out)
 	return out
+}
+
+// isRead reports whether a recorded call only reads.
+func isRead(c string) bool {
+	return strings.HasPrefix(c, "GET ") || strings.HasPrefix(c, "LIST") || strings.HasPrefix(c, "HASHES ")
 }
 
 func (f *fakeClient) count(prefix string) int {
@@ -109,6 +120,7 @@ func (f *fakeClient) GetUser(_ context.Context, userID string) (*synapse.User, e
 	c := cloneUser(u)
 	c.Detailed = true
 	c.LockedKnown = c.LockedKnown || f.lockedInGet
+	c.SetKeys("shadow_banned", "suspended") // as Synapse 1.121 on answers
 	return c, nil
 }
 
@@ -136,8 +148,10 @@ func (f *fakeClient) ListUsers(_ context.Context, _ int) ([]synapse.User, error)
 	out := make([]synapse.User, 0, len(f.users))
 	for _, u := range f.users {
 		c := *cloneUser(u)
-		// The list carries neither threepids nor external IDs.
+		// The list carries neither threepids nor external IDs, nor
+		// whether a user is suspended.
 		c.Threepids, c.ExternalIDs, c.Detailed = nil, nil, false
+		c.SetKeys("shadow_banned")
 		out = append(out, c)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
@@ -328,4 +342,65 @@ func with(d *Desired, kv ...any) *Desired {
 		}
 	}
 	return d
+}
+
+func (f *fakeClient) Ratelimit(_ context.Context, userID string) (*synapse.Ratelimit, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.record("GET ratelimit %s", userID)
+	return f.ratelimits[userID], nil
+}
+
+func (f *fakeClient) SetRatelimit(_ context.Context, userID string, r synapse.Ratelimit) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.record("RATELIMIT %s", userID)
+	if err := f.ownErr[userID]; err != nil {
+		return err
+	}
+	if f.ratelimits == nil {
+		f.ratelimits = map[string]*synapse.Ratelimit{}
+	}
+	f.ratelimits[userID] = &r
+	return nil
+}
+
+func (f *fakeClient) DeleteRatelimit(_ context.Context, userID string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.record("UNRATELIMIT %s", userID)
+	if err := f.ownErr[userID]; err != nil {
+		return err
+	}
+	delete(f.ratelimits, userID)
+	return nil
+}
+
+func (f *fakeClient) ShadowBan(_ context.Context, userID string, ban bool) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.record("SHADOWBAN %s %t", userID, ban)
+	if err := f.ownErr[userID]; err != nil {
+		return err
+	}
+	f.users[userID].ShadowBanned = synapse.Flag(ban)
+	return nil
+}
+
+func (f *fakeClient) Suspend(_ context.Context, userID string, suspend bool) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.record("SUSPEND %s %t", userID, suspend)
+	if err := f.ownErr[userID]; err != nil {
+		return err
+	}
+	f.users[userID].Suspended = synapse.Flag(suspend)
+	return nil
+}
+
+func (f *fakeClient) CanSuspend(context.Context, string) (bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.record("GET suspend")
+	return !f.noSuspend, nil
 }

@@ -72,6 +72,8 @@ func nonZero(f *Field) any {
 		return true
 	case string:
 		return "x"
+	case override:
+		return override{set: true}
 	}
 	panic("no non-zero value for " + f.Name)
 }

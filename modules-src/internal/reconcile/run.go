@@ -552,7 +552,10 @@ func (r *Runner) plan(d *Desired, id string, cur *Account, pw PasswordCheck) *Pl
 		if err := refuse(d.Entry, v); err != nil {
 			return &Plan{UserID: id, Desired: d, Current: cur, Err: err}
 		}
-		if _, known := cur.Value(f.Name); cur != nil && !known {
+		if cur == nil {
+			continue
+		}
+		if _, known := cur.Value(f.Name); !known {
 			cur = cur.clone()
 			cur.set(f.Name, f.Zero)
 		}

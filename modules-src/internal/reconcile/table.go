@@ -1,6 +1,7 @@
 package reconcile
 
 import (
+	"context"
 	"slices"
 	"strings"
 
@@ -136,6 +137,137 @@ var fields = []*Field{
 			Encode:   emptyIsNull, // "" makes a regular user: null
 		},
 	},
+	{
+		Name: "ratelimit",
+		Option: Option{Type: "dict", Options: []Option{
+			{Name: "messages_per_second", Type: "int", Min: 0, Max: maxRatelimit},
+			{Name: "burst_count", Type: "int", Min: 0, Max: maxRatelimit},
+		}},
+		Declare: declareRatelimit,
+		Zero:    override{},
+		Show:    showRatelimit,
+		Synapse: SynapseWiring{
+			Read: func(ctx context.Context, c Client, id string) (any, error) {
+				r, err := c.Ratelimit(ctx, id)
+				if err != nil || r == nil {
+					return override{}, err
+				}
+				return override{set: true, limit: *r}, nil
+			},
+			Write: func(ctx context.Context, c Client, id string, v any) error {
+				if o := v.(override); o.set {
+					return c.SetRatelimit(ctx, id, o.limit)
+				}
+				return c.DeleteRatelimit(ctx, id)
+			},
+		},
+	},
+	{
+		Name:   "shadow_banned",
+		Option: Option{Type: "bool"},
+		Zero:   false,
+		SelfGuard: func(v any, id string) error {
+			if v.(bool) {
+				return problem.Errorf(problem.SelfGuard, "refusing to shadow-ban %s: it is the admin this module authenticates as", id)
+			}
+			return nil
+		},
+		Synapse: SynapseWiring{
+			// The list and a user's own answer carry it (1.90 on).
+			FromUser: func(u *synapse.User) (any, bool) { return bool(u.ShadowBanned), u.Has("shadow_banned") },
+			Write:    func(ctx context.Context, c Client, id string, v any) error { return c.ShadowBan(ctx, id, v.(bool)) },
+		},
+	},
+	{
+		Name:   "suspended",
+		Option: Option{Type: "bool"},
+		Zero:   false,
+		SelfGuard: func(v any, id string) error {
+			if v.(bool) {
+				return problem.Errorf(problem.SelfGuard, "refusing to suspend %s: it is the admin this module authenticates as", id)
+			}
+			return nil
+		},
+		Synapse: SynapseWiring{
+			// A user's own answer carries it from 1.121; the list never.
+			FromUser: func(u *synapse.User) (any, bool) { return bool(u.Suspended), u.Has("suspended") },
+			Write:    func(ctx context.Context, c Client, id string, v any) error { return c.Suspend(ctx, id, v.(bool)) },
+			Support:  suspensionSupport,
+		},
+	},
+}
+
+// maxRatelimit bounds the numbers of a rate-limit override (Synapse takes
+// any positive integer; 2^31-1 fits every database it runs on).
+const maxRatelimit = 1<<31 - 1
+
+// override is a rate-limit override, or none (the server's limits apply).
+type override struct {
+	set   bool
+	limit synapse.Ratelimit
+}
+
+// declareRatelimit is the override declared: both numbers, or none ({})
+// to remove an override.
+func declareRatelimit(v any) (any, error) {
+	m := v.(map[string]any)
+	perSecond, hasRate := m["messages_per_second"]
+	burst, hasBurst := m["burst_count"]
+	switch {
+	case !hasRate && !hasBurst:
+		return override{}, nil
+	case !hasRate || !hasBurst:
+		return nil, problem.Errorf(problem.Invalid, "%s: give both messages_per_second and burst_count (0 and 0 for no limit), or {} to remove the override", problem.Option("ratelimit"))
+	}
+	return override{set: true, limit: synapse.Ratelimit{MessagesPerSecond: toInt64(perSecond), BurstCount: toInt64(burst)}}, nil
+}
+
+func toInt64(v any) int64 {
+	switch n := v.(type) {
+	case int64:
+		return n
+	case int:
+		return int64(n)
+	}
+	return 0
+}
+
+// showRatelimit shows an override as Synapse names it, or null for none.
+func showRatelimit(v any) any {
+	o := v.(override)
+	if !o.set {
+		return nil
+	}
+	return map[string]any{"messages_per_second": o.limit.MessagesPerSecond, "burst_count": o.limit.BurstCount}
+}
+
+// suspensionSupport finds out whether this Synapse can suspend users:
+// whether it serves the suspend endpoint (1.122 on; 1.110 to 1.121 only with
+// an experimental flag), asked without writing (synapse.Client.CanSuspend),
+// and whether a user's own answer says who is suspended (1.121 on).
+func suspensionSupport(q SupportQuery) (func(problem.Entry, any) error, error) {
+	can, err := q.Client.CanSuspend(q.Ctx, q.Me)
+	if err != nil {
+		return nil, problem.Errorf(problem.Server, "cannot tell whether this Synapse can suspend users (GET /_synapse/admin/v1/suspend/%s): %s", q.Me, q.Explain(err))
+	}
+	if !can {
+		return func(e problem.Entry, v any) error {
+			if !v.(bool) {
+				return nil // no account of this server is suspended
+			}
+			return problem.Errorf(problem.Unsupported, "%s: this Synapse cannot suspend users (PUT /_synapse/admin/v1/suspend/<user_id> needs Synapse 1.122 or later), so %s was left alone: remove %s: true or upgrade Synapse",
+				problem.Name("suspended"), e, problem.Name("suspended"))
+		}, nil
+	}
+	for _, u := range q.Seen {
+		if u.Detailed && !u.Has("suspended") {
+			return func(e problem.Entry, _ any) error {
+				return problem.Errorf(problem.Unsupported, "%s: this Synapse can suspend users but does not say who is suspended (its user API has \"suspended\" from Synapse 1.121), so %s was left alone: remove %s or upgrade Synapse",
+					problem.Name("suspended"), e, problem.Name("suspended"))
+			}, nil
+		}
+	}
+	return nil, nil
 }
 
 // emptyIsNull shows "" (none) as null, as Synapse reports it.

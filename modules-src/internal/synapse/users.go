@@ -54,6 +54,8 @@ type User struct {
 	Locked       Flag         `json:"locked"`
 	Erased       Flag         `json:"erased"`
 	IsGuest      Flag         `json:"is_guest"`
+	ShadowBanned Flag         `json:"shadow_banned"`
+	Suspended    Flag         `json:"suspended"`
 	UserType     *string      `json:"user_type"`
 	AppserviceID *string      `json:"appservice_id"`
 	Threepids    []Threepid   `json:"threepids"`

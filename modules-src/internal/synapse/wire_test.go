@@ -46,7 +46,7 @@ func setup(t *testing.T) (*Client, *wiretest.Server) {
 var wired = []string{
 	"GetUser", "ListUsers", "CreateUser", "PutUser", "Deactivate", "SetAdmin", "UsernameAvailable",
 	"PasswordHashes", "Whoami", "Login", "Logout", "DelegatesAuth", "ServerNameFromKeys", "Register",
-	"Devices", "DeleteDevices",
+	"Devices", "DeleteDevices", "Ratelimit", "SetRatelimit", "DeleteRatelimit", "ShadowBan", "Suspend", "CanSuspend",
 }
 
 // sendsNothing are the Client methods that send no request.
@@ -398,4 +398,103 @@ func TestWireReadOnly(t *testing.T) {
 		sent = append(sent, r.String())
 	}
 	assert.Equal(t, []string{"GET /_synapse/admin/v2/users/" + wireUserEscaped, "POST /_matrix/client/v3/logout"}, sent)
+}
+
+func TestWireRatelimit(t *testing.T) {
+	t.Parallel()
+	c, srv := setup(t)
+	const p = "/_synapse/admin/v1/users/" + wireUserEscaped + "/override_ratelimit"
+	srv.Handle(http.MethodGet, p, func(w http.ResponseWriter, r *http.Request) {
+		wiretest.Query(t, r, nil)
+		wiretest.NoBody(t, r)
+		wiretest.WriteJSON(w, http.StatusOK, map[string]any{"messages_per_second": 0, "burst_count": 0})
+	})
+	srv.Handle(http.MethodGet, "/_synapse/admin/v1/users/@none:test/override_ratelimit", func(w http.ResponseWriter, r *http.Request) {
+		wiretest.WriteJSON(w, http.StatusOK, map[string]any{})
+	})
+	got, err := c.Ratelimit(context.Background(), wireUser)
+	require.NoError(t, err)
+	assert.Equal(t, &Ratelimit{}, got, "0/0 is an override: no limit")
+	got, err = c.Ratelimit(context.Background(), "@none:test")
+	require.NoError(t, err)
+	assert.Nil(t, got, "{} is no override")
+}
+
+func TestWireSetRatelimit(t *testing.T) {
+	t.Parallel()
+	c, srv := setup(t)
+	srv.Handle(http.MethodPost, "/_synapse/admin/v1/users/"+wireUserEscaped+"/override_ratelimit", func(w http.ResponseWriter, r *http.Request) {
+		wiretest.Query(t, r, nil)
+		wiretest.JSONBody(t, r, `{"messages_per_second":5,"burst_count":10}`)
+		wiretest.WriteJSON(w, http.StatusOK, map[string]any{"messages_per_second": 5, "burst_count": 10})
+	})
+	require.NoError(t, c.SetRatelimit(context.Background(), wireUser, Ratelimit{MessagesPerSecond: 5, BurstCount: 10}))
+}
+
+func TestWireDeleteRatelimit(t *testing.T) {
+	t.Parallel()
+	c, srv := setup(t)
+	srv.Handle(http.MethodDelete, "/_synapse/admin/v1/users/"+wireUserEscaped+"/override_ratelimit", func(w http.ResponseWriter, r *http.Request) {
+		wiretest.Query(t, r, nil)
+		wiretest.NoBody(t, r)
+		wiretest.WriteJSON(w, http.StatusOK, map[string]any{})
+	})
+	require.NoError(t, c.DeleteRatelimit(context.Background(), wireUser))
+}
+
+func TestWireShadowBan(t *testing.T) {
+	t.Parallel()
+	c, srv := setup(t)
+	for _, method := range []string{http.MethodPost, http.MethodDelete} {
+		srv.Handle(method, "/_synapse/admin/v1/users/"+wireUserEscaped+"/shadow_ban", func(w http.ResponseWriter, r *http.Request) {
+			wiretest.Query(t, r, nil)
+			wiretest.NoBody(t, r)
+			wiretest.WriteJSON(w, http.StatusOK, map[string]any{})
+		})
+	}
+	require.NoError(t, c.ShadowBan(context.Background(), wireUser, true))
+	require.NoError(t, c.ShadowBan(context.Background(), wireUser, false))
+	var sent []string
+	for _, r := range srv.Requests() {
+		sent = append(sent, r.Method)
+	}
+	assert.Equal(t, []string{http.MethodPost, http.MethodDelete}, sent, "POST bans, DELETE lifts the ban")
+}
+
+func TestWireSuspend(t *testing.T) {
+	t.Parallel()
+	c, srv := setup(t)
+	srv.Handle(http.MethodPut, "/_synapse/admin/v1/suspend/"+wireUserEscaped, func(w http.ResponseWriter, r *http.Request) {
+		wiretest.Query(t, r, nil)
+		wiretest.JSONBody(t, r, `{"suspend":true}`)
+		wiretest.WriteJSON(w, http.StatusOK, map[string]any{"user_" + wireUser + "_suspended": true})
+	})
+	require.NoError(t, c.Suspend(context.Background(), wireUser, true))
+}
+
+// Whether Synapse serves the suspend endpoint is asked with a GET, which it
+// routes before anything else: 405 for a path it serves with another
+// method, 404 M_UNRECOGNIZED for one it does not; anything else cannot tell.
+func TestWireCanSuspend(t *testing.T) {
+	t.Parallel()
+	c, srv := setup(t)
+	answer := func(status int, body any) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			wiretest.Query(t, r, nil)
+			wiretest.NoBody(t, r)
+			wiretest.WriteJSON(w, status, body)
+		}
+	}
+	unrecognized := map[string]any{"errcode": "M_UNRECOGNIZED", "error": "Unrecognized request"}
+	srv.Handle(http.MethodGet, "/_synapse/admin/v1/suspend/@new:test", answer(http.StatusMethodNotAllowed, unrecognized))
+	srv.Handle(http.MethodGet, "/_synapse/admin/v1/suspend/@old:test", answer(http.StatusNotFound, unrecognized))
+	srv.Handle(http.MethodGet, "/_synapse/admin/v1/suspend/@proxy:test", answer(http.StatusForbidden, map[string]any{"errcode": "M_FORBIDDEN", "error": "no"}))
+	can, err := c.CanSuspend(context.Background(), "@new:test")
+	require.NoError(t, err)
+	assert.True(t, can)
+	can, err = c.CanSuspend(context.Background(), "@old:test")
+	require.NoError(t, err)
+	assert.False(t, can)
+	_, err = c.CanSuspend(context.Background(), "@proxy:test")
+	assert.Error(t, err)
 }
