@@ -328,8 +328,11 @@ options:
     default: 10
   max_deactivations_percent:
     description:
-      - With O(exclusive), the most undeclared accounts one run may deactivate as a share of the active (not deactivated,
-        not guest) local accounts, rounded up to whole accounts, so on a server of 8 accounts the default allows 2.
+      - With O(exclusive), the most undeclared accounts one run may deactivate as a share of the accounts exclusive mode
+        may deactivate (the declared ones and the undeclared ones it would deactivate), rounded up to whole accounts, so
+        of 8 such accounts the default allows 2. The module's own admin, guests, accounts of application services
+        (bridges hold more puppets than people) and protected accounts are never deactivated, and not counted; the
+        message says how many of each there are.
       - The default of 25 catches a list that lost most of its entries on a server of any size, while the count
         O(max_deactivations) (default 10) bounds the damage on a large server, where 25 % would be hundreds of accounts.
       - From 0 to 100.

@@ -20,13 +20,17 @@ const UndeclaredRef = "(not declared)"
 // itself). Declared users are matched case-insensitively, so that a legacy
 // mixed-case account declared in lower case is not taken for a stranger.
 //
-// Whether an account belongs to an application service is in no user list
-// of any Synapse release (1.90 to 1.163: the list has no appservice_id), so
-// it takes a read of that account. The safety threshold is decided first,
-// from what the list tells (the candidates, the active accounts), and only
-// the reads the decision needs are sent: in rounds, as many candidates as
-// could still take the count past the threshold, until it is passed (the
-// run is refused, the rest unread) or every candidate is read.
+// The safety threshold is a share of the accounts exclusive mode could
+// deactivate: the active local accounts but the module's admin, guests, the
+// protected and the application services' (a bridged server holds more
+// puppets than people, and counting them would let a list cut short
+// deactivate most of the people). Whether an account belongs to an
+// application service is in no user list of any Synapse release (1.90 to
+// 1.163: the list has no appservice_id), so it takes a read of that account.
+// The threshold is decided first, and only the reads the decision needs are
+// sent: in rounds, as many candidates as could still take the count past
+// the threshold, until it is passed (the run is refused, the rest unread)
+// or every candidate is read.
 func (r *Runner) undeclaredToDeactivate(ctx context.Context, all map[string]*synapse.User, outcomes []*Outcome, desired []*Desired) ([]*synapse.User, error) {
 	declared := map[string]bool{}
 	for i, o := range outcomes {
@@ -42,25 +46,25 @@ func (r *Runner) undeclaredToDeactivate(ctx context.Context, all map[string]*syn
 	if err != nil {
 		return nil, err
 	}
-	active := 0
+	th := threshold{maxCount: r.MaxDeactivations, maxPercent: r.MaxDeactivationsPercent}
 	var candidates []*synapse.User
 	for id, u := range all {
-		if !bool(u.Deactivated) && !bool(u.IsGuest) {
-			active++
+		switch {
+		case bool(u.Deactivated) || bool(u.IsGuest) || strings.EqualFold(id, r.Facts.Me):
+		case protected(id, patterns):
+			th.protected++
+		case declared[strings.ToLower(id)]:
+			th.declared++
+		default:
+			candidates = append(candidates, u)
 		}
-		if declared[strings.ToLower(id)] || bool(u.Deactivated) || bool(u.IsGuest) ||
-			strings.EqualFold(id, r.Facts.Me) || protected(id, patterns) {
-			continue
-		}
-		candidates = append(candidates, u)
 	}
 	sort.Slice(candidates, func(i, j int) bool { return candidates[i].Name < candidates[j].Name })
-	limit := DeactivationLimit(r.MaxDeactivations, r.MaxDeactivationsPercent, active)
 
 	var out []*synapse.User
 	queue := newReadQueue(candidates)
 	for queue.left() > 0 {
-		round := queue.take(min(limit+1-len(out), queue.left()))
+		round := queue.take(min(th.firstRefused(len(out), queue.left())-len(out), queue.left()))
 		details := make([]*synapse.User, len(round))
 		errs := forEach(len(round), r.Concurrency, func(k int) (err error) {
 			details[k], err = r.Client.GetUser(ctx, round[k].Name)
@@ -72,18 +76,76 @@ func (r *Runner) undeclaredToDeactivate(ctx context.Context, all map[string]*syn
 			}
 			if u != nil && u.AppserviceID != nil {
 				queue.appservice(u.Name)
+				th.appservice++
 			}
 			if u == nil || u.AppserviceID != nil || bool(u.Deactivated) {
 				continue
 			}
 			out = append(out, u)
 		}
-		if len(out) > limit {
-			return nil, r.thresholdError(out, queue.rest(), active, limit)
+		if th.refuses(len(out)) {
+			return nil, th.refusal(out, queue.rest())
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out, nil
+}
+
+// threshold is exclusive mode's safety threshold, and the accounts it
+// counts: a run may deactivate at most maxCount undeclared accounts and
+// at most maxPercent of the accounts it could deactivate (the declared
+// ones and the undeclared ones it would deactivate); application-service
+// and protected accounts are never touched, and not counted.
+type threshold struct {
+	maxCount, maxPercent            int
+	declared, protected, appservice int
+}
+
+// limit is how many of n undeclared accounts the threshold allows.
+func (th threshold) limit(n int) int {
+	return DeactivationLimit(th.maxCount, th.maxPercent, th.declared+n)
+}
+
+// refuses reports whether n undeclared accounts are more than the
+// threshold allows. It is monotonic: refusing n, it refuses more.
+func (th threshold) refuses(n int) bool { return n > th.limit(n) }
+
+// firstRefused is the smallest count from n on that the threshold refuses,
+// looking at most left further (n+left+1 when none is).
+func (th threshold) firstRefused(n, left int) int {
+	for k := n; k <= n+left; k++ {
+		if th.refuses(k) {
+			return k
+		}
+	}
+	return n + left + 1
+}
+
+// refusal is exclusive mode's safety threshold refusing a run, like the
+// delete threshold of directory-sync tools: a users list cut short by
+// mistake (a wrong variable, a truncated file) would otherwise deactivate
+// most of the server, and deactivation removes users from every room. It
+// comes before any write, in check mode too, so that a --check run fails
+// the same way the real run would. unread are the candidates the decision
+// did not need to read (some may belong to application services).
+func (th threshold) refusal(undeclared, unread []*synapse.User) error {
+	n := len(undeclared)
+	count := fmt.Sprintf("%d undeclared users (%s)", n, someNames(undeclared, 10))
+	share := fmt.Sprintf("%d of the %d accounts", n, th.declared+n)
+	appservice := fmt.Sprintf("%d application-service accounts", th.appservice)
+	if len(unread) > 0 {
+		count = fmt.Sprintf("at least %d undeclared users (%s; %d more undeclared accounts were not read: %s, where application-service accounts would be kept, and protecting a bridge's namespace, such as telegram_*, skips its accounts without a read)",
+			n, someNames(undeclared, 10), len(unread), someNames(unread, 5))
+		share = fmt.Sprintf("at least %d of the at least %d accounts", n, th.declared+n)
+		appservice += " found so far"
+	}
+	percent := 100 * n / max(th.declared+n, 1)
+	return problem.Errorf(problem.Threshold, "exclusive mode would deactivate %s: %s exclusive mode may deactivate (%d%%); %s and %d protected accounts are never touched. "+
+		"That is more than the safety threshold allows (%s %d, %s %d%%, so at most %d in this run); nothing was changed. "+
+		"If the users list is complete and these deactivations are intended, raise %s and %s "+
+		"for this run; otherwise declare or protect these users",
+		count, share, percent, appservice, th.protected, problem.Name("max_deactivations"), th.maxCount, problem.Name("max_deactivations_percent"), th.maxPercent, th.limit(n),
+		problem.Name("max_deactivations"), problem.Name("max_deactivations_percent"))
 }
 
 // readQueue is the order exclusive mode reads its candidates in: by name,
@@ -162,33 +224,11 @@ func planUndeclared(u *synapse.User) (*Desired, *Plan) {
 
 // DeactivationLimit is how many undeclared users exclusive mode may
 // deactivate in one run: at most maxCount, and at most maxPercent of the
-// active accounts, rounded up so that one deactivation is always possible
-// on a server with any active account (unless a limit is 0).
-func DeactivationLimit(maxCount, maxPercent, active int) int {
-	byShare := (maxPercent*active + 99) / 100
+// accounts it could deactivate (deactivatable), rounded up so that one
+// deactivation is always possible (unless a limit is 0).
+func DeactivationLimit(maxCount, maxPercent, deactivatable int) int {
+	byShare := (maxPercent*deactivatable + 99) / 100
 	return min(maxCount, byShare)
-}
-
-// thresholdError is exclusive mode's safety threshold refusing a run, like
-// the delete threshold of directory-sync tools: a users list cut short by
-// mistake (a wrong variable, a truncated file) would otherwise deactivate
-// most of the server, and deactivation removes users from every room. It
-// comes before any write, in check mode too, so that a --check run fails
-// the same way the real run would. unread are the candidates the decision
-// did not need to read (some may belong to application services).
-func (r *Runner) thresholdError(undeclared, unread []*synapse.User, active, limit int) error {
-	count := fmt.Sprintf("%d undeclared users (%s)", len(undeclared), someNames(undeclared, 10))
-	if len(unread) > 0 {
-		count = fmt.Sprintf("at least %d undeclared users (%s; %d more undeclared accounts were not read: %s, where application-service accounts would be kept, and protecting a bridge's namespace, such as telegram_*, skips its accounts without a read)",
-			len(undeclared), someNames(undeclared, 10), len(unread), someNames(unread, 5))
-	}
-	share := 100 * len(undeclared) / max(active, 1)
-	return problem.Errorf(problem.Threshold, "exclusive mode would deactivate %s, %d%% of the %d active local accounts: more than the safety threshold allows "+
-		"(%s %d, %s %d%%, so at most %d in this run); nothing was changed. "+
-		"If the users list is complete and these deactivations are intended, raise %s and %s "+
-		"for this run; otherwise declare or protect these users",
-		count, share, active, problem.Name("max_deactivations"), r.MaxDeactivations, problem.Name("max_deactivations_percent"), r.MaxDeactivationsPercent, limit,
-		problem.Name("max_deactivations"), problem.Name("max_deactivations_percent"))
 }
 
 // someNames lists the first n user IDs, and "..." for more.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -65,11 +66,13 @@ func TestExclusiveRefusals(t *testing.T) {
 	}{
 		"over max_deactivations": {
 			setup: func(r *Runner, _ *fakeClient) { r.MaxDeactivations = 3 },
-			want:  "exclusive mode would deactivate 4 undeclared users (@s0:test, @s1:test, @s2:test, @s3:test), 66% of the 6 active local accounts: more than the safety threshold allows (max_deactivations 3, max_deactivations_percent 100%, so at most 3 in this run)",
+			want:  "exclusive mode would deactivate 4 undeclared users (@s0:test, @s1:test, @s2:test, @s3:test): 4 of the 5 accounts exclusive mode may deactivate (80%); 0 application-service accounts and 0 protected accounts are never touched. That is more than the safety threshold allows (max_deactivations 3, max_deactivations_percent 100%, so at most 3 in this run)",
 		},
 		"over max_deactivations_percent": {
 			setup: func(r *Runner, _ *fakeClient) { r.MaxDeactivationsPercent = 25 },
-			want:  "would deactivate at least 3 undeclared users (@s0:test, @s1:test, @s2:test; 1 more undeclared accounts were not read: @s3:test, where application-service accounts would be kept",
+			// 2 of alice and 2 more is 50%, past 25% of 3 (1): the first two
+			// read decide.
+			want: "would deactivate at least 2 undeclared users (@s0:test, @s1:test; 2 more undeclared accounts were not read: @s2:test, @s3:test, where application-service accounts would be kept",
 		},
 		"a protect pattern of another server": {
 			setup: func(r *Runner, _ *fakeClient) { r.Protect = []string{"@s0:tset"} },
@@ -132,7 +135,7 @@ func TestExclusiveReadsOnlyWhatTheThresholdNeeds(t *testing.T) {
 		"refused, the bridge protected": {max: 3, protect: []string{"a-irc-*"}, gets: 4, err: "1 more undeclared accounts were not read"},
 		// Every candidate read, all of them one way or another: exact count.
 		"refused with every candidate read": {max: 4, protect: []string{"a-irc-*"}, gets: 5,
-			err: "would deactivate 5 undeclared users (@s0:test, @s1:test, @s2:test, @s3:test, @s4:test), 18% of the 27 active local accounts"},
+			err: "would deactivate 5 undeclared users (@s0:test, @s1:test, @s2:test, @s3:test, @s4:test): 5 of the 6 accounts exclusive mode may deactivate (83%); 0 application-service accounts and 20 protected accounts are never touched"},
 		// Allowed: each candidate must be read to keep the puppets.
 		"allowed": {max: 5, gets: 25, deact: 5},
 		// Puppets without a shared namespace are read in name order.
@@ -206,4 +209,57 @@ func TestExclusiveStopsOnAnUnresolvedEntry(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, ActionUpdated, outcomes[0].Action)
 	assert.Equal(t, ActionFailed, outcomes[1].Action)
+}
+
+// The threshold is a share of the accounts exclusive mode could deactivate:
+// a bridged server's puppets are counted out. The case: 24 people
+// (the admin, 10 declared, 13 not) and 30 puppets. Counted over the 54
+// active accounts, 13 was 24% and passed the default 25%; over the 23
+// accounts exclusive mode may deactivate (the admin is never one) it is
+// 56%, and refused: the reads stop as soon as the count is past it.
+func TestExclusiveThresholdCountsPuppetsOut(t *testing.T) {
+	users := []*synapse.User{account(me)}
+	var declared []*Desired
+	for i := range 10 {
+		users = append(users, account(fmt.Sprintf("@staff%02d:test", i)))
+		declared = append(declared, want(fmt.Sprintf("staff%02d", i), nil))
+	}
+	for i := range 13 {
+		users = append(users, account(fmt.Sprintf("@left%02d:test", i)))
+	}
+	for i := range 30 {
+		puppet := account(fmt.Sprintf("@bridge_%02d:test", i))
+		puppet.AppserviceID = ptr("bridge")
+		users = append(users, puppet)
+	}
+	f := newFake(users...)
+	r := adminRunner(f)
+	r.Exclusive, r.MaxDeactivations, r.MaxDeactivationsPercent = true, 100, 25
+	_, _, err := r.Run(context.Background(), declared)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "exclusive mode would deactivate at least 5 undeclared users (@left00:test, @left01:test, @left02:test, @left03:test, @left04:test; 33 more undeclared accounts were not read")
+	assert.Contains(t, err.Error(), ": at least 5 of the at least 15 accounts exclusive mode may deactivate (33%); 5 application-service accounts found so far and 0 protected accounts are never touched")
+	assert.Contains(t, err.Error(), "so at most 4 in this run")
+	assert.Equal(t, 10, f.count("GET @"), "5 puppets read first (their names sort first), the rest of their namespace last")
+	assert.Empty(t, f.writes())
+
+	// The count limit: the 13 people are found, and 13 puppets on the way.
+	r.MaxDeactivations, r.MaxDeactivationsPercent = 12, 100
+	_, _, err = r.Run(context.Background(), declared)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "at least 13 of the at least 23 accounts exclusive mode may deactivate (56%); 13 application-service accounts found so far")
+	assert.Empty(t, f.writes())
+
+	// Raised to what the list means: the 13 go, no puppet is touched.
+	r.MaxDeactivations, r.MaxDeactivationsPercent = 100, 60
+	outcomes, _, err := r.Run(context.Background(), declared)
+	require.NoError(t, err)
+	n := 0
+	for _, o := range outcomes {
+		if o.Undeclared {
+			n++
+			assert.True(t, strings.HasPrefix(o.UserID, "@left"), o.UserID)
+		}
+	}
+	assert.Equal(t, 13, n)
 }
