@@ -30,7 +30,7 @@ VERSION   := $(shell sed -n 's/^version: *//p' galaxy.yml)
 GO        ?= go
 # nethttpomithttp2: net/http without its bundled HTTP/2 (393 KB less; Synapse
 # and the proxies in front of it speak HTTP/1.1). docs/binary-size.md.
-GOFLAGS_BUILD := -trimpath -tags nethttpomithttp2 -ldflags='-s -w -X github.com/mxadmin/synapse/modules-src/modules.Version=$(VERSION)'
+GOFLAGS_BUILD := -trimpath -tags nethttpomithttp2 -ldflags='-s -w -X github.com/mxadmin/synapse/modules-src/internal/modules.Version=$(VERSION)'
 # The Synapse and the database the e2e tests run against (see the top).
 SYNAPSE_VERSION ?=
 SYNAPSE_DB      ?= sqlite
@@ -316,14 +316,14 @@ unit: $(TESTSUMMARY)
 ## fuzz the args decoding and the server answers briefly (part of make test)
 fuzz: $(TESTSUMMARY)
 	@echo "==> fuzzing the args decoding and the server answers briefly"
-	@$(call go_test,fuzz,-run '^$$' -fuzz FuzzModuleArgs -fuzztime 60000x ./modules-src/modules/)
-	@$(call go_test,fuzz,-run '^$$' -fuzz FuzzServerAnswers -fuzztime 3000x ./modules-src/synapse/)
+	@$(call go_test,fuzz,-run '^$$' -fuzz FuzzModuleArgs -fuzztime 60000x ./modules-src/internal/modules/)
+	@$(call go_test,fuzz,-run '^$$' -fuzz FuzzServerAnswers -fuzztime 3000x ./modules-src/internal/synapse/)
 	@$(call stage_end,fuzz)
 
 ## fuzz them for ten minutes each
 fuzz-long:
-	$(GO) test -run '^$$' -fuzz FuzzModuleArgs -fuzztime 10m ./modules-src/modules/
-	$(GO) test -run '^$$' -fuzz FuzzServerAnswers -fuzztime 10m ./modules-src/synapse/
+	$(GO) test -run '^$$' -fuzz FuzzModuleArgs -fuzztime 10m ./modules-src/internal/modules/
+	$(GO) test -run '^$$' -fuzz FuzzServerAnswers -fuzztime 10m ./modules-src/internal/synapse/
 
 ## end-to-end tests: real Synapse servers, real ansible-playbook runs (also over SSH, as root)
 ##> E2E_RUN=regexp          only the tests matching it (go test -run)
@@ -518,7 +518,7 @@ e2e-platforms: venv qemu $(BINARIES) $(TESTSUMMARY)
 bench: venv native ssh-server $(E2E_SYNAPSE_VENV:%=%/.installed) $(if $(filter postgres,$(SYNAPSE_DB)),postgresql)
 	$(E2E_ENV) $(GO) run ./tests/cmd/bench $(BENCH_FLAGS)
 	@echo "==> the result scrub: 50,000 secrets over a 50,000-user result"
-	$(GO) test -run '^$$' -bench BenchmarkScrub -benchmem ./modules-src/ansible/
+	$(GO) test -run '^$$' -bench BenchmarkScrub -benchmem ./modules-src/internal/ansible/
 
 # The SSH tests undo what they change on the machine when they end; a run
 # killed before (SIGKILL, a test binary's timeout) leaves it to the next one,

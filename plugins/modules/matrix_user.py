@@ -42,9 +42,8 @@ options:
     aliases: [username]
   users:
     description:
-      - A list of users to reconcile in one run, each a dict of the per-user options of this module
-        (O(user) or C(username), O(state), O(erase), O(password), O(update_password), O(logout_devices), O(admin),
-        O(displayname), O(avatar_url), O(user_type), O(locked), O(threepids), O(external_ids)).
+      - A list of users to reconcile in one run, each a dict of the per-user options of this module (its suboptions
+        below, each as the top-level option of the same name).
       - Current state is read in bulk (pages of the user list, and one request for all password hashes when many
         users use O(update_password=always)), and changes are sent with O(concurrency) requests in flight.
       - The user list must add up before anything is written. Pages whose count does not match the C(total) Synapse
@@ -126,6 +125,22 @@ options:
             description: The user's ID at that provider.
             type: str
             required: true
+      ratelimit:
+        description: As O(ratelimit).
+        type: dict
+        suboptions:
+          messages_per_second:
+            description: As O(ratelimit.messages_per_second).
+            type: int
+          burst_count:
+            description: As O(ratelimit.burst_count).
+            type: int
+      shadow_banned:
+        description: As O(shadow_banned).
+        type: bool
+      suspended:
+        description: As O(suspended).
+        type: bool
   state:
     description:
       - V(present) makes the account exist and be active. A deactivated account is reactivated.
@@ -140,6 +155,8 @@ options:
         account, no password is sent to it; the user fails, saying that it may have been created, and a rerun with
         O(update_password=always) sets the password.
       - V(absent) cannot be combined with the other fields (a deactivated account has no password and cannot be locked).
+      - The fields with endpoints of their own (O(ratelimit), O(shadow_banned), O(suspended)) are set after the PUT, one
+        request each. When one fails, the message says which fields were applied before it and which were not sent.
     type: str
     choices: [present, absent]
     default: present
@@ -239,6 +256,44 @@ options:
         description: The user's ID at that provider.
         type: str
         required: true
+  ratelimit:
+    description:
+      - The user's override of Synapse's rate limits, for bots and bridges that send more than a person does (Draupnir,
+        Maubot, a bridge's bot), as C(POST /_synapse/admin/v1/users/<user_id>/override_ratelimit) sets it. Not given (or
+        null), the override is not managed.
+      - Both numbers, as Synapse names them; V(0) for both is no limit at all. An empty dict V({}) removes the override, so
+        that the server's limits apply again. One number without the other is refused.
+      - What it covers, in Synapse (1.90 to 1.163 read the same). Non-zero numbers replace the limit of sending messages
+        (C(rc_message)) for this user; V(0) messages per second takes the user out of every rate limit Synapse checks per
+        user (sending, joins, invites, room creation, ...). It does not cover logins, whose limits count per account and
+        per address (synapse#11785), nor federation.
+      - Read per user (one request each, for the users that declare it), compared, and set only when it differs; set
+        after a create, since Synapse needs the account to exist.
+    type: dict
+    suboptions:
+      messages_per_second:
+        description: Messages a second the user may send over time (0 for no limit), from 0 to 2147483647.
+        type: int
+      burst_count:
+        description: Messages the user may send at once before the rate applies, from 0 to 2147483647.
+        type: int
+  shadow_banned:
+    description:
+      - Whether the user is shadow-banned. A shadow-banned user's messages, invites and new rooms seem to succeed to them,
+        but nobody else sees them (C(POST) and C(DELETE /_synapse/admin/v1/users/<user_id>/shadow_ban)).
+      - Read from the user list; set after a create. The module never shadow-bans the admin it authenticates as.
+    type: bool
+  suspended:
+    description:
+      - Whether the account is suspended. A suspended user can log in and read, but cannot send messages, join rooms or
+        change their profile (C(PUT /_synapse/admin/v1/suspend/<user_id>)); lifting the suspension gives it all back.
+      - Needs Synapse 1.122 or later. The module asks Synapse whether it serves the endpoint, without writing, before it
+        writes anything; on an older Synapse V(true) fails for that user with a message, and V(false) is always met.
+        Synapse 1.110 to 1.121 with the experimental C(msc3823_account_suspension) serve the endpoint, but only 1.121
+        says who is suspended; before 1.121 a declared O(suspended) fails.
+      - Read from the user's own answer (the user list does not carry it); set after a create. The module never
+        suspends the admin it authenticates as.
+    type: bool
   concurrency:
     description:
       - With O(users), how many requests are sent at once (1 to 64). Each request is retried on its own
@@ -273,8 +328,11 @@ options:
     default: 10
   max_deactivations_percent:
     description:
-      - With O(exclusive), the most undeclared accounts one run may deactivate as a share of the active (not deactivated,
-        not guest) local accounts, rounded up to whole accounts, so on a server of 8 accounts the default allows 2.
+      - With O(exclusive), the most undeclared accounts one run may deactivate as a share of the accounts exclusive mode
+        may deactivate (the declared ones and the undeclared ones it would deactivate), rounded up to whole accounts, so
+        of 8 such accounts the default allows 2. The module's own admin, guests, accounts of application services
+        (bridges hold more puppets than people) and protected accounts are never deactivated, and not counted; the
+        message says how many of each there are.
       - The default of 25 catches a list that lost most of its entries on a server of any size, while the count
         O(max_deactivations) (default 10) bounds the damage on a large server, where 25 % would be hundreds of accounts.
       - From 0 to 100.
@@ -396,6 +454,34 @@ EXAMPLES = r"""
       - "bot-*"
   delegate_to: localhost
 
+- name: Exempt a bot from rate limits (0 messages per second is no limit)
+  mxadmin.synapse.matrix_user:
+    homeserver_url: https://matrix.example.com
+    admin_token: "{{ synapse_admin_token }}"
+    user: draupnir
+    user_type: bot
+    ratelimit:
+      messages_per_second: 0
+      burst_count: 0
+
+- name: Let the server's rate limits apply to the bot again (remove the override)
+  mxadmin.synapse.matrix_user:
+    homeserver_url: https://matrix.example.com
+    admin_token: "{{ synapse_admin_token }}"
+    user: draupnir
+    ratelimit: {}
+
+- name: A moderator's decisions - shadow-ban a spammer, suspend an account under review
+  mxadmin.synapse.matrix_user:
+    homeserver_url: https://matrix.example.com
+    admin_token: "{{ synapse_admin_token }}"
+    users:
+      - username: spammer
+        shadow_banned: true
+      - username: under-review
+        suspended: true
+  delegate_to: localhost
+
 - name: Set the connection once for several tasks (the action group covers every module of the collection)
   module_defaults:
     group/mxadmin.synapse.synapse:
@@ -452,7 +538,7 @@ user:
       description: Whether the account is deactivated.
       type: bool
     locked:
-      description: Whether the account is locked.
+      description: Whether the account is locked. Missing when not read (Synapse before 1.91 does not report it).
       type: bool
     erased:
       description: Whether the account is erased.
@@ -474,6 +560,17 @@ user:
       description: SSO links (auth_provider, external_id). Missing when not read.
       type: list
       elements: dict
+    ratelimit:
+      description: The rate-limit override (messages_per_second, burst_count), or null for none. Missing when not read
+        (it is read for users that declare it).
+      type: dict
+    shadow_banned:
+      description: Whether the user is shadow-banned.
+      type: bool
+    suspended:
+      description: Whether the account is suspended. Missing when not read (the user list does not carry it; Synapse
+        before 1.121 does not report it).
+      type: bool
   sample:
     name: "@alice:example.com"
     admin: false
@@ -485,6 +582,8 @@ user:
     user_type: null
     threepids: []
     external_ids: []
+    shadow_banned: false
+    suspended: false
 users:
   description: With O(users), one entry per declared user, in the declared order.
   returned: with O(users)

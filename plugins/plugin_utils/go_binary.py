@@ -49,7 +49,7 @@ binary removes the args file as soon as it has read it.
 The binary stops its run (requests cancelled, a login run logged out) when it
 gets SIGTERM, SIGINT or SIGHUP, and when its standard output hangs up: over
 SSH nothing signals it when ansible-playbook is interrupted, but sshd closes
-the pipe its result would go to (see modules-src/modules/controller.go).
+the pipe its result would go to (see modules-src/internal/modules/controller.go).
 """
 
 from __future__ import annotations

@@ -205,6 +205,9 @@ func TestBatchExclusive(t *testing.T) {
 		"users":     []any{map[string]any{"username": "alice"}, map[string]any{"username": "bob", "displayname": "Bob"}},
 		"exclusive": true,
 		"protect":   []any{"bot-*"},
+		// 2 of the 4 accounts exclusive mode may deactivate (alice, bob and
+		// the strangers; not the admin, the bot, the bridge's or the guest).
+		"max_deactivations_percent": 50,
 	}
 	predicted := f.check(t, args).mustSucceed(t)
 	f.requireNoWrites(t)

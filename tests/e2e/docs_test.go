@@ -2,7 +2,9 @@ package e2e
 
 import (
 	"fmt"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
@@ -10,8 +12,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/mxadmin/synapse/modules-src/ansible"
-	"github.com/mxadmin/synapse/modules-src/modules"
 	"github.com/mxadmin/synapse/tests/synapsetest"
 )
 
@@ -20,15 +20,14 @@ import (
 // options, types, defaults, choices, aliases and sub-options. Ansible never
 // sees the binary's spec, so this test is what keeps the docs honest.
 func TestModuleDocsMatchArgumentSpec(t *testing.T) {
-	for _, name := range modules.Names() {
+	for name, spec := range moduleSpecs(t) {
 		t.Run(name, func(t *testing.T) {
 			fqcn := "mxadmin.synapse." + name
 			doc := ansibleDoc(t, "-t", "module", fqcn)
 			entry, ok := doc[fqcn].(map[string]any)
 			require.True(t, ok, "ansible-doc knows %s", fqcn)
 			options := entry["doc"].(map[string]any)["options"].(map[string]any)
-			m, _ := modules.Lookup(name)
-			compareOptions(t, fqcn, m.Spec().Options, options)
+			compareOptions(t, fqcn, spec.Options, options)
 			assert.NotEmpty(t, entry["examples"], "EXAMPLES")
 			assert.NotEmpty(t, entry["return"], "RETURN")
 			attrs := entry["doc"].(map[string]any)["attributes"].(map[string]any)
@@ -44,7 +43,7 @@ func TestModuleDocsMatchArgumentSpec(t *testing.T) {
 // marker for an author who cannot be traced, which the project is not.
 func TestModuleDocsNameAuthorsWithAGitHubHandle(t *testing.T) {
 	const want = "mxadmin.synapse contributors (@mxadmin)"
-	for _, name := range modules.Names() {
+	for _, name := range moduleNames(t) {
 		fqcn := "mxadmin.synapse." + name
 		entry, ok := ansibleDoc(t, "-t", "module", fqcn)[fqcn].(map[string]any)
 		require.True(t, ok, "ansible-doc knows %s", fqcn)
@@ -55,7 +54,7 @@ func TestModuleDocsNameAuthorsWithAGitHubHandle(t *testing.T) {
 	assert.Equal(t, []string{want}, toStrings(main["author"]), "the role's argument spec")
 }
 
-func compareOptions(t *testing.T, where string, spec []ansible.Option, docs map[string]any) {
+func compareOptions(t *testing.T, where string, spec []specOption, docs map[string]any) {
 	t.Helper()
 	seen := map[string]bool{}
 	for _, o := range spec {
@@ -66,13 +65,13 @@ func compareOptions(t *testing.T, where string, spec []ansible.Option, docs map[
 			continue
 		}
 		d := raw.(map[string]any)
-		assert.Equal(t, string(o.Type), d["type"], "%s: type", path)
+		assert.Equal(t, o.Type, d["type"], "%s: type", path)
 		assert.Equal(t, o.Required, d["required"] == true, "%s: required", path)
 		assert.Equal(t, normDefault(o.Default), normDefault(d["default"]), "%s: default", path)
 		assert.Equal(t, o.Choices, toStrings(d["choices"]), "%s: choices", path)
 		assert.Equal(t, o.Aliases, toStrings(d["aliases"]), "%s: aliases", path)
 		if o.Elements != "" || d["elements"] != nil {
-			assert.Equal(t, string(o.Elements), d["elements"], "%s: elements", path)
+			assert.Equal(t, o.Elements, d["elements"], "%s: elements", path)
 		}
 		if len(o.Options) > 0 || d["suboptions"] != nil {
 			sub, _ := d["suboptions"].(map[string]any)
@@ -125,7 +124,7 @@ func TestAnsibleDocListsTheModules(t *testing.T) {
 		}
 	}
 	var want []string
-	for _, n := range modules.Names() {
+	for _, n := range moduleNames(t) {
 		want = append(want, "mxadmin.synapse."+n)
 	}
 	sort.Strings(listed)
@@ -150,13 +149,7 @@ func TestRoleEntriesMatchTheModule(t *testing.T) {
 	assert.Nil(t, list["options"], "Ansible's argument validation does not check the entries: the module does")
 	documented := roleEntryKeys(t, toStrings(list["description"]))
 
-	m, _ := modules.Lookup("matrix_user")
-	var users ansible.Option
-	for _, o := range m.Spec().Options {
-		if o.Name == "users" {
-			users = o
-		}
-	}
+	users := moduleSpecs(t)["matrix_user"].option(t, "users")
 	require.NotEmpty(t, users.Options)
 	names := map[string]bool{}
 	for _, o := range users.Options {
@@ -169,8 +162,8 @@ func TestRoleEntriesMatchTheModule(t *testing.T) {
 		if !assert.True(t, ok, "the role does not document %s in matrix_users_list entries", name) {
 			continue
 		}
-		kind := string(o.Type)
-		if o.Type == ansible.TypeList && o.Elements == ansible.TypeDict {
+		kind := o.Type
+		if o.Type == "list" && o.Elements == "dict" {
 			kind = "list of dicts"
 		}
 		assert.True(t, strings.HasPrefix(d.kind, kind), "%s: documented as %q, the module takes a %s", name, d.kind, kind)
@@ -223,4 +216,43 @@ func roleEntryKeys(t *testing.T, description []string) map[string]roleEntryKey {
 	}
 	require.NotEmpty(t, keys, "the description of matrix_users_list lists the entry keys")
 	return keys
+}
+
+// TestEveryFieldIsDocumented: each per-user field of the fields table (the
+// binary lists them) is documented wherever a user looks for it: the
+// module's option and the sub-option of users (which the binary's spec
+// generates from the table), the user view in RETURN (unless secret), the
+// entry keys of the role's matrix_users_list, and the README's list of
+// per-user options.
+func TestEveryFieldIsDocumented(t *testing.T) {
+	const fqcn = "mxadmin.synapse.matrix_user"
+	entry := ansibleDoc(t, "-t", "module", fqcn)[fqcn].(map[string]any)
+	options := entry["doc"].(map[string]any)["options"].(map[string]any)
+	users := options["users"].(map[string]any)["suboptions"].(map[string]any)
+	var returned map[string]any
+	switch r := entry["return"].(type) {
+	case map[string]any:
+		returned = r["user"].(map[string]any)["contains"].(map[string]any)
+	}
+	require.NotNil(t, returned, "RETURN documents the user view")
+	role := ansibleDoc(t, "-t", "role", "mxadmin.synapse.matrix_users")["mxadmin.synapse.matrix_users"].(map[string]any)
+	list := role["entry_points"].(map[string]any)["main"].(map[string]any)["options"].(map[string]any)["matrix_users_list"].(map[string]any)
+	roleKeys := roleEntryKeys(t, toStrings(list["description"]))
+	root, err := synapsetest.RepoRoot()
+	require.NoError(t, err)
+	readme, err := os.ReadFile(filepath.Join(root, "README.md"))
+	require.NoError(t, err)
+	secret := map[string]bool{}
+	for _, o := range moduleSpecs(t)["matrix_user"].Options {
+		secret[o.Name] = o.NoLog
+	}
+	for _, name := range userFields(t) {
+		assert.Contains(t, options, name, "%s: the module documents the option", name)
+		assert.Contains(t, users, name, "%s: the module documents it in users", name)
+		if !secret[name] {
+			assert.Contains(t, returned, name, "%s: RETURN documents it in the user view", name)
+		}
+		assert.Contains(t, roleKeys, name, "%s: the role documents it in matrix_users_list entries", name)
+		assert.Contains(t, string(readme), "`"+name+"`", "%s: the README names it", name)
+	}
 }

@@ -6,9 +6,6 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"github.com/mxadmin/synapse/modules-src/ansible"
-	"github.com/mxadmin/synapse/modules-src/modules"
 )
 
 // nullTarget is one option or sub-option that TestNullOptions sets to null.
@@ -16,14 +13,14 @@ type nullTarget struct {
 	label string // users[0].threepids[0].medium
 	path  []any  // keys and list indexes into the args
 	key   string // the key set to null (the option's name or an alias)
-	opt   ansible.Option
+	opt   specOption
 }
 
 // nullTargets walks a module's spec: every option under every name it
 // accepts, and the sub-options of every list of dicts the baseline holds an
 // element of. Generated from the spec, so a new option is covered without
 // touching the test.
-func nullTargets(opts []ansible.Option, prefix []any, label string, base map[string]any) []nullTarget {
+func nullTargets(opts []specOption, prefix []any, label string, base map[string]any) []nullTarget {
 	var out []nullTarget
 	for _, o := range opts {
 		for _, key := range append([]string{o.Name}, o.Aliases...) {
@@ -107,14 +104,8 @@ func TestNullOptions(t *testing.T) {
 	batch["users"] = []any{entry(plain)}
 	batch["update_password"] = "on_create"
 
-	userSpec, _ := modules.Lookup("matrix_user")
-	adminSpec, _ := modules.Lookup("matrix_user_admin")
-	var usersOpt ansible.Option
-	for _, o := range userSpec.Spec().Options {
-		if o.Name == "users" {
-			usersOpt = o
-		}
-	}
+	userSpec, adminSpec := moduleSpecs(t)["matrix_user"], moduleSpecs(t)["matrix_user_admin"]
+	usersOpt := userSpec.option(t, "users")
 	require.NotEmpty(t, usersOpt.Options)
 	adminBase := f.args(map[string]any{"server_name": f.srv.ServerName, "user": admin, "admin": true})
 
@@ -124,13 +115,13 @@ func TestNullOptions(t *testing.T) {
 		target nullTarget
 	}
 	var cases []nullCase
-	for _, tg := range nullTargets(userSpec.Spec().Options, nil, "", single) {
+	for _, tg := range nullTargets(userSpec.Options, nil, "", single) {
 		cases = append(cases, nullCase{"matrix_user", single, tg})
 	}
 	for _, tg := range nullTargets(usersOpt.Options, []any{"users", 0}, "users[0].", batch["users"].([]any)[0].(map[string]any)) {
 		cases = append(cases, nullCase{"matrix_user", batch, tg})
 	}
-	for _, tg := range nullTargets(adminSpec.Spec().Options, nil, "", adminBase) {
+	for _, tg := range nullTargets(adminSpec.Options, nil, "", adminBase) {
 		cases = append(cases, nullCase{"matrix_user_admin", adminBase, tg})
 	}
 	// Every list of dicts must have had its sub-options walked.

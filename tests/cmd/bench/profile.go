@@ -170,7 +170,7 @@ func (b *bench) profile(s *scaleServer, n int) error {
 
 	// The binary: wall time, CPU time and a CPU profile.
 	prof := filepath.Join(dir, "modprof")
-	if out, err := exec.Command("go", "build", "-trimpath", "-o", prof, "./tests/cmd/bench/modprof").CombinedOutput(); err != nil {
+	if out, err := exec.Command("go", "build", "-trimpath", "-o", prof, "./modules-src/cmd/modprof").CombinedOutput(); err != nil {
 		return fmt.Errorf("building modprof: %v\n%s", err, out)
 	}
 	cpuFile := filepath.Join(dir, "binary.pprof")

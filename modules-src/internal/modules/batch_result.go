@@ -1,0 +1,102 @@
+package modules
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/mxadmin/synapse/modules-src/internal/ansible"
+	"github.com/mxadmin/synapse/modules-src/internal/problem"
+	"github.com/mxadmin/synapse/modules-src/internal/reconcile"
+)
+
+// summaryOrder is the order outcomes are counted in the batch message.
+var summaryOrder = []reconcile.Action{
+	reconcile.ActionCreated, reconcile.ActionUpdated, reconcile.ActionReactivated,
+	reconcile.ActionDeactivated, reconcile.ActionUnchanged, reconcile.ActionUnverified, reconcile.ActionFailed,
+}
+
+// maxFailuresInMsg and maxUserWarnings keep the message and the warnings of
+// a large batch readable; every failure and warning is still in the users
+// list.
+const (
+	maxFailuresInMsg = 5
+	maxUserWarnings  = 10
+)
+
+func batchResult(outcomes []*reconcile.Outcome, in Run) ansible.Result {
+	var res ansible.Result
+	words := in.Role.Words()
+	summary := map[string]int{}
+	for _, a := range summaryOrder {
+		if a != reconcile.ActionUnverified {
+			summary[string(a)] = 0
+		}
+	}
+	users := make([]map[string]any, 0, len(outcomes))
+	var diffs []ansible.Diff
+	var failures, userWarnings []string
+	for _, o := range outcomes {
+		summary[string(o.Action)]++
+		ref := reconcile.UndeclaredRef
+		if !o.Undeclared {
+			ref = problem.Module.Entry(o.Entry)
+		}
+		name := o.Name().Render(words)
+		entry := map[string]any{"user": name, "ref": ref, "action": string(o.Action), "changes": append([]string{}, o.Changes...),
+			"detail": describeChanges(o)}
+		if o.Err != nil {
+			msg := o.RenderErr(words)
+			entry["error"] = msg
+			failures = append(failures, msg)
+		}
+		if len(o.Warnings) > 0 {
+			warnings := o.RenderWarnings(words)
+			entry["warnings"] = warnings
+			userWarnings = append(userWarnings, warnings...)
+		}
+		users = append(users, entry)
+		if o.Changed() {
+			res.Changed = true
+		}
+		if in.Diff && o.Action.Changes() && o.Err == nil {
+			diffs = append(diffs, ansible.Diff{Before: o.Before, After: o.After, BeforeHeader: name, AfterHeader: name})
+		}
+	}
+	res.Warnings = userWarnings
+	if len(userWarnings) > maxUserWarnings {
+		res.Warnings = append(userWarnings[:maxUserWarnings:maxUserWarnings],
+			fmt.Sprintf("%d more warnings about single users are in the warnings of the users list", len(userWarnings)-maxUserWarnings))
+	}
+	res.Set("users", users)
+	res.Set("summary", summary)
+	if len(diffs) > 0 {
+		res.Diff = diffs
+	}
+
+	var counts []string
+	for _, a := range summaryOrder {
+		if n := summary[string(a)]; n > 0 {
+			word := string(a)
+			if in.CheckMode && a.Changes() {
+				word = "would be " + word
+			}
+			counts = append(counts, fmt.Sprintf("%d %s", n, word))
+		}
+	}
+	if len(counts) == 0 {
+		counts = []string{"no users declared"}
+	}
+	res.Msg = strings.Join(counts, ", ")
+	if len(failures) > 0 {
+		res.Failed = true
+		shown := failures
+		if len(shown) > maxFailuresInMsg {
+			shown = shown[:maxFailuresInMsg]
+		}
+		res.Msg += ". Failed: " + strings.Join(shown, "; ")
+		if len(failures) > len(shown) {
+			res.Msg += fmt.Sprintf("; and %d more (see users)", len(failures)-len(shown))
+		}
+	}
+	return res
+}

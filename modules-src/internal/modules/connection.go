@@ -1,0 +1,156 @@
+package modules
+
+import (
+	"fmt"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/mxadmin/synapse/modules-src/internal/ansible"
+	"github.com/mxadmin/synapse/modules-src/internal/problem"
+	"github.com/mxadmin/synapse/modules-src/internal/session"
+	"github.com/mxadmin/synapse/modules-src/internal/synapse"
+)
+
+// Names of the connection options, shared by every module.
+const (
+	optHomeserverURL = "homeserver_url"
+	optServerName    = "server_name"
+	optAdminToken    = "admin_token"
+	optAdminUser     = "admin_user"
+	optAdminPassword = "admin_password"
+	optSharedSecret  = "registration_shared_secret"
+	optValidateCerts = "validate_certs"
+	optCAPath        = "ca_path"
+	optTimeout       = "timeout"
+	optRetries       = "retries"
+)
+
+// maxTimeout is the largest timeout option accepted, in seconds (an hour).
+const maxTimeout = 3600
+
+// connectionOptions is the argument spec of the connection options.
+func connectionOptions() []ansible.Option {
+	return []ansible.Option{
+		{Name: optHomeserverURL, Type: ansible.TypeStr, Default: "http://127.0.0.1:8008"},
+		{Name: optServerName, Type: ansible.TypeStr},
+		{Name: optAdminToken, Type: ansible.TypeStr, NoLog: true},
+		{Name: optAdminUser, Type: ansible.TypeStr},
+		{Name: optAdminPassword, Type: ansible.TypeStr, NoLog: true},
+		{Name: optSharedSecret, Type: ansible.TypeStr, NoLog: true},
+		{Name: optValidateCerts, Type: ansible.TypeBool, Default: true},
+		{Name: optCAPath, Type: ansible.TypePath},
+		// Bounded so that a typo cannot make a run wait for days, nor wrap
+		// around when turned into a time.Duration.
+		{Name: optTimeout, Type: ansible.TypeInt, Default: 30, Min: 1, Max: maxTimeout},
+		{Name: optRetries, Type: ansible.TypeInt, Default: 3, Min: 0, Max: 20},
+	}
+}
+
+// The rules between connection options, for a module spec.
+var (
+	connectionMutuallyExclusive = [][]string{{optAdminToken, optAdminUser}}
+	connectionRequiredTogether  = [][]string{{optAdminUser, optAdminPassword}}
+)
+
+// connectionFrom decodes the connection options and checks them, before any
+// request is made.
+func connectionFrom(p *ansible.Params) (session.Options, error) {
+	o := session.Options{
+		HomeserverURL: p.String(optHomeserverURL),
+		ServerName:    strings.ToLower(strings.TrimSpace(p.String(optServerName))),
+		AdminToken:    p.String(optAdminToken),
+		AdminUser:     p.String(optAdminUser),
+		AdminPassword: p.String(optAdminPassword),
+		SharedSecret:  p.String(optSharedSecret),
+		ValidateCerts: p.Bool(optValidateCerts),
+		CAPath:        p.String(optCAPath),
+		Timeout:       time.Duration(p.Int(optTimeout)) * time.Second,
+		Retries:       p.Int(optRetries),
+		Version:       Version,
+		AddSecret:     ansible.AddSecret,
+	}
+	var problems problemList
+	add := func(format string, args ...any) {
+		problems = append(problems, problem.Errorf(problem.Invalid, format, args...))
+	}
+	if _, err := synapse.ParseBaseURL(o.HomeserverURL); err != nil {
+		add("%s: %q %s (for example https://matrix.example.com or http://127.0.0.1:8008)", problem.Option(optHomeserverURL), o.HomeserverURL, err)
+	}
+	switch {
+	case p.Given(optAdminToken) && o.AdminToken == "":
+		add("%s: may not be empty", problem.Option(optAdminToken))
+	case invisibleCharacter(o.AdminToken) != "":
+		// The token is never shown, not even in part.
+		add("%s: may not contain whitespace or control characters (it has %s; an access token has none: look for a space or a newline around it)", problem.Option(optAdminToken), invisibleCharacter(o.AdminToken))
+	}
+	if invisibleCharacter(o.AdminUser) != "" {
+		add("%s: %q may not contain whitespace or control characters (it has %s; a user ID or localpart has none)", problem.Option(optAdminUser), o.AdminUser, invisibleCharacter(o.AdminUser))
+	}
+	if p.Given(optAdminPassword) && o.AdminPassword == "" {
+		add("%s: may not be empty", problem.Option(optAdminPassword))
+	}
+	// The shared secret is an HMAC key that Synapse uses exactly as its
+	// configuration (or the file of registration_shared_secret_path, not
+	// stripped) holds it: spaces, even a final newline, are legal there.
+	// Only a secret with nothing but whitespace is refused.
+	if p.Given(optSharedSecret) && strings.TrimSpace(o.SharedSecret) == "" {
+		what := "may not be empty"
+		if o.SharedSecret != "" {
+			what = "may not be only whitespace"
+		}
+		add("%s: %s", problem.Option(optSharedSecret), what)
+	}
+	// timeout and retries need no check here: their spec bounds them.
+	if strings.ContainsAny(o.ServerName, "/@ ") || invisibleCharacter(o.ServerName) != "" {
+		add("%s: %q is not a server name (for example example.com)", problem.Option(optServerName), o.ServerName)
+	}
+	if len(problems) > 0 {
+		return o, problems
+	}
+	return o, nil
+}
+
+// problemList is every problem found in one go, so that a user fixes them
+// all in one run; its text joins them with "; ".
+type problemList []error
+
+func (l problemList) Error() string { return l.Render(problem.Module) }
+
+// Render joins the problems in the user's words.
+func (l problemList) Render(n problem.Naming) string {
+	msgs := make([]string, len(l))
+	for i, err := range l {
+		msgs[i] = problem.Render(err, n)
+	}
+	return strings.Join(msgs, "; ")
+}
+
+// invisibleCharacter names the first whitespace, control or invisible format
+// character of s (by kind and position, never by showing s), or "" when
+// there is none. No access token, user ID, server name or URL holds one, and
+// one there is a typo or a templating accident (a stray space, the newline
+// at the end of a file).
+func invisibleCharacter(s string) string {
+	for i, r := range []rune(s) {
+		var kind string
+		switch {
+		case r == ' ':
+			kind = "a space"
+		case r == '\n' || r == '\r':
+			kind = "a line break"
+		case r == '\t':
+			kind = "a tab"
+		case unicode.IsSpace(r):
+			kind = fmt.Sprintf("a space character (U+%04X)", r)
+		case unicode.IsControl(r):
+			kind = fmt.Sprintf("a control character (U+%04X)", r)
+		case unicode.Is(unicode.Cf, r):
+			kind = fmt.Sprintf("an invisible format character (U+%04X)", r)
+		default:
+			continue
+		}
+		return fmt.Sprintf("%s at character %d", kind, i+1)
+	}
+	return ""
+}

@@ -1,0 +1,162 @@
+package synapse
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha1" //nolint:gosec // Synapse's shared-secret registration is defined with HMAC-SHA1
+	"encoding/hex"
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Registration is one account to create with the registration shared secret.
+type Registration struct {
+	Localpart   string
+	Password    string
+	Admin       bool
+	UserType    string // "" for a regular user
+	Displayname *string
+}
+
+// Registered is the outcome of a shared-secret registration.
+type Registered struct {
+	UserID string
+	// Retried is true when an earlier attempt's answer was lost (connection
+	// cut, server restarted): that attempt may have created the user.
+	Retried bool
+}
+
+// Register creates an account with the shared secret, which works before
+// any admin account exists: GET /_synapse/admin/v1/register for a nonce,
+// then POST /_synapse/admin/v1/register. A nonce is
+// single-use and lives only in the memory of the Synapse process that issued
+// it, so a failed POST is never retried alone: the GET and the POST are
+// retried together, with a fresh nonce. No login is done for the new account
+// (inhibit_login), so no device or token is left behind.
+func (c *Client) Register(ctx context.Context, secret string, r Registration) (*Registered, error) {
+	out := &Registered{}
+	if c.readOnly.Load() {
+		return out, ErrReadOnly // not even a nonce: the pair is one write
+	}
+	// One wait budget for the whole registration: its waits between pairs
+	// are bounded like those of any single request.
+	ctx = c.withWaitBudget(ctx)
+	budget := budgetOf(ctx)
+	attempts := c.http.RetryMax + 1
+	nonceLostOnce := false
+	for attempt := 0; ; attempt++ {
+		userID, err := c.registerOnce(ctx, secret, r)
+		if err == nil {
+			out.UserID = userID
+			return out, nil
+		}
+		retry := false
+		var unreachable *UnreachableError
+		var foreign *ResponseError
+		status := StatusOf(err)
+		if errors.As(err, &foreign) {
+			status = foreign.Status // a proxy's HTML 502 page
+		}
+		switch {
+		case errors.As(err, &unreachable):
+			retry = true
+		case status == http.StatusTooManyRequests || status >= 500 && status != http.StatusNotImplemented:
+			retry = true
+		case StatusOf(err) == http.StatusBadRequest && HasErrcode(err, ErrcodeUnknown) && !nonceLostOnce:
+			// "unrecognised nonce" carries only M_UNKNOWN: the nonce was
+			// lost with a restarted process. One fresh pair is cheap even
+			// when the cause was another M_UNKNOWN refusal, as those come
+			// before the server hashes the password.
+			retry, nonceLostOnce = true, true
+			attempts++
+		}
+		if !retry || attempt+1 >= attempts || ctx.Err() != nil {
+			return out, err
+		}
+		out.Retried = true
+		var wait time.Duration
+		var e *Error
+		if errors.As(err, &e) && e.RetryAfter > 0 {
+			wait = e.RetryAfter
+			if !budget.grant(wait, true) {
+				return out, c.noteRefusedWait(ctx, err)
+			}
+		} else {
+			if !budget.grant(c.backoffUpper(attempt), false) {
+				return out, err
+			}
+			wait = c.backoff(c.http.RetryWaitMin, c.http.RetryWaitMax, attempt, nil)
+		}
+		select {
+		case <-ctx.Done():
+			return out, err
+		case <-time.After(wait):
+		}
+		// The pair is sent again: one retry, counted under the status
+		// (or connection failure) of the attempt that failed.
+		cause := RetryCauseConnection
+		if status != 0 && unreachable == nil {
+			cause = strconv.Itoa(status)
+		}
+		retryLogOf(ctx).note(http.MethodPost, c.base.Path+"/"+strings.Join(path(adminV1, "register"), "/"), cause, wait)
+	}
+}
+
+func (c *Client) registerOnce(ctx context.Context, secret string, r Registration) (string, error) {
+	var nonce struct {
+		Nonce string `json:"nonce"`
+	}
+	// Register retries the GET and POST as a pair, so neither is retried
+	// alone: that would multiply the attempts.
+	once := withRetryPolicy(ctx, retryPolicy{})
+	if _, err := c.call(once, http.MethodGet, path(adminV1, "register"), nil, nil, &nonce, limitSmall); err != nil {
+		return "", err
+	}
+	body := map[string]any{
+		"nonce":         nonce.Nonce,
+		"username":      r.Localpart,
+		"password":      r.Password,
+		"admin":         r.Admin,
+		"mac":           RegistrationMAC(secret, nonce.Nonce, r.Localpart, r.Password, r.Admin, r.UserType),
+		"inhibit_login": true,
+	}
+	if r.UserType != "" {
+		body["user_type"] = r.UserType
+	}
+	if r.Displayname != nil {
+		body["displayname"] = *r.Displayname
+	}
+	var out struct {
+		UserID serverID `json:"user_id"`
+	}
+	if _, err := c.call(once, http.MethodPost, path(adminV1, "register"), nil, body, &out, limitSmall); err != nil {
+		return "", err
+	}
+	return string(out.UserID), nil
+}
+
+// RegistrationMAC is the HMAC-SHA1 Synapse expects, keyed with the shared
+// secret, over nonce, username, password and admin flag (and the user type
+// when one is set), separated by NUL bytes.
+func RegistrationMAC(secret, nonce, username, password string, admin bool, userType string) string {
+	mac := hmac.New(sha1.New, []byte(secret))
+	mac.Write([]byte(nonce))
+	mac.Write([]byte{0})
+	mac.Write([]byte(username))
+	mac.Write([]byte{0})
+	mac.Write([]byte(password))
+	mac.Write([]byte{0})
+	if admin {
+		mac.Write([]byte("admin"))
+	} else {
+		mac.Write([]byte("notadmin"))
+	}
+	if userType != "" {
+		mac.Write([]byte{0})
+		mac.Write([]byte(userType))
+	}
+	return hex.EncodeToString(mac.Sum(nil))
+}
