@@ -329,7 +329,10 @@ func TestInstalledCollectionTarball(t *testing.T) {
 	// What a user copies ships with the collection: the docs pages, their
 	// index and the demo's example.
 	for _, doc := range []string{"docs/README.md", "docs/development.md", "docs/release.md",
-		"docs/examples/demo/README.md", "docs/examples/demo/site.yml", "docs/examples/demo/inventory/hosts.yml"} {
+		"docs/examples/demo/README.md", "docs/examples/demo/site.yml", "docs/examples/demo/inventory/hosts.yml",
+		"docs/variables.md", "docs/role.md", "docs/examples/mdad/matrix-users.yml", "docs/examples/mdad/inventory/hosts",
+		"docs/examples/mdad/inventory/host_vars/matrix.example.com/vars.yml", "docs/examples/ci/github-actions.yml",
+		"docs/examples/ci/gitlab-ci.yml"} {
 		assert.Contains(t, "\n"+string(members), "\n"+doc+"\n", "the tarball ships %s", doc)
 	}
 
