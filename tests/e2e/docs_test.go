@@ -222,8 +222,8 @@ func roleEntryKeys(t *testing.T, description []string) map[string]roleEntryKey {
 // binary lists them) is documented wherever a user looks for it: the
 // module's option and the sub-option of users (which the binary's spec
 // generates from the table), the user view in RETURN (unless secret), the
-// entry keys of the role's matrix_users_list, and the README's list of
-// per-user options.
+// entry keys of the role's matrix_users_list, and docs/role.md's list of
+// per-user options (the README links it).
 func TestEveryFieldIsDocumented(t *testing.T) {
 	const fqcn = "mxadmin.synapse.matrix_user"
 	entry := ansibleDoc(t, "-t", "module", fqcn)[fqcn].(map[string]any)
@@ -240,7 +240,7 @@ func TestEveryFieldIsDocumented(t *testing.T) {
 	roleKeys := roleEntryKeys(t, toStrings(list["description"]))
 	root, err := synapsetest.RepoRoot()
 	require.NoError(t, err)
-	readme, err := os.ReadFile(filepath.Join(root, "README.md"))
+	readme, err := os.ReadFile(filepath.Join(root, "docs", "role.md"))
 	require.NoError(t, err)
 	secret := map[string]bool{}
 	for _, o := range moduleSpecs(t)["matrix_user"].Options {
@@ -253,6 +253,6 @@ func TestEveryFieldIsDocumented(t *testing.T) {
 			assert.Contains(t, returned, name, "%s: RETURN documents it in the user view", name)
 		}
 		assert.Contains(t, roleKeys, name, "%s: the role documents it in matrix_users_list entries", name)
-		assert.Contains(t, string(readme), "`"+name+"`", "%s: the README names it", name)
+		assert.Contains(t, string(readme), "`"+name+"`", "%s: docs/role.md names it", name)
 	}
 }

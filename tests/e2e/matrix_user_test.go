@@ -605,6 +605,11 @@ func TestUnreachable(t *testing.T) {
 	assert.True(t, r.failed())
 	assert.Contains(t, r.msg(), "unreachable")
 	assert.Contains(t, r.msg(), "127.0.0.1:1")
+	// retries: 3 means the server was asked again 3 times, and the result
+	// says 3 (the four MAS probes once counted 12).
+	r = runModule(t, "matrix_user", map[string]any{"homeserver_url": "http://127.0.0.1:1", "admin_token": "whatever-token", "user": "john", "retries": 3, "timeout": 2})
+	require.True(t, r.failed())
+	assert.Equal(t, map[string]any{"total": 3.0, "429": 0.0, "connection": 3.0}, r.Result["retries"])
 }
 
 func TestLoginRateLimitFailsAtOnce(t *testing.T) {

@@ -329,7 +329,10 @@ func TestInstalledCollectionTarball(t *testing.T) {
 	// What a user copies ships with the collection: the docs pages, their
 	// index and the demo's example.
 	for _, doc := range []string{"docs/README.md", "docs/development.md", "docs/release.md",
-		"docs/examples/demo/README.md", "docs/examples/demo/site.yml", "docs/examples/demo/inventory/hosts.yml"} {
+		"docs/examples/demo/README.md", "docs/examples/demo/site.yml", "docs/examples/demo/inventory/hosts.yml",
+		"docs/variables.md", "docs/role.md", "docs/examples/mdad/matrix-users.yml", "docs/examples/mdad/inventory/hosts",
+		"docs/examples/mdad/inventory/host_vars/matrix.example.com/vars.yml", "docs/examples/ci/github-actions.yml",
+		"docs/examples/ci/gitlab-ci.yml"} {
 		assert.Contains(t, "\n"+string(members), "\n"+doc+"\n", "the tarball ships %s", doc)
 	}
 
@@ -399,4 +402,55 @@ func TestRoleExclusive(t *testing.T) {
 	assert.Equal(t, false, f.read(t, "latecomer")["deactivated"])
 	assert.Equal(t, false, f.read(t, "keeper")["deactivated"])
 	assert.NotNil(t, f.read(t, "newbie"))
+}
+
+// TestRoleRunEndsWithOneLine: at default verbosity a run of the list ends
+// with one line of counts, prints no line per user and no skipped task,
+// and the recap shows the same four tasks whatever the list's length.
+func TestRoleRunEndsWithOneLine(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	created, gone, same := uniqueUser("lineadd"), uniqueUser("linegone"), uniqueUser("linesame")
+	for _, name := range []string{gone, same} {
+		_, err := f.srv.Register(name, "line-pass-1", false)
+		require.NoError(t, err)
+	}
+	list := []any{
+		map[string]any{"username": created, "password": "line-pass-2"},
+		map[string]any{"username": gone, "state": "absent"},
+		map[string]any{"username": same},
+	}
+	pb := f.runRole(t, f.roleVars(map[string]any{"matrix_users_list": list}))
+	require.Equal(t, 0, pb.Exit, pb.Output)
+	assert.Contains(t, pb.Output, `"msg": "3 users: 1 created, 1 deactivated, 1 unchanged"`)
+	assert.NotContains(t, pb.Output, "skipping")
+	for _, name := range []string{created, gone, same} {
+		assert.NotContains(t, pb.Output, name, "no line per user at default verbosity")
+	}
+	ok, changed, failed := pb.Recap(t, "synapse_host")
+	// The role's argument validation, the guard, the module, the line.
+	assert.Equal(t, []int{4, 1, 0}, []int{ok, changed, failed}, "four tasks, none skipped:\n%s", pb.Output)
+	assert.Regexp(t, `skipped=0\b`, pb.Output)
+
+	pb = f.runRole(t, f.roleVars(map[string]any{"matrix_users_list": list}), "--check")
+	require.Equal(t, 0, pb.Exit, pb.Output)
+	assert.Contains(t, pb.Output, `"msg": "3 users: 3 unchanged"`, "the rerun in check mode: nothing to do")
+}
+
+// TestRoleUnreachableNamesTheURLVariableUsed: a URL set in the inventory is
+// what the unreachable message names, not the bind port it would
+// otherwise be derived from (matrix-docker-ansible-deploy's).
+func TestRoleUnreachableNamesTheURLVariableUsed(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	vars := f.roleVars(map[string]any{"matrix_users_homeserver_url": "http://127.0.0.1:1",
+		"matrix_synapse_container_client_api_host_bind_port": "127.0.0.1:8008",
+		"matrix_users_list": []any{map[string]any{"username": uniqueUser("unreach")}}})
+	pb := f.runRole(t, vars)
+	require.NotEqual(t, 0, pb.Exit, pb.Output)
+	line := oneLine(pb.Output)
+	assert.Contains(t, line, "http://127.0.0.1:1: Synapse is unreachable")
+	assert.Contains(t, line, "check matrix_users_homeserver_url")
+	assert.NotContains(t, line, "matrix_synapse_container_client_api_host_bind_port")
+	assert.Contains(t, pb.Output, `"connection": 0`, "matrix_users_retries=0: no retry counted")
 }

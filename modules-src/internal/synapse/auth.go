@@ -121,8 +121,8 @@ func servedOnlyWithMAS(body map[string]any, err error) (mas, ok bool) {
 }
 
 // DelegatesAuth reports whether the homeserver hands authentication to
-// Matrix Authentication Service (MAS), asking every probe at once
-// (GET /_synapse/admin/v1/register, GET /_matrix/client/v1/auth_metadata,
+// Matrix Authentication Service (MAS), asking the first probe alone and
+// then the others at once (GET /_synapse/admin/v1/register, GET /_matrix/client/v1/auth_metadata,
 // GET /_matrix/client/unstable/org.matrix.msc2965/auth_metadata and
 // GET /_matrix/client/unstable/org.matrix.msc2965/auth_issuer, none
 // authenticated): MAS when
@@ -139,18 +139,32 @@ func (c *Client) DelegatesAuth(ctx context.Context) (bool, error) {
 	// MAS answers the metadata with 5xx, which would be retried).
 	probeCtx, found := context.WithCancel(ctx)
 	defer found()
+	ask := func(i int) {
+		var body map[string]any
+		_, err := c.call(probeCtx, http.MethodGet, masProbes[i].path, nil, nil, &body, limitSmall)
+		mas, ok := masProbes[i].verdict(body, err)
+		answers[i] = answer{mas, ok, err}
+		if mas {
+			found()
+		}
+	}
+	// The first probe goes alone: a server that does not answer is then
+	// retried once (retries times), not once per probe, so the run's retry
+	// count says how often the server was asked again (3, not 4 x 3).
+	ask(0)
+	var unreachable *UnreachableError
+	if errors.As(answers[0].err, &unreachable) {
+		return false, answers[0].err
+	}
+	if answers[0].mas {
+		return true, nil
+	}
 	var wg sync.WaitGroup
-	for i, p := range masProbes {
+	for i := 1; i < len(masProbes); i++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			var body map[string]any
-			_, err := c.call(probeCtx, http.MethodGet, p.path, nil, nil, &body, limitSmall)
-			mas, ok := p.verdict(body, err)
-			answers[i] = answer{mas, ok, err}
-			if mas {
-				found()
-			}
+			ask(i)
 		}()
 	}
 	wg.Wait()
@@ -166,7 +180,6 @@ func (c *Client) DelegatesAuth(ctx context.Context) (bool, error) {
 			}
 		}
 	}
-	var unreachable *UnreachableError
 	if errors.As(unsure, &unreachable) {
 		// Nothing answered: that is the problem to report, not MAS.
 		return false, unsure

@@ -79,3 +79,18 @@ func TestDelegatesAuthByRelease(t *testing.T) {
 		})
 	}
 }
+
+// A server that does not answer is asked retries+1 times in all, not once
+// per MAS probe: the run's retry count is the number of retries the user
+// set (3), where it was 12 (4 probes x 3).
+func TestDelegatesAuthUnreachableRetriesOnce(t *testing.T) {
+	srv := httptest.NewServer(http.NotFoundHandler())
+	url := srv.URL
+	srv.Close() // connection refused from now on
+	log := NewRetryLog()
+	_, err := testClient(t, url, nil).DelegatesAuth(WithRetryLog(context.Background(), log))
+	var unreachable *UnreachableError
+	require.ErrorAs(t, err, &unreachable)
+	assert.Equal(t, map[string]int{"total": 3, "429": 0, "connection": 3}, log.Counts())
+	assert.Contains(t, err.Error(), "GET "+url+"/_synapse/admin/v1/register")
+}
