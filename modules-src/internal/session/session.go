@@ -24,7 +24,10 @@ type Mode int
 const (
 	ModeToken        Mode = iota // admin_token
 	ModeLogin                    // admin_user + admin_password
-	ModeSharedSecret             // registration_shared_secret only
+	ModeSharedSecret             // registration_shared_secret only, service_account ""
+	// ModeService: registration_shared_secret with service_account, the
+	// service admin's login (service.go).
+	ModeService
 )
 
 // Options are the connection options.
@@ -35,10 +38,13 @@ type Options struct {
 	AdminUser     string
 	AdminPassword string
 	SharedSecret  string
-	ValidateCerts bool
-	CAPath        string
-	Timeout       time.Duration
-	Retries       int
+	// ServiceAccount is the localpart of the service admin; "" turns the
+	// mechanism off.
+	ServiceAccount string
+	ValidateCerts  bool
+	CAPath         string
+	Timeout        time.Duration
+	Retries        int
 	// MaxConns is set by modules that send requests concurrently.
 	MaxConns int
 	// Version goes into the User-Agent.
@@ -68,6 +74,8 @@ func (o Options) Mode() (Mode, error) {
 		return ModeToken, nil
 	case o.AdminUser != "":
 		return ModeLogin, nil
+	case o.SharedSecret != "" && o.ServiceAccount != "":
+		return ModeService, nil
 	case o.SharedSecret != "":
 		return ModeSharedSecret, nil
 	}
@@ -88,7 +96,17 @@ type Session struct {
 	// Warnings are what the session has to tell the user (a cleanup of
 	// old devices that failed).
 	Warnings []*problem.Message
-	loggedIn bool
+	// ServiceAdmin is the service admin's user ID whenever service_account
+	// is set and the server name known, in every mode: the declarations
+	// never touch it.
+	ServiceAdmin string
+	// ServiceCreated: this run registered the service admin.
+	// ServiceMissing: a check run found no service admin, and reads
+	// nothing.
+	ServiceCreated, ServiceMissing bool
+	// ownPassword is the password this session logged in with.
+	ownPassword string
+	loggedIn    bool
 	// deviceID is this run's device in login mode.
 	deviceID      string
 	stopKeepalive chan struct{}
@@ -144,9 +162,18 @@ func Open(ctx context.Context, o Options) (*Session, error) {
 		if o.AddSecret != nil {
 			o.AddSecret(res.AccessToken)
 		}
-		s.Me, s.loggedIn = res.UserID, true
+		s.Me, s.loggedIn, s.ownPassword = res.UserID, true, o.AdminPassword
 		s.stopKeepalive = make(chan struct{})
 		go s.keepAlive(ctx, s.stopKeepalive)
+	case ModeService:
+		s.ServerName = o.ServerName
+		if err := s.openService(ctx); err != nil {
+			return nil, err
+		}
+		if s.ServiceMissing {
+			client.ReadOnly()
+			return s, nil
+		}
 	case ModeSharedSecret:
 		s.ServerName = o.ServerName
 		if o.CheckMode {
@@ -161,6 +188,7 @@ func Open(ctx context.Context, o Options) (*Session, error) {
 		return nil, problem.Errorf(problem.OtherServer, "%s is %s, but the homeserver at %s is %s", problem.Option("server_name"), o.ServerName, client.BaseURL(), learned)
 	}
 	s.ServerName = learned
+	s.ServiceAdmin = ServiceAdminID(o.ServiceAccount, learned)
 	if s.loggedIn && !o.CheckMode {
 		// Housekeeping of our own credentials is still a write: check
 		// mode only reads, and a run refused above changes nothing.
@@ -207,6 +235,11 @@ func (s *Session) VerifyServerName(ctx context.Context) error {
 	return nil
 }
 
+// OwnPassword is the password the session logged in with (admin_password,
+// or the service admin's derived one), "" with a token: its stored hash can
+// prove password_pepper.
+func (s *Session) OwnPassword() string { return s.ownPassword }
+
 // CanRead reports whether users can be read and modified.
 func (s *Session) CanRead() bool { return s.Mode != ModeSharedSecret }
 
@@ -241,6 +274,8 @@ func (s *Session) Explain(err error) error {
 	switch s.Mode {
 	case ModeLogin:
 		who = problem.Errorf(problem.Note, "the session of %s %s", problem.Name("admin_user"), s.opts.AdminUser)
+	case ModeService:
+		who = problem.Errorf(problem.Note, "the session of the service admin %s", s.ServiceAdmin)
 	case ModeSharedSecret:
 		who = problem.Errorf(problem.Note, "%s", problem.Name("registration_shared_secret"))
 	}
