@@ -149,6 +149,9 @@ func prepareUserRun(p *ansible.Params, conn *session.Options) (*userRun, error) 
 		}
 	}
 	conn.MaxConns = run.concurrency
+	// With an admin token (or login) and the shared secret, a service admin
+	// whose password no longer logs in gets the derived one again.
+	conn.RepairService, conn.Pepper = true, run.pepper
 	return run, nil
 }
 

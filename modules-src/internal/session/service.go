@@ -222,3 +222,78 @@ func serviceLoginError(id string, err error) error {
 	}
 	return problem.Errorf(problem.Credentials, "logging in as the service admin %s failed: %s", id, err)
 }
+
+// repairService runs when an admin token or login is given together with
+// the shared secret: it never creates the service admin, but when the
+// account exists and its stored password is no longer the derived one (the
+// shared secret was rotated, someone changed it), it sets the derived one
+// again, so that the next run with only the shared secret logs in. The
+// comparison reads the stored hash (no login); only when the hash says the
+// password differs is a login tried before writing, so that a wrong pepper
+// never makes every run rewrite it. Check mode says what it would do.
+func (s *Session) repairService(ctx context.Context) {
+	o, id := s.opts, s.ServiceAdmin
+	if id == "" || o.SharedSecret == "" || !o.RepairService {
+		return
+	}
+	u, err := s.Client.GetUser(ctx, id)
+	if err != nil || u == nil || bool(u.Deactivated) {
+		// Absent (created by the first run with only the shared secret),
+		// unreadable, or deactivated (left to its owner): nothing to do.
+		return
+	}
+	if !bool(u.Admin) {
+		s.Warnings = append(s.Warnings, problem.Errorf(problem.Note, "%s exists but is not a server admin: it is not the service admin (%s), and a run with only %s will refuse to use it; remove it or choose another %s",
+			id, problem.Name("service_account"), problem.Name("registration_shared_secret"), problem.Name("service_account")))
+		return
+	}
+	password := ServicePassword(o.SharedSecret, s.ServerName, o.ServiceAccount)
+	if o.AddSecret != nil {
+		o.AddSecret(password)
+	}
+	hashes, err := s.Client.PasswordHashes(ctx, s.Me, id)
+	if err != nil {
+		return // this Synapse serves no hashes: nothing is known, nothing is sent
+	}
+	if hash := hashes[id]; hash != "" && synapse.PasswordMatches(hash, password, o.Pepper) {
+		return
+	}
+	if s.derivedLogsIn(ctx, password) {
+		return
+	}
+	if o.CheckMode {
+		s.Warnings = append(s.Warnings, problem.Errorf(problem.Note, "the password of the service admin %s is no longer the one derived from %s: a run without check mode resets it", id, problem.Name("registration_shared_secret")))
+		return
+	}
+	update := synapse.UserUpdate{}
+	update.Set("password", password)
+	update.Set("logout_devices", true)
+	if _, _, err := s.Client.PutUser(ctx, id, update); err != nil {
+		s.Warnings = append(s.Warnings, problem.Errorf(problem.Server, "could not reset the password of the service admin %s to the one derived from %s: %s", id, problem.Name("registration_shared_secret"), s.Explain(err)))
+		return
+	}
+	s.ServiceReset = true
+	s.Warnings = append(s.Warnings, problem.Errorf(problem.Note, "reset the password of the service admin %s to the one derived from %s (it no longer logged in): runs with only the shared secret can log in again", id, problem.Name("registration_shared_secret")))
+}
+
+// derivedLogsIn tries the derived password with a login of a client of its
+// own (so that its logout ends that session, not this run's), and logs out
+// again at once.
+func (s *Session) derivedLogsIn(ctx context.Context, password string) bool {
+	probe, err := synapse.New(s.cfg)
+	if err != nil {
+		return false
+	}
+	res, err := probe.Login(ctx, s.opts.ServiceAccount, password, newDeviceID(time.Now()))
+	if err != nil {
+		return false
+	}
+	if s.opts.AddSecret != nil {
+		s.opts.AddSecret(res.AccessToken)
+	}
+	probe.SetToken(res.AccessToken)
+	logoutCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), min(LogoutTimeout, max(s.opts.Timeout, time.Second)))
+	defer cancel()
+	_ = probe.Logout(logoutCtx)
+	return true
+}

@@ -41,10 +41,15 @@ type Options struct {
 	// ServiceAccount is the localpart of the service admin; "" turns the
 	// mechanism off.
 	ServiceAccount string
-	ValidateCerts  bool
-	CAPath         string
-	Timeout        time.Duration
-	Retries        int
+	// RepairService: with an admin token or login and the shared secret,
+	// reset the service admin's password when it no longer logs in
+	// (matrix_user does; Pepper is password_config.pepper, to compare it).
+	RepairService bool
+	Pepper        string
+	ValidateCerts bool
+	CAPath        string
+	Timeout       time.Duration
+	Retries       int
 	// MaxConns is set by modules that send requests concurrently.
 	MaxConns int
 	// Version goes into the User-Agent.
@@ -104,6 +109,10 @@ type Session struct {
 	// ServiceMissing: a check run found no service admin, and reads
 	// nothing.
 	ServiceCreated, ServiceMissing bool
+	// ServiceReset: this run reset the service admin's password.
+	ServiceReset bool
+	// cfg is the client's configuration, for a probe client of its own.
+	cfg synapse.Config
 	// ownPassword is the password this session logged in with.
 	ownPassword string
 	loggedIn    bool
@@ -121,7 +130,7 @@ func Open(ctx context.Context, o Options) (*Session, error) {
 	if err != nil {
 		return nil, err
 	}
-	client, err := synapse.New(synapse.Config{
+	cfg := synapse.Config{
 		BaseURL:            o.HomeserverURL,
 		InsecureSkipVerify: !o.ValidateCerts,
 		CAFile:             o.CAPath,
@@ -129,11 +138,12 @@ func Open(ctx context.Context, o Options) (*Session, error) {
 		Retries:            o.Retries,
 		MaxConns:           o.MaxConns,
 		UserAgent:          "mxadmin.synapse/" + o.Version,
-	})
+	}
+	client, err := synapse.New(cfg)
 	if err != nil {
 		return nil, err
 	}
-	s := &Session{Client: client, Mode: mode, SharedSecret: o.SharedSecret, opts: o}
+	s := &Session{Client: client, Mode: mode, SharedSecret: o.SharedSecret, opts: o, cfg: cfg}
 
 	mas, err := client.DelegatesAuth(ctx)
 	if err != nil {
@@ -193,6 +203,9 @@ func Open(ctx context.Context, o Options) (*Session, error) {
 		// Housekeeping of our own credentials is still a write: check
 		// mode only reads, and a run refused above changes nothing.
 		s.removeStaleDevices(ctx)
+	}
+	if mode == ModeToken || mode == ModeLogin {
+		s.repairService(ctx)
 	}
 	if o.CheckMode {
 		client.ReadOnly()
