@@ -182,17 +182,18 @@ func (c *Client) DelegatesAuth(ctx context.Context) (bool, error) {
 
 // HasProfile reports whether a local user has a public profile, without
 // authentication: GET /_matrix/client/v3/profile/<user_id>. Synapse
-// answers 404 M_NOT_FOUND for a user that does not exist (and for one
-// without a display name or avatar: an erased account); any other refusal
-// (profile requests that need authentication) is an error, which tells
-// nothing either way.
+// answers 404 for a user that does not exist: M_NOT_FOUND, or, from some
+// release on (1.163 does), M_UNKNOWN "No row found (profiles)"; every
+// registered account has its row. Any other refusal (profile requests that
+// need authentication, an endpoint this server does not route:
+// M_UNRECOGNIZED) is an error, which tells nothing either way.
 func (c *Client) HasProfile(ctx context.Context, userID string) (bool, error) {
 	var out map[string]any
 	_, err := c.call(ctx, http.MethodGet, path(clientV3, "profile", userID), nil, nil, &out, limitSmall)
 	switch {
 	case err == nil:
 		return true, nil
-	case StatusOf(err) == http.StatusNotFound && HasErrcode(err, ErrcodeNotFound):
+	case StatusOf(err) == http.StatusNotFound && (HasErrcode(err, ErrcodeNotFound) || HasErrcode(err, ErrcodeUnknown)):
 		return false, nil
 	}
 	return false, err

@@ -390,8 +390,19 @@ func TestWireHasProfile(t *testing.T) {
 	ok, err = c.HasProfile(context.Background(), "@nobody:test")
 	require.NoError(t, err)
 	assert.False(t, ok)
+	srv.Handle(http.MethodGet, "/_matrix/client/v3/profile/@gone:test", func(w http.ResponseWriter, r *http.Request) {
+		wiretest.WriteJSON(w, http.StatusNotFound, map[string]any{"errcode": "M_UNKNOWN", "error": "No row found (profiles)"})
+	})
+	srv.Handle(http.MethodGet, "/_matrix/client/v3/profile/@unrouted:test", func(w http.ResponseWriter, r *http.Request) {
+		wiretest.WriteJSON(w, http.StatusNotFound, map[string]any{"errcode": "M_UNRECOGNIZED", "error": "Unrecognized request"})
+	})
+	ok, err = c.HasProfile(context.Background(), "@gone:test")
+	require.NoError(t, err, "Synapse 1.163's answer for a user that does not exist")
+	assert.False(t, ok)
 	_, err = c.HasProfile(context.Background(), "@private:test")
 	require.Error(t, err, "a profile behind authentication tells nothing")
+	_, err = c.HasProfile(context.Background(), "@unrouted:test")
+	require.Error(t, err, "an endpoint the server does not route tells nothing")
 }
 
 func TestWireDevices(t *testing.T) {
