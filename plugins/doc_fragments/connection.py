@@ -41,8 +41,9 @@ options:
         that prefix not used for 30 minutes (a live run sends a request at least every 5 minutes, so it is never cut
         off), so devices do not pile up and their tokens stop working.
       - Synapse allows few logins per account and per address (by default a burst of 5, then about one every 5 minutes).
-        A refused login fails at once with the wait Synapse asks for, instead of sleeping; playbooks that run the modules
-        often should use O(admin_token).
+        A refused login whose wait fits in the request's wait budget (60 seconds; matrix-docker-ansible-deploy allows
+        one login every 6 seconds) is waited out; a longer one fails at once with the wait Synapse asks for. Playbooks
+        that run the modules often should use O(admin_token), or raise Synapse's C(rc_login).
       - Check mode logs in and out as well; that creates and removes a session of the admin, and changes no user. It
         leaves the devices of killed runs for the next real run to remove.
         For strictly read-only check runs, use O(admin_token).
