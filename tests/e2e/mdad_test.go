@@ -140,6 +140,7 @@ func TestMDADCheckout(t *testing.T) {
 	recordSecrets(pepper)
 	srv := synapsetest.New(t, synapsetest.Config{ServerName: domain, SharedSecret: secret, Pepper: pepper})
 	f := fixtureOn(t, srv)
+	servicePassword(t, secret, domain, "mxadmin-synapse") // for the secret scan
 	port := strings.TrimPrefix(f.proxy.URL, "http://127.0.0.1:")
 	require.NotEqual(t, f.proxy.URL, port, "the proxy listens on the loopback")
 	c := newMDADCheckout(t, domain, genericKey, "127.0.0.1:"+port)

@@ -350,3 +350,28 @@ func TestServiceAdminConcurrentAndInterrupted(t *testing.T) {
 		f.requireNoDevices(t, "after an interrupted run")
 	}
 }
+
+// With Synapse's own login rate limits (a burst of 5, then one login per
+// account about every 5.5 minutes), runs that each log in soon hit them: the
+// run that is refused fails at once (the wait is far beyond the wait
+// budget), naming rc_login and what to set, and leaves no device.
+func TestServiceAdminLoginRateLimitNamed(t *testing.T) {
+	t.Parallel()
+	srv := synapsetest.New(t, synapsetest.Config{DefaultLoginLimits: true})
+	f := &serviceFixture{fixture: fixtureOn(t, srv), account: "limit-svc"}
+	servicePassword(t, srv.SharedSecret, srv.ServerName, f.account)
+	alice := uniqueUser("limit-alice")
+	var refused Run
+	for i := 0; i < 8; i++ {
+		start := time.Now()
+		r := f.user(t, map[string]any{"user": alice, "password": "alice-pass-1"})
+		if r.failed() {
+			refused = r
+			assert.Less(t, time.Since(start), 30*time.Second, "a wait of minutes is not slept through")
+			break
+		}
+	}
+	require.NotNil(t, refused.Result, "Synapse's default rc_login refuses a login within 8 runs")
+	requireCleanFailure(t, refused, "logging in as the service admin "+f.id()+" was refused by Synapse's login rate limit (rc_login", "matrix_synapse_rc_login", "admin_token")
+	f.requireNoDevices(t, "after the refused run")
+}
