@@ -57,7 +57,7 @@ options:
       - Alone (without O(admin_token) or O(admin_user)), the module logs in as the collection's service admin
         O(service_account), which it creates on first need with this secret; from then on it works as with an admin
         token. See O(service_account).
-      - With O(service_account=""), the secret alone can create users but not read or change them: an existing user
+      - With O(service_account=""), the secret alone can create users but not read or change them; an existing user
         whose declaration manages more than its existence fails, naming the fields that could not be checked; one
         declared with only an C(on_create) password is reported C(unverified) with a warning. Check mode cannot verify
         anything. Fields a registration cannot set (C(avatar_url), C(locked), C(threepids), C(external_ids)) are
@@ -81,9 +81,9 @@ options:
         deactivated or locked), or whose account of that name is not an admin, fails before any write, naming the
         account and the fix. With O(admin_token) given, a run resets the service admin's password to the derived one
         when it no longer matches.
-      - Never declared or changed by the modules: declaring it (in O(user) or O(users)) is refused, and exclusive mode
+      - Never declared or changed by the modules; declaring it (in O(user) or O(users)) is refused, and exclusive mode
         keeps it, whoever the module authenticates as.
-      - Each run logs in once: Synapse's default C(rc_login) allows about one login per account every 5.5 minutes after a
+      - Each run logs in once, and Synapse's default C(rc_login) allows about one login per account every 5.5 minutes after a
         burst of 5 (matrix-docker-ansible-deploy raises it). A rate limit asking for a short wait is waited out; a longer
         one fails, naming the limit.
       - V("") turns the service admin off.

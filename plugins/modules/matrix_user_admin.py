@@ -48,7 +48,7 @@ notes:
   - Needs O(admin_token), or O(admin_user) and O(admin_password), or O(registration_shared_secret) with the service
     admin (O(service_account)). O(registration_shared_secret) with O(service_account="") cannot read or change the
     flag and is refused.
-  - The service admin (O(service_account)) is refused as O(user): the collection's own account is never promoted or
+  - The service admin (O(service_account)) is refused as O(user); the collection's own account is never promoted or
     demoted by the modules it serves.
   - Option values are coerced as Ansible's argument spec does, with one difference. A boolean, list or dict given for a
     text option (an unquoted YAML V(yes), V(off) or V(true) as a user name, a password written as a list) is refused,
