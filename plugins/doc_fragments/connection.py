@@ -79,7 +79,7 @@ options:
         create it.
       - A run whose derived password no longer logs in (the shared secret changed, the password was changed, the account
         deactivated or locked), or whose account of that name is not an admin, fails before any write, naming the
-        account and the fix. With O(admin_token) given, a run resets the service admin's password to the derived one
+        account and the fix. With O(admin_token) given, a run of C(matrix_user) resets the service admin's password to the derived one
         when it no longer matches.
       - Never declared or changed by the modules; declaring it (in O(user) or O(users)) is refused, and exclusive mode
         keeps it, whoever the module authenticates as.

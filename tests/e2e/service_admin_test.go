@@ -375,3 +375,23 @@ func TestServiceAdminLoginRateLimitNamed(t *testing.T) {
 	requireCleanFailure(t, refused, "logging in as the service admin "+f.id()+" was refused by Synapse's login rate limit (rc_login", "matrix_synapse_rc_login", "admin_token")
 	f.requireNoDevices(t, "after the refused run")
 }
+
+// matrix-docker-ansible-deploy's login limits (matrix_synapse_rc_login: a
+// burst of 3, then one login every 6 s) are waited out: runs in a row all
+// succeed, and the waits show in the result's retries.
+func TestServiceAdminWaitsOutMDADLoginLimits(t *testing.T) {
+	t.Parallel()
+	mdad := "{per_second: 0.17, burst_count: 3}"
+	srv := synapsetest.New(t, synapsetest.Config{DefaultLoginLimits: true,
+		Extra: "rc_login:\n  address: " + mdad + "\n  account: " + mdad + "\n  failed_attempts: " + mdad + "\n"})
+	f := &serviceFixture{fixture: fixtureOn(t, srv), account: "mdadlimit-svc"}
+	servicePassword(t, srv.SharedSecret, srv.ServerName, f.account)
+	alice := uniqueUser("mdadlimit")
+	waited := 0
+	for i := 0; i < 6; i++ {
+		r := f.user(t, map[string]any{"user": alice, "password": "alice-pass-1", "retries": 3}).mustSucceed(t)
+		waited += int(r.Result["retries"].(map[string]any)["429"].(float64))
+	}
+	assert.Positive(t, waited, "some logins were rate-limited and waited out")
+	f.requireNoDevices(t, "after the runs")
+}

@@ -65,6 +65,13 @@ func ServicePassword(secret, serverName, localpart string) string {
 	return servicePasswordPrefix + base64.RawURLEncoding.EncodeToString(key)
 }
 
+// ChangedService reports whether the run wrote to the service admin (created
+// it, or reset its password), or in check mode would: the result then says
+// changed, as for any other write.
+func (s *Session) ChangedService() bool {
+	return s.ServiceCreated || s.ServiceReset || s.ServiceMissing || s.serviceWouldReset
+}
+
 // ServiceAdminID is the service admin's user ID on serverName, or "" when
 // the mechanism is off or the server name is unknown.
 func ServiceAdminID(localpart, serverName string) string {
@@ -208,8 +215,8 @@ func serviceLoginError(id string, err error) error {
 			if e.RetryAfter > 0 {
 				wait = e.RetryAfter.Round(time.Second).String()
 			}
-			return problem.Errorf(problem.Credentials, "logging in as the service admin %s was refused by Synapse's login rate limit (rc_login, %s): it asks to wait %s, longer than a run waits. Every module run logs in once; Synapse's default rc_login allows about one login per account every 5.5 minutes after a burst of 5. Raise rc_login.account and rc_login.address (matrix-docker-ansible-deploy: matrix_synapse_rc_login), run less often, or give %s",
-				id, e.Errcode, wait, problem.Name("admin_token"))
+			return problem.Errorf(problem.Credentials, "logging in as the service admin %s was refused by Synapse's login rate limit (rc_login, %s): it asks to wait %s, beyond what this run may wait (%s, and at most 60 s of waiting per request). Every module run logs in once; Synapse's default rc_login allows about one login per account every 5.5 minutes after a burst of 5. Raise rc_login.account and rc_login.address (matrix-docker-ansible-deploy: matrix_synapse_rc_login), run less often, or give %s",
+				id, e.Errcode, wait, problem.Name("retries"), problem.Name("admin_token"))
 		case e.Errcode == synapse.ErrcodeUserDeactivated:
 			return problem.Errorf(problem.Credentials, "the service admin %s is deactivated, so it cannot log in. Nothing was changed. To use it again, reactivate it with an admin token (and the password derived anew on the next run); to stop using it, set %s to \"\" and give %s",
 				id, problem.Name("service_account"), problem.AdminCredentials{})
@@ -262,6 +269,7 @@ func (s *Session) repairService(ctx context.Context) {
 		return
 	}
 	if o.CheckMode {
+		s.serviceWouldReset = true
 		s.Warnings = append(s.Warnings, problem.Errorf(problem.Note, "the password of the service admin %s is no longer the one derived from %s: a run without check mode resets it", id, problem.Name("registration_shared_secret")))
 		return
 	}

@@ -109,8 +109,9 @@ type Session struct {
 	// ServiceMissing: a check run found no service admin, and reads
 	// nothing.
 	ServiceCreated, ServiceMissing bool
-	// ServiceReset: this run reset the service admin's password.
-	ServiceReset bool
+	// ServiceReset: this run reset the service admin's password;
+	// serviceWouldReset: a check run found it should.
+	ServiceReset, serviceWouldReset bool
 	// cfg is the client's configuration, for a probe client of its own.
 	cfg synapse.Config
 	// ownPassword is the password this session logged in with.
