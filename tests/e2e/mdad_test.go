@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"bytes"
 	"crypto/sha1" //nolint:gosec // UUIDv5 is defined on SHA-1
 	"crypto/sha512"
 	"encoding/hex"
@@ -8,10 +9,13 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -415,6 +419,38 @@ matrix_users_list:
 		require.Equal(t, 0, pb.Exit, pb.Output)
 	}
 	noDevices("after two concurrent runs")
+
+	// A playbook interrupted mid-run (SIGTERM to ansible-playbook while
+	// the module waits for the user list): the module logs its service
+	// admin out before it ends, so no device is left.
+	blockUserList(f)
+	bin, err := synapsetest.AnsibleBin("ansible-playbook")
+	require.NoError(t, err)
+	cmd := exec.Command(bin, "-i", "inventory/hosts", "matrix-users.yml")
+	cmd.Dir = c.dir
+	cmd.Env = ansibleEnv(t, testCollection(t))
+	var interrupted bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &interrupted, &interrupted
+	f.proxy.Reset()
+	require.NoError(t, cmd.Start())
+	waitForRequest(t, f, "/_synapse/admin/v2/users")
+	devices, err := srv.Devices(f.token, svc)
+	require.NoError(t, err)
+	require.Len(t, devices, 1, "the run's device exists while it runs")
+	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
+	_ = cmd.Wait()
+	recordOutput(interrupted.String())
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		devices, err = srv.Devices(f.token, svc)
+		require.NoError(t, err)
+		if len(devices) == 0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	assert.Empty(t, devices, "the interrupted run logged out:\n%s", interrupted.String())
+	f.proxy.SetFault(nil)
 
 	// The shared secret rotated in the inventory only (a new generic key
 	// the server does not have yet): refused, naming the variable.
