@@ -265,6 +265,14 @@ func TestServiceAdminRefusals(t *testing.T) {
 	f.user(t, map[string]any{"user": alice, "admin": true}).mustSucceed(t)
 	assert.Equal(t, true, f.read(t, alice)["admin"])
 
+	// A wrong server_name never creates the account with a password no
+	// correct run derives.
+	r = f.user(t, map[string]any{"user": alice, "service_account": "wrongname-svc", "server_name": "other.example"})
+	requireCleanFailure(t, r, "server_name")
+	u, err := f.srv.User(f.token, f.srv.UserID("wrongname-svc"))
+	require.NoError(t, err)
+	assert.Nil(t, u)
+
 	// Another shared secret (the server's was rotated and the inventory
 	// still has the old one): refused, naming the variable.
 	r = f.user(t, map[string]any{"user": alice, "registration_shared_secret": "an-old-shared-secret-1"})

@@ -170,6 +170,14 @@ func (s *Session) createService(ctx context.Context, id, password string) error 
 			id, problem.Name("registration_shared_secret")))
 		return nil
 	}
+	// The password is derived from the server name: a wrong server_name
+	// would register the account with a password no correct run derives.
+	// The keys endpoint names the server (when it answers; otherwise the
+	// registration's answer is checked, after the fact).
+	if name, err := client.ServerNameFromKeys(ctx); err == nil && name != "" && !strings.EqualFold(name, s.ServerName) {
+		return problem.Errorf(problem.OtherServer, "%s is %s, but the homeserver at %s is %s (from its signing keys): the service admin is not created; fix %s",
+			problem.Option("server_name"), s.ServerName, client.BaseURL(), name, problem.Name("server_name"))
+	}
 	name := ServiceDisplayname
 	reg, err := client.Register(ctx, o.SharedSecret, synapse.Registration{
 		Localpart: strings.ToLower(o.ServiceAccount), Password: password, Admin: true, UserType: serviceUserType,
