@@ -357,6 +357,22 @@ func TestServiceAdminConcurrentAndInterrupted(t *testing.T) {
 		f.proxy.SetFault(nil)
 		f.requireNoDevices(t, "after an interrupted run")
 	}
+
+	// Killed outright: its device stays (it could be a live run) until it
+	// has not been used for half an hour; then the next real run removes it.
+	blockUserList(f.fixture)
+	f.proxy.Reset()
+	m := startModule(t, "matrix_user", f.secretArgs(map[string]any{"users": []any{map[string]any{"user": "kill-a", "password": "kill-pass-1"}, map[string]any{"user": "kill-b", "password": "kill-pass-1"}}}))
+	waitForRequest(t, f.fixture, "/_synapse/admin/v2/users")
+	require.NoError(t, m.cmd.Process.Kill())
+	<-m.done
+	f.proxy.SetFault(nil)
+	left := f.devices(t)
+	require.Len(t, left, 1, "a killed run leaves its device")
+	time.Sleep(6 * time.Second) // Synapse writes last-seen times every 5 s
+	ageDevice(t, f.srv, f.id(), left[0], time.Hour)
+	f.user(t, map[string]any{"user": "kill-a", "password": "kill-pass-1"}).mustSucceed(t)
+	f.requireNoDevices(t, "the next run removed the killed run's device")
 }
 
 // With Synapse's own login rate limits (a burst of 5, then one login per
