@@ -41,8 +41,9 @@ options:
         that prefix not used for 30 minutes (a live run sends a request at least every 5 minutes, so it is never cut
         off), so devices do not pile up and their tokens stop working.
       - Synapse allows few logins per account and per address (by default a burst of 5, then about one every 5 minutes).
-        A refused login fails at once with the wait Synapse asks for, instead of sleeping; playbooks that run the modules
-        often should use O(admin_token).
+        A refused login whose wait fits in the request's wait budget (60 seconds; matrix-docker-ansible-deploy allows
+        one login every 6 seconds) is waited out; a longer one fails at once with the wait Synapse asks for. Playbooks
+        that run the modules often should use O(admin_token), or raise Synapse's C(rc_login).
       - Check mode logs in and out as well; that creates and removes a session of the admin, and changes no user. It
         leaves the devices of killed runs for the next real run to remove.
         For strictly read-only check runs, use O(admin_token).
@@ -53,16 +54,42 @@ options:
   registration_shared_secret:
     description:
       - The C(registration_shared_secret) of Synapse's configuration.
-      - Enough to create users when no admin account exists yet (the first admin). Without O(admin_token) or
-        O(admin_user), users cannot be read or changed. An existing user whose declaration manages more than its
-        existence fails, naming the fields that could not be checked; one declared with only an C(on_create) password
-        is reported C(unverified) with a warning. Check mode cannot verify anything. Fields a registration cannot set
-        (C(avatar_url), C(locked), C(threepids), C(external_ids)) are refused before any request.
-      - Ignored when O(admin_token) or O(admin_user) is given.
+      - Alone (without O(admin_token) or O(admin_user)), the module logs in as the collection's service admin
+        O(service_account), which it creates on first need with this secret; from then on it works as with an admin
+        token. See O(service_account).
+      - With O(service_account=""), the secret alone can create users but not read or change them; an existing user
+        whose declaration manages more than its existence fails, naming the fields that could not be checked; one
+        declared with only an C(on_create) password is reported C(unverified) with a warning. Check mode cannot verify
+        anything. Fields a registration cannot set (C(avatar_url), C(locked), C(threepids), C(external_ids)) are
+        refused before any request.
+      - When O(admin_token) or O(admin_user) is given, they are used, and no service admin is created.
       - Used exactly as given, as Synapse uses it (an HMAC key, taken as written from C(registration_shared_secret) or
         from the file of C(registration_shared_secret_path), which Synapse does not strip), so spaces inside, or a final
         line break, are part of the secret. Only an empty or blank one is refused.
     type: str
+  service_account:
+    description:
+      - Localpart of the collection's service admin, used when only O(registration_shared_secret) is given.
+      - On the first run that needs it, it is registered through shared-secret registration (a server admin of
+        C(user_type) V(bot), with a display name that says what it is); every run then logs in as it once, on a device
+        of its own, and logs out at the end, as O(admin_user) does. Its password is derived from the shared secret, the
+        server name and this localpart (HKDF-SHA-256, versioned); nothing is stored, and the account is exactly as strong
+        as the shared secret.
+      - Check mode never creates it. Before it exists, a check run reads nothing and says that the first real run will
+        create it.
+      - A run whose derived password no longer logs in (the shared secret changed, the password was changed, the account
+        deactivated or locked), or whose account of that name is not an admin, fails before any write, naming the
+        account and the fix. With O(admin_token) given, a run of C(matrix_user) resets the service admin's password to the derived one
+        when it no longer matches.
+      - Never declared or changed by the modules; declaring it (in O(user) or O(users)) is refused, and exclusive mode
+        keeps it, whoever the module authenticates as.
+      - Each run logs in once, and Synapse's default C(rc_login) allows about one login per account every 5.5 minutes after a
+        burst of 5 (matrix-docker-ansible-deploy raises it). A rate limit asking for a short wait is waited out; a longer
+        one fails, naming the limit.
+      - V("") turns the service admin off.
+      - May not start with C(_); lower-case letters, digits and C(. _ = - /).
+    type: str
+    default: mxadmin-synapse
   validate_certs:
     description:
       - Check Synapse's TLS certificate. Turning it off adds a warning to the result.

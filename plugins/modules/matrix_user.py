@@ -304,9 +304,9 @@ options:
     description:
       - With O(users), also deactivate every active local account the list does not declare, so that the list is the
         whole truth. Check mode lists them first.
-      - Never touches the admin the module authenticates as, guest accounts, accounts of application services (bridges
+      - Never touches the admin the module authenticates as, the service admin (O(service_account)), guest accounts, accounts of application services (bridges
         manage theirs), or accounts matching a O(protect) pattern. Deactivation is not erasure.
-      - Refused with an empty O(users) list, and with only O(registration_shared_secret). An entry whose account cannot
+      - Refused with an empty O(users) list, and with only O(registration_shared_secret) and O(service_account=""). An entry whose account cannot
         be told (a full ID on another server, such as a typo V(@bot:exmaple.org), or a name that several legacy accounts
         share in different case) stops the run before any change, since the account it was meant to keep would be
         deactivated as undeclared.

@@ -45,8 +45,11 @@ options:
     required: true
 notes:
   - A deactivated user can still be promoted or demoted; the flag takes effect if the account is reactivated.
-  - Needs O(admin_token) or O(admin_user) and O(admin_password). O(registration_shared_secret) alone cannot read
-    or change the flag and is refused.
+  - Needs O(admin_token), or O(admin_user) and O(admin_password), or O(registration_shared_secret) with the service
+    admin (O(service_account)). O(registration_shared_secret) with O(service_account="") cannot read or change the
+    flag and is refused.
+  - The service admin (O(service_account)) is refused as O(user); the collection's own account is never promoted or
+    demoted by the modules it serves.
   - Option values are coerced as Ansible's argument spec does, with one difference. A boolean, list or dict given for a
     text option (an unquoted YAML V(yes), V(off) or V(true) as a user name, a password written as a list) is refused,
     naming the option, where C(AnsibleModule) would turn it into the text C(True) or C(['a', 'b']); quote it. A number

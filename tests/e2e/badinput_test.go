@@ -68,11 +68,11 @@ var badInputs = []struct {
 	{"admin_user without password", "matrix_user", map[string]any{"user": "a", "admin_user": "admin", "admin_token": nil}, []string{"must be given together"}},
 	{"token and login", "matrix_user", map[string]any{"user": "a", "admin_user": "admin", "admin_password": "login-pw-1"}, []string{"mutually exclusive"}},
 	{"no auth option", "matrix_user", map[string]any{"user": "a", "admin_token": nil}, []string{"no way to authenticate", "admin_token", "registration_shared_secret"}},
-	{"absent with shared secret only", "matrix_user", map[string]any{"user": "a", "state": "absent", "admin_token": nil, "registration_shared_secret": "some-shared-secret"}, []string{"state=absent needs admin_token"}},
+	{"absent with shared secret only", "matrix_user", map[string]any{"user": "a", "state": "absent", "admin_token": nil, "registration_shared_secret": "some-shared-secret", "service_account": ""}, []string{"state=absent needs admin_token"}},
 	{"ca_path missing", "matrix_user", map[string]any{"user": "a", "ca_path": "/nonexistent/ca.pem"}, []string{"ca_path", "cannot read"}},
 	{"admin module: missing admin", "matrix_user_admin", map[string]any{"user": "a"}, []string{"missing required option admin"}},
 	{"admin module: bad boolean", "matrix_user_admin", map[string]any{"user": "a", "admin": "perhaps"}, []string{"option admin", "not a valid boolean"}},
-	{"admin module: shared secret only", "matrix_user_admin", map[string]any{"user": "a", "admin": true, "admin_token": nil, "registration_shared_secret": "some-shared-secret"}, []string{"admin_token", "admin_user"}},
+	{"admin module: shared secret only", "matrix_user_admin", map[string]any{"user": "a", "admin": true, "admin_token": nil, "registration_shared_secret": "some-shared-secret", "service_account": ""}, []string{"admin_token", "admin_user"}},
 	{"admin module: bad localpart", "matrix_user_admin", map[string]any{"user": "Jo Hn", "admin": true}, []string{"option user", "may only contain"}},
 	// Values that are never meant as text (AnsibleModule would make them
 	// "True", "['a', 'b']", "{'a': 1}"): a YAML yes/no/on/off, a list, a dict.

@@ -32,7 +32,7 @@ func TestHostileCredentialsRefusedBeforeAnyRequest(t *testing.T) {
 		"url with a newline":        {map[string]any{"homeserver_url": f.proxy.URL + "\n", "admin_token": f.token}, "option homeserver_url: ", ""},
 		"url with a leading space":  {map[string]any{"homeserver_url": " " + f.proxy.URL, "admin_token": f.token}, "(it has a space at character 1)", ""},
 		"blank shared secret":       {map[string]any{"registration_shared_secret": " \t ", "server_name": f.srv.ServerName}, "option registration_shared_secret: may not be only whitespace", ""},
-		"server name with a tab":    {map[string]any{"server_name": "test\t.local", "registration_shared_secret": f.srv.SharedSecret}, "option server_name", ""},
+		"server name with a tab":    {map[string]any{"server_name": "test\t.local", "service_account": "", "registration_shared_secret": f.srv.SharedSecret}, "option server_name", ""},
 	} {
 		t.Run(name, func(t *testing.T) {
 			args := map[string]any{"homeserver_url": f.proxy.URL, "retries": 0, "user": uniqueUser("cred"), "password": "cred-pass-1"}
@@ -61,7 +61,7 @@ func TestSecretSharedSecretUsedAsWritten(t *testing.T) {
 	srv := synapsetest.New(t, synapsetest.Config{SharedSecret: secret})
 	recordSecrets(secret)
 	base := func(secret string) map[string]any {
-		return map[string]any{"homeserver_url": srv.URL, "retries": 0, "registration_shared_secret": secret,
+		return map[string]any{"homeserver_url": srv.URL, "retries": 0, "service_account": "", "registration_shared_secret": secret,
 			"server_name": srv.ServerName, "user": uniqueUser("hmac"), "password": "hmac-pass-1"}
 	}
 	r := runModule(t, "matrix_user", base(secret)).mustSucceed(t)

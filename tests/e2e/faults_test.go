@@ -164,7 +164,7 @@ func TestFaultNonceLostWhenSynapseRestarts(t *testing.T) {
 	})
 	defer f.proxy.SetFault(nil)
 	name := uniqueUser("nonce")
-	args := map[string]any{"homeserver_url": f.proxy.URL, "registration_shared_secret": srv.SharedSecret, "user": name, "password": "nonce-pass-1"}
+	args := map[string]any{"homeserver_url": f.proxy.URL, "service_account": "", "registration_shared_secret": srv.SharedSecret, "user": name, "password": "nonce-pass-1"}
 	r := runModule(t, "matrix_user", args).mustSucceed(t)
 	assert.True(t, r.bool("created"))
 	assert.Equal(t, 2, posts, "the GET+POST pair was retried once")

@@ -130,7 +130,7 @@ func TestUserIDEdgesRefusedBeforeAnyRequest(t *testing.T) {
 func TestSharedSecretWrongServerName(t *testing.T) {
 	f := newFixture(t)
 	name := uniqueUser("ssx")
-	args := map[string]any{"homeserver_url": f.proxy.URL, "registration_shared_secret": f.srv.SharedSecret, "retries": 0,
+	args := map[string]any{"homeserver_url": f.proxy.URL, "service_account": "", "registration_shared_secret": f.srv.SharedSecret, "retries": 0,
 		"server_name": "wrong.test", "user": "@" + name + ":wrong.test", "password": "ssx-pass-1"}
 
 	for _, check := range []bool{true, false} {

@@ -118,7 +118,7 @@ func TestAdminNonAdminToken(t *testing.T) {
 func TestAdminSharedSecretRefused(t *testing.T) {
 	f := newFixture(t)
 	f.proxy.Reset()
-	r := runModule(t, "matrix_user_admin", map[string]any{"homeserver_url": f.proxy.URL, "registration_shared_secret": f.srv.SharedSecret, "user": "anyone", "admin": true})
+	r := runModule(t, "matrix_user_admin", map[string]any{"homeserver_url": f.proxy.URL, "service_account": "", "registration_shared_secret": f.srv.SharedSecret, "user": "anyone", "admin": true})
 	assert.True(t, r.failed())
 	assert.Contains(t, r.msg(), "admin_token")
 	assert.Contains(t, r.msg(), "admin_user")

@@ -388,7 +388,7 @@ func TestBasePathBehindProxy(t *testing.T) {
 func TestSharedSecretOnly(t *testing.T) {
 	f := newFixture(t)
 	secretArgs := func(extra map[string]any) map[string]any {
-		a := map[string]any{"homeserver_url": f.proxy.URL, "registration_shared_secret": f.srv.SharedSecret, "retries": 0}
+		a := map[string]any{"homeserver_url": f.proxy.URL, "service_account": "", "registration_shared_secret": f.srv.SharedSecret, "retries": 0}
 		for k, v := range extra {
 			a[k] = v
 		}
@@ -450,7 +450,7 @@ func TestSharedSecretOnly(t *testing.T) {
 	assert.True(t, r.failed())
 	assert.Contains(t, r.msg(), "password is required")
 
-	r = runModule(t, "matrix_user", merge(secretArgs(map[string]any{"user": uniqueUser("badsecret"), "password": "whatever-123"}), map[string]any{"registration_shared_secret": "not-the-secret"}))
+	r = runModule(t, "matrix_user", merge(secretArgs(map[string]any{"user": uniqueUser("badsecret"), "password": "whatever-123"}), map[string]any{"service_account": "", "registration_shared_secret": "not-the-secret"}))
 	assert.True(t, r.failed())
 	assert.Contains(t, r.msg(), "registration_shared_secret does not match")
 }
@@ -666,7 +666,7 @@ func TestMASHomeserverRefused(t *testing.T) {
 	defer p.Close()
 	for _, auth := range []map[string]any{
 		{"admin_token": "mas-shared-secret-for-tests"},
-		{"registration_shared_secret": srv.SharedSecret, "password": "some-password-1"},
+		{"service_account": "", "registration_shared_secret": srv.SharedSecret, "password": "some-password-1"},
 	} {
 		p.Reset()
 		r := runModule(t, "matrix_user", merge(map[string]any{"homeserver_url": p.URL, "user": "someone"}, auth))

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"bytes"
 	"crypto/sha1" //nolint:gosec // UUIDv5 is defined on SHA-1
 	"crypto/sha512"
 	"encoding/hex"
@@ -8,9 +9,13 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -139,6 +144,7 @@ func TestMDADCheckout(t *testing.T) {
 	recordSecrets(pepper)
 	srv := synapsetest.New(t, synapsetest.Config{ServerName: domain, SharedSecret: secret, Pepper: pepper})
 	f := fixtureOn(t, srv)
+	servicePassword(t, secret, domain, "mxadmin-synapse") // for the secret scan
 	port := strings.TrimPrefix(f.proxy.URL, "http://127.0.0.1:")
 	require.NotEqual(t, f.proxy.URL, port, "the proxy listens on the loopback")
 	c := newMDADCheckout(t, domain, genericKey, "127.0.0.1:"+port)
@@ -188,14 +194,23 @@ func TestMDADCheckout(t *testing.T) {
 	c.setVar(t, "matrix_synapse_container_client_api_host_bind_port", "127.0.0.1:"+port)
 
 	// With only the shared secret, the seed command on an existing user
-	// cannot check anything: it fails, naming the variable that fixes it
-	// (the registration attempt that finds the user is refused by Synapse).
+	// works through the collection's service admin (created by the first
+	// run above): promote, the same again (unchanged), demote.
+	svc := srv.UserID("mxadmin-synapse")
 	pb = seed("mxadmin.synapse.users", "username=bob0 password=mdad-bob-1 admin=yes")
-	assert.NotEqual(t, 0, pb.Exit, pb.Output)
+	require.Equal(t, 0, pb.Exit, pb.Output)
+	assert.Equal(t, 1, changed(pb))
+	assert.Equal(t, true, f.read(t, "bob0")["admin"])
+	pb = seed("mxadmin.synapse.users", "username=bob0 password=mdad-bob-1 admin=yes")
+	require.Equal(t, 0, pb.Exit, pb.Output)
 	assert.Equal(t, 0, changed(pb))
-	assert.Contains(t, pb.Output, "@bob0:"+domain+" exists, and its password and admin could not be checked or set")
-	assert.Contains(t, pb.Output, "give matrix_users_admin_token")
+	pb = seed("mxadmin.synapse.users", "username=bob0 password=mdad-bob-1 admin=no")
+	require.Equal(t, 0, pb.Exit, pb.Output)
+	assert.Equal(t, 1, changed(pb))
 	assert.Equal(t, false, f.read(t, "bob0")["admin"])
+	devices, err := srv.Devices(f.token, svc)
+	require.NoError(t, err)
+	assert.Empty(t, devices, "every run logged its service admin out")
 
 	// MDAD's placeholder typed literally: one line, no request.
 	pb = seed("mxadmin.synapse.users", "username=carol password=mdad-carol-1 admin=<yes|no>")
@@ -204,7 +219,8 @@ func TestMDADCheckout(t *testing.T) {
 	assert.NotContains(t, pb.Output, "argument_spec_data")
 	assert.Empty(t, f.proxy.Requests())
 
-	// Step 4: an admin's access token in vars.yml.
+	// An admin's access token in vars.yml (no longer needed, still
+	// honoured: it wins over the service admin).
 	token, err := srv.Login("alice", "mdad-alice-1")
 	require.NoError(t, err)
 	recordSecrets(token)
@@ -288,3 +304,178 @@ func TestMDADCheckout(t *testing.T) {
 
 // oneLine undoes the wrapping of warnings by older ansible-core releases.
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+// TestMDADServiceAdmin is issue 20 in a matrix-docker-ansible-deploy
+// checkout with nothing of ours in vars.yml but the published client API:
+// the shared secret the playbook derives is enough for everything, through
+// the collection's service admin, which no run leaves a device of.
+func TestMDADServiceAdmin(t *testing.T) {
+	t.Parallel()
+	const domain = "mdadsvc.test"
+	genericKey := "mdad-generic-" + uniqueUser("svckey")
+	secret := mdadSecret(genericKey, ":synapse.mac")
+	recordSecrets(genericKey, secret)
+	srv := synapsetest.New(t, synapsetest.Config{ServerName: domain, SharedSecret: secret})
+	f := fixtureOn(t, srv)
+	port := strings.TrimPrefix(f.proxy.URL, "http://127.0.0.1:")
+	c := newMDADCheckout(t, domain, genericKey, "127.0.0.1:"+port)
+	host, svc := c.host, srv.UserID("mxadmin-synapse")
+	servicePassword(t, secret, domain, "mxadmin-synapse") // for the secret scan
+	changed := func(pb Playbook) int {
+		_, ch, _ := pb.Recap(t, host)
+		return ch
+	}
+	seed := func(extra string, more ...string) Playbook {
+		f.proxy.Reset()
+		return c.play(t, append([]string{"-i", "inventory/hosts", "mxadmin.synapse.users", "--extra-vars=" + extra, "--tags=register-user"}, more...)...)
+	}
+	noDevices := func(when string) {
+		t.Helper()
+		devices, err := srv.Devices(f.token, svc)
+		require.NoError(t, err)
+		assert.Empty(t, devices, "%s: no device of the service admin is left", when)
+	}
+
+	// --check before the service admin exists: nothing created, the account
+	// named, the drift gate fails as unverifiable.
+	pb := seed("username=alice password=mdad-alice-1 admin=yes", "--check", "-e", "matrix_users_fail_on_drift=true")
+	assert.NotEqual(t, 0, pb.Exit, pb.Output)
+	out := oneLine(pb.Output)
+	assert.Contains(t, out, "the service admin "+svc+" does not exist yet: the first run without check mode creates it")
+	assert.Contains(t, out, "Could not verify 1 declared user(s)")
+	assert.Contains(t, out, "matrix_users_service_account")
+	u, err := srv.User(f.token, svc)
+	require.NoError(t, err)
+	assert.Nil(t, u)
+
+	// The seed command twice: created, then ok/unchanged.
+	pb = seed("username=alice password=mdad-alice-1 admin=yes")
+	require.Equal(t, 0, pb.Exit, pb.Output)
+	assert.Equal(t, 1, changed(pb))
+	assert.Equal(t, true, f.read(t, "alice")["admin"])
+	assert.Equal(t, true, f.read(t, "mxadmin-synapse")["admin"])
+	noDevices("after the first seed run")
+	pb = seed("username=alice password=mdad-alice-1 admin=yes update_password=always")
+	require.Equal(t, 0, pb.Exit, pb.Output)
+	assert.Equal(t, 0, changed(pb), "the seed command again is unchanged")
+	noDevices("after the second seed run")
+
+	// Demote and promote an existing user.
+	pb = seed("username=alice password=mdad-alice-1 admin=no")
+	require.Equal(t, 0, pb.Exit, pb.Output)
+	assert.Equal(t, 1, changed(pb))
+	assert.Equal(t, false, f.read(t, "alice")["admin"])
+	pb = seed("username=alice admin=yes")
+	require.Equal(t, 0, pb.Exit, pb.Output)
+	assert.Equal(t, true, f.read(t, "alice")["admin"])
+
+	// A declared list with locked, in exclusive mode: a stranger goes, the
+	// service admin stays and is never listed.
+	_, err = srv.Register("stranger", "stranger-pass-1", false)
+	require.NoError(t, err)
+	c.addVars(t, `matrix_users_exclusive: true
+matrix_users_protect: [admin]
+matrix_users_list:
+  - username: alice
+    admin: true
+  - username: bob
+    password: mdad-bob-1
+    locked: true
+`)
+	f.proxy.Reset()
+	pb = c.play(t, "-i", "inventory/hosts", "matrix-users.yml", "--check", "--diff")
+	require.Equal(t, 0, pb.Exit, pb.Output)
+	assert.Contains(t, pb.Output, "@stranger:"+domain)
+	assert.NotContains(t, pb.Output, svc+" (not declared)")
+	pb = c.play(t, "-i", "inventory/hosts", "matrix-users.yml")
+	require.Equal(t, 0, pb.Exit, pb.Output)
+	assert.Equal(t, true, f.read(t, "bob")["locked"])
+	assert.Equal(t, true, f.read(t, "stranger")["deactivated"])
+	assert.Equal(t, false, f.read(t, "mxadmin-synapse")["deactivated"])
+	noDevices("after the exclusive run")
+
+	// --check after it exists: the gate sees real state and passes.
+	pb = c.play(t, "-i", "inventory/hosts", "matrix-users.yml", "--check", "-e", "matrix_users_fail_on_drift=true")
+	require.Equal(t, 0, pb.Exit, pb.Output)
+	noDevices("after a check run")
+
+	// Declaring the service admin is refused, saying why.
+	pb = seed("username=mxadmin-synapse password=x-pass-1 admin=no")
+	assert.NotEqual(t, 0, pb.Exit)
+	assert.Contains(t, oneLine(pb.Output), "mxadmin-synapse is the collection's service admin (matrix_users_service_account)")
+
+	// Two playbooks at once never log each other out.
+	var wg sync.WaitGroup
+	runs := make([]Playbook, 2)
+	for i := range runs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			runs[i] = c.play(t, "-i", "inventory/hosts", "matrix-users.yml")
+		}()
+	}
+	wg.Wait()
+	for _, pb := range runs {
+		require.Equal(t, 0, pb.Exit, pb.Output)
+	}
+	noDevices("after two concurrent runs")
+
+	// A playbook interrupted mid-run (SIGTERM to ansible-playbook while
+	// the module waits for the user list): the module logs its service
+	// admin out before it ends, so no device is left.
+	blockUserList(f)
+	bin, err := synapsetest.AnsibleBin("ansible-playbook")
+	require.NoError(t, err)
+	cmd := exec.Command(bin, "-i", "inventory/hosts", "matrix-users.yml")
+	cmd.Dir = c.dir
+	cmd.Env = ansibleEnv(t, testCollection(t))
+	var interrupted bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &interrupted, &interrupted
+	f.proxy.Reset()
+	require.NoError(t, cmd.Start())
+	waitForRequest(t, f, "/_synapse/admin/v2/users")
+	devices, err := srv.Devices(f.token, svc)
+	require.NoError(t, err)
+	require.Len(t, devices, 1, "the run's device exists while it runs")
+	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
+	_ = cmd.Wait()
+	recordOutput(interrupted.String())
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		devices, err = srv.Devices(f.token, svc)
+		require.NoError(t, err)
+		if len(devices) == 0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	assert.Empty(t, devices, "the interrupted run logged out:\n%s", interrupted.String())
+	f.proxy.SetFault(nil)
+
+	// The shared secret rotated in the inventory only (a new generic key
+	// the server does not have yet): refused, naming the variable.
+	c.setVar(t, "matrix_homeserver_generic_secret_key", genericKey+"-rotated")
+	recordSecrets(mdadSecret(genericKey+"-rotated", ":synapse.mac"))
+	pb = seed("username=alice admin=yes")
+	assert.NotEqual(t, 0, pb.Exit)
+	assert.Contains(t, oneLine(pb.Output), "matrix_users_registration_shared_secret does not match")
+	c.setVar(t, "matrix_homeserver_generic_secret_key", genericKey)
+
+	// Its password changed behind its back (as after a rotation on the
+	// server): refused before any write, naming the account and the fix.
+	status, _, err := srv.Do(http.MethodPut, "/_synapse/admin/v2/users/"+url.PathEscape(svc), f.token, map[string]any{"password": "changed-behind-1"})
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, status)
+	pb = seed("username=carol password=mdad-carol-1")
+	assert.NotEqual(t, 0, pb.Exit)
+	assert.Contains(t, oneLine(pb.Output), "the service admin "+svc+" exists, but the password derived from matrix_users_registration_shared_secret does not log in")
+	assert.Contains(t, oneLine(pb.Output), "Give matrix_users_admin_token once")
+	assert.Nil(t, f.read(t, "carol"), "nothing was written")
+	pb = seed("username=alice admin=yes", "-e", "matrix_users_admin_token="+f.token)
+	require.Equal(t, 0, pb.Exit, pb.Output)
+	assert.Contains(t, oneLine(pb.Output), "reset the password of the service admin "+svc)
+	pb = seed("username=alice admin=yes")
+	require.Equal(t, 0, pb.Exit, pb.Output)
+	assert.Equal(t, 0, changed(pb))
+	noDevices("at the end")
+}

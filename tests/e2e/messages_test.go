@@ -19,7 +19,7 @@ func TestBatchMessagesNameTheirEntry(t *testing.T) {
 
 	// With only the shared secret, a user without a password cannot be
 	// registered.
-	secret := map[string]any{"homeserver_url": f.proxy.URL, "registration_shared_secret": srv.SharedSecret,
+	secret := map[string]any{"homeserver_url": f.proxy.URL, "service_account": "", "registration_shared_secret": srv.SharedSecret,
 		"users": []any{map[string]any{"username": alice, "password": "msg-pass-1"}, map[string]any{"username": bob}}}
 	r := runModule(t, "matrix_user", secret)
 	requireCleanFailure(t, r, "Failed: users[1] ("+bob+"): password is required when only registration_shared_secret is given")
@@ -43,7 +43,7 @@ func TestBatchMessagesNameTheirEntry(t *testing.T) {
 	assert.Contains(t, r.msg(), "users[1] (bridge_x): cannot create")
 
 	// The role names the inventory's list.
-	pb := f.runRole(t, map[string]any{"matrix_users_homeserver_url": f.proxy.URL, "matrix_users_registration_shared_secret": srv.SharedSecret,
+	pb := f.runRole(t, map[string]any{"matrix_users_homeserver_url": f.proxy.URL, "matrix_users_service_account": "", "matrix_users_registration_shared_secret": srv.SharedSecret,
 		"matrix_users_list": []any{map[string]any{"username": uniqueUser("msgnew"), "password": "msg-pass-4"}, map[string]any{"username": bob}}})
 	require.NotEqual(t, 0, pb.Exit, pb.Output)
 	assert.Contains(t, pb.Output, "matrix_users_list[1] ("+bob+"): password is required when only matrix_users_registration_shared_secret is given")

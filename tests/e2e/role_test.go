@@ -69,7 +69,7 @@ func TestRoleSeedWithSharedSecretOfAPlaybookInventory(t *testing.T) {
 	f := newFixture(t)
 	name := uniqueUser("seedsecret")
 	// Only the variable a matrix-docker-ansible-deploy inventory already has.
-	vars := map[string]any{"matrix_users_homeserver_url": f.proxy.URL, "matrix_synapse_registration_shared_secret": f.srv.SharedSecret,
+	vars := map[string]any{"matrix_users_homeserver_url": f.proxy.URL, "matrix_users_service_account": "", "matrix_synapse_registration_shared_secret": f.srv.SharedSecret,
 		"matrix_users_delegate_to": "localhost"}
 	args := []string{"--extra-vars", "username=" + name + " password=seed-secret-1 admin=yes", "--tags=register-user"}
 
@@ -185,7 +185,7 @@ func TestRoleCheckModeDriftGate(t *testing.T) {
 
 	// With only the shared secret nothing can be read: the gate fails
 	// rather than pass a server it could not see.
-	blind := map[string]any{"matrix_users_homeserver_url": f.proxy.URL, "matrix_users_registration_shared_secret": f.srv.SharedSecret,
+	blind := map[string]any{"matrix_users_homeserver_url": f.proxy.URL, "matrix_users_service_account": "", "matrix_users_registration_shared_secret": f.srv.SharedSecret,
 		"matrix_users_list": []any{map[string]any{"username": keep, "password": "gate-keep-1"}}, "matrix_users_fail_on_drift": true}
 	pb = f.runRole(t, blind, "--check")
 	assert.NotEqual(t, 0, pb.Exit, "an unverifiable server fails the gate:\n%s", pb.Output)

@@ -239,7 +239,7 @@ func TestSecretPiecesEchoedBack(t *testing.T) {
 					{"the admin password of a login", thePassword, login()},
 					{"the token of a login", theToken, login()},
 					{"a registration with the shared secret", thePassword, map[string]any{"homeserver_url": f.proxy.URL, "retries": 0,
-						"registration_shared_secret": f.srv.SharedSecret, "user": uniqueUser("piece"), "password": password}},
+						"service_account": "", "registration_shared_secret": f.srv.SharedSecret, "user": uniqueUser("piece"), "password": password}},
 				} {
 					mu.Lock()
 					runTokens = map[string]bool{}

@@ -211,7 +211,7 @@ func TestSecretsInEchoedAnswers(t *testing.T) {
 				{"the token of a login", withToken, map[string]any{"homeserver_url": f.proxy.URL, "retries": 0,
 					"admin_user": "admin", "admin_password": synapsetest.AdminPassword, "user": uniqueUser("echo"), "password": password}},
 				{"a registration with the shared secret", withPassword, map[string]any{"homeserver_url": f.proxy.URL, "retries": 0,
-					"registration_shared_secret": f.srv.SharedSecret, "user": uniqueUser("echo"), "password": password}},
+					"service_account": "", "registration_shared_secret": f.srv.SharedSecret, "user": uniqueUser("echo"), "password": password}},
 			}
 			for _, c := range cases {
 				f.proxy.SetFault(echoing(style, c.only))

@@ -59,7 +59,7 @@ func TestMASRefusedWhenMASIsUnreachable(t *testing.T) {
 	defer p.Close()
 	for _, auth := range []map[string]any{
 		{"admin_token": "mas-shared-secret-for-tests"},
-		{"registration_shared_secret": srv.SharedSecret, "password": "some-password-1"},
+		{"service_account": "", "registration_shared_secret": srv.SharedSecret, "password": "some-password-1"},
 	} {
 		p.Reset()
 		r := runModule(t, "matrix_user", merge(map[string]any{"homeserver_url": p.URL, "user": "someone", "retries": 3}, auth))

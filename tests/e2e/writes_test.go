@@ -43,7 +43,7 @@ func TestRefusedWritesAreNoChange(t *testing.T) {
 	assert.Equal(t, map[string]int{"created": 0, "updated": 0, "reactivated": 0, "deactivated": 0, "unchanged": 1, "failed": 1}, r.summary())
 
 	// A wrong registration shared secret (403).
-	r = runModule(t, "matrix_user", map[string]any{"homeserver_url": f.proxy.URL, "registration_shared_secret": "not-the-secret-1", "user": uniqueUser("wrongsecret"), "password": "wrong-secret-pass"})
+	r = runModule(t, "matrix_user", map[string]any{"homeserver_url": f.proxy.URL, "service_account": "", "registration_shared_secret": "not-the-secret-1", "user": uniqueUser("wrongsecret"), "password": "wrong-secret-pass"})
 	requireCleanFailure(t, r, "registration_shared_secret does not match")
 	assert.False(t, r.changed())
 	assert.Nil(t, r.Result["user"])

@@ -2,6 +2,7 @@ package modules
 
 import (
 	"fmt"
+	"regexp"
 	"strings"
 	"time"
 	"unicode"
@@ -20,6 +21,7 @@ const (
 	optAdminUser     = "admin_user"
 	optAdminPassword = "admin_password"
 	optSharedSecret  = "registration_shared_secret"
+	optServiceAcct   = "service_account"
 	optValidateCerts = "validate_certs"
 	optCAPath        = "ca_path"
 	optTimeout       = "timeout"
@@ -38,6 +40,7 @@ func connectionOptions() []ansible.Option {
 		{Name: optAdminUser, Type: ansible.TypeStr},
 		{Name: optAdminPassword, Type: ansible.TypeStr, NoLog: true},
 		{Name: optSharedSecret, Type: ansible.TypeStr, NoLog: true},
+		{Name: optServiceAcct, Type: ansible.TypeStr, Default: session.DefaultServiceAccount},
 		{Name: optValidateCerts, Type: ansible.TypeBool, Default: true},
 		{Name: optCAPath, Type: ansible.TypePath},
 		// Bounded so that a typo cannot make a run wait for days, nor wrap
@@ -63,12 +66,14 @@ func connectionFrom(p *ansible.Params) (session.Options, error) {
 		AdminUser:     p.String(optAdminUser),
 		AdminPassword: p.String(optAdminPassword),
 		SharedSecret:  p.String(optSharedSecret),
-		ValidateCerts: p.Bool(optValidateCerts),
-		CAPath:        p.String(optCAPath),
-		Timeout:       time.Duration(p.Int(optTimeout)) * time.Second,
-		Retries:       p.Int(optRetries),
-		Version:       Version,
-		AddSecret:     ansible.AddSecret,
+		// A localpart, compared as Synapse does: in lower case.
+		ServiceAccount: strings.ToLower(strings.TrimSpace(p.String(optServiceAcct))),
+		ValidateCerts:  p.Bool(optValidateCerts),
+		CAPath:         p.String(optCAPath),
+		Timeout:        time.Duration(p.Int(optTimeout)) * time.Second,
+		Retries:        p.Int(optRetries),
+		Version:        Version,
+		AddSecret:      ansible.AddSecret,
 	}
 	var problems problemList
 	add := func(format string, args ...any) {
@@ -101,6 +106,10 @@ func connectionFrom(p *ansible.Params) (session.Options, error) {
 		}
 		add("%s: %s", problem.Option(optSharedSecret), what)
 	}
+	if o.ServiceAccount != "" && !serviceAccountPattern.MatchString(o.ServiceAccount) {
+		add("%s: %q is not a localpart Synapse registers (lower-case letters, digits and . _ = - /, not starting with _, at most 100 characters; for example %s), or \"\" to turn the service admin off",
+			problem.Option(optServiceAcct), o.ServiceAccount, session.DefaultServiceAccount)
+	}
 	// timeout and retries need no check here: their spec bounds them.
 	if strings.ContainsAny(o.ServerName, "/@ ") || invisibleCharacter(o.ServerName) != "" {
 		add("%s: %q is not a server name (for example example.com)", problem.Option(optServerName), o.ServerName)
@@ -109,6 +118,22 @@ func connectionFrom(p *ansible.Params) (session.Options, error) {
 		return o, problems
 	}
 	return o, nil
+}
+
+// serviceAccountPattern is a localpart that shared-secret registration
+// accepts on any server: Synapse's allowed characters, no leading "_" (kept
+// for application services), short enough for any server name.
+var serviceAccountPattern = regexp.MustCompile(`^[a-z0-9.=/-][a-z0-9._=/-]{0,99}$`)
+
+// serviceAccountDeclared refuses a declaration of the service admin: the
+// account the run authenticates as (or that a later run will) is the
+// collection's, not the declarations'.
+func serviceAccountDeclared(localpart string, conn *session.Options, entry problem.Entry) error {
+	if conn.ServiceAccount == "" || !strings.EqualFold(localpart, conn.ServiceAccount) {
+		return nil
+	}
+	return problem.Errorf(problem.SelfGuard, "%s is the collection's service admin (%s), which the modules authenticate as with only %s: it is never declared, changed, demoted, locked or deactivated by the users it serves. Declare another user, or choose another %s",
+		conn.ServiceAccount, problem.Name(optServiceAcct), problem.Name(optSharedSecret), problem.Name(optServiceAcct)).About(entry)
 }
 
 // problemList is every problem found in one go, so that a user fixes them

@@ -39,8 +39,18 @@ func TestConnectionDefaultsAndModes(t *testing.T) {
 	o, err = connection(t, map[string]any{"registration_shared_secret": "s", "server_name": " Example.COM "})
 	require.NoError(t, err)
 	mode, _ = o.Mode()
-	assert.Equal(t, session.ModeSharedSecret, mode)
+	assert.Equal(t, session.ModeService, mode, "the shared secret alone logs in as the service admin")
 	assert.Equal(t, "example.com", o.ServerName)
+	assert.Equal(t, session.DefaultServiceAccount, o.ServiceAccount)
+
+	o, err = connection(t, map[string]any{"registration_shared_secret": "s", "service_account": ""})
+	require.NoError(t, err)
+	mode, _ = o.Mode()
+	assert.Equal(t, session.ModeSharedSecret, mode, `service_account "" turns the service admin off`)
+
+	o, err = connection(t, map[string]any{"registration_shared_secret": "s", "service_account": " Ops-Bot "})
+	require.NoError(t, err)
+	assert.Equal(t, "ops-bot", o.ServiceAccount)
 
 	o, err = connection(t, map[string]any{})
 	require.NoError(t, err)
@@ -58,6 +68,8 @@ func TestConnectionRefused(t *testing.T) {
 		"timeout":                     {map[string]any{"timeout": 0}, "option timeout"},
 		"huge timeout":                {map[string]any{"timeout": int64(18446744074)}, "option timeout: must be at least 1 and at most 3600, got 18446744074"},
 		"retries":                     {map[string]any{"retries": 99}, "option retries"},
+		"service account underscore":  {map[string]any{"service_account": "_bot"}, `option service_account: "_bot" is not a localpart`},
+		"service account user ID":     {map[string]any{"service_account": "@bot:example.com"}, `option service_account: "@bot:example.com" is not a localpart`},
 		"server name":                 {map[string]any{"server_name": "@john:example.com"}, "option server_name"},
 		"empty secret":                {map[string]any{"registration_shared_secret": ""}, "may not be empty"},
 		"blank token":                 {map[string]any{"admin_token": "   "}, "option admin_token: may not contain whitespace or control characters (it has a space at character 1;"},

@@ -96,9 +96,6 @@ type userRun struct {
 	matrixUserOptions
 	desired []*reconcile.Desired
 	run     Run
-	// adminPassword is the password of a login run, whose stored hash can
-	// prove password_pepper.
-	adminPassword string
 }
 
 func prepareMatrixUser(in *Input) (Job, error) {
@@ -142,6 +139,9 @@ func prepareUserRun(p *ansible.Params, conn *session.Options) (*userRun, error) 
 		if err := checkID(d.Localpart, d.Server, opts.ServerName, d.Entry); err != nil {
 			return nil, err
 		}
+		if err := serviceAccountDeclared(d.Localpart, &opts, d.Entry); err != nil {
+			return nil, err
+		}
 		if mode == session.ModeSharedSecret {
 			if err := d.CheckSharedSecret(); err != nil {
 				return nil, err
@@ -149,7 +149,9 @@ func prepareUserRun(p *ansible.Params, conn *session.Options) (*userRun, error) 
 		}
 	}
 	conn.MaxConns = run.concurrency
-	run.adminPassword = conn.AdminPassword
+	// With an admin token (or login) and the shared secret, a service admin
+	// whose password no longer logs in gets the derived one again.
+	conn.RepairService, conn.Pepper = true, run.pepper
 	return run, nil
 }
 
@@ -160,9 +162,13 @@ func (run *userRun) Do(ctx context.Context, sess *session.Session) (ansible.Resu
 			return ansible.Result{}, err
 		}
 	}
+	if run.exclusive && sess.ServiceMissing {
+		return ansible.Result{}, problem.Errorf(problem.Unverified, "%s cannot be checked: the service admin %s does not exist yet, so nothing can be read; the first run without check mode creates it",
+			problem.Option(optExclusive), sess.ServiceAdmin)
+	}
 	runner := reconcile.Runner{
 		Client:           sess.Client,
-		Facts:            reconcile.Facts{Me: sess.Me, CanRead: sess.CanRead()},
+		Facts:            reconcile.Facts{Me: sess.Me, ServiceAdmin: sess.ServiceAdmin, CanRead: sess.CanRead()},
 		ServerName:       sess.ServerName,
 		SharedSecret:     sess.SharedSecret,
 		Pepper:           run.pepper,
@@ -176,9 +182,9 @@ func (run *userRun) Do(ctx context.Context, sess *session.Session) (ansible.Resu
 		Seed:           run.run.Role.Seed,
 		SeedReactivate: run.run.Role.Reactivate,
 	}
-	if sess.Mode == session.ModeLogin {
-		runner.AdminPassword = run.adminPassword
-	}
+	// The password of the account the run logged in as (admin_password, or
+	// the service admin's derived one): its stored hash proves the pepper.
+	runner.AdminPassword = sess.OwnPassword()
 	outcomes, warnings, err := runner.Run(ctx, run.desired)
 	words := run.run.Role.Words()
 	if err != nil {

@@ -54,11 +54,18 @@ func prepareMatrixUserAdmin(in *Input) (Job, error) {
 	if err := checkID(j.localpart, j.server, opts.ServerName, problem.Entry{}); err != nil {
 		return nil, err
 	}
+	if err := serviceAccountDeclared(j.localpart, opts, problem.Entry{}); err != nil {
+		return nil, err
+	}
 	return j, nil
 }
 
 // Do reads the user and sets the flag when it differs.
 func (j *adminJob) Do(ctx context.Context, sess *session.Session) (ansible.Result, error) {
+	if sess.ServiceMissing {
+		return ansible.Result{}, problem.Errorf(problem.Unverified, "the admin status of %s cannot be checked: the service admin %s does not exist yet, so nothing can be read; the first run without check mode creates it",
+			j.ref, sess.ServiceAdmin)
+	}
 	id, err := reconcile.LocalID(j.localpart, j.server, reconcile.Homeserver{Name: sess.ServerName})
 	if err != nil {
 		return ansible.Result{}, err

@@ -169,7 +169,7 @@ func TestModulesRefuseBeforeAnyRequest(t *testing.T) {
 		args map[string]any
 		msg  string
 	}{
-		"admin: shared secret": {map[string]any{"_mxadmin_module": "matrix_user_admin", "user": "bob", "admin": true, "registration_shared_secret": "s"},
+		"admin: shared secret": {map[string]any{"_mxadmin_module": "matrix_user_admin", "user": "bob", "admin": true, "registration_shared_secret": "s", "service_account": ""},
 			"matrix_user_admin needs admin_token, or admin_user with admin_password"},
 		"admin: another server": {map[string]any{"_mxadmin_module": "matrix_user_admin", "user": "@bob:elsewhere", "admin": true, "admin_token": "t", "server_name": "test"},
 			"@bob:elsewhere is on another server; server_name is test"},
@@ -187,7 +187,7 @@ func TestModulesRefuseBeforeAnyRequest(t *testing.T) {
 			"option exclusive needs users"},
 		"user: exclusive with an empty list": {map[string]any{"_mxadmin_module": "matrix_user", "users": []any{}, "exclusive": true, "admin_token": "t"},
 			"would deactivate every local account"},
-		"user: exclusive with the shared secret": {map[string]any{"_mxadmin_module": "matrix_user", "users": []any{map[string]any{"user": "a"}}, "exclusive": true, "registration_shared_secret": "s"},
+		"user: exclusive with the shared secret": {map[string]any{"_mxadmin_module": "matrix_user", "users": []any{map[string]any{"user": "a"}}, "exclusive": true, "registration_shared_secret": "s", "service_account": ""},
 			"option exclusive needs admin_token or admin_user/admin_password"},
 		"user: a bad protect pattern": {map[string]any{"_mxadmin_module": "matrix_user", "user": "bob", "protect": []any{"["}, "admin_token": "t"},
 			"protect"},
@@ -195,9 +195,9 @@ func TestModulesRefuseBeforeAnyRequest(t *testing.T) {
 			"@bob:elsewhere is on another server; server_name is test"},
 		"user: an ID too long": {map[string]any{"_mxadmin_module": "matrix_user", "user": strings.Repeat("b", 250), "server_name": "test.example", "admin_token": "t"},
 			"option user: the user ID"},
-		"user: absent with the shared secret": {map[string]any{"_mxadmin_module": "matrix_user", "user": "bob", "state": "absent", "registration_shared_secret": "s"},
+		"user: absent with the shared secret": {map[string]any{"_mxadmin_module": "matrix_user", "user": "bob", "state": "absent", "registration_shared_secret": "s", "service_account": ""},
 			"state=absent needs admin_token or admin_user/admin_password"},
-		"user: threepids with the shared secret": {map[string]any{"_mxadmin_module": "matrix_user", "user": "bob", "password": "pw", "threepids": []any{}, "registration_shared_secret": "s"},
+		"user: threepids with the shared secret": {map[string]any{"_mxadmin_module": "matrix_user", "user": "bob", "password": "pw", "threepids": []any{}, "registration_shared_secret": "s", "service_account": ""},
 			"threepids"},
 	} {
 		t.Run(name, func(t *testing.T) {

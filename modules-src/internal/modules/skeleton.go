@@ -99,5 +99,10 @@ func (m Module) run(ctx context.Context, p *ansible.Params, run Run) ansible.Res
 		return fail(err)
 	}
 	res.Warnings = append(warnings, res.Warnings...)
+	// Creating the service admin or resetting its password is a write
+	// like any other (in check mode: would be).
+	if sess.ChangedService() && !res.Failed {
+		res.Changed = true
+	}
 	return res
 }

@@ -15,7 +15,7 @@ const UndeclaredRef = "(not declared)"
 
 // undeclaredToDeactivate picks, from every account the user list returned,
 // the active ones nobody declared: what exclusive mode deactivates. It never
-// picks the admin the module acts as, guests, users a protect pattern
+// picks the admin the module acts as, the collection's service admin, guests, users a protect pattern
 // matches, or users of an application service (a bridge manages those
 // itself). Declared users are matched case-insensitively, so that a legacy
 // mixed-case account declared in lower case is not taken for a stranger.
@@ -50,7 +50,8 @@ func (r *Runner) undeclaredToDeactivate(ctx context.Context, all map[string]*syn
 	var candidates []*synapse.User
 	for id, u := range all {
 		switch {
-		case bool(u.Deactivated) || bool(u.IsGuest) || strings.EqualFold(id, r.Facts.Me):
+		case bool(u.Deactivated) || bool(u.IsGuest) || strings.EqualFold(id, r.Facts.Me) ||
+			(r.Facts.ServiceAdmin != "" && strings.EqualFold(id, r.Facts.ServiceAdmin)):
 		case protected(id, patterns):
 			th.protected++
 		case declared[strings.ToLower(id)]:

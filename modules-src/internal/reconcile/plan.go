@@ -42,6 +42,10 @@ const (
 type Facts struct {
 	// Me is the admin the module acts as; "" with only the shared secret.
 	Me string
+	// ServiceAdmin is the collection's service admin (session), which
+	// exclusive mode never deactivates, whoever the module acts as; "" when
+	// service_account is off.
+	ServiceAdmin string
 	// CanRead is false when only the shared secret is given: users can be
 	// registered but not read or modified.
 	CanRead bool

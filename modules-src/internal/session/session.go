@@ -24,7 +24,10 @@ type Mode int
 const (
 	ModeToken        Mode = iota // admin_token
 	ModeLogin                    // admin_user + admin_password
-	ModeSharedSecret             // registration_shared_secret only
+	ModeSharedSecret             // registration_shared_secret only, service_account ""
+	// ModeService: registration_shared_secret with service_account, the
+	// service admin's login (service.go).
+	ModeService
 )
 
 // Options are the connection options.
@@ -35,6 +38,14 @@ type Options struct {
 	AdminUser     string
 	AdminPassword string
 	SharedSecret  string
+	// ServiceAccount is the localpart of the service admin; "" turns the
+	// mechanism off.
+	ServiceAccount string
+	// RepairService: with an admin token or login and the shared secret,
+	// reset the service admin's password when it no longer logs in
+	// (matrix_user does; Pepper is password_config.pepper, to compare it).
+	RepairService bool
+	Pepper        string
 	ValidateCerts bool
 	CAPath        string
 	Timeout       time.Duration
@@ -68,6 +79,8 @@ func (o Options) Mode() (Mode, error) {
 		return ModeToken, nil
 	case o.AdminUser != "":
 		return ModeLogin, nil
+	case o.SharedSecret != "" && o.ServiceAccount != "":
+		return ModeService, nil
 	case o.SharedSecret != "":
 		return ModeSharedSecret, nil
 	}
@@ -88,7 +101,22 @@ type Session struct {
 	// Warnings are what the session has to tell the user (a cleanup of
 	// old devices that failed).
 	Warnings []*problem.Message
-	loggedIn bool
+	// ServiceAdmin is the service admin's user ID whenever service_account
+	// is set and the server name known, in every mode: the declarations
+	// never touch it.
+	ServiceAdmin string
+	// ServiceCreated: this run registered the service admin.
+	// ServiceMissing: a check run found no service admin, and reads
+	// nothing.
+	ServiceCreated, ServiceMissing bool
+	// ServiceReset: this run reset the service admin's password;
+	// serviceWouldReset: a check run found it should.
+	ServiceReset, serviceWouldReset bool
+	// cfg is the client's configuration, for a probe client of its own.
+	cfg synapse.Config
+	// ownPassword is the password this session logged in with.
+	ownPassword string
+	loggedIn    bool
 	// deviceID is this run's device in login mode.
 	deviceID      string
 	stopKeepalive chan struct{}
@@ -103,7 +131,7 @@ func Open(ctx context.Context, o Options) (*Session, error) {
 	if err != nil {
 		return nil, err
 	}
-	client, err := synapse.New(synapse.Config{
+	cfg := synapse.Config{
 		BaseURL:            o.HomeserverURL,
 		InsecureSkipVerify: !o.ValidateCerts,
 		CAFile:             o.CAPath,
@@ -111,11 +139,12 @@ func Open(ctx context.Context, o Options) (*Session, error) {
 		Retries:            o.Retries,
 		MaxConns:           o.MaxConns,
 		UserAgent:          "mxadmin.synapse/" + o.Version,
-	})
+	}
+	client, err := synapse.New(cfg)
 	if err != nil {
 		return nil, err
 	}
-	s := &Session{Client: client, Mode: mode, SharedSecret: o.SharedSecret, opts: o}
+	s := &Session{Client: client, Mode: mode, SharedSecret: o.SharedSecret, opts: o, cfg: cfg}
 
 	mas, err := client.DelegatesAuth(ctx)
 	if err != nil {
@@ -144,9 +173,18 @@ func Open(ctx context.Context, o Options) (*Session, error) {
 		if o.AddSecret != nil {
 			o.AddSecret(res.AccessToken)
 		}
-		s.Me, s.loggedIn = res.UserID, true
+		s.Me, s.loggedIn, s.ownPassword = res.UserID, true, o.AdminPassword
 		s.stopKeepalive = make(chan struct{})
 		go s.keepAlive(ctx, s.stopKeepalive)
+	case ModeService:
+		s.ServerName = o.ServerName
+		if err := s.openService(ctx); err != nil {
+			return nil, err
+		}
+		if s.ServiceMissing {
+			client.ReadOnly()
+			return s, nil
+		}
 	case ModeSharedSecret:
 		s.ServerName = o.ServerName
 		if o.CheckMode {
@@ -161,10 +199,14 @@ func Open(ctx context.Context, o Options) (*Session, error) {
 		return nil, problem.Errorf(problem.OtherServer, "%s is %s, but the homeserver at %s is %s", problem.Option("server_name"), o.ServerName, client.BaseURL(), learned)
 	}
 	s.ServerName = learned
+	s.ServiceAdmin = ServiceAdminID(o.ServiceAccount, learned)
 	if s.loggedIn && !o.CheckMode {
 		// Housekeeping of our own credentials is still a write: check
 		// mode only reads, and a run refused above changes nothing.
 		s.removeStaleDevices(ctx)
+	}
+	if mode == ModeToken || mode == ModeLogin {
+		s.repairService(ctx)
 	}
 	if o.CheckMode {
 		client.ReadOnly()
@@ -207,6 +249,11 @@ func (s *Session) VerifyServerName(ctx context.Context) error {
 	return nil
 }
 
+// OwnPassword is the password the session logged in with (admin_password,
+// or the service admin's derived one), "" with a token: its stored hash can
+// prove password_pepper.
+func (s *Session) OwnPassword() string { return s.ownPassword }
+
 // CanRead reports whether users can be read and modified.
 func (s *Session) CanRead() bool { return s.Mode != ModeSharedSecret }
 
@@ -241,6 +288,8 @@ func (s *Session) Explain(err error) error {
 	switch s.Mode {
 	case ModeLogin:
 		who = problem.Errorf(problem.Note, "the session of %s %s", problem.Name("admin_user"), s.opts.AdminUser)
+	case ModeService:
+		who = problem.Errorf(problem.Note, "the session of the service admin %s", s.ServiceAdmin)
 	case ModeSharedSecret:
 		who = problem.Errorf(problem.Note, "%s", problem.Name("registration_shared_secret"))
 	}

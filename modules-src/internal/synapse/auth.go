@@ -33,10 +33,13 @@ type LoginResult struct {
 }
 
 // Login logs in with a password on the given device (each run its own, see
-// session.DevicePrefix): POST /_matrix/client/v3/login. A login
-// that Synapse rate-limits is not retried: the limit is one login every few
-// minutes, and waiting that long inside a task is worse than failing with the
-// wait time in the message.
+// session.DevicePrefix): POST /_matrix/client/v3/login. A rate-limited
+// login is retried only while the wait Synapse asks for fits in the
+// request's wait budget (Config.MaxRetryWait): a limit of one login every
+// few seconds (matrix-docker-ansible-deploy's) is waited out, Synapse's
+// default of one every five minutes or so fails with the wait in the
+// message. A read-only client (check mode) logs in too: the login and the
+// logout at the end are the run's own session, not user state.
 func (c *Client) Login(ctx context.Context, user, password, deviceID string) (*LoginResult, error) {
 	body := map[string]any{
 		"type":                        "m.login.password",
@@ -45,7 +48,7 @@ func (c *Client) Login(ctx context.Context, user, password, deviceID string) (*L
 		"device_id":                   deviceID,
 		"initial_device_display_name": "mxadmin.synapse (Ansible)",
 	}
-	ctx = withRetryPolicy(ctx, retryPolicy{transport: true, serverError: true})
+	ctx = context.WithValue(ctx, writeAllowedKey{}, true)
 	var out struct {
 		UserID      serverID `json:"user_id"`
 		AccessToken string   `json:"access_token"`
@@ -188,6 +191,25 @@ func (c *Client) DelegatesAuth(ctx context.Context) (bool, error) {
 		return false, problem.Errorf(problem.Server, "cannot tell whether it delegates authentication to Matrix Authentication Service (MAS), so nothing is written (%s must reach Synapse's client and admin APIs): %s", problem.Name("homeserver_url"), unsure)
 	}
 	return false, nil
+}
+
+// HasProfile reports whether a local user has a public profile, without
+// authentication: GET /_matrix/client/v3/profile/<user_id>. Synapse
+// answers 404 for a user that does not exist: M_NOT_FOUND, or, from some
+// release on (1.163 does), M_UNKNOWN "No row found (profiles)"; every
+// registered account has its row. Any other refusal (profile requests that
+// need authentication, an endpoint this server does not route:
+// M_UNRECOGNIZED) is an error, which tells nothing either way.
+func (c *Client) HasProfile(ctx context.Context, userID string) (bool, error) {
+	var out map[string]any
+	_, err := c.call(ctx, http.MethodGet, path(clientV3, "profile", userID), nil, nil, &out, limitSmall)
+	switch {
+	case err == nil:
+		return true, nil
+	case StatusOf(err) == http.StatusNotFound && (HasErrcode(err, ErrcodeNotFound) || HasErrcode(err, ErrcodeUnknown)):
+		return false, nil
+	}
+	return false, err
 }
 
 // ServerNameFromKeys learns the server name without authentication, from

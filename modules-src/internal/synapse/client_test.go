@@ -201,16 +201,52 @@ func TestRedirectIsReportedNotFollowed(t *testing.T) {
 	assert.Contains(t, err.Error(), "homeserver_url")
 }
 
-func TestLoginIsNotRetriedOnRateLimit(t *testing.T) {
+// A login rate limit that asks for a short wait (matrix-docker-ansible-deploy
+// allows one login every 6 s after a burst of 3) is waited out; one that asks
+// for longer than the wait budget (Synapse's default, about 5 minutes) fails
+// at once, with the wait in the message.
+func TestLoginWaitsOutAShortRateLimitOnly(t *testing.T) {
+	t.Parallel()
 	var calls atomic.Int32
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		calls.Add(1)
-		writeJSON(w, http.StatusTooManyRequests, map[string]any{"errcode": "M_LIMIT_EXCEEDED", "retry_after_ms": 5})
+		if calls.Add(1) == 1 {
+			writeJSON(w, http.StatusTooManyRequests, map[string]any{"errcode": "M_LIMIT_EXCEEDED", "retry_after_ms": 5})
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"user_id": "@admin:test", "access_token": "tok", "device_id": "DEV"})
 	}))
 	defer srv.Close()
-	_, err := testClient(t, srv.URL, nil).Login(context.Background(), "admin", "pw", "DEV")
+	res, err := testClient(t, srv.URL, nil).Login(context.Background(), "admin", "pw", "DEV")
+	require.NoError(t, err)
+	assert.Equal(t, "@admin:test", res.UserID)
+	assert.Equal(t, int32(2), calls.Load())
+
+	var long atomic.Int32
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		long.Add(1)
+		writeJSON(w, http.StatusTooManyRequests, map[string]any{"errcode": "M_LIMIT_EXCEEDED", "retry_after_ms": 330_000})
+	}))
+	defer slow.Close()
+	_, err = testClient(t, slow.URL, func(c *Config) { c.MaxRetryWait = time.Second }).Login(context.Background(), "admin", "pw", "DEV")
 	require.True(t, HasErrcode(err, ErrcodeLimitExceeded))
-	assert.Equal(t, int32(1), calls.Load())
+	assert.Contains(t, err.Error(), "asked to wait 5m30s")
+	assert.Equal(t, int32(1), long.Load())
+}
+
+// A read-only client (check mode) still logs in: the login is the run's own
+// session, which its logout removes again.
+func TestReadOnlyClientLogsIn(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]any{"user_id": "@admin:test", "access_token": "tok", "device_id": "DEV"})
+	}))
+	defer srv.Close()
+	c := testClient(t, srv.URL, nil)
+	c.ReadOnly()
+	_, err := c.Login(context.Background(), "admin", "pw", "DEV")
+	require.NoError(t, err)
+	_, _, err = c.PutUser(context.Background(), "@a:test", UserUpdate{"admin": true})
+	require.ErrorIs(t, err, ErrReadOnly)
 }
 
 func TestRegisterRetriesNonceAndPostAsAPair(t *testing.T) {

@@ -25,6 +25,7 @@ const (
 	ErrcodeUserInUse       = "M_USER_IN_USE"
 	ErrcodeExclusive       = "M_EXCLUSIVE"
 	ErrcodeUserDeactivated = "M_USER_DEACTIVATED"
+	ErrcodeUserLocked      = "M_USER_LOCKED"
 	ErrcodeUnknown         = "M_UNKNOWN"
 )
 

@@ -19,6 +19,12 @@ type Registration struct {
 	Admin       bool
 	UserType    string // "" for a regular user
 	Displayname *string
+	// DeviceID, when set, logs the new account in on that device (with
+	// DeviceName as its display name): the answer then carries an access
+	// token, which saves the login that would follow. Without it no device
+	// or token is made (inhibit_login).
+	DeviceID   string
+	DeviceName string
 }
 
 // Registered is the outcome of a shared-secret registration.
@@ -27,6 +33,10 @@ type Registered struct {
 	// Retried is true when an earlier attempt's answer was lost (connection
 	// cut, server restarted): that attempt may have created the user.
 	Retried bool
+	// AccessToken and DeviceID are the new account's session when the
+	// registration logged in (Registration.DeviceID).
+	AccessToken string
+	DeviceID    string
 }
 
 // Register creates an account with the shared secret, which works before
@@ -35,7 +45,8 @@ type Registered struct {
 // single-use and lives only in the memory of the Synapse process that issued
 // it, so a failed POST is never retried alone: the GET and the POST are
 // retried together, with a fresh nonce. No login is done for the new account
-// (inhibit_login), so no device or token is left behind.
+// (inhibit_login) unless Registration.DeviceID asks for one, so no device or
+// token is left behind.
 func (c *Client) Register(ctx context.Context, secret string, r Registration) (*Registered, error) {
 	out := &Registered{}
 	if c.readOnly.Load() {
@@ -48,9 +59,9 @@ func (c *Client) Register(ctx context.Context, secret string, r Registration) (*
 	attempts := c.http.RetryMax + 1
 	nonceLostOnce := false
 	for attempt := 0; ; attempt++ {
-		userID, err := c.registerOnce(ctx, secret, r)
+		answer, err := c.registerOnce(ctx, secret, r)
 		if err == nil {
-			out.UserID = userID
+			out.UserID, out.AccessToken, out.DeviceID = string(answer.UserID), answer.AccessToken, answer.DeviceID
 			return out, nil
 		}
 		retry := false
@@ -105,7 +116,14 @@ func (c *Client) Register(ctx context.Context, secret string, r Registration) (*
 	}
 }
 
-func (c *Client) registerOnce(ctx context.Context, secret string, r Registration) (string, error) {
+// registered is the answer to a shared-secret registration.
+type registered struct {
+	UserID      serverID `json:"user_id"`
+	AccessToken string   `json:"access_token"`
+	DeviceID    string   `json:"device_id"`
+}
+
+func (c *Client) registerOnce(ctx context.Context, secret string, r Registration) (*registered, error) {
 	var nonce struct {
 		Nonce string `json:"nonce"`
 	}
@@ -113,7 +131,7 @@ func (c *Client) registerOnce(ctx context.Context, secret string, r Registration
 	// alone: that would multiply the attempts.
 	once := withRetryPolicy(ctx, retryPolicy{})
 	if _, err := c.call(once, http.MethodGet, path(adminV1, "register"), nil, nil, &nonce, limitSmall); err != nil {
-		return "", err
+		return nil, err
 	}
 	body := map[string]any{
 		"nonce":         nonce.Nonce,
@@ -121,7 +139,11 @@ func (c *Client) registerOnce(ctx context.Context, secret string, r Registration
 		"password":      r.Password,
 		"admin":         r.Admin,
 		"mac":           RegistrationMAC(secret, nonce.Nonce, r.Localpart, r.Password, r.Admin, r.UserType),
-		"inhibit_login": true,
+		"inhibit_login": r.DeviceID == "",
+	}
+	if r.DeviceID != "" {
+		body["device_id"] = r.DeviceID
+		body["initial_device_display_name"] = r.DeviceName
 	}
 	if r.UserType != "" {
 		body["user_type"] = r.UserType
@@ -129,13 +151,14 @@ func (c *Client) registerOnce(ctx context.Context, secret string, r Registration
 	if r.Displayname != nil {
 		body["displayname"] = *r.Displayname
 	}
-	var out struct {
-		UserID serverID `json:"user_id"`
-	}
+	var out registered
 	if _, err := c.call(once, http.MethodPost, path(adminV1, "register"), nil, body, &out, limitSmall); err != nil {
-		return "", err
+		return nil, err
 	}
-	return string(out.UserID), nil
+	if r.DeviceID != "" && out.AccessToken == "" {
+		return nil, &ResponseError{Method: http.MethodPost, Path: c.base.Path + "/" + strings.Join(path(adminV1, "register"), "/"), Status: http.StatusOK, Reason: "the registration answered without the access token it was asked for"}
+	}
+	return &out, nil
 }
 
 // RegistrationMAC is the HMAC-SHA1 Synapse expects, keyed with the shared

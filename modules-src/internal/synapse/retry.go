@@ -27,7 +27,7 @@ var retryAll = retryPolicy{transport: true, rateLimited: true, serverError: true
 
 // withRetryPolicy overrides the default (retry everything) for one request.
 // Shared-secret registration must never be retried alone (its nonce is
-// single-use), and a rate-limited login must fail at once.
+// single-use).
 func withRetryPolicy(ctx context.Context, p retryPolicy) context.Context {
 	return context.WithValue(ctx, retryPolicyKey{}, p)
 }

@@ -46,7 +46,7 @@ func setup(t *testing.T) (*Client, *wiretest.Server) {
 var wired = []string{
 	"GetUser", "ListUsers", "CreateUser", "PutUser", "Deactivate", "SetAdmin", "UsernameAvailable",
 	"PasswordHashes", "Whoami", "Login", "Logout", "DelegatesAuth", "ServerNameFromKeys", "Register",
-	"Devices", "DeleteDevices", "Ratelimit", "SetRatelimit", "DeleteRatelimit", "ShadowBan", "Suspend", "CanSuspend",
+	"HasProfile", "Devices", "DeleteDevices", "Ratelimit", "SetRatelimit", "DeleteRatelimit", "ShadowBan", "Suspend", "CanSuspend",
 }
 
 // sendsNothing are the Client methods that send no request.
@@ -344,6 +344,65 @@ func TestWireRegister(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, wireUser, reg.UserID)
 	assert.False(t, reg.Retried)
+}
+
+// A registration that logs the new account in on a device of ours (the
+// service admin's first run) sends the device and gets the session back.
+func TestWireRegisterWithLogin(t *testing.T) {
+	t.Parallel()
+	c, srv := setup(t)
+	c.SetToken("")
+	srv.Handle(http.MethodGet, "/_synapse/admin/v1/register", func(w http.ResponseWriter, r *http.Request) {
+		wiretest.WriteJSON(w, http.StatusOK, map[string]any{"nonce": "wire-nonce"})
+	})
+	mac := RegistrationMAC("wire-secret", "wire-nonce", "svc", "wire-pass", true, "bot")
+	srv.Handle(http.MethodPost, "/_synapse/admin/v1/register", func(w http.ResponseWriter, r *http.Request) {
+		wiretest.JSONBody(t, r, `{"nonce":"wire-nonce","username":"svc","password":"wire-pass","admin":true,
+			"mac":"`+mac+`","inhibit_login":false,"user_type":"bot","device_id":"DEV1","initial_device_display_name":"ours"}`)
+		wiretest.WriteJSON(w, http.StatusOK, map[string]any{"user_id": "@svc:test", "access_token": "new-token", "device_id": "DEV1"})
+	})
+	reg, err := c.Register(context.Background(), "wire-secret", Registration{Localpart: "svc", Password: "wire-pass", Admin: true, UserType: "bot", DeviceID: "DEV1", DeviceName: "ours"})
+	require.NoError(t, err)
+	assert.Equal(t, "@svc:test", reg.UserID)
+	assert.Equal(t, "new-token", reg.AccessToken)
+	assert.Equal(t, "DEV1", reg.DeviceID)
+}
+
+func TestWireHasProfile(t *testing.T) {
+	t.Parallel()
+	c, srv := setup(t)
+	c.SetToken("")
+	srv.Handle(http.MethodGet, "/_matrix/client/v3/profile/"+wireUserEscaped, func(w http.ResponseWriter, r *http.Request) {
+		wiretest.Query(t, r, nil)
+		wiretest.NoBody(t, r)
+		wiretest.Token(t, r, "")
+		wiretest.WriteJSON(w, http.StatusOK, map[string]any{"displayname": "Alice"})
+	})
+	srv.Handle(http.MethodGet, "/_matrix/client/v3/profile/@nobody:test", func(w http.ResponseWriter, r *http.Request) {
+		wiretest.WriteJSON(w, http.StatusNotFound, map[string]any{"errcode": "M_NOT_FOUND", "error": "Profile was not found"})
+	})
+	srv.Handle(http.MethodGet, "/_matrix/client/v3/profile/@private:test", func(w http.ResponseWriter, r *http.Request) {
+		wiretest.WriteJSON(w, http.StatusUnauthorized, map[string]any{"errcode": "M_MISSING_TOKEN", "error": "Missing access token"})
+	})
+	ok, err := c.HasProfile(context.Background(), wireUser)
+	require.NoError(t, err)
+	assert.True(t, ok)
+	ok, err = c.HasProfile(context.Background(), "@nobody:test")
+	require.NoError(t, err)
+	assert.False(t, ok)
+	srv.Handle(http.MethodGet, "/_matrix/client/v3/profile/@gone:test", func(w http.ResponseWriter, r *http.Request) {
+		wiretest.WriteJSON(w, http.StatusNotFound, map[string]any{"errcode": "M_UNKNOWN", "error": "No row found (profiles)"})
+	})
+	srv.Handle(http.MethodGet, "/_matrix/client/v3/profile/@unrouted:test", func(w http.ResponseWriter, r *http.Request) {
+		wiretest.WriteJSON(w, http.StatusNotFound, map[string]any{"errcode": "M_UNRECOGNIZED", "error": "Unrecognized request"})
+	})
+	ok, err = c.HasProfile(context.Background(), "@gone:test")
+	require.NoError(t, err, "Synapse 1.163's answer for a user that does not exist")
+	assert.False(t, ok)
+	_, err = c.HasProfile(context.Background(), "@private:test")
+	require.Error(t, err, "a profile behind authentication tells nothing")
+	_, err = c.HasProfile(context.Background(), "@unrouted:test")
+	require.Error(t, err, "an endpoint the server does not route tells nothing")
 }
 
 func TestWireDevices(t *testing.T) {
