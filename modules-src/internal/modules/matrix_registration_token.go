@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/mxadmin/synapse/modules-src/internal/ansible"
@@ -169,7 +170,7 @@ func (j *tokenJob) Do(ctx context.Context, sess *session.Session) (ansible.Resul
 		Now:       func() int64 { return time.Now().UnixMilli() },
 		Secret: func(v string) {
 			if !j.show {
-				ansible.AddSecret(v)
+				ansible.AddSecret(j.secretPart(v))
 			}
 		},
 	}
@@ -197,6 +198,21 @@ func (j *tokenJob) Do(ctx context.Context, sess *session.Session) (ansible.Resul
 		res.Msg = problem.Render(sess.Explain(out.Err), words) + " (" + res.Msg + ")"
 	}
 	return res, nil
+}
+
+// secretPart is what of a token value read from the server the result's
+// scrub must mask: all of it, but for a value that begins with a declared
+// name and Sep, the part after them (the name is public: the result and
+// the messages name the token by it).
+func (j *tokenJob) secretPart(v string) string {
+	if name, rest, ok := strings.Cut(v, tokens.Sep); ok && rest != "" {
+		for _, d := range j.decls {
+			if d.Name == name {
+				return rest
+			}
+		}
+	}
+	return v
 }
 
 // tokenView is one token in the result. Its value is shown only when the
