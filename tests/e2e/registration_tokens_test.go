@@ -489,3 +489,47 @@ func TestRegistrationTokenExclusive(t *testing.T) {
 	assert.True(t, r.changed())
 	assert.Nil(t, f.serverToken(t, keep))
 }
+
+// The module in a play: a vaulted token and a generated invitation handed
+// over in a private file, a real sign-up with it, a rerun unchanged, and a
+// check-mode diff that shows the change and no value.
+func TestPlaybookRegistrationToken(t *testing.T) {
+	t.Parallel()
+	f := tokenFixture(t)
+	handover := filepath.Join(t.TempDir(), "invitations.txt")
+	expiry := endOfNextMonth()
+	vars := map[string]any{
+		"synapse_url": f.proxy.URL, "synapse_admin_token": f.token,
+		"test_signup_token": uniqueToken("play"), "test_uses": 5, "test_expiry": expiry.Format(time.RFC3339),
+		"test_invite_name": fmt.Sprintf("pb-invite-%d", userCounter.Add(1)), "test_handover": handover, "test_no_log": true,
+	}
+	pb := ansiblePlaybook(t, "-i", "inventory/hosts.yml", "matrix_registration_token.yml", "-e", extraVars(t, vars))
+	require.Equal(t, 0, pb.Exit, pb.Output)
+	_, changed, _ := pb.Recap(t, "synapse_host")
+	assert.Equal(t, 2, changed, "tokens made, invitation handed over")
+	data, err := os.ReadFile(handover)
+	require.NoError(t, err)
+	minted := strings.TrimSpace(string(data))
+	require.Regexp(t, "^"+vars["test_invite_name"].(string)+"~[A-Za-z0-9]{24}$", minted)
+	assert.NotContains(t, pb.Output, minted)
+	ok, errcode := signUp(t, f.srv, uniqueUser("pbguest"), minted)
+	require.True(t, ok, errcode)
+	assert.EqualValues(t, 5, f.serverToken(t, vars["test_signup_token"].(string))["uses_allowed"])
+
+	pb = ansiblePlaybook(t, "-i", "inventory/hosts.yml", "matrix_registration_token.yml", "-e", extraVars(t, vars))
+	require.Equal(t, 0, pb.Exit, pb.Output)
+	_, changed, _ = pb.Recap(t, "synapse_host")
+	assert.Equal(t, 0, changed, "a rerun changes nothing, and the used invitation is no difference")
+
+	vars["test_uses"], vars["test_no_log"] = 6, false
+	f.proxy.Reset()
+	pb = ansiblePlaybook(t, "-i", "inventory/hosts.yml", "matrix_registration_token.yml", "--check", "--diff", "-v", "-e", extraVars(t, vars))
+	require.Equal(t, 0, pb.Exit, pb.Output)
+	f.requireNoWrites(t)
+	assert.Contains(t, pb.Output, `-    "uses_allowed": "5"`)
+	assert.Contains(t, pb.Output, `+    "uses_allowed": "6"`)
+	assert.Contains(t, pb.Output, fmt.Sprintf("%d (%s)", expiry.UnixMilli(), expiry.Format(time.RFC3339)))
+	assert.NotContains(t, pb.Output, minted)
+	assert.NotContains(t, pb.Output, vars["test_signup_token"].(string))
+	assert.EqualValues(t, 5, f.serverToken(t, vars["test_signup_token"].(string))["uses_allowed"])
+}
