@@ -533,3 +533,78 @@ func TestPlaybookRegistrationToken(t *testing.T) {
 	assert.NotContains(t, pb.Output, vars["test_signup_token"].(string))
 	assert.EqualValues(t, 5, f.serverToken(t, vars["test_signup_token"].(string))["uses_allowed"])
 }
+
+// findByName is the value of the server's token that begins with name~.
+func (f *fixture) findByName(t *testing.T, name string) string {
+	t.Helper()
+	st, out, err := f.srv.Do(http.MethodGet, "/_synapse/admin/v1/registration_tokens", f.token, nil)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, st)
+	for _, el := range out.(map[string]any)["registration_tokens"].([]any) {
+		if v := el.(map[string]any)["token"].(string); strings.HasPrefix(v, name+"~") {
+			return v
+		}
+	}
+	return ""
+}
+
+// The role keeps the tokens in the same run as the users, with the same
+// connection variables; its drift gate covers them; without the variable it
+// leaves the tokens alone.
+func TestRoleRegistrationTokens(t *testing.T) {
+	t.Parallel()
+	f := tokenFixture(t)
+	person := uniqueUser("roletok")
+	value := uniqueToken("role")
+	name := fmt.Sprintf("role-invite-%d", userCounter.Add(1))
+	vars := f.roleVars(map[string]any{
+		"matrix_users_list": []any{map[string]any{"username": person, "password": "role-token-pass-1"}},
+		"matrix_users_registration_tokens": []any{
+			map[string]any{"token": value, "uses_allowed": 3},
+			map[string]any{"name": name, "uses_allowed": 1},
+		},
+	})
+	pb := f.runRole(t, vars)
+	require.Equal(t, 0, pb.Exit, pb.Output)
+	assert.NotNil(t, f.read(t, person))
+	assert.EqualValues(t, 3, f.serverToken(t, value)["uses_allowed"])
+	minted := f.findByName(t, name)
+	require.NotEmpty(t, minted)
+	assert.NotContains(t, pb.Output, minted, "the task is no_log: the value is in the registered result only")
+	assert.Contains(t, pb.Output, "registration tokens: 2 created")
+
+	pb = f.runRole(t, vars)
+	require.Equal(t, 0, pb.Exit, pb.Output)
+	assert.Equal(t, 0, changedOf(t, pb))
+	f.requireNoWrites(t)
+
+	// The drift gate: a token that differs fails the check run, by entry.
+	vars["matrix_users_registration_tokens"].([]any)[0].(map[string]any)["uses_allowed"] = 4
+	vars["matrix_users_fail_on_drift"] = true
+	pb = f.runRole(t, vars, "--check")
+	require.NotEqual(t, 0, pb.Exit, pb.Output)
+	assert.Contains(t, pb.Output, "Synapse differs from the declared registration tokens")
+	assert.Contains(t, pb.Output, "matrix_users_registration_tokens[0]: updated (uses_allowed)")
+	f.requireNoWrites(t)
+	assert.NotContains(t, pb.Output, minted)
+
+	// Messages name the role's variables.
+	vars["matrix_users_fail_on_drift"] = false
+	vars["matrix_users_registration_tokens"].([]any)[0].(map[string]any)["uses_allowed"] = -2
+	pb = f.runRole(t, vars)
+	require.NotEqual(t, 0, pb.Exit, pb.Output)
+	assert.Contains(t, pb.Output, "matrix_users_registration_tokens[0]: option uses_allowed must be 0 or more")
+	assert.Empty(t, f.proxy.Writes())
+
+	// Without the variable, the role leaves the tokens alone.
+	delete(vars, "matrix_users_registration_tokens")
+	pb = f.runRole(t, vars)
+	require.Equal(t, 0, pb.Exit, pb.Output)
+	assert.Equal(t, 0, requestsTo(f, http.MethodGet), "no token is read")
+	assert.NotNil(t, f.serverToken(t, value))
+	for _, v := range []string{value, minted} {
+		st, _, err := f.srv.Do(http.MethodDelete, "/_synapse/admin/v1/registration_tokens/"+v, f.token, nil)
+		require.NoError(t, err)
+		assert.Equal(t, http.StatusOK, st)
+	}
+}
