@@ -28,7 +28,7 @@ description:
     (O(max_deletions), O(max_deletions_percent)).
   - Deleting a token (or letting it expire) does not affect the accounts made with it.
   - Synapse only. When Synapse delegates authentication to the Matrix Authentication Service, Synapse has no
-    registration tokens (MAS has its own) and the module fails on the first read.
+    registration tokens (MAS has its own), and the module fails before any token request, as the user modules do.
 author:
   - mxadmin.synapse contributors (@mxadmin)
 extends_documentation_fragment:
