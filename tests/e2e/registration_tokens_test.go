@@ -581,7 +581,7 @@ func TestRoleRegistrationTokens(t *testing.T) {
 	// The drift gate: a token that differs fails the check run, by entry.
 	vars["matrix_users_registration_tokens"].([]any)[0].(map[string]any)["uses_allowed"] = 4
 	vars["matrix_users_fail_on_drift"] = true
-	pb = f.runRole(t, vars, "--check")
+	pb = f.runRole(t, vars, "--check", "-vvvv")
 	require.NotEqual(t, 0, pb.Exit, pb.Output)
 	assert.Contains(t, pb.Output, "Synapse differs from the declared registration tokens")
 	assert.Contains(t, pb.Output, "matrix_users_registration_tokens[0]: updated (uses_allowed)")
