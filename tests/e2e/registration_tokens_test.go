@@ -608,3 +608,53 @@ func TestRoleRegistrationTokens(t *testing.T) {
 		assert.Equal(t, http.StatusOK, st)
 	}
 }
+
+// docs/registration-tokens.md in a matrix-docker-ansible-deploy checkout:
+// the variables that turn token sign-up on, the first admin, the token
+// declared in vars.yml next to the admin token, kept by the collection's
+// playbook, and a real sign-up with it. (The Synapse here is configured by
+// the test harness as those variables configure MDAD's.)
+func TestMDADRegistrationTokens(t *testing.T) {
+	t.Parallel()
+	const domain = "mdad-tokens.test"
+	genericKey := "mdad-generic-" + uniqueUser("tokkey")
+	secret := mdadSecret(genericKey, ":synapse.mac")
+	recordSecrets(genericKey, secret)
+	srv := synapsetest.New(t, synapsetest.Config{ServerName: domain, SharedSecret: secret, Extra: tokenSignupConfig})
+	f := fixtureOn(t, srv)
+	port := strings.TrimPrefix(f.proxy.URL, "http://127.0.0.1:")
+	c := newMDADCheckout(t, domain, genericKey, "127.0.0.1:"+port)
+	host := c.host
+	c.addVars(t, "matrix_synapse_enable_registration: true\nmatrix_synapse_registration_requires_token: true\n")
+
+	pb := c.play(t, "-i", "inventory/hosts", "mxadmin.synapse.users", "--extra-vars=username=alice password=mdad-alice-1 admin=yes", "--tags=register-user")
+	require.Equal(t, 0, pb.Exit, pb.Output)
+	token, err := srv.Login("alice", "mdad-alice-1")
+	require.NoError(t, err)
+	recordSecrets(token)
+	value := uniqueToken("team")
+	recordSecrets(value)
+	c.addVars(t, fmt.Sprintf(`vault_matrix_users_admin_token: '%s'
+vault_team_signup_token: '%s'
+matrix_users_admin_token: "{{ vault_matrix_users_admin_token }}"
+matrix_users_registration_tokens:
+  - token: "{{ vault_team_signup_token }}"   # the team's sign-up code
+    uses_allowed: 20
+    expiry_time: "2099-12-31T23:59:59+01:00"
+`, token, value))
+
+	f.proxy.Reset()
+	pb = c.play(t, "-i", "inventory/hosts", "mxadmin.synapse.users")
+	require.Equal(t, 0, pb.Exit, pb.Output)
+	assert.Contains(t, pb.Output, "registration tokens: 1 created")
+	on := f.serverToken(t, value)
+	require.NotNil(t, on)
+	assert.EqualValues(t, 20, on["uses_allowed"])
+	ok, errcode := signUp(t, srv, "newcomer", value)
+	require.True(t, ok, errcode)
+
+	pb = c.play(t, "-i", "inventory/hosts", "mxadmin.synapse.users", "--check", "-e", "matrix_users_fail_on_drift=true")
+	require.Equal(t, 0, pb.Exit, "no drift after a sign-up:\n%s", pb.Output)
+	_, changed, _ := pb.Recap(t, host)
+	assert.Equal(t, 0, changed)
+}
