@@ -233,7 +233,8 @@ RETURN = r"""
 tokens:
   description:
     - One entry per declared token, in the order declared, then one per undeclared token that O(exclusive) deletes.
-  returned: when the tokens could be read
+    - Also when a write failed (the entries say which, and a value generated in that run is still returned).
+  returned: unless the run failed before its first write (the read, O(exclusive)'s threshold, an expiry in the past)
   type: list
   elements: dict
   contains:
