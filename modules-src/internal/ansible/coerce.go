@@ -57,7 +57,7 @@ func coerceScalar(t Type, raw any) (any, error) {
 			return parseDictString(x)
 		}
 		return nil, fmt.Errorf("expected a dict, got a %s", kindOf(raw))
-	case "":
+	case "", TypeRaw:
 		return raw, nil
 	}
 	return nil, fmt.Errorf("unknown option type %q", t)

@@ -18,6 +18,8 @@ const (
 	TypeList Type = "list"
 	TypeDict Type = "dict"
 	TypePath Type = "path"
+	// TypeRaw takes the value as it is (a module checks it itself).
+	TypeRaw Type = "raw"
 )
 
 // Option describes one module option the way an Ansible argument_spec does.

@@ -12,6 +12,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"sort"
 	"strings"
 	"syscall"
@@ -31,8 +32,9 @@ var Version = "dev"
 // served are the modules the binary serves, by the name the action plugin
 // gives in ModuleKey. A new module is added here and nowhere else in Go.
 var served = map[string]Module{
-	"matrix_user":       {Name: "matrix_user", Spec: matrixUserSpec, Prepare: prepareMatrixUser},
-	"matrix_user_admin": {Name: "matrix_user_admin", Spec: matrixUserAdminSpec, Prepare: prepareMatrixUserAdmin},
+	"matrix_user":               {Name: "matrix_user", Spec: matrixUserSpec, Prepare: prepareMatrixUser},
+	"matrix_user_admin":         {Name: "matrix_user_admin", Spec: matrixUserAdminSpec, Prepare: prepareMatrixUserAdmin},
+	"matrix_registration_token": {Name: "matrix_registration_token", Spec: matrixRegistrationTokenSpec, Prepare: prepareMatrixRegistrationToken, Shown: tokenShown},
 }
 
 // Lookup returns a module by name.
@@ -115,6 +117,9 @@ func Main(argsPath string, stdout io.Writer) int {
 			return ansible.Fail(err.Error())
 		}
 		verbosity = internal.Verbosity
+		if m.Shown != nil {
+			secrets = withoutValues(secrets, m.Shown(params))
+		}
 		ctx, stop := interruptible(synapse.WithRetryLog(context.Background(), retries), stdout)
 		defer stop()
 		res = m.run(ctx, params, Run{CheckMode: internal.CheckMode, Diff: internal.Diff, Verbosity: internal.Verbosity, Role: role})
@@ -193,4 +198,15 @@ func signalName(sig os.Signal) string {
 		return "SIGHUP"
 	}
 	return sig.String()
+}
+
+// withoutValues is secrets less the values a task asked to see.
+func withoutValues(secrets, shown []string) []string {
+	out := secrets[:0:0]
+	for _, s := range secrets {
+		if !slices.Contains(shown, s) {
+			out = append(out, s)
+		}
+	}
+	return out
 }

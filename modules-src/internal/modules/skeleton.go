@@ -25,6 +25,10 @@ type Module struct {
 	// checked without a server. It returns the job to run once a session
 	// is open, or an error: what it refuses is refused before any request.
 	Prepare func(in *Input) (Job, error)
+	// Shown, when set, are the values of no_log options that the task
+	// asked to see in the result (matrix_registration_token's show_token):
+	// the result's scrub leaves them alone.
+	Shown func(p *ansible.Params) []string
 }
 
 // Input is what Prepare gets.
