@@ -658,3 +658,24 @@ matrix_users_registration_tokens:
 	_, changed, _ := pb.Recap(t, host)
 	assert.Equal(t, 0, changed)
 }
+
+// TestRegistrationTokenThroughTheServiceAdmin: with only the shared secret
+// (what an MDAD inventory has), the module manages tokens as the
+// collection's service admin, and a rerun changes nothing.
+func TestRegistrationTokenThroughTheServiceAdmin(t *testing.T) {
+	t.Parallel()
+	f := tokenFixture(t)
+	value := uniqueToken("svc")
+	args := map[string]any{"homeserver_url": f.proxy.URL, "registration_shared_secret": f.srv.SharedSecret,
+		"service_account": uniqueUser("svcadmin"), "retries": 0, "token": value, "uses_allowed": 3}
+	f.proxy.Reset()
+	r := runModule(t, "matrix_registration_token", args).mustSucceed(t)
+	assert.True(t, r.changed())
+	require.NotNil(t, f.serverToken(t, value))
+	assert.EqualValues(t, 3, f.serverToken(t, value)["uses_allowed"])
+
+	f.proxy.Reset()
+	r = runModule(t, "matrix_registration_token", args).mustSucceed(t)
+	assert.False(t, r.changed())
+	assert.Empty(t, stateWrites(f.proxy), "a rerun writes nothing but its own login and logout")
+}

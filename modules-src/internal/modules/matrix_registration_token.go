@@ -137,8 +137,10 @@ func prepareMatrixRegistrationToken(in *Input) (Job, error) {
 		return nil, err
 	}
 	if mode == session.ModeSharedSecret {
-		return nil, problem.Errorf(problem.Credentials, "registration tokens need %s, or %s with %s: %s can only register users",
-			problem.Name(optAdminToken), problem.Name(optAdminUser), problem.Name(optAdminPassword), problem.Name(optSharedSecret))
+		// Only with service_account "": otherwise the shared secret logs in
+		// as the collection's service admin, which can manage tokens.
+		return nil, problem.Errorf(problem.Credentials, "registration tokens need %s, or %s with %s, or the service admin (%s is \"\"): %s alone can only register users",
+			problem.Name(optAdminToken), problem.Name(optAdminUser), problem.Name(optAdminPassword), problem.Name(optServiceAcct), problem.Name(optSharedSecret))
 	}
 	return j, nil
 }

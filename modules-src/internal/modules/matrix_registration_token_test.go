@@ -210,7 +210,7 @@ func TestRegistrationTokenModuleRefusesBeforeAnyRequest(t *testing.T) {
 		msg  string
 	}{
 		"nothing":          {map[string]any{}, "one of these options is required: token, name, tokens"},
-		"shared secret":    {map[string]any{"token": "abcdefgh", "admin_token": nil, "registration_shared_secret": "s"}, "registration tokens need admin_token"},
+		"shared secret":    {map[string]any{"token": "abcdefgh", "admin_token": nil, "registration_shared_secret": "s", "service_account": ""}, "registration tokens need admin_token"},
 		"top-level uses":   {map[string]any{"tokens": []any{}, "uses_allowed": 1}, "option uses_allowed is an option of each entry of tokens"},
 		"exclusive single": {map[string]any{"token": "abcdefgh", "exclusive": true}, "option exclusive needs tokens"},
 		"exclusive empty":  {map[string]any{"tokens": []any{map[string]any{"token": "abcdefgh", "state": "absent"}}, "exclusive": true}, "set allow_empty: true"},
