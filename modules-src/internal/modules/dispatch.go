@@ -33,6 +33,7 @@ var Version = "dev"
 var served = map[string]Module{
 	"matrix_user":       {Name: "matrix_user", Spec: matrixUserSpec, Prepare: prepareMatrixUser},
 	"matrix_user_admin": {Name: "matrix_user_admin", Spec: matrixUserAdminSpec, Prepare: prepareMatrixUserAdmin},
+	"matrix_user_info":  {Name: "matrix_user_info", Spec: matrixUserInfoSpec, Prepare: prepareMatrixUserInfo, ReadOnly: true},
 }
 
 // Lookup returns a module by name.

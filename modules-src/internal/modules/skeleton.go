@@ -25,6 +25,9 @@ type Module struct {
 	// checked without a server. It returns the job to run once a session
 	// is open, or an error: what it refuses is refused before any request.
 	Prepare func(in *Input) (Job, error)
+	// ReadOnly modules (the _info modules) run every time as check mode
+	// runs: the session's client refuses every write before it is sent.
+	ReadOnly bool
 }
 
 // Input is what Prepare gets.
@@ -77,7 +80,7 @@ func (m Module) run(ctx context.Context, p *ansible.Params, run Run) ansible.Res
 	}
 	// Check mode only reads: the session removes no stale device, and
 	// its client refuses every write (session.Options.CheckMode).
-	conn.CheckMode = run.CheckMode
+	conn.CheckMode = run.CheckMode || m.ReadOnly
 	warnings := renderAll(conn.Warnings(), words)
 	fail := func(err error) ansible.Result {
 		return ansible.Result{Failed: true, Msg: problem.Render(err, words), Warnings: warnings}
