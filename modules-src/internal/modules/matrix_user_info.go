@@ -86,7 +86,9 @@ func prepareMatrixUserInfo(in *Input) (Job, error) {
 		j.users = append(j.users, userRef{local, server, ref})
 	}
 	j.filter.Admins = p.OptBool(optInfoAdmins)
-	j.filter.Deactivated = p.OptBool(optInfoDeactivated)
+	// Defaults to false (the active accounts): always a filter.
+	deactivated := p.Bool(optInfoDeactivated)
+	j.filter.Deactivated = &deactivated
 	if types := p.Strings(optInfoUserTypes); p.Given(optInfoUserTypes) {
 		if len(types) == 0 {
 			return nil, problem.Errorf(problem.Invalid, "%s is empty, which no account matches: leave it out for every type, or name types (%s, %s, bot, support)",
