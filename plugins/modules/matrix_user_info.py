@@ -63,7 +63,8 @@ options:
     elements: str
   inactive_for:
     description:
-      - Only accounts whose last activity is older than this, and accounts never seen. A duration back from now, a whole
+      - Only accounts whose last activity is older than this, and accounts never seen that already existed then (an account
+        made yesterday and not used yet is not unused for 90 days). A duration back from now, a whole
         number of hours, days or weeks (V(36h), V(90d), V(12w)), or a date (V(2026-01-31), midnight UTC) or time
         (V(2026-01-31T12:00:00Z)) that is not in the future.
       - Last activity is Synapse's record of client requests (C(last_seen_ts)), the one its admin UI shows; Synapse

@@ -26,6 +26,9 @@ import (
 type infoServer struct {
 	*fixture
 	seen, never, admin2, gone, bot, puppet string
+	// cutoff is a moment after every account was made and before the
+	// login of seen.
+	cutoff time.Time
 }
 
 func newInfoServer(t *testing.T) *infoServer {
@@ -53,6 +56,8 @@ func newInfoServer(t *testing.T) *infoServer {
 	// batches (every 5 s); whois shows the pending ones at once, the list
 	// (1.93 and later) once written: wait until the list says it, where it
 	// carries it (a few seconds measured on 1.163.2).
+	s.cutoff = time.Now().UTC().Truncate(time.Second).Add(time.Second)
+	time.Sleep(time.Until(s.cutoff) + 100*time.Millisecond)
 	token, err := srv.Login(s.seen, "pw-"+s.seen+"-long")
 	require.NoError(t, err)
 	recordSecrets(token)
@@ -207,20 +212,26 @@ func TestInfoMatchesSynapsesOwnList(t *testing.T) {
 		assert.NotContains(t, r.Result, "accounts", "counts_only")
 	})
 	t.Run("inactive", func(t *testing.T) {
-		r := s.info(t, map[string]any{"inactive_for": "1h"})
+		r := s.info(t, map[string]any{"inactive_for": s.cutoff.Format(time.RFC3339)})
 		ids := accountIDs(r)
-		assert.NotContains(t, ids, s.srv.UserID(s.seen), "logged in and used its token a moment ago")
-		assert.Contains(t, ids, s.srv.UserID(s.never), "never seen")
-		assert.Contains(t, ids, s.srv.UserID(s.puppet), "never seen")
+		assert.NotContains(t, ids, s.srv.UserID(s.seen), "logged in and used its token after the cutoff")
+		assert.Contains(t, ids, s.srv.UserID(s.never), "never seen, made before the cutoff")
+		assert.Contains(t, ids, s.srv.UserID(s.puppet), "never seen, made before the cutoff")
 		assert.NotContains(t, ids, s.srv.UserID(s.gone), "deactivated, left out by default")
+		assert.NotContains(t, ids, s.srv.UserID("admin"), "its token is used by every request")
 		for _, a := range r.Result["accounts"].([]any) {
 			got := a.(map[string]any)
-			assert.Nil(t, got["last_seen"], "only never-seen accounts are an hour old on a new server")
+			assert.Nil(t, got["last_seen"], "only never-seen accounts are inactive on a new server")
 			assert.Equal(t, true, got["inactive"])
 		}
 		assert.Equal(t, float64(len(ids)), r.Result["counts"].(map[string]any)["inactive"])
-		// A past date: every account seen since is active.
-		r = s.info(t, map[string]any{"inactive_for": "2020-01-01", "users": []any{s.seen, s.never}})
+		// A duration: accounts made a moment ago and not used yet are not
+		// unused for an hour.
+		r = s.info(t, map[string]any{"inactive_for": "1h"})
+		assert.Empty(t, r.Result["accounts"])
+		assert.Equal(t, float64(0), r.Result["counts"].(map[string]any)["inactive"])
+		// With the users filter.
+		r = s.info(t, map[string]any{"inactive_for": s.cutoff.Format(time.RFC3339), "users": []any{s.seen, s.never}})
 		assert.Equal(t, []string{s.srv.UserID(s.never)}, accountIDs(r))
 		// The one seen has its time, as Synapse's record says it.
 		r = s.info(t, map[string]any{"users": []any{s.seen}, "details": true})

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -48,13 +49,18 @@ func TestRoleReport(t *testing.T) {
 	require.NoError(t, err)
 	const secret = "report-secret-pw-1"
 	recordSecrets(secret, "stranger-pw-long-1", "dormant-pw-long-1")
+	// Inactive: never seen and made before this moment (the accounts the
+	// run creates come after it).
+	cutoff := time.Now().UTC().Truncate(time.Second).Add(time.Second)
+	time.Sleep(time.Until(cutoff) + 100*time.Millisecond)
 	base := filepath.Join(t.TempDir(), "report")
 	list := []any{
 		map[string]any{"username": "alice", "password": secret, "displayname": "Alice"},
 		map[string]any{"username": "boss", "admin": true, "password": secret},
 		map[string]any{"username": "dormant"},
 	}
-	vars := f.roleVars(map[string]any{"matrix_users_list": list, "matrix_users_report_path": base + ".md"})
+	vars := f.roleVars(map[string]any{"matrix_users_list": list, "matrix_users_report_path": base + ".md",
+		"matrix_users_report_inactive_after": cutoff.Format(time.RFC3339)})
 
 	// A run with changes.
 	pb := f.runRole(t, vars)
@@ -75,7 +81,8 @@ func TestRoleReport(t *testing.T) {
 		inactive[a.(map[string]any)["user_id"].(string)] = true
 	}
 	assert.True(t, inactive[f.srv.UserID("dormant")], "never seen: %v", js["inactive"])
-	assert.Equal(t, "90d", js["inactive_after"])
+	assert.False(t, inactive[f.srv.UserID("alice")], "made by this run: not unused since the cutoff")
+	assert.Equal(t, cutoff.Format(time.RFC3339), js["inactive_after"])
 	assert.Contains(t, md, "| "+f.srv.UserID("alice")+" | yes | created |")
 	assert.Contains(t, md, "### Admins the inventory does not declare as admin\n\n- "+f.adminID)
 	assert.Contains(t, md, "| "+f.srv.UserID("dormant")+" | never |")
@@ -90,7 +97,7 @@ func TestRoleReport(t *testing.T) {
 	md, js = readReport(t, base)
 	assert.True(t, strings.HasPrefix(md, "**Drift**: 1 account(s) differ from the declaration (1 would be updated, 2 unchanged)"), md)
 	assert.Equal(t, "drift", js["status"])
-	assert.Contains(t, md, `| would be updated | displayname \"Alice\"→\"Alice Changed\" |`)
+	assert.Contains(t, md, `| would be updated | displayname "Alice"→"Alice Changed" |`)
 
 	// The drift gate fails the check run: the report is written, saying so.
 	vars["matrix_users_fail_on_drift"] = true

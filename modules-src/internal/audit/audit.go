@@ -152,14 +152,18 @@ func (f Filter) Keep(a *Account) bool {
 	return true
 }
 
-// Inactive reports whether an account was last seen before cutoff, or
-// never. An account whose last activity is not known is not called
-// inactive.
+// Inactive reports whether an account was last seen before cutoff, or was
+// never seen and already existed at cutoff: an account made yesterday and not
+// used yet is not "unused for 90 days". An account whose last activity is
+// not known is not called inactive.
 func Inactive(a *Account, cutoff time.Time) bool {
 	if !a.LastSeenKnown {
 		return false
 	}
-	return a.LastSeenMS == nil || *a.LastSeenMS < cutoff.UnixMilli()
+	if a.LastSeenMS == nil {
+		return a.CreatedMS == 0 || a.CreatedMS < cutoff.UnixMilli()
+	}
+	return *a.LastSeenMS < cutoff.UnixMilli()
 }
 
 // Counts are the numbers of a run, over the accounts the filters kept.

@@ -174,9 +174,12 @@ func TestView(t *testing.T) {
 	assert.NotContains(t, v, "last_seen", "not said by the server: left out, not null")
 	assert.NotContains(t, v, "appservice_id")
 	a.LastSeenKnown, a.Read = true, true
+	v = View(a, created.Add(time.Second))
+	assert.Equal(t, true, v["inactive"], "never seen, created before the cutoff")
+	v = View(a, created)
+	assert.Equal(t, false, v["inactive"], "never seen, but created since the cutoff: not unused for that long")
 	v = View(a, now)
 	assert.Contains(t, v, "last_seen")
 	assert.Nil(t, v["last_seen"], "never seen")
-	assert.Equal(t, true, v["inactive"])
 	assert.Nil(t, v["appservice_id"])
 }
