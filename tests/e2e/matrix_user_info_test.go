@@ -218,10 +218,14 @@ func TestInfoMatchesSynapsesOwnList(t *testing.T) {
 		assert.Contains(t, ids, s.srv.UserID(s.never), "never seen, made before the cutoff")
 		assert.Contains(t, ids, s.srv.UserID(s.puppet), "never seen, made before the cutoff")
 		assert.NotContains(t, ids, s.srv.UserID(s.gone), "deactivated, left out by default")
-		assert.NotContains(t, ids, s.srv.UserID("admin"), "its token is used by every request")
+		// The admin's token is used all along, but Synapse moves a
+		// session's last_seen at most every 2 minutes: it may be older
+		// than the cutoff. Every account returned is older or never seen.
 		for _, a := range r.Result["accounts"].([]any) {
 			got := a.(map[string]any)
-			assert.Nil(t, got["last_seen"], "only never-seen accounts are inactive on a new server")
+			if got["last_seen_ts"] != nil {
+				assert.Less(t, int64(got["last_seen_ts"].(float64)), s.cutoff.UnixMilli(), got["user_id"])
+			}
 			assert.Equal(t, true, got["inactive"])
 		}
 		assert.Equal(t, float64(len(ids)), r.Result["counts"].(map[string]any)["inactive"])
