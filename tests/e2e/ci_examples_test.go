@@ -112,13 +112,14 @@ func TestPlaybookCIGitHubActionsPublishesTheReport(t *testing.T) {
 				continue
 			}
 			env := ciEnv(t, "GITHUB_WORKSPACE="+dir, "GITHUB_STEP_SUMMARY="+summary, "CI=true", "GITHUB_ACTIONS=true")
-			for k, v := range step["env"].(map[string]any) {
+			stepEnv, _ := step["env"].(map[string]any)
+			for k, v := range stepEnv {
 				if v == "${{ secrets.MATRIX_USERS_ADMIN_TOKEN }}" {
 					v = f.token
 				}
 				env = append(env, k+"="+v.(string))
 			}
-			if step["env"] == nil {
+			if stepEnv == nil {
 				env = append(env, "MATRIX_USERS_ADMIN_TOKEN=")
 			}
 			out, code := runStep(t, dir, script, env)
