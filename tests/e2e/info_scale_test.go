@@ -27,7 +27,7 @@ func TestInfoHundredThousandAccountsWithinMemory(t *testing.T) {
 		start := time.Now()
 		r, rss := runMeasured(t, "matrix_user_info", f.args(map[string]any{"deactivated": false, "counts_only": countsOnly}))
 		took := time.Since(start)
-		require.Equal(t, false, r.Result["failed"], r.Stdout[:min(len(r.Stdout), 2000)])
+		require.False(t, r.failed(), r.Stdout[:min(len(r.Stdout), 2000)])
 		t.Logf("SCALE matrix_user_info of %d accounts (counts_only=%v): %s, peak RSS %d MB, %d requests, result %d KB",
 			fx.Total()+1, countsOnly, took.Round(time.Millisecond), rss>>20, len(f.proxy.Requests()), len(r.Stdout)>>10)
 		assert.Less(t, rss, int64(bound), "peak RSS")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -114,8 +115,16 @@ func prepareMatrixUserInfo(in *Input) (Job, error) {
 	return j, nil
 }
 
+// infoMemoryLimit is the soft memory limit of an info run: the pages of the
+// user list are decoded into Users (a map of keys each) and dropped, and
+// without a limit the garbage collector lets that garbage double the heap
+// of 100,000 accounts before it collects. A soft limit only makes it collect
+// sooner; a larger answer is never refused by it.
+const infoMemoryLimit = 120 << 20
+
 // Do reads the accounts and answers; nothing here can write.
 func (j *infoJob) Do(ctx context.Context, sess *session.Session) (ansible.Result, error) {
+	debug.SetMemoryLimit(infoMemoryLimit)
 	if len(j.users) > 0 {
 		j.filter.Users = map[string]bool{}
 		for _, u := range j.users {
