@@ -2,6 +2,7 @@ package audit
 
 import (
 	"context"
+	"encoding/json"
 	"sync"
 	"testing"
 	"time"
@@ -165,21 +166,44 @@ func TestAskMissingAndCounts(t *testing.T) {
 	assert.Nil(t, c.Inactive, "no threshold, no inactive count")
 }
 
+// view is an account's view as JSON decodes it.
+func view(t *testing.T, a *Account, cutoff time.Time) map[string]any {
+	t.Helper()
+	data, err := json.Marshal(View(a, cutoff))
+	require.NoError(t, err)
+	var v map[string]any
+	require.NoError(t, json.Unmarshal(data, &v))
+	return v
+}
+
 func TestView(t *testing.T) {
 	created := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	a := &Account{ID: "@a:t", UserType: RegularType, CreatedMS: created.UnixMilli()}
-	v := View(a, time.Time{})
+	v := view(t, a, time.Time{})
 	assert.Equal(t, "2026-01-02T03:04:05Z", v["created"])
-	assert.Equal(t, created.UnixMilli(), v["creation_ts"])
+	assert.Equal(t, float64(created.UnixMilli()), v["creation_ts"])
 	assert.NotContains(t, v, "last_seen", "not said by the server: left out, not null")
 	assert.NotContains(t, v, "appservice_id")
+	assert.NotContains(t, v, "inactive")
+	assert.Contains(t, v, "displayname")
+	assert.Nil(t, v["displayname"])
 	a.LastSeenKnown, a.Read = true, true
-	v = View(a, created.Add(time.Second))
+	v = view(t, a, created.Add(time.Second))
 	assert.Equal(t, true, v["inactive"], "never seen, created before the cutoff")
-	v = View(a, created)
+	v = view(t, a, created)
 	assert.Equal(t, false, v["inactive"], "never seen, but created since the cutoff: not unused for that long")
-	v = View(a, now)
+	v = view(t, a, now)
 	assert.Contains(t, v, "last_seen")
 	assert.Nil(t, v["last_seen"], "never seen")
+	assert.Contains(t, v, "appservice_id")
 	assert.Nil(t, v["appservice_id"])
+	seen := now.Add(-time.Hour).UnixMilli()
+	n := 3
+	a.LastSeenMS, a.Devices, a.RatelimitSet = &seen, &n, true
+	v = view(t, a, now)
+	assert.Equal(t, float64(seen), v["last_seen_ts"])
+	assert.Equal(t, "2026-12-03T11:00:00Z", v["last_seen"])
+	assert.Equal(t, float64(3), v["devices"])
+	assert.Contains(t, v, "ratelimit")
+	assert.Nil(t, v["ratelimit"], "read, none set")
 }

@@ -2,6 +2,7 @@ package audit
 
 import (
 	"context"
+	"encoding/json"
 	"sort"
 	"strings"
 	"time"
@@ -80,48 +81,81 @@ func Ask(ctx context.Context, r Reader, q Query) (*Answer, error) {
 	return ans, nil
 }
 
-// View is an account as the module returns it: ISO 8601 times in UTC next
-// to the epoch milliseconds Synapse gives. Keys whose value the server did
-// not say are left out.
-func View(a *Account, cutoff time.Time) map[string]any {
-	v := map[string]any{
-		"user_id":       a.ID,
-		"displayname":   a.Displayname,
-		"admin":         a.Admin,
-		"deactivated":   a.Deactivated,
-		"locked":        a.Locked,
-		"shadow_banned": a.ShadowBanned,
-		"guest":         a.Guest,
-		"erased":        a.Erased,
-		"user_type":     a.UserType,
+// Said is a value the server may not have said: left out of the JSON when
+// not said (omitzero), null when said to be none, else the value.
+type Said[T any] struct {
+	Known bool
+	Value *T
+}
+
+// IsZero reports whether the value was not said, for omitzero.
+func (s Said[T]) IsZero() bool { return !s.Known }
+
+// MarshalJSON writes the value, or null.
+func (s Said[T]) MarshalJSON() ([]byte, error) { return json.Marshal(s.Value) }
+
+func said[T any](v *T) Said[T] { return Said[T]{Known: true, Value: v} }
+
+// AccountView is an account as the module returns it: ISO 8601 times in UTC
+// next to the epoch milliseconds Synapse gives. Keys whose value the server
+// did not say are left out. A struct, not a map: 100,000 of them are
+// encoded at once.
+type AccountView struct {
+	UserID       string          `json:"user_id"`
+	Displayname  *string         `json:"displayname"`
+	Admin        bool            `json:"admin"`
+	Deactivated  bool            `json:"deactivated"`
+	Locked       bool            `json:"locked"`
+	ShadowBanned bool            `json:"shadow_banned"`
+	Guest        bool            `json:"guest"`
+	Erased       bool            `json:"erased"`
+	UserType     string          `json:"user_type"`
+	CreationTS   int64           `json:"creation_ts,omitzero"`
+	Created      string          `json:"created,omitzero"`
+	LastSeenTS   Said[int64]     `json:"last_seen_ts,omitzero"`
+	LastSeen     Said[string]    `json:"last_seen,omitzero"`
+	Inactive     Said[bool]      `json:"inactive,omitzero"`
+	AppserviceID Said[string]    `json:"appservice_id,omitzero"`
+	Suspended    Said[bool]      `json:"suspended,omitzero"`
+	Ratelimit    Said[Ratelimit] `json:"ratelimit,omitzero"`
+	Devices      Said[int]       `json:"devices,omitzero"`
+}
+
+// View is an account as the module returns it; cutoff, when not zero, says
+// whether it is inactive.
+func View(a *Account, cutoff time.Time) AccountView {
+	v := AccountView{
+		UserID: a.ID, Displayname: a.Displayname, Admin: a.Admin, Deactivated: a.Deactivated, Locked: a.Locked,
+		ShadowBanned: a.ShadowBanned, Guest: a.Guest, Erased: a.Erased, UserType: a.UserType,
 	}
 	if a.CreatedMS > 0 {
-		v["creation_ts"] = a.CreatedMS
-		v["created"] = ISO(a.CreatedMS)
+		v.CreationTS, v.Created = a.CreatedMS, ISO(a.CreatedMS)
 	}
 	if a.LastSeenKnown {
-		v["last_seen_ts"], v["last_seen"] = nil, nil
+		v.LastSeenTS, v.LastSeen = said[int64](nil), said[string](nil)
 		if a.LastSeenMS != nil {
-			v["last_seen_ts"], v["last_seen"] = *a.LastSeenMS, ISO(*a.LastSeenMS)
+			iso := ISO(*a.LastSeenMS)
+			v.LastSeenTS, v.LastSeen = said(a.LastSeenMS), said(&iso)
 		}
 		if !cutoff.IsZero() {
-			v["inactive"] = Inactive(a, cutoff)
+			inactive := Inactive(a, cutoff)
+			v.Inactive = said(&inactive)
 		}
 	}
 	if a.Read {
-		v["appservice_id"] = nil
+		v.AppserviceID = said[string](nil)
 		if a.AppserviceID != nil && *a.AppserviceID != "" {
-			v["appservice_id"] = *a.AppserviceID
+			v.AppserviceID = said(a.AppserviceID)
 		}
 		if a.Suspended != nil {
-			v["suspended"] = *a.Suspended
+			v.Suspended = said(a.Suspended)
 		}
 	}
 	if a.RatelimitSet {
-		v["ratelimit"] = a.Ratelimit
+		v.Ratelimit = said(a.Ratelimit)
 	}
 	if a.Devices != nil {
-		v["devices"] = *a.Devices
+		v.Devices = said(a.Devices)
 	}
 	return v
 }

@@ -152,7 +152,7 @@ func (j *infoJob) Do(ctx context.Context, sess *session.Session) (ansible.Result
 	}
 	res.Set("missing", missing)
 	if !j.countsOnly {
-		views := make([]map[string]any, 0, len(ans.Accounts))
+		views := make([]audit.AccountView, 0, len(ans.Accounts))
 		for _, a := range ans.Accounts {
 			views = append(views, audit.View(a, j.filter.InactiveBefore))
 		}
