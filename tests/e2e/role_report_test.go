@@ -108,6 +108,23 @@ func TestRoleReport(t *testing.T) {
 	assert.Equal(t, "failed", js["status"])
 	assert.Len(t, js["changes"], 1)
 
+	// Exclusive mode in a check run: the undeclared account it would
+	// deactivate, and the one a protect pattern keeps.
+	_, err = f.srv.Register("leaver", "leaver-pw-long-1", false)
+	require.NoError(t, err)
+	recordSecrets("leaver-pw-long-1")
+	exclusive := f.roleVars(map[string]any{"matrix_users_list": list, "matrix_users_report_path": base,
+		"matrix_users_exclusive": true, "matrix_users_protect": []any{"strang*"}})
+	pb = f.runRole(t, exclusive, "--check")
+	require.Equal(t, 0, pb.Exit, pb.Output)
+	f.requireNoWrites(t)
+	md, js = readReport(t, base)
+	assert.Equal(t, []any{f.srv.UserID("leaver")}, js["undeclared_deactivated"])
+	assert.Equal(t, []any{f.srv.UserID("stranger")}, js["undeclared_protected"])
+	assert.Contains(t, md, "| "+f.srv.UserID("leaver")+" | would deactivate it |")
+	assert.Contains(t, md, "| "+f.srv.UserID("stranger")+" | protects it (matrix_users_protect) |")
+	assert.Contains(t, md, "| "+f.srv.UserID("leaver")+" | no | would be deactivated |")
+
 	// A failed run (a token Synapse refuses): the report says so, and
 	// that the accounts could not be read; the token is nowhere in it.
 	bad := f.roleVars(map[string]any{"matrix_users_list": list, "matrix_users_report_path": base, "matrix_users_admin_token": "refused-token-0123456789"})

@@ -53,6 +53,9 @@ func (r *Runner) undeclaredToDeactivate(ctx context.Context, all map[string]*syn
 		case bool(u.Deactivated) || bool(u.IsGuest) || strings.EqualFold(id, r.Facts.Me):
 		case protected(id, patterns):
 			th.protected++
+			if !declared[strings.ToLower(id)] {
+				r.Protected = append(r.Protected, id)
+			}
 		case declared[strings.ToLower(id)]:
 			th.declared++
 		default:
@@ -60,6 +63,7 @@ func (r *Runner) undeclaredToDeactivate(ctx context.Context, all map[string]*syn
 		}
 	}
 	sort.Slice(candidates, func(i, j int) bool { return candidates[i].Name < candidates[j].Name })
+	sort.Strings(r.Protected)
 
 	var out []*synapse.User
 	queue := newReadQueue(candidates)
