@@ -207,3 +207,5 @@ func TestView(t *testing.T) {
 	assert.Contains(t, v, "ratelimit")
 	assert.Nil(t, v["ratelimit"], "read, none set")
 }
+
+func timeMS(ms int64) time.Time { return time.UnixMilli(ms) }
