@@ -113,7 +113,7 @@ type Filter struct {
 // for application-service accounts only the per-account read tells.
 func (f Filter) NeedsKind() bool { return len(f.UserTypes) > 0 }
 
-// Listed reports whether a account as listed can pass the filter: every
+// Listed reports whether an account as listed can pass the filter: every
 // rule the list can decide. What it cannot decide (the kind of an account
 // that may belong to an application service, the last activity where the
 // list lacks it) is decided by Keep after the per-account reads.

@@ -26,8 +26,6 @@ type Answer struct {
 	Listed int
 	// Missing are the IDs of the users filter that no account has.
 	Missing []string
-	// Reads is how many accounts were read one by one.
-	Reads int
 }
 
 // Ask reads the accounts and answers q. The list decides what it can; the
@@ -69,11 +67,6 @@ func Ask(ctx context.Context, r Reader, q Query) (*Answer, error) {
 	if q.Details {
 		if err := r.Complete(ctx, ans.Accounts, Need{Record: true, LastSeen: true, Ratelimit: true, Devices: true}, q.Concurrency); err != nil {
 			return nil, err
-		}
-	}
-	for _, a := range candidates {
-		if a.Read {
-			ans.Reads++
 		}
 	}
 	sort.Slice(ans.Accounts, func(i, j int) bool { return ans.Accounts[i].ID < ans.Accounts[j].ID })
