@@ -299,7 +299,7 @@ test-stages: venv build lint unit fuzz e2e e2e-demo e2e-oldest e2e-synapse-oldes
 # Unit-test coverage floors (PACKAGE:PERCENT): the runner and the modules are
 # tested without a server (reconcile's Client interface); the e2e suite is the
 # proof against a real Synapse, these keep the logic changeable.
-COVER_FLOORS := reconcile:85 modules:85
+COVER_FLOORS := reconcile:85 modules:85 audit:85
 
 # UNIT_QUICK=1 (make check): as go test caches them, without the race
 # detector and the coverage floors.

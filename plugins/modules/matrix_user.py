@@ -627,6 +627,12 @@ summary:
   returned: with O(users)
   type: dict
   sample: {created: 1, updated: 0, reactivated: 0, deactivated: 0, unchanged: 1, failed: 0}
+protected:
+  description: With O(exclusive), the active undeclared accounts a O(protect) pattern kept from deactivation, sorted.
+  returned: with O(users) and O(exclusive), when the run got past its safety threshold
+  type: list
+  elements: str
+  sample: ["@notices:example.com"]
 retries:
   description:
     - How many requests were sent again during the run, and why, so that a run that survived a rate limit or a

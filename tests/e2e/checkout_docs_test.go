@@ -21,6 +21,7 @@ import (
 var checkoutDocCommands = map[string]string{
 	"ansible-doc mxadmin.synapse.matrix_user":          "plugins/modules/matrix_user.py",
 	"ansible-doc mxadmin.synapse.matrix_user_admin":    "plugins/modules/matrix_user_admin.py",
+	"ansible-doc mxadmin.synapse.matrix_user_info":     "plugins/modules/matrix_user_info.py",
 	"ansible-doc -t role mxadmin.synapse.matrix_users": "",
 }
 

@@ -35,6 +35,7 @@ var served = map[string]Module{
 	"matrix_user":               {Name: "matrix_user", Spec: matrixUserSpec, Prepare: prepareMatrixUser},
 	"matrix_user_admin":         {Name: "matrix_user_admin", Spec: matrixUserAdminSpec, Prepare: prepareMatrixUserAdmin},
 	"matrix_registration_token": {Name: "matrix_registration_token", Spec: matrixRegistrationTokenSpec, Prepare: prepareMatrixRegistrationToken, Shown: tokenShown},
+	"matrix_user_info":          {Name: "matrix_user_info", Spec: matrixUserInfoSpec, Prepare: prepareMatrixUserInfo, ReadOnly: true},
 }
 
 // Lookup returns a module by name.

@@ -36,7 +36,7 @@ func FuzzModuleArgs(f *testing.F) {
 	for _, s := range seeds {
 		f.Add([]byte(s))
 	}
-	specs := []ansible.Spec{served["matrix_user"].fullSpec(), served["matrix_user_admin"].fullSpec()}
+	specs := []ansible.Spec{served["matrix_user"].fullSpec(), served["matrix_user_admin"].fullSpec(), served["matrix_user_info"].fullSpec()}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		raw, err := ansible.DecodeArgs(data)
 		if err != nil {

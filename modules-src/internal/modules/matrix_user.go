@@ -193,6 +193,9 @@ func (run *userRun) Do(ctx context.Context, sess *session.Session) (ansible.Resu
 	var res ansible.Result
 	if run.batch {
 		res = batchResult(outcomes, run.run)
+		if run.exclusive {
+			res.Set("protected", append([]string{}, runner.Protected...))
+		}
 	} else {
 		res = singleResult(outcomes[0], run.run)
 	}

@@ -29,6 +29,9 @@ type Module struct {
 	// asked to see in the result (matrix_registration_token's show_token):
 	// the result's scrub leaves them alone.
 	Shown func(p *ansible.Params) []string
+	// ReadOnly modules (the _info modules) run every time as check mode
+	// runs: the session's client refuses every write before it is sent.
+	ReadOnly bool
 }
 
 // Input is what Prepare gets.
@@ -81,7 +84,7 @@ func (m Module) run(ctx context.Context, p *ansible.Params, run Run) ansible.Res
 	}
 	// Check mode only reads: the session removes no stale device, and
 	// its client refuses every write (session.Options.CheckMode).
-	conn.CheckMode = run.CheckMode
+	conn.CheckMode = run.CheckMode || m.ReadOnly
 	warnings := renderAll(conn.Warnings(), words)
 	fail := func(err error) ansible.Result {
 		return ansible.Result{Failed: true, Msg: problem.Render(err, words), Warnings: warnings}

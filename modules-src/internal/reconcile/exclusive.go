@@ -54,6 +54,9 @@ func (r *Runner) undeclaredToDeactivate(ctx context.Context, all map[string]*syn
 			(r.Facts.ServiceAdmin != "" && strings.EqualFold(id, r.Facts.ServiceAdmin)):
 		case protected(id, patterns):
 			th.protected++
+			if !declared[strings.ToLower(id)] {
+				r.Protected = append(r.Protected, id)
+			}
 		case declared[strings.ToLower(id)]:
 			th.declared++
 		default:
@@ -61,6 +64,7 @@ func (r *Runner) undeclaredToDeactivate(ctx context.Context, all map[string]*syn
 		}
 	}
 	sort.Slice(candidates, func(i, j int) bool { return candidates[i].Name < candidates[j].Name })
+	sort.Strings(r.Protected)
 
 	var out []*synapse.User
 	queue := newReadQueue(candidates)

@@ -52,6 +52,11 @@ type Runner struct {
 	// someone deactivated and give it the password of the command line.
 	SeedReactivate bool
 
+	// Protected is set by an exclusive run: the active undeclared accounts
+	// a Protect pattern kept from deactivation, sorted (for the role's run
+	// report).
+	Protected []string
+
 	// refusals are the fields this Synapse cannot manage (support).
 	refusals map[string]func(problem.Entry, any) error
 }

@@ -60,6 +60,15 @@ type User struct {
 	AppserviceID *string      `json:"appservice_id"`
 	Threepids    []Threepid   `json:"threepids"`
 	ExternalIDs  []ExternalID `json:"external_ids"`
+	// CreationTS is when the account was created, in the unit of the
+	// endpoint that answered: milliseconds in the list, seconds in the
+	// one-user GET (checked on 1.90.0 and 1.163.2). Nil when not given.
+	CreationTS *int64 `json:"creation_ts"`
+	// LastSeenTS is the newest last_seen of the user's client IPs, in
+	// milliseconds, nil when never seen. The one-user GET carries it; the
+	// list only from Synapse 1.93 (Has("last_seen_ts") tells). Synapse
+	// writes client IPs in batches every few seconds.
+	LastSeenTS *int64 `json:"last_seen_ts"`
 	// Detailed is true when the user came from the single-user endpoint,
 	// which (unlike the list) includes threepids and external_ids.
 	Detailed bool `json:"-"`
@@ -181,6 +190,29 @@ var ErrUserListChanged = errors.New("the user list changed while it was read (ac
 // page longer than asked for, no total) is an answer Synapse does not send,
 // and fails as such.
 func (c *Client) ListUsers(ctx context.Context, pageSize int) ([]User, error) {
+	var all []User
+	err := c.EachUser(ctx, pageSize, func(total int) {
+		// Sized from the server's total, bounded: a wrong total must
+		// not make the module allocate a huge slice.
+		all = make([]User, 0, min(total, maxPrealloc))
+	}, func(page []User) error {
+		all = append(all, page...)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return all, nil
+}
+
+// EachUser reads the user list (GET /_synapse/admin/v2/users) as ListUsers
+// does, with the same proofs, but
+// hands each page to fn instead of keeping it: a reader that keeps less of
+// each account than User holds (the info module) needs no memory for the
+// whole list of Users. start, when not nil, is told the total the first page
+// counted before any page is handed over. An error from fn stops the read.
+// A page handed to fn is trusted only once EachUser returned nil.
+func (c *Client) EachUser(ctx context.Context, pageSize int, start func(total int), fn func(page []User) error) error {
 	if pageSize <= 0 {
 		pageSize = 1000
 	}
@@ -188,7 +220,7 @@ func (c *Client) ListUsers(ctx context.Context, pageSize int) ([]User, error) {
 	lying := func(format string, args ...any) error {
 		return &ResponseError{Method: http.MethodGet, Path: listPath, Status: http.StatusOK, Reason: fmt.Sprintf(format, args...)}
 	}
-	var all []User
+	got := 0
 	from := "0"
 	seen := map[string]bool{}  // next tokens asked for
 	names := map[string]bool{} // users received
@@ -197,7 +229,7 @@ func (c *Client) ListUsers(ctx context.Context, pageSize int) ([]User, error) {
 		// A server (or a proxy) answering the same page again would keep
 		// this loop going forever.
 		if seen[from] {
-			return nil, lying("the user list does not advance (next_token %q came twice)", from)
+			return lying("the user list does not advance (next_token %q came twice)", from)
 		}
 		seen[from] = true
 		q := url.Values{
@@ -213,47 +245,50 @@ func (c *Client) ListUsers(ctx context.Context, pageSize int) ([]User, error) {
 			NextToken *json.Number `json:"next_token"`
 		}
 		if _, err := c.call(ctx, http.MethodGet, path(adminV2, "users"), q, nil, &page, pageLimit(pageSize)); err != nil {
-			return nil, err
+			return err
 		}
 		c.noteServerUsers(derefInt(page.Total))
 		switch {
 		case page.Total == nil || *page.Total < 0:
-			return nil, lying("page %d of the user list has no total (Synapse counts the accounts on every page)", pages)
+			return lying("page %d of the user list has no total (Synapse counts the accounts on every page)", pages)
 		case total < 0 && *page.Total > maxListedUsers:
-			return nil, lying("the user list announces %d accounts, more than the %d this module reads", *page.Total, maxListedUsers)
+			return lying("the user list announces %d accounts, more than the %d this module reads", *page.Total, maxListedUsers)
 		case total < 0:
 			total = *page.Total
-			// Sized from the server's total, bounded: a wrong total must
-			// not make the module allocate a huge slice.
-			all = make([]User, 0, min(total, maxPrealloc))
+			if start != nil {
+				start(total)
+			}
 		case *page.Total != total:
-			return nil, fmt.Errorf("%w (page 1 counted %d accounts, page %d counted %d)", ErrUserListChanged, total, pages, *page.Total)
+			return fmt.Errorf("%w (page 1 counted %d accounts, page %d counted %d)", ErrUserListChanged, total, pages, *page.Total)
 		}
 		if len(page.Users) > pageSize {
-			return nil, lying("page %d of the user list has %d users; %d were asked for", pages, len(page.Users), pageSize)
+			return lying("page %d of the user list has %d users; %d were asked for", pages, len(page.Users), pageSize)
 		}
 		for i := range page.Users {
 			name := page.Users[i].Name
 			switch {
 			case name == "":
-				return nil, lying("page %d of the user list has a user without a name", pages)
+				return lying("page %d of the user list has a user without a name", pages)
 			case names[name]:
-				return nil, lying("the user list holds %s twice", untrusted(name, maxErrorText))
+				return lying("the user list holds %s twice", untrusted(name, maxErrorText))
 			}
 			names[name] = true
 		}
-		if len(all)+len(page.Users) > total {
-			return nil, lying("the user list brings more than the %d accounts it counts", total)
+		if got+len(page.Users) > total {
+			return lying("the user list brings more than the %d accounts it counts", total)
 		}
-		all = append(all, page.Users...)
+		got += len(page.Users)
+		if err := fn(page.Users); err != nil {
+			return err
+		}
 		more := page.NextToken != nil && page.NextToken.String() != ""
 		switch {
 		case more && len(page.Users) == 0:
-			return nil, lying("page %d of the user list is empty but says more follow (next_token %q)", pages, untrusted(page.NextToken.String(), maxHeader))
-		case !more && len(all) != total:
-			return nil, lying("the user list ends after %d of the %d accounts it counts", len(all), total)
+			return lying("page %d of the user list is empty but says more follow (next_token %q)", pages, untrusted(page.NextToken.String(), maxHeader))
+		case !more && got != total:
+			return lying("the user list ends after %d of the %d accounts it counts", got, total)
 		case !more:
-			return all, nil
+			return nil
 		}
 		from = page.NextToken.String()
 	}

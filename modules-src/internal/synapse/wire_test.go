@@ -44,9 +44,9 @@ func setup(t *testing.T) (*Client, *wiretest.Server) {
 // named after it (TestWire<Method>). A method that sends a request must be
 // here; TestEveryClientMethodIsWired checks it.
 var wired = []string{
-	"GetUser", "ListUsers", "CreateUser", "PutUser", "Deactivate", "SetAdmin", "UsernameAvailable",
+	"GetUser", "ListUsers", "EachUser", "CreateUser", "PutUser", "Deactivate", "SetAdmin", "UsernameAvailable",
 	"PasswordHashes", "Whoami", "Login", "Logout", "DelegatesAuth", "ServerNameFromKeys", "Register",
-	"HasProfile", "Devices", "DeleteDevices", "Ratelimit", "SetRatelimit", "DeleteRatelimit", "ShadowBan", "Suspend", "CanSuspend",
+	"HasProfile", "Devices", "DeleteDevices", "LastSeen", "Ratelimit", "SetRatelimit", "DeleteRatelimit", "ShadowBan", "Suspend", "CanSuspend",
 }
 
 // sendsNothing are the Client methods that send no request.
@@ -150,6 +150,51 @@ func TestWireListUsers(t *testing.T) {
 	assert.True(t, bool(all[2].Deactivated))
 	assert.False(t, all[0].Detailed, "the list carries no threepids")
 	assert.Len(t, srv.Requests(), 2)
+}
+
+func TestWireEachUser(t *testing.T) {
+	t.Parallel()
+	c, srv := setup(t)
+	srv.Handle(http.MethodGet, "/_synapse/admin/v2/users", func(w http.ResponseWriter, r *http.Request) {
+		wiretest.NoBody(t, r)
+		from := r.URL.Query().Get("from")
+		wiretest.Query(t, r, url.Values{"from": {from}, "limit": {"2"}, "guests": {"true"}, "deactivated": {"true"}, "locked": {"true"}})
+		switch from {
+		case "0":
+			// As Synapse 1.163 lists: creation_ts and last_seen_ts in ms.
+			wiretest.WriteJSON(w, http.StatusOK, map[string]any{"users": []any{
+				map[string]any{"name": "@a:test", "creation_ts": 1796295660000, "last_seen_ts": 1796295660605},
+				map[string]any{"name": "@b:test", "creation_ts": 1796295660000, "last_seen_ts": nil},
+			}, "total": 3, "next_token": "2"})
+		case "2":
+			// As Synapse 1.90 lists: no last_seen_ts key, flags as 0/1.
+			wiretest.WriteJSON(w, http.StatusOK, map[string]any{"users": []any{map[string]any{"name": "@c:test", "admin": 1, "creation_ts": 1796295667000}}, "total": 3})
+		default:
+			t.Errorf("page from %q", from)
+		}
+	})
+	var pages [][]User
+	total := -1
+	err := c.EachUser(context.Background(), 2, func(n int) { total = n }, func(page []User) error {
+		pages = append(pages, page)
+		return nil
+	})
+	require.NoError(t, err)
+	assert.Equal(t, 3, total)
+	require.Len(t, pages, 2)
+	a, b, cc := pages[0][0], pages[0][1], pages[1][0]
+	assert.Equal(t, int64(1796295660605), *a.LastSeenTS)
+	assert.Equal(t, int64(1796295660000), *a.CreationTS)
+	assert.True(t, b.Has("last_seen_ts"))
+	assert.Nil(t, b.LastSeenTS, "never seen")
+	assert.False(t, cc.Has("last_seen_ts"), "an older Synapse's list does not say")
+	assert.True(t, bool(cc.Admin))
+
+	// An error from the callback stops the read: no second page.
+	srv2calls := len(srv.Requests())
+	err = c.EachUser(context.Background(), 2, nil, func([]User) error { return context.Canceled })
+	assert.ErrorIs(t, err, context.Canceled)
+	assert.Len(t, srv.Requests(), srv2calls+1)
 }
 
 func TestWireCreateUser(t *testing.T) {
@@ -556,4 +601,30 @@ func TestWireCanSuspend(t *testing.T) {
 	assert.False(t, can)
 	_, err = c.CanSuspend(context.Background(), "@proxy:test")
 	assert.Error(t, err)
+}
+
+func TestWireLastSeen(t *testing.T) {
+	t.Parallel()
+	c, srv := setup(t)
+	srv.Handle(http.MethodGet, "/_synapse/admin/v1/whois/"+wireUserEscaped, func(w http.ResponseWriter, r *http.Request) {
+		wiretest.Query(t, r, nil)
+		wiretest.NoBody(t, r)
+		wiretest.Token(t, r, "wire-token")
+		wiretest.WriteJSON(w, http.StatusOK, map[string]any{"user_id": wireUser, "devices": map[string]any{
+			"": map[string]any{"sessions": []any{map[string]any{"connections": []any{
+				map[string]any{"ip": "10.0.0.1", "last_seen": 1000, "user_agent": "a"},
+				map[string]any{"ip": "10.0.0.2", "last_seen": 3000, "user_agent": "b"},
+			}}}},
+			"DEV": map[string]any{"sessions": []any{map[string]any{"connections": []any{map[string]any{"ip": "10.0.0.3", "last_seen": 2000}}}}},
+		}})
+	})
+	srv.Handle(http.MethodGet, "/_synapse/admin/v1/whois/@never:test", func(w http.ResponseWriter, r *http.Request) {
+		wiretest.WriteJSON(w, http.StatusOK, map[string]any{"user_id": "@never:test", "devices": map[string]any{"": map[string]any{"sessions": []any{}}}})
+	})
+	seen, err := c.LastSeen(context.Background(), wireUser)
+	require.NoError(t, err)
+	assert.Equal(t, int64(3000), *seen, "the newest connection")
+	seen, err = c.LastSeen(context.Background(), "@never:test")
+	require.NoError(t, err)
+	assert.Nil(t, seen)
 }
