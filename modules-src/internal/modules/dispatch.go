@@ -109,6 +109,10 @@ func Main(argsPath string, stdout io.Writer) int {
 		}
 		spec := m.fullSpec()
 		secrets = ansible.SecretValues(spec, raw)
+		if role.Problem != "" {
+			// The role's own checks come first, as its first task did.
+			return ansible.Fail(role.Problem)
+		}
 		ansible.AddPublicWords(role.publicWords()...)
 		params, internal, err := ansible.ValidateAs(spec, raw, role.Words())
 		if err != nil {
@@ -120,6 +124,9 @@ func Main(argsPath string, stdout io.Writer) int {
 		res = m.run(ctx, params, Run{CheckMode: internal.CheckMode, Diff: internal.Diff, Verbosity: internal.Verbosity, Role: role})
 		if w := params.Warnings(); len(w) > 0 {
 			res.Warnings = append(append([]string{}, w...), res.Warnings...)
+		}
+		if role.Note != "" {
+			res.Warnings = append([]string{role.Note}, res.Warnings...)
 		}
 		if cause := context.Cause(ctx); cause != nil && ctx.Err() != nil {
 			// Run stopped its requests and logged out; the result says
