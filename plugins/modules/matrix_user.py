@@ -342,7 +342,7 @@ options:
     description:
       - With O(users), also list the unchanged users in RV(users). By default RV(users) carries only the users that
         changed (or would, in check mode), failed, could not be verified or have a warning, and RV(summary) counts the
-        rest: a no-op over 100,000 users then returns a short result instead of 100,000 entries that Ansible would
+        rest, so that a no-op over 100,000 users returns a short result instead of 100,000 entries that Ansible would
         carry, register and print.
     type: bool
     default: false

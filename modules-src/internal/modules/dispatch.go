@@ -107,12 +107,16 @@ func Main(argsPath string, stdout io.Writer) int {
 		if !ok {
 			return ansible.Fail(fmt.Sprintf("this binary serves the modules %s of mxadmin.synapse and is started by their action plugins, which name the module in %s; got %q", strings.Join(Names(), ", "), ModuleKey, name))
 		}
-		spec := m.fullSpec()
-		secrets = ansible.SecretValues(spec, raw)
 		if role.Problem != "" {
-			// The role's own checks come first, as its first task did.
+			// The role's own checks come first, as its first task did, and
+			// their message is printed as the role wrote it, as that task's
+			// was: it names the extra vars and quotes no secret (the
+			// placeholder password <your-password> is refused without being
+			// quoted), while the scrub would mask "password" as a piece of it.
 			return ansible.Fail(role.Problem)
 		}
+		spec := m.fullSpec()
+		secrets = ansible.SecretValues(spec, raw)
 		ansible.AddPublicWords(role.publicWords()...)
 		params, internal, err := ansible.ValidateAs(spec, raw, role.Words())
 		if err != nil {

@@ -241,6 +241,14 @@ func TestRoleProblemAndNote(t *testing.T) {
 	assert.Equal(t, true, res["failed"])
 	assert.Equal(t, "admin: must be yes or no (also true/false, 1/0), not \"<yes|no>\"", res["msg"])
 
+	// A secret that holds the role's words (the docs' placeholder as a
+	// password) does not shred the message that names it.
+	res = runModule(t, map[string]any{"_mxadmin_module": "matrix_user", "homeserver_url": closedPort(t),
+		"users": []any{map[string]any{"user": "alice", "password": "<your-password>"}},
+		RoleKey: map[string]any{"problem": "password: give a password (not empty, not the placeholder of the docs), or leave password out",
+			"vars": map[string]any{"users": "", "password": "password", "user": "username"}, "seed": true}})
+	assert.Equal(t, "password: give a password (not empty, not the placeholder of the docs), or leave password out", res["msg"])
+
 	res = runModule(t, map[string]any{"_mxadmin_module": "matrix_user", "homeserver_url": closedPort(t), "admin_token": "t", "users": []any{},
 		RoleKey: map[string]any{"note": "Register-user mode: only alice is handled"}})
 	assert.Equal(t, true, res["failed"], "the server is down")
