@@ -632,6 +632,12 @@ users:
   sample:
     - {user: "@alice:example.com", ref: "users[0] (alice)", action: created, changes: [password, admin]}
     - {user: "@mallory:example.com", ref: "(not declared)", action: deactivated, changes: [deactivated]}
+drift_msg:
+  description:
+    - The message of the role's drift gate (C(matrix_users_fail_on_drift)) in a check run, per user what differs and the
+      users that could not be read; empty when the server is as declared. The role's last task fails with it.
+  returned: in check-mode runs of the mxadmin.synapse.matrix_users role with its drift gate on
+  type: str
 summary:
   description: With O(users), how many users had each outcome. The module fails when any user failed.
   returned: with O(users)

@@ -210,26 +210,26 @@ func TestDriftGate(t *testing.T) {
 
 	res := batchResult([]*reconcile.Outcome{same}, in, false)
 	driftGate(&res, []*reconcile.Outcome{same}, words)
-	assert.False(t, res.Failed, "no drift passes")
+	assert.Equal(t, "", res.Fields["drift_msg"], "no drift passes")
 
 	all := []*reconcile.Outcome{same, changed, unread}
 	res = batchResult(all, in, false)
 	driftGate(&res, all, words)
-	assert.True(t, res.Failed)
+	assert.False(t, res.Failed, "the role's gate task fails with the message")
 	assert.Equal(t, "Synapse differs from the declared users (1 would be updated, 1 unchanged, 1 unverified): @b:test: admin true→false. "+
 		"Could not verify 1 declared user(s): matrix_users_list[2] (c). With only matrix_users_registration_shared_secret nothing can be read; "+
-		"set matrix_users_admin_token or matrix_users_admin_user/matrix_users_admin_password to check them.", res.Msg)
+		"set matrix_users_admin_token or matrix_users_admin_user/matrix_users_admin_password to check them.", res.Fields["drift_msg"])
 
 	res = batchResult([]*reconcile.Outcome{unread}, in, false)
 	driftGate(&res, []*reconcile.Outcome{unread}, words)
-	assert.Contains(t, res.Msg, "Could not verify 1 declared user(s) (1 unverified): matrix_users_list[2] (c).")
-	assert.NotContains(t, res.Msg, "differs")
+	assert.Contains(t, res.Fields["drift_msg"], "Could not verify 1 declared user(s) (1 unverified): matrix_users_list[2] (c).")
+	assert.NotContains(t, res.Fields["drift_msg"], "differs")
 
 	failed := append(all, &reconcile.Outcome{UserID: "@d:test", Entry: entry(3, "d"), Action: reconcile.ActionFailed, Err: errors.New("refused")})
 	res = batchResult(failed, in, false)
 	driftGate(&res, failed, words)
 	assert.Contains(t, res.Msg, "Failed: matrix_users_list[3] (d): refused", "a failed run says why it failed")
-	assert.NotContains(t, res.Msg, "differs")
+	assert.NotContains(t, res.Fields, "drift_msg")
 }
 
 // The role's own checks and note travel in _mxadmin_role: a problem fails

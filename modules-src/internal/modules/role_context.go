@@ -26,11 +26,11 @@ type Role struct {
 	// Problem is what the role found wrong with its own variables (the
 	// register-user extra vars, the drift gate outside check mode), which
 	// fails the run before anything else; Note is what the role says about
-	// the run (register-user mode), a warning; FailOnDrift fails a check run
-	// whose server differs from the declaration (the drift gate). The role
-	// passes them here rather than run a task of its own for each: every
-	// task costs Ansible a pass over the host's variables, which with the
-	// users in a vars_files file means parsing it again.
+	// the run (register-user mode), a warning; FailOnDrift asks for the
+	// drift gate's message in a check run (drift_msg, see driftGate). The
+	// role passes them here rather than run a task of its own for each:
+	// every task costs Ansible a pass over the host's variables, which with
+	// the users in a vars_files file means parsing it again.
 	Problem, Note string
 	FailOnDrift   bool
 }
