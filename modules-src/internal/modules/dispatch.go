@@ -125,8 +125,12 @@ func Main(argsPath string, stdout io.Writer) int {
 		verbosity = internal.Verbosity
 		ctx, stop := interruptible(synapse.WithRetryLog(context.Background(), retries), stdout)
 		defer stop()
+		// The validated options are dropped once the job is prepared
+		// (100,000 declared users hold tens of MB in them): only their
+		// warnings are kept.
+		validationWarnings := params.Warnings()
 		res = m.run(ctx, params, Run{CheckMode: internal.CheckMode, Diff: internal.Diff, Verbosity: internal.Verbosity, Role: role})
-		if w := params.Warnings(); len(w) > 0 {
+		if w := validationWarnings; len(w) > 0 {
 			res.Warnings = append(append([]string{}, w...), res.Warnings...)
 		}
 		if role.Note != "" {

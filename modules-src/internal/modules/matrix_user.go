@@ -127,6 +127,9 @@ func prepareUserRun(p *ansible.Params, conn *session.Options) (*userRun, error) 
 	if run.desired, err = declaredUsers(o); err != nil {
 		return nil, err
 	}
+	// The entries live on in desired; their decoded options are not kept
+	// for the whole run (memory of a large list).
+	run.users = nil
 	mode, err := opts.Mode()
 	if err != nil {
 		return nil, err
