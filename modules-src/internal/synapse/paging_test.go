@@ -2,11 +2,14 @@ package synapse
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -234,4 +237,26 @@ func TestListUsersTokenThatStopsBeingAnOffset(t *testing.T) {
 	for i, u := range users {
 		require.Equal(t, fmt.Sprintf("@s%d:test", i), u.Name)
 	}
+}
+
+// Every key of a user answer that User decodes can be asked about with Has
+// (the keys are a bit set over userKeys, which must know them all), and one
+// the answer did not carry is not there.
+func TestUserKeysKnowEveryField(t *testing.T) {
+	typ := reflect.TypeOf(User{})
+	for i := range typ.NumField() {
+		tag := strings.Split(typ.Field(i).Tag.Get("json"), ",")[0]
+		if tag == "" || tag == "-" {
+			continue
+		}
+		assert.NotZero(t, userKeyBit(tag), "userKeys lacks %q", tag)
+	}
+	assert.LessOrEqual(t, len(userKeys), 32, "the bits fit User.keys")
+	var u User
+	require.NoError(t, json.Unmarshal([]byte(`{"name":"@a:test","locked":null,"suspended":false}`), &u))
+	assert.True(t, u.Has("locked"), "a null is carried")
+	assert.True(t, u.LockedKnown)
+	assert.True(t, u.Has("suspended"))
+	assert.False(t, u.Has("shadow_banned"))
+	assert.False(t, u.Has("no_such_key"))
 }
