@@ -338,6 +338,14 @@ options:
       - From 0 to 100.
     type: int
     default: 25
+  report_unchanged:
+    description:
+      - With O(users), also list the unchanged users in RV(users). By default RV(users) carries only the users that
+        changed (or would, in check mode), failed, could not be verified or have a warning, and RV(summary) counts the
+        rest, so that a no-op over 100,000 users returns a short result instead of 100,000 entries that Ansible would
+        carry, register and print.
+    type: bool
+    default: false
   protect:
     description:
       - Patterns of accounts O(exclusive) never deactivates, matched case-insensitively against the whole localpart and
@@ -585,7 +593,10 @@ user:
     shadow_banned: false
     suspended: false
 users:
-  description: With O(users), one entry per declared user, in the declared order.
+  description:
+    - With O(users), one entry per user that changed (or would change, in check mode), failed, could not be verified or
+      has a warning, in the declared order; exclusive mode's deactivations follow.
+    - Unchanged users are counted in RV(summary) and listed only with O(report_unchanged=true).
   returned: with O(users)
   type: list
   elements: dict
@@ -620,8 +631,13 @@ users:
       returned: when there are any
   sample:
     - {user: "@alice:example.com", ref: "users[0] (alice)", action: created, changes: [password, admin]}
-    - {user: "@bob:example.com", ref: "users[1] (bob)", action: unchanged, changes: []}
     - {user: "@mallory:example.com", ref: "(not declared)", action: deactivated, changes: [deactivated]}
+drift_msg:
+  description:
+    - The message of the role's drift gate (C(matrix_users_fail_on_drift)) in a check run, per user what differs and the
+      users that could not be read; empty when the server is as declared. The role's last task fails with it.
+  returned: in check-mode runs of the mxadmin.synapse.matrix_users role with its drift gate on
+  type: str
 summary:
   description: With O(users), how many users had each outcome. The module fails when any user failed.
   returned: with O(users)

@@ -56,10 +56,11 @@ func TestBatchMixedOutcomesInOneRun(t *testing.T) {
 	assert.True(t, r.changed())
 	assert.Equal(t, map[string]int{"created": 1, "updated": 1, "reactivated": 1, "deactivated": 1, "unchanged": 1, "failed": 0}, r.summary())
 	got := r.batchUsers()
-	want := map[string]string{keep: "unchanged", update: "updated", revive: "reactivated", retire: "deactivated", fresh: "created"}
+	want := map[string]string{update: "updated", revive: "reactivated", retire: "deactivated", fresh: "created"}
 	for u, action := range want {
 		assert.Equal(t, action, got[f.srv.UserID(u)]["action"], u)
 	}
+	assert.Len(t, got, len(want), "the unchanged user is counted, not listed")
 	assert.Equal(t, []any{"displayname", "admin"}, got[f.srv.UserID(update)]["changes"])
 	assert.Equal(t, predicted.Result["diff"], r.Result["diff"], "check mode predicted the diff of the real run")
 	assert.Equal(t, predicted.Result["users"], r.Result["users"], "and every user's outcome")
@@ -72,6 +73,17 @@ func TestBatchMixedOutcomesInOneRun(t *testing.T) {
 	r = f.run(t, map[string]any{"users": users}).mustSucceed(t)
 	assert.False(t, r.changed(), "a rerun converges")
 	assert.Equal(t, 5, r.summary()["unchanged"])
+	assert.Equal(t, []any{}, r.Result["users"], "a no-op lists nobody")
+	f.requireNoWrites(t)
+
+	// report_unchanged lists every user, in the declared order.
+	r = f.run(t, map[string]any{"users": users, "report_unchanged": true}).mustSucceed(t)
+	list, _ := r.Result["users"].([]any)
+	require.Len(t, list, len(users))
+	for i, u := range list {
+		assert.Equal(t, "unchanged", u.(map[string]any)["action"])
+		assert.Equal(t, fmt.Sprintf("users[%d] (%s)", i, users[i].(map[string]any)["username"]), u.(map[string]any)["ref"])
+	}
 	f.requireNoWrites(t)
 }
 

@@ -144,7 +144,7 @@ func TestCreateFindsTheAccountMadeMeanwhile(t *testing.T) {
 		map[string]any{"username": retire, "state": "absent"},
 		map[string]any{"username": other, "password": "my-pass-4"},
 	}
-	r := f.run(t, map[string]any{"users": users}).mustSucceed(t)
+	r := f.run(t, map[string]any{"users": users, "report_unchanged": true}).mustSucceed(t)
 	got := r.batchUsers()
 	assert.Equal(t, "unchanged", got[f.srv.UserID(appear)]["action"])
 	assert.Equal(t, "updated", got[f.srv.UserID(taken)]["action"])
@@ -195,7 +195,9 @@ func TestCreateConcurrentRunsNeverOverwrite(t *testing.T) {
 		for i := 0; i < n; i++ {
 			users = append(users, map[string]any{"username": fmt.Sprintf("%s-%03d", p, i), "password": fmt.Sprintf("run%d-pass-%03d", k, i)})
 		}
-		runs[k] = startModule(t, "matrix_user", map[string]any{"homeserver_url": proxies[k].URL, "admin_token": token, "users": users, "concurrency": 8})
+		runs[k] = startModule(t, "matrix_user", map[string]any{"homeserver_url": proxies[k].URL, "admin_token": token, "users": users, "concurrency": 8,
+			// Both runs list every user: the loser of each create race reports it unchanged.
+			"report_unchanged": true})
 	}
 	results := []Run{runs[0].wait(t, 5*time.Minute).mustSucceed(t), runs[1].wait(t, 5*time.Minute).mustSucceed(t)}
 	created := results[0].summary()["created"] + results[1].summary()["created"]

@@ -103,6 +103,7 @@ func TestFaultSynapseStopsMidBatch(t *testing.T) {
 		}
 	}
 	t.Logf("created %d, made without their password %d", len(done), len(halfMade))
+	args["report_unchanged"] = true
 	r = f.run(t, args).mustSucceed(t)
 	sum = r.summary()
 	assert.Equal(t, 40, sum["created"]+sum["unchanged"], "the rerun converges: %v", sum)

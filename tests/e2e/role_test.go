@@ -150,6 +150,16 @@ func TestRoleCheckModeDriftGate(t *testing.T) {
 	pb = f.runRole(t, gate, "--check", "--diff")
 	assert.Equal(t, 0, pb.Exit, "no drift, the gate passes:\n%s", pb.Output)
 
+	// The registered result counts the unchanged users; listing them is
+	// matrix_users_report_unchanged's choice.
+	pb = f.runRole(t, gate, "--check", "-v")
+	require.Equal(t, 0, pb.Exit, pb.Output)
+	assert.Contains(t, pb.Output, `"unchanged": 3`)
+	assert.NotContains(t, pb.Output, `"action": "unchanged"`)
+	pb = f.runRole(t, f.roleVars(map[string]any{"matrix_users_list": list, "matrix_users_fail_on_drift": true, "matrix_users_report_unchanged": true}), "--check", "-v")
+	require.Equal(t, 0, pb.Exit, pb.Output)
+	assert.Equal(t, 3, strings.Count(pb.Output, `"action": "unchanged"`), pb.Output)
+
 	created := uniqueUser("gatenew")
 	drifted := []any{
 		map[string]any{"username": keep, "displayname": "Keep"},

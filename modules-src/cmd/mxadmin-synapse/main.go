@@ -9,11 +9,22 @@ package main
 
 import (
 	"os"
+	"runtime/debug"
 
 	"github.com/mxadmin/synapse/modules-src/internal/modules"
 )
 
+// memoryLimit is the soft limit of the Go heap (GOMEMLIMIT, which overrides
+// it): past it the collector runs more often rather than let the heap grow
+// to twice what is live. A run of 100,000 declared users peaks at about
+// 200 MB live (the decoded arguments); without the limit its RSS reached
+// 290 MB, with it about 215 MB. Smaller runs never reach it.
+const memoryLimit = 160 << 20
+
 func main() {
+	if _, set := os.LookupEnv("GOMEMLIMIT"); !set {
+		debug.SetMemoryLimit(memoryLimit)
+	}
 	argsPath := ""
 	if len(os.Args) > 1 {
 		argsPath = os.Args[1]

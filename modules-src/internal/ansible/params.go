@@ -1,12 +1,17 @@
 package ansible
 
+import "slices"
+
 // Params are validated, coerced module arguments. An option that was left
 // out (or given as null) is "not given": modules manage only what the task
 // declares, so every accessor exists in a plain form (default applied) and an
 // optional form that returns nil when the option was not given.
 type Params struct {
 	values map[string]any
-	given  map[string]bool
+	// given names the options the task set: a few per list entry, so a
+	// slice rather than a second map (100,000 entries of a users list each
+	// hold one of these).
+	given []string
 	// warnings (top level only) are what validation let through with a
 	// warning, for the module's result.
 	warnings []string
@@ -17,7 +22,7 @@ type Params struct {
 func (p *Params) Warnings() []string { return p.warnings }
 
 // Given reports whether the task set the option (defaults do not count).
-func (p *Params) Given(name string) bool { return p.given[name] }
+func (p *Params) Given(name string) bool { return slices.Contains(p.given, name) }
 
 // String returns a str or path option, or "" when it has no value.
 func (p *Params) String(name string) string {
@@ -27,7 +32,7 @@ func (p *Params) String(name string) string {
 
 // OptString returns a str option, or nil when the task did not give it.
 func (p *Params) OptString(name string) *string {
-	if !p.given[name] {
+	if !p.Given(name) {
 		return nil
 	}
 	s := p.String(name)
@@ -42,7 +47,7 @@ func (p *Params) Bool(name string) bool {
 
 // OptBool returns a bool option, or nil when the task did not give it.
 func (p *Params) OptBool(name string) *bool {
-	if !p.given[name] {
+	if !p.Given(name) {
 		return nil
 	}
 	b := p.Bool(name)

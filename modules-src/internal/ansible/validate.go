@@ -94,7 +94,7 @@ func (v *validator) addf(format string, args ...any) {
 // options validates one level of options. path is nil at the top and e.g.
 // users[3] for the sub-options of a list element.
 func (v *validator) options(module string, path Path, opts []Option, args map[string]any) *Params {
-	p := &Params{values: map[string]any{}, given: map[string]bool{}}
+	p := &Params{values: map[string]any{}}
 	byName := map[string]*Option{}
 	for i := range opts {
 		o := &opts[i]
@@ -137,7 +137,7 @@ func (v *validator) options(module string, path Path, opts []Option, args map[st
 			continue
 		}
 		p.values[o.Name] = val
-		p.given[o.Name] = true
+		p.given = append(p.given, o.Name)
 	}
 	if len(unknown) > 0 {
 		v.addf("%s", unsupported(module, v.place(path), unknown, opts))
@@ -145,7 +145,7 @@ func (v *validator) options(module string, path Path, opts []Option, args map[st
 
 	for i := range opts {
 		o := &opts[i]
-		if p.given[o.Name] {
+		if p.Given(o.Name) {
 			continue
 		}
 		_, tried := seen[o.Name] // given, but its value was refused above
@@ -185,7 +185,7 @@ func (v *validator) constraints(spec Spec, p *Params) {
 	for _, group := range spec.MutuallyExclusive {
 		var given []string
 		for _, name := range group {
-			if p.given[name] {
+			if p.Given(name) {
 				given = append(given, name)
 			}
 		}
@@ -196,7 +196,7 @@ func (v *validator) constraints(spec Spec, p *Params) {
 	for _, group := range spec.RequiredOneOf {
 		found := false
 		for _, name := range group {
-			found = found || p.given[name]
+			found = found || p.Given(name)
 		}
 		if !found {
 			v.addf("%s: one of these options is required: %s", spec.Module, v.names(group))
@@ -205,7 +205,7 @@ func (v *validator) constraints(spec Spec, p *Params) {
 	for _, group := range spec.RequiredTogether {
 		var given, missing []string
 		for _, name := range group {
-			if p.given[name] {
+			if p.Given(name) {
 				given = append(given, name)
 			} else {
 				missing = append(missing, name)

@@ -23,7 +23,13 @@ const (
 	maxUserWarnings  = 10
 )
 
-func batchResult(outcomes []*reconcile.Outcome, in Run) ansible.Result {
+// batchResult is the result of the batch form. Its users list carries the
+// users that changed (or would), failed, could not be verified or have a
+// warning; an unchanged user adds only to summary unless reportUnchanged.
+// At 100,000 declared users a no-op's per-user list is most of what Ansible
+// spends its time on (pickling it from the worker, unpickling and
+// registering it), and of no use to anyone.
+func batchResult(outcomes []*reconcile.Outcome, in Run, reportUnchanged bool) ansible.Result {
 	var res ansible.Result
 	words := in.Role.Words()
 	summary := map[string]int{}
@@ -32,11 +38,14 @@ func batchResult(outcomes []*reconcile.Outcome, in Run) ansible.Result {
 			summary[string(a)] = 0
 		}
 	}
-	users := make([]map[string]any, 0, len(outcomes))
+	users := []map[string]any{}
 	var diffs []ansible.Diff
 	var failures, userWarnings []string
 	for _, o := range outcomes {
 		summary[string(o.Action)]++
+		if o.Action == reconcile.ActionUnchanged && o.Err == nil && len(o.Warnings) == 0 && !reportUnchanged {
+			continue
+		}
 		ref := reconcile.UndeclaredRef
 		if !o.Undeclared {
 			ref = problem.Module.Entry(o.Entry)
@@ -99,4 +108,39 @@ func batchResult(outcomes []*reconcile.Outcome, in Run) ansible.Result {
 		}
 	}
 	return res
+}
+
+// driftGate is the message of the role's drift gate
+// (matrix_users_fail_on_drift) for a check run in which the server differs
+// from the declaration, or could not be read, naming per user what differs;
+// the role's last task fails with it. That task stays a task of its own
+// (run after the module task succeeded) so that --diff still shows the
+// module task's diff: Ansible shows no diff of a failed task. A run that
+// failed already says why, and has no drift message.
+func driftGate(res *ansible.Result, outcomes []*reconcile.Outcome, words Words) {
+	if res.Failed {
+		return
+	}
+	var differ, unverified []string
+	for _, o := range outcomes {
+		switch {
+		case o.Action == reconcile.ActionUnverified:
+			unverified = append(unverified, o.Name().Render(words))
+		case o.Action != reconcile.ActionUnchanged:
+			differ = append(differ, o.Name().Render(words)+": "+describeChanges(o))
+		}
+	}
+	var msg []string
+	if len(differ) > 0 {
+		msg = append(msg, fmt.Sprintf("Synapse differs from the declared users (%s): %s.", res.Msg, strings.Join(differ, "; ")))
+	}
+	if len(unverified) > 0 {
+		what := fmt.Sprintf("Could not verify %d declared user(s)", len(unverified))
+		if len(differ) == 0 {
+			what += " (" + res.Msg + ")"
+		}
+		msg = append(msg, what+": "+strings.Join(unverified, ", ")+". "+problem.Errorf(problem.Credentials,
+			"With only %s nothing can be read until the service admin (%s) exists, which the first run without check mode creates; or set %s to check them.", problem.Name(optSharedSecret), problem.Name(optServiceAcct), problem.AdminCredentials{}).Render(words))
+	}
+	res.Set("drift_msg", strings.Join(msg, " "))
 }

@@ -110,6 +110,14 @@ func Main(argsPath string, stdout io.Writer) int {
 		if !ok {
 			return ansible.Fail(fmt.Sprintf("this binary serves the modules %s of mxadmin.synapse and is started by their action plugins, which name the module in %s; got %q", strings.Join(Names(), ", "), ModuleKey, name))
 		}
+		if role.Problem != "" {
+			// The role's own checks come first, as its first task did, and
+			// their message is printed as the role wrote it, as that task's
+			// was: it names the extra vars and quotes no secret (the
+			// placeholder password <your-password> is refused without being
+			// quoted), while the scrub would mask "password" as a piece of it.
+			return ansible.Fail(role.Problem)
+		}
 		spec := m.fullSpec()
 		secrets = ansible.SecretValues(spec, raw)
 		ansible.AddPublicWords(role.publicWords()...)
@@ -123,9 +131,16 @@ func Main(argsPath string, stdout io.Writer) int {
 		}
 		ctx, stop := interruptible(synapse.WithRetryLog(context.Background(), retries), stdout)
 		defer stop()
+		// The validated options are dropped once the job is prepared
+		// (100,000 declared users hold tens of MB in them): only their
+		// warnings are kept.
+		validationWarnings := params.Warnings()
 		res = m.run(ctx, params, Run{CheckMode: internal.CheckMode, Diff: internal.Diff, Verbosity: internal.Verbosity, Role: role})
-		if w := params.Warnings(); len(w) > 0 {
+		if w := validationWarnings; len(w) > 0 {
 			res.Warnings = append(append([]string{}, w...), res.Warnings...)
+		}
+		if role.Note != "" {
+			res.Warnings = append([]string{role.Note}, res.Warnings...)
 		}
 		if cause := context.Cause(ctx); cause != nil && ctx.Err() != nil {
 			// Run stopped its requests and logged out; the result says

@@ -24,6 +24,9 @@ const (
 	// plugins/modules/matrix_user.py and the README.
 	optMaxDeactivations        = "max_deactivations"
 	optMaxDeactivationsPercent = "max_deactivations_percent"
+	// optReportUnchanged puts the unchanged users into the users list of
+	// the result, which by default carries only the users that need a look.
+	optReportUnchanged = "report_unchanged"
 )
 
 func matrixUserSpec() ansible.Spec {
@@ -36,6 +39,7 @@ func matrixUserSpec() ansible.Spec {
 		ansible.Option{Name: optProtect, Type: ansible.TypeList, Elements: ansible.TypeStr, Default: []any{}},
 		ansible.Option{Name: optMaxDeactivations, Type: ansible.TypeInt, Default: 10, Min: 0, Max: 2_000_000},
 		ansible.Option{Name: optMaxDeactivationsPercent, Type: ansible.TypeInt, Default: 25, Min: 0, Max: 100},
+		ansible.Option{Name: optReportUnchanged, Type: ansible.TypeBool, Default: false},
 	)
 	return ansible.Spec{
 		Module:            "mxadmin.synapse.matrix_user",
@@ -65,6 +69,8 @@ type matrixUserOptions struct {
 	// exclusive run may deactivate.
 	maxDeactivations        int
 	maxDeactivationsPercent int
+	// reportUnchanged lists the unchanged users in the result too.
+	reportUnchanged bool
 }
 
 // decodeMatrixUser reads the options.
@@ -78,6 +84,7 @@ func decodeMatrixUser(p *ansible.Params) matrixUserOptions {
 		protect:                 p.Strings(optProtect),
 		maxDeactivations:        p.Int(optMaxDeactivations),
 		maxDeactivationsPercent: p.Int(optMaxDeactivationsPercent),
+		reportUnchanged:         p.Bool(optReportUnchanged),
 	}
 	for _, entry := range p.List(optUsers) {
 		o.users = append(o.users, decodeUser(entry))
@@ -117,6 +124,9 @@ func prepareUserRun(p *ansible.Params, conn *session.Options) (*userRun, error) 
 	if run.desired, err = declaredUsers(o); err != nil {
 		return nil, err
 	}
+	// The entries live on in desired; their decoded options are not kept
+	// for the whole run (memory of a large list).
+	run.users = nil
 	mode, err := opts.Mode()
 	if err != nil {
 		return nil, err
@@ -192,9 +202,12 @@ func (run *userRun) Do(ctx context.Context, sess *session.Session) (ansible.Resu
 	}
 	var res ansible.Result
 	if run.batch {
-		res = batchResult(outcomes, run.run)
+		res = batchResult(outcomes, run.run, run.reportUnchanged)
 		if run.exclusive {
 			res.Set("protected", append([]string{}, runner.Protected...))
+		}
+		if run.run.Role.FailOnDrift && run.run.CheckMode {
+			driftGate(&res, outcomes, words)
 		}
 	} else {
 		res = singleResult(outcomes[0], run.run)

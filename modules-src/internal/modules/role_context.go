@@ -23,6 +23,16 @@ type Role struct {
 	// Reactivate is the register-user extra var that allows the one user,
 	// when deactivated, to be reactivated (seed runs only).
 	Reactivate bool
+	// Problem is what the role found wrong with its own variables (the
+	// register-user extra vars, the drift gate outside check mode), which
+	// fails the run before anything else; Note is what the role says about
+	// the run (register-user mode), a warning; FailOnDrift asks for the
+	// drift gate's message in a check run (drift_msg, see driftGate). The
+	// role passes them here rather than run a task of its own for each:
+	// every task costs Ansible a pass over the host's variables, which with
+	// the users in a vars_files file means parsing it again.
+	Problem, Note string
+	FailOnDrift   bool
 }
 
 // takeRoleContext removes RoleKey from the raw args and decodes it.
@@ -47,5 +57,8 @@ func takeRoleContext(raw map[string]any) (Role, error) {
 	}
 	rc.Seed, _ = m["seed"].(bool)
 	rc.Reactivate, _ = m["reactivate"].(bool)
+	rc.Problem, _ = m["problem"].(string)
+	rc.Note, _ = m["note"].(string)
+	rc.FailOnDrift, _ = m["fail_on_drift"].(bool)
 	return rc, nil
 }

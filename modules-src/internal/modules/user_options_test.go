@@ -77,7 +77,7 @@ func TestRoleRunsNameBatchEntries(t *testing.T) {
 	entry := problem.Entry{List: true, Index: 0, Name: "a"}
 	res := batchResult([]*reconcile.Outcome{{Entry: entry, Action: reconcile.ActionFailed,
 		Err:      problem.Errorf(problem.Credentials, "give %s", problem.Name("admin_token")),
-		Warnings: []*problem.Message{problem.Errorf(problem.Note, "%s is unused", problem.Option("admin_token"))}}}, Run{Role: rc})
+		Warnings: []*problem.Message{problem.Errorf(problem.Note, "%s is unused", problem.Option("admin_token"))}}}, Run{Role: rc}, false)
 	users := res.Fields["users"].([]map[string]any)
 	assert.Equal(t, "matrix_users_list[0] (a)", users[0]["user"])
 	assert.Equal(t, "users[0] (a)", users[0]["ref"], "ref is the module's own reference")

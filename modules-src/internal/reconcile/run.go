@@ -401,9 +401,9 @@ func (r *Runner) readCurrent(ctx context.Context, desired []*Desired, outcomes [
 		return nil, problem.Errorf(problem.Server, "cannot read the user list, so nothing was changed: %s", r.explain(err))
 	}
 	rd.listed = make(map[string]*synapse.User, len(all))
+	rd.seen = make([]*synapse.User, 0, len(all))
 	for k := range all {
 		rd.listed[all[k].Name] = &all[k]
-		rd.current[all[k].Name] = AccountOf(&all[k])
 		rd.seen = append(rd.seen, &all[k])
 	}
 	idx := newCaseIndex(all)
@@ -416,6 +416,12 @@ func (r *Runner) readCurrent(ctx context.Context, desired []*Desired, outcomes [
 			continue
 		}
 		outcomes[i].UserID = name
+		// Only declared users are compared: an Account for each of the
+		// server's other accounts would cost memory and nothing else
+		// (exclusive mode decides on the listed users themselves).
+		if u := rd.listed[name]; u != nil {
+			rd.current[name] = AccountOf(u)
+		}
 	}
 	var detail []int
 	for _, i := range live {

@@ -2,13 +2,17 @@ package synapse
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -150,4 +154,109 @@ func TestListUsersHugeTotalRefused(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "more than the 1000 this module reads")
 	assert.Equal(t, int32(1), calls.Load())
+}
+
+// The pages after the first are read several at a time, by offset (Synapse's
+// next_token is one), never more than listReaders at once, and the list is
+// the same as read one page after the other.
+func TestListUsersReadsPagesConcurrently(t *testing.T) {
+	var inFlight, most atomic.Int32
+	srv, calls := listServer(t, func(from, limit, call int) ([]string, any, bool) {
+		n := inFlight.Add(1)
+		defer inFlight.Add(-1)
+		for {
+			m := most.Load()
+			if n <= m || most.CompareAndSwap(m, n) {
+				break
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+		return honest(1000)(from, limit, 0)
+	})
+	users, err := testClient(t, srv.URL, func(c *Config) { c.MaxConns = 8 }).ListUsers(context.Background(), 50)
+	require.NoError(t, err)
+	require.Len(t, users, 1000)
+	for i, u := range users {
+		require.Equal(t, fmt.Sprintf("@u%d:test", i), u.Name, "in the server's order")
+	}
+	// 20 pages, and the empty page at offset 1000 that Synapse answers after
+	// a full last page (read ahead here, though this server did not need it).
+	assert.Equal(t, int32(21), calls.Load(), "each page once")
+	assert.Greater(t, most.Load(), int32(1), "pages were read at the same time")
+	assert.LessOrEqual(t, most.Load(), int32(listReaders))
+}
+
+// A server that announces far more accounts than it has costs a bounded
+// number of requests, and its list is refused.
+func TestListUsersLyingTotals(t *testing.T) {
+	srv, calls := listServer(t, func(from, limit, _ int) ([]string, any, bool) {
+		names, _, next := honest(25)(from, limit, 0)
+		return names, 1_500_000, next
+	})
+	_, err := testClient(t, srv.URL, nil).ListUsers(context.Background(), 10)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "the user list ends after 25 of the 1500000 accounts it counts")
+	assert.LessOrEqual(t, calls.Load(), int32(1+listReaders), "read ahead is bounded, whatever the total says")
+}
+
+// A server whose tokens are offsets until they are not: what was read ahead
+// is dropped and the server's token followed.
+func TestListUsersTokenThatStopsBeingAnOffset(t *testing.T) {
+	srv, _ := listServer(t, honest(40))
+	users, err := testClient(t, srv.URL, nil).ListUsers(context.Background(), 10)
+	require.NoError(t, err)
+	assert.Len(t, users, 40)
+
+	skip := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		from, _ := strconv.Atoi(r.URL.Query().Get("from"))
+		// Pages of 10, except that the second page's token skips ahead by 5
+		// (users 15 to 19 are on a page of their own).
+		names := []string{}
+		end := min(from+10, 40)
+		if from == 10 {
+			end = 15
+		}
+		for i := from; i < end; i++ {
+			names = append(names, fmt.Sprintf("@s%d:test", i))
+		}
+		body := map[string]any{"users": names, "total": 40}
+		users := make([]map[string]any, len(names))
+		for i, n := range names {
+			users[i] = map[string]any{"name": n}
+		}
+		body["users"] = users
+		if end < 40 {
+			body["next_token"] = strconv.Itoa(end)
+		}
+		writeJSON(w, http.StatusOK, body)
+	}))
+	t.Cleanup(skip.Close)
+	users, err = testClient(t, skip.URL, nil).ListUsers(context.Background(), 10)
+	require.NoError(t, err)
+	require.Len(t, users, 40)
+	for i, u := range users {
+		require.Equal(t, fmt.Sprintf("@s%d:test", i), u.Name)
+	}
+}
+
+// Every key of a user answer that User decodes can be asked about with Has
+// (the keys are a bit set over userKeys, which must know them all), and one
+// the answer did not carry is not there.
+func TestUserKeysKnowEveryField(t *testing.T) {
+	typ := reflect.TypeOf(User{})
+	for i := range typ.NumField() {
+		tag := strings.Split(typ.Field(i).Tag.Get("json"), ",")[0]
+		if tag == "" || tag == "-" {
+			continue
+		}
+		assert.NotZero(t, userKeyBit(tag), "userKeys lacks %q", tag)
+	}
+	assert.LessOrEqual(t, len(userKeys), 32, "the bits fit User.keys")
+	var u User
+	require.NoError(t, json.Unmarshal([]byte(`{"name":"@a:test","locked":null,"suspended":false}`), &u))
+	assert.True(t, u.Has("locked"), "a null is carried")
+	assert.True(t, u.LockedKnown)
+	assert.True(t, u.Has("suspended"))
+	assert.False(t, u.Has("shadow_banned"))
+	assert.False(t, u.Has("no_such_key"))
 }

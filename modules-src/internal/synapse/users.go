@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"sync"
 )
 
 // Flag is a boolean as Synapse reports it: some versions and code paths
@@ -76,22 +77,38 @@ type User struct {
 	// reports it for one user from 1.91 and in the list from 1.93; before,
 	// Locked says nothing (and before 1.91 a user cannot be locked at all).
 	LockedKnown bool `json:"-"`
-	// keys are the keys the answer carried: what an older release does not
-	// report (locked before 1.91) is not read as false.
-	keys map[string]bool
+	// keys are the keys the answer carried (bits of userKeys): what an
+	// older release does not report (locked before 1.91) is not read as
+	// false. A bit set rather than a map: the list of a large server holds
+	// a hundred thousand users.
+	keys uint32
+}
+
+// userKeys are the keys of a user answer that Has can tell about, each a
+// bit of User.keys.
+var userKeys = []string{"name", "displayname", "avatar_url", "admin", "deactivated", "locked", "erased", "is_guest",
+	"shadow_banned", "suspended", "user_type", "appservice_id", "threepids", "external_ids", "creation_ts", "last_seen_ts"}
+
+func userKeyBit(key string) uint32 {
+	for i, k := range userKeys {
+		if k == key {
+			return 1 << i
+		}
+	}
+	return 0
 }
 
 // Has reports whether the answer carried key (with any value, null too).
-func (u *User) Has(key string) bool { return u.keys[key] }
+func (u *User) Has(key string) bool {
+	bit := userKeyBit(key)
+	return bit != 0 && u.keys&bit != 0
+}
 
 // SetKeys records the keys of an answer that was not decoded from JSON
 // (a user predicted or made up by a test).
 func (u *User) SetKeys(keys ...string) {
-	if u.keys == nil {
-		u.keys = map[string]bool{}
-	}
 	for _, k := range keys {
-		u.keys[k] = true
+		u.keys |= userKeyBit(k)
 	}
 }
 
@@ -105,11 +122,11 @@ func (u *User) UnmarshalJSON(data []byte) error {
 	if err := json.Unmarshal(data, &probe); err != nil {
 		return err
 	}
-	u.keys = make(map[string]bool, len(probe))
+	u.keys = 0
 	for k := range probe {
-		u.keys[k] = true
+		u.keys |= userKeyBit(k)
 	}
-	u.LockedKnown = u.keys["locked"]
+	u.LockedKnown = u.Has("locked")
 	return checkIdentifier("user name", u.Name)
 }
 
@@ -176,6 +193,19 @@ var maxListedUsers = 2_000_000 // a variable so that a test can lower it
 // again.
 var ErrUserListChanged = errors.New("the user list changed while it was read (accounts registered meanwhile shift Synapse's pages, so the list is not one picture of the server); nothing was changed: rerun")
 
+// listReaders is how many pages of the user list are read at once, when the
+// server's next_token is the offset that Synapse's is: on a large server
+// every page costs Synapse a count of the whole table, so reading the pages
+// one after the other adds those waits up.
+const listReaders = 4
+
+// listedPage is one page of the user list as the server answered it.
+type listedPage struct {
+	Users     []User       `json:"users"`
+	Total     *int         `json:"total"`
+	NextToken *json.Number `json:"next_token"`
+}
+
 // ListUsers reads every local account, deactivated, locked and guest ones
 // included, in pages of pageSize: GET /_synapse/admin/v2/users. It is how a
 // batch reads the state of thousands of users in a handful of requests.
@@ -189,6 +219,16 @@ var ErrUserListChanged = errors.New("the user list changed while it was read (ac
 // short or long list, a user twice, an empty page that says more follow, a
 // page longer than asked for, no total) is an answer Synapse does not send,
 // and fails as such.
+//
+// Synapse's next_token is the offset of the next page (from + the users
+// returned), so once the first page has shown that, the following pages are
+// read listReaders at a time, by offset, and checked in order as if read one
+// after the other: a page is taken only where the page before it said it
+// follows. Reading ahead is bounded by listReaders pages whatever the total
+// says (a server announcing millions that it does not have costs at most
+// listReaders-1 needless requests), and the total itself by maxListedUsers.
+// A next_token that is not the offset (another server's) is followed one
+// page at a time.
 func (c *Client) ListUsers(ctx context.Context, pageSize int) ([]User, error) {
 	var all []User
 	err := c.EachUser(ctx, pageSize, func(total int) {
@@ -206,10 +246,10 @@ func (c *Client) ListUsers(ctx context.Context, pageSize int) ([]User, error) {
 }
 
 // EachUser reads the user list (GET /_synapse/admin/v2/users) as ListUsers
-// does, with the same proofs, but
-// hands each page to fn instead of keeping it: a reader that keeps less of
-// each account than User holds (the info module) needs no memory for the
-// whole list of Users. start, when not nil, is told the total the first page
+// does, with the same proofs and the same read-ahead, but hands each page
+// to fn, in order, instead of keeping it: a reader that keeps less of each
+// account than User holds (the info module) needs no memory for the whole
+// list of Users. start, when not nil, is told the total the first page
 // counted before any page is handed over. An error from fn stops the read.
 // A page handed to fn is trusted only once EachUser returned nil.
 func (c *Client) EachUser(ctx context.Context, pageSize int, start func(total int), fn func(page []User) error) error {
@@ -220,18 +260,7 @@ func (c *Client) EachUser(ctx context.Context, pageSize int, start func(total in
 	lying := func(format string, args ...any) error {
 		return &ResponseError{Method: http.MethodGet, Path: listPath, Status: http.StatusOK, Reason: fmt.Sprintf(format, args...)}
 	}
-	got := 0
-	from := "0"
-	seen := map[string]bool{}  // next tokens asked for
-	names := map[string]bool{} // users received
-	total := -1                // as the first page counted
-	for pages := 1; ; pages++ {
-		// A server (or a proxy) answering the same page again would keep
-		// this loop going forever.
-		if seen[from] {
-			return lying("the user list does not advance (next_token %q came twice)", from)
-		}
-		seen[from] = true
+	fetch := func(ctx context.Context, from string) (*listedPage, error) {
 		q := url.Values{
 			"from":        {from},
 			"limit":       {strconv.Itoa(pageSize)},
@@ -239,58 +268,120 @@ func (c *Client) EachUser(ctx context.Context, pageSize int, start func(total in
 			"deactivated": {"true"},
 			"locked":      {"true"},
 		}
-		var page struct {
-			Users     []User       `json:"users"`
-			Total     *int         `json:"total"`
-			NextToken *json.Number `json:"next_token"`
-		}
+		var page listedPage
 		if _, err := c.call(ctx, http.MethodGet, path(adminV2, "users"), q, nil, &page, pageLimit(pageSize)); err != nil {
-			return err
+			return nil, err
 		}
 		c.noteServerUsers(derefInt(page.Total))
+		return &page, nil
+	}
+	got := 0                   // users handed over
+	names := map[string]bool{} // users received
+	total := -1                // as the first page counted
+	pages := 0
+	// take checks the next page in order and adds its users; it returns
+	// the next_token, "" at the end.
+	take := func(page *listedPage) (string, error) {
+		pages++
 		switch {
 		case page.Total == nil || *page.Total < 0:
-			return lying("page %d of the user list has no total (Synapse counts the accounts on every page)", pages)
+			return "", lying("page %d of the user list has no total (Synapse counts the accounts on every page)", pages)
 		case total < 0 && *page.Total > maxListedUsers:
-			return lying("the user list announces %d accounts, more than the %d this module reads", *page.Total, maxListedUsers)
+			return "", lying("the user list announces %d accounts, more than the %d this module reads", *page.Total, maxListedUsers)
 		case total < 0:
 			total = *page.Total
 			if start != nil {
 				start(total)
 			}
 		case *page.Total != total:
-			return fmt.Errorf("%w (page 1 counted %d accounts, page %d counted %d)", ErrUserListChanged, total, pages, *page.Total)
+			return "", fmt.Errorf("%w (page 1 counted %d accounts, page %d counted %d)", ErrUserListChanged, total, pages, *page.Total)
 		}
 		if len(page.Users) > pageSize {
-			return lying("page %d of the user list has %d users; %d were asked for", pages, len(page.Users), pageSize)
+			return "", lying("page %d of the user list has %d users; %d were asked for", pages, len(page.Users), pageSize)
 		}
 		for i := range page.Users {
 			name := page.Users[i].Name
 			switch {
 			case name == "":
-				return lying("page %d of the user list has a user without a name", pages)
+				return "", lying("page %d of the user list has a user without a name", pages)
 			case names[name]:
-				return lying("the user list holds %s twice", untrusted(name, maxErrorText))
+				return "", lying("the user list holds %s twice", untrusted(name, maxErrorText))
 			}
 			names[name] = true
 		}
 		if got+len(page.Users) > total {
-			return lying("the user list brings more than the %d accounts it counts", total)
+			return "", lying("the user list brings more than the %d accounts it counts", total)
 		}
 		got += len(page.Users)
 		if err := fn(page.Users); err != nil {
-			return err
+			return "", err
 		}
 		more := page.NextToken != nil && page.NextToken.String() != ""
 		switch {
 		case more && len(page.Users) == 0:
-			return lying("page %d of the user list is empty but says more follow (next_token %q)", pages, untrusted(page.NextToken.String(), maxHeader))
+			return "", lying("page %d of the user list is empty but says more follow (next_token %q)", pages, untrusted(page.NextToken.String(), maxHeader))
 		case !more && got != total:
-			return lying("the user list ends after %d of the %d accounts it counts", got, total)
+			return "", lying("the user list ends after %d of the %d accounts it counts", got, total)
 		case !more:
-			return nil
+			return "", nil
 		}
-		from = page.NextToken.String()
+		return page.NextToken.String(), nil
+	}
+
+	from := "0"
+	seen := map[string]bool{} // next tokens asked for
+	for {
+		// Ahead: the pages after from, by offset, while the tokens are
+		// offsets (the first page is read alone: it tells the total).
+		var ahead []string
+		if offset, err := strconv.Atoi(from); err == nil && pages > 0 && offset == got {
+			for k := 1; k < listReaders && offset+k*pageSize <= total; k++ {
+				ahead = append(ahead, strconv.Itoa(offset+k*pageSize))
+			}
+		}
+		batch := append([]string{from}, ahead...)
+		got := make([]*listedPage, len(batch))
+		errs := make([]error, len(batch))
+		var wg sync.WaitGroup
+		for k, f := range batch {
+			// A server (or a proxy) answering the same page again would
+			// keep this loop going forever.
+			if seen[f] {
+				if k == 0 {
+					return lying("the user list does not advance (next_token %q came twice)", untrusted(f, maxHeader))
+				}
+				batch = batch[:k]
+				break
+			}
+			seen[f] = true
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				got[k], errs[k] = fetch(ctx, f)
+			}()
+		}
+		wg.Wait()
+		for k := range batch {
+			if k > 0 && batch[k] != from {
+				// The page before pointed elsewhere: what was read ahead
+				// is not the list; follow the server's token.
+				for _, f := range batch[k:] {
+					delete(seen, f)
+				}
+				break
+			}
+			if errs[k] != nil {
+				return errs[k]
+			}
+			next, err := take(got[k])
+			if err != nil {
+				return err
+			}
+			if next == "" {
+				return nil
+			}
+			from = next
+		}
 	}
 }
 
