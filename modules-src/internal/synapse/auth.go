@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/mxadmin/synapse/modules-src/internal/httpapi"
 	"github.com/mxadmin/synapse/modules-src/internal/problem"
 )
 
@@ -45,7 +46,7 @@ func (c *Client) Login(ctx context.Context, user, password, deviceID string) (*L
 		"device_id":                   deviceID,
 		"initial_device_display_name": "mxadmin.synapse (Ansible)",
 	}
-	ctx = withRetryPolicy(ctx, retryPolicy{transport: true, serverError: true})
+	ctx = withRetryPolicy(ctx, retryPolicy{Transport: true, ServerError: true})
 	var out struct {
 		UserID      serverID `json:"user_id"`
 		AccessToken string   `json:"access_token"`
@@ -61,7 +62,7 @@ func (c *Client) Login(ctx context.Context, user, password, deviceID string) (*L
 // POST /_matrix/client/v3/logout. A read-only client sends it too: it
 // removes what the run's own login made.
 func (c *Client) Logout(ctx context.Context) error {
-	ctx = context.WithValue(ctx, writeAllowedKey{}, true)
+	ctx = httpapi.AllowWrite(ctx)
 	_, err := c.call(ctx, http.MethodPost, path(clientV3, "logout"), nil, map[string]any{}, nil, limitSmall)
 	return err
 }
