@@ -127,6 +127,11 @@ func prepareUserRun(p *ansible.Params, conn *session.Options) (*userRun, error) 
 	if err := reconcile.CheckProtectPatterns(run.protect, opts.ServerName); err != nil {
 		return nil, err
 	}
+	if mode == session.ModeMAS {
+		if err := checkMASRun(run); err != nil {
+			return nil, err
+		}
+	}
 	exclusive := problem.Option(optExclusive)
 	if run.exclusive {
 		switch {
@@ -155,6 +160,9 @@ func prepareUserRun(p *ansible.Params, conn *session.Options) (*userRun, error) 
 
 // Do reconciles the declared users.
 func (run *userRun) Do(ctx context.Context, sess *session.Session) (ansible.Result, error) {
+	if sess.MAS != nil {
+		return run.doMAS(ctx, sess)
+	}
 	if !sess.CanRead() && sess.ServerName == "" && anyFullID(run.desired) {
 		if err := sess.LearnServerName(ctx); err != nil {
 			return ansible.Result{}, err

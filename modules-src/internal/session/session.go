@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mxadmin/synapse/modules-src/internal/mas"
 	"github.com/mxadmin/synapse/modules-src/internal/problem"
 	"github.com/mxadmin/synapse/modules-src/internal/synapse"
 )
@@ -25,6 +26,7 @@ const (
 	ModeToken        Mode = iota // admin_token
 	ModeLogin                    // admin_user + admin_password
 	ModeSharedSecret             // registration_shared_secret only
+	ModeMAS                      // mas_client_id + mas_client_secret: MAS's admin API (mas.go)
 )
 
 // Options are the connection options.
@@ -47,6 +49,12 @@ type Options struct {
 	// are left for the next real run to remove, and once authenticated the
 	// client refuses every write (synapse.Client.ReadOnly).
 	CheckMode bool
+	// The MAS connection (mas.go): MAS's URL, its admin client, and the
+	// backend the user forces ("" or "auto": detected).
+	MASURL          string
+	MASClientID     string
+	MASClientSecret string
+	Backend         string
 	// AddSecret is told every credential the session obtains (the token
 	// of a login), so that the caller keeps it out of everything it
 	// prints. The session does not know how its caller reports.
@@ -64,6 +72,8 @@ func (o Options) Warnings() []*problem.Message {
 // Mode is the auth mode the options select.
 func (o Options) Mode() (Mode, error) {
 	switch {
+	case o.MASClientID != "" || o.Backend == BackendMAS:
+		return ModeMAS, nil
 	case o.AdminToken != "":
 		return ModeToken, nil
 	case o.AdminUser != "":
@@ -78,7 +88,9 @@ func (o Options) Mode() (Mode, error) {
 // Session is an open connection to Synapse.
 type Session struct {
 	Client *synapse.Client
-	Mode   Mode
+	// MAS is MAS's admin API client in ModeMAS (nil otherwise).
+	MAS  *mas.Client
+	Mode Mode
 	// Me is the admin the module acts as; "" in shared-secret mode.
 	Me string
 	// ServerName is the homeserver's name; "" when not learned (shared

@@ -1,0 +1,316 @@
+package reconcile
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"sort"
+	"strings"
+
+	"github.com/mxadmin/synapse/modules-src/internal/mas"
+	"github.com/mxadmin/synapse/modules-src/internal/problem"
+)
+
+// MASClient is every call the MAS backend makes: MAS's admin API
+// (*mas.Client in a run).
+type MASClient interface {
+	UserByUsername(ctx context.Context, username string) (*mas.User, error)
+	CreateUser(ctx context.Context, u mas.NewUser) (*mas.User, error)
+	SetAdmin(ctx context.Context, id string, admin bool) (*mas.User, error)
+	Lock(ctx context.Context, id string) (*mas.User, error)
+	Unlock(ctx context.Context, id string) (*mas.User, error)
+	Deactivate(ctx context.Context, id string, erase bool) (*mas.User, error)
+	Reactivate(ctx context.Context, id string) (*mas.User, error)
+	SetPassword(ctx context.Context, id, password string, skipCheck bool) error
+}
+
+var _ MASClient = (*mas.Client)(nil)
+
+// masFields says, for every field of the fields table, what the MAS
+// backend does with it: applied through a MAS endpoint ("" reason), or
+// refused before any request, with the reason the message gives.
+var masFields = map[string]string{
+	"admin":    "", // POST /users/<id>/set-admin (MAS's flag; Synapse's own admin stays false)
+	"locked":   "", // POST /users/<id>/lock, /unlock
+	"password": "", // POST /users/<id>/set-password, at creation (update_password: on_create)
+	"displayname": "it lives in Synapse's profile, which the MAS backend does not read or change yet (MAS takes one only at creation, " +
+		"and a later change needs Synapse's admin API with a token MAS issues for the run)",
+	"avatar_url":    "it lives in Synapse's profile, which the MAS backend does not read or change yet",
+	"threepids":     "MAS's emails (user-emails) are not managed by the MAS backend yet",
+	"external_ids":  "MAS's upstream links (upstream-oauth-links) are not managed by the MAS backend yet",
+	"user_type":     "it stays in Synapse, whose admin API the MAS backend does not use yet",
+	"ratelimit":     "it stays in Synapse, whose admin API the MAS backend does not use yet",
+	"shadow_banned": "it stays in Synapse, whose admin API the MAS backend does not use yet",
+	"suspended":     "it stays in Synapse, whose admin API the MAS backend does not use yet",
+}
+
+// CheckMAS refuses, before any request, what the MAS backend cannot
+// apply: a field it does not manage, update_password=always (MAS exposes
+// no password hashes to compare with).
+func CheckMAS(desired []*Desired) error {
+	for _, d := range desired {
+		declared := d.Declared()
+		sort.Strings(declared)
+		for _, name := range declared {
+			reason, known := masFields[name]
+			if !known {
+				reason = "the MAS backend does not manage it"
+			}
+			if reason != "" {
+				return problem.Errorf(problem.Unsupported, "%s cannot be managed on a homeserver that delegates to MAS: %s; leave it out of the declaration", problem.Name(name), reason).About(d.Entry)
+			}
+		}
+		if d.UpdatePassword == PasswordAlways {
+			return problem.Errorf(problem.Unsupported, "%s=always cannot be kept on a homeserver that delegates to MAS: MAS exposes no password hashes, so an existing password cannot be compared without a login per user; use %s=on_create",
+				problem.Name("update_password"), problem.Name("update_password")).About(d.Entry)
+		}
+	}
+	return nil
+}
+
+// MASRunner brings declared users to their state through MAS's admin API.
+// It gives the same outcomes as Runner, so that the modules' results have
+// the same shapes whatever the backend.
+type MASRunner struct {
+	Client     MASClient
+	ServerName string
+	CheckMode  bool
+	// Concurrency bounds the users handled at once.
+	Concurrency int
+	// Seed and SeedReactivate are Runner's (the register-user extra vars).
+	Seed           bool
+	SeedReactivate bool
+}
+
+// Run reads each declared user from MAS, then creates or updates it.
+func (r *MASRunner) Run(ctx context.Context, desired []*Desired) ([]*Outcome, error) {
+	if err := CheckMAS(desired); err != nil {
+		return nil, err
+	}
+	outcomes := make([]*Outcome, len(desired))
+	for i, d := range desired {
+		outcomes[i] = &Outcome{Entry: d.Entry}
+		id, err := LocalID(d.Localpart, d.Server, Homeserver{Name: r.ServerName, Configured: true})
+		if err != nil {
+			outcomes[i].fail(about(err, d.Entry))
+			continue
+		}
+		outcomes[i].UserID = id
+	}
+	errs := forEach(len(desired), r.Concurrency, func(i int) error {
+		if outcomes[i].Err != nil {
+			return nil
+		}
+		r.reconcile(ctx, desired[i], outcomes[i])
+		return nil
+	})
+	for i, err := range errs {
+		if err != nil {
+			outcomes[i].fail(err)
+		}
+	}
+	return outcomes, nil
+}
+
+// masAccount is the account a MAS user shows in results.
+func masAccount(id string, u *mas.User) *Account {
+	if u == nil {
+		return nil
+	}
+	a := &Account{ID: id, Deactivated: u.Deactivated(), values: map[string]any{}}
+	a.set("admin", u.Admin)
+	a.set("locked", u.Locked())
+	return a
+}
+
+func (r *MASRunner) reconcile(ctx context.Context, d *Desired, o *Outcome) {
+	u, err := r.Client.UserByUsername(ctx, d.Localpart)
+	if err != nil {
+		o.fail(err)
+		return
+	}
+	// The plan: the changes in the order they are applied.
+	type step struct {
+		field  string
+		before any
+		after  any
+		apply  func(id string) (*mas.User, error)
+	}
+	var steps []step
+	flag := func(field string, current bool, apply func(id string, v bool) (*mas.User, error)) {
+		v, ok := d.Value(field)
+		if !ok || v.(bool) == current {
+			return
+		}
+		want := v.(bool)
+		steps = append(steps, step{field, current, want, func(id string) (*mas.User, error) { return apply(id, want) }})
+	}
+	setAdmin := func(id string, v bool) (*mas.User, error) { return r.Client.SetAdmin(ctx, id, v) }
+	setLocked := func(id string, v bool) (*mas.User, error) {
+		if v {
+			return r.Client.Lock(ctx, id)
+		}
+		return r.Client.Unlock(ctx, id)
+	}
+	o.Before, o.After = map[string]any{}, map[string]any{}
+	switch {
+	case u == nil && d.State == StateAbsent:
+		o.Action = ActionUnchanged
+		return
+	case u == nil:
+		o.Action = ActionCreated
+		o.Before = nil
+		flag("admin", false, setAdmin)
+		flag("locked", false, setLocked)
+		predicted := &mas.User{Username: d.Localpart}
+		o.Changes = d.Declared()
+		for _, s := range steps {
+			o.After[s.field] = s.after
+		}
+		if r.CheckMode {
+			for _, s := range steps {
+				if s.field == "admin" {
+					predicted.Admin = true
+				}
+				if s.field == "locked" {
+					now := "now"
+					predicted.LockedAt = &now
+				}
+			}
+			o.User = masAccount(o.UserID, predicted)
+			return
+		}
+		created, err := r.Client.CreateUser(ctx, mas.NewUser{Username: d.Localpart})
+		if err != nil {
+			o.fail(createError(o.UserID, err))
+			return
+		}
+		o.Wrote = true
+		id := string(created.ID)
+		if pw := d.Password(); pw != nil {
+			if err := r.Client.SetPassword(ctx, id, *pw, false); err != nil {
+				o.fail(passwordError(o.UserID, err))
+				return
+			}
+		}
+		after := created
+		for _, s := range steps {
+			if after, err = s.apply(id); err != nil {
+				o.fail(err)
+				return
+			}
+		}
+		o.User = masAccount(o.UserID, after)
+		return
+	case d.State == StateAbsent:
+		if u.Deactivated() {
+			o.Action, o.Before, o.After = ActionUnchanged, nil, nil
+			o.User = masAccount(o.UserID, u)
+			return
+		}
+		o.Action, o.Changes = ActionDeactivated, []string{"deactivated"}
+		o.Before["deactivated"], o.After["deactivated"] = false, true
+		if r.CheckMode {
+			now := "now"
+			p := *u
+			p.DeactivatedAt = &now
+			o.User = masAccount(o.UserID, &p)
+			return
+		}
+		after, err := r.Client.Deactivate(ctx, string(u.ID), d.Erase)
+		if err != nil {
+			o.fail(err)
+			return
+		}
+		o.Wrote = true
+		o.User = masAccount(o.UserID, after)
+		o.User.Erased = d.Erase
+		return
+	}
+	reactivate := u.Deactivated()
+	if reactivate && r.Seed && !r.SeedReactivate {
+		o.fail(problem.Errorf(problem.Invalid, "%s is deactivated; the register-user command does not bring back a deactivated account unless asked to (see the role's docs)", o.UserID))
+		return
+	}
+	flag("admin", u.Admin, setAdmin)
+	flag("locked", u.Locked(), setLocked)
+	if reactivate {
+		o.Changes = append(o.Changes, "deactivated")
+		o.Before["deactivated"], o.After["deactivated"] = true, false
+	}
+	for _, s := range steps {
+		o.Changes = append(o.Changes, s.field)
+		o.Before[s.field], o.After[s.field] = s.before, s.after
+	}
+	switch {
+	case reactivate:
+		o.Action = ActionReactivated
+	case len(steps) > 0:
+		o.Action = ActionUpdated
+	default:
+		o.Action, o.Before, o.After = ActionUnchanged, nil, nil
+		o.User = masAccount(o.UserID, u)
+		return
+	}
+	if r.CheckMode {
+		p := *u
+		if reactivate {
+			p.DeactivatedAt = nil
+		}
+		for _, s := range steps {
+			switch s.field {
+			case "admin":
+				p.Admin = s.after.(bool)
+			case "locked":
+				if s.after.(bool) {
+					now := "now"
+					p.LockedAt = &now
+				} else {
+					p.LockedAt = nil
+				}
+			}
+		}
+		o.User = masAccount(o.UserID, &p)
+		return
+	}
+	after := u
+	var err2 error
+	if reactivate {
+		if after, err2 = r.Client.Reactivate(ctx, string(u.ID)); err2 != nil {
+			o.fail(err2)
+			return
+		}
+		o.Wrote = true
+	}
+	for _, s := range steps {
+		if after, err2 = s.apply(string(u.ID)); err2 != nil {
+			o.fail(err2)
+			return
+		}
+		o.Wrote = true
+	}
+	o.User = masAccount(o.UserID, after)
+}
+
+// createError explains a create MAS refused: the name exists (raced in
+// since the read), or Synapse has the account and MAS does not (the
+// half-provisioned case, which is never adopted silently).
+func createError(id string, err error) error {
+	var e *mas.Error
+	if errors.As(err, &e) && e.Status == http.StatusConflict {
+		if strings.Contains(strings.Join(e.Titles, " "), "reserved by the homeserver") {
+			return problem.Errorf(problem.Server, "%s exists in Synapse but not in MAS (half-provisioned: created behind MAS's back, e.g. through Synapse's admin API before Synapse 1.163): %s; MAS can adopt it (POST /api/admin/v1/users with skip_homeserver_check), which this module does not do on its own", id, err)
+		}
+		return problem.Errorf(problem.Server, "%s was created by someone else since it was read: %s; nothing was changed, run again", id, err)
+	}
+	return err
+}
+
+// passwordError names MAS's password policy when it refused the password.
+func passwordError(id string, err error) error {
+	var e *mas.Error
+	if errors.As(err, &e) && e.Status == http.StatusBadRequest {
+		return problem.Errorf(problem.Invalid, "%s was created, but MAS refused its %s: %s (MAS's passwords.minimum_complexity, a zxcvbn score); give a stronger password", id, problem.Name("password"), err)
+	}
+	return err
+}
