@@ -129,15 +129,20 @@ func Open(ctx context.Context, o Options) (*Session, error) {
 	}
 	s := &Session{Client: client, Mode: mode, SharedSecret: o.SharedSecret, opts: o}
 
-	mas, err := client.DelegatesAuth(ctx)
+	delegated, err := client.DelegatesAuth(ctx)
 	if err != nil {
 		return nil, problem.Errorf(problem.Server, "checking the homeserver at %s: %s", client.BaseURL(), err)
 	}
-	if mas {
-		return nil, problem.Errorf(problem.Unsupported, "the homeserver at %s delegates authentication to Matrix Authentication Service (MAS): its accounts and passwords live in MAS, so they are managed with MAS (mas-cli or the MAS admin API), not with this module", client.BaseURL())
+	if err := o.checkBackend(client.BaseURL(), delegated); err != nil {
+		return nil, err
 	}
 
 	switch mode {
+	case ModeMAS:
+		if err := s.openMAS(ctx); err != nil {
+			return nil, err
+		}
+		return s, nil
 	case ModeToken:
 		client.SetToken(o.AdminToken)
 		me, err := client.Whoami(ctx)
