@@ -241,3 +241,23 @@ func waitBackgroundUpdates(t *testing.T, m *synapsetest.MAS, actor string) {
 		time.Sleep(200 * time.Millisecond)
 	}
 }
+
+// MAS options (or auth_backend=mas) for a Synapse that does not delegate to
+// MAS fail before any request other than the probes, naming the option.
+func TestMASOptionsForAPlainSynapseRefused(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	for name, extra := range map[string]map[string]any{
+		"mas options":      {"mas_url": "http://127.0.0.1:9/", "mas_client_id": "01JABCDEFGHJKMNPQRSTVWXYZ0", "mas_client_secret": "a-client-secret-1"},
+		"auth_backend=mas": {"mas_url": "http://127.0.0.1:9/", "mas_client_id": "01JABCDEFGHJKMNPQRSTVWXYZ0", "mas_client_secret": "a-client-secret-1", "auth_backend": "mas"},
+	} {
+		f.proxy.Reset()
+		r := runModule(t, "matrix_user", f.args(merge(extra, map[string]any{"user": uniqueUser("plain")})))
+		assert.True(t, r.failed(), name)
+		assert.Contains(t, r.msg(), "does not delegate authentication to MAS", name)
+		assert.Empty(t, f.proxy.Writes(), name)
+	}
+	r := runModule(t, "matrix_user", f.args(map[string]any{"user": uniqueUser("plain"), "mas_url": "http://127.0.0.1:9/"}))
+	assert.True(t, r.failed())
+	assert.Contains(t, r.msg(), "mas_client_id", "the MAS options go together")
+}
