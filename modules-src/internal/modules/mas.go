@@ -17,9 +17,6 @@ func checkMASRun(run *userRun) error {
 	if run.exclusive {
 		return problem.Errorf(problem.Unsupported, "%s is not supported on a homeserver that delegates to MAS yet: the MAS backend does not deactivate undeclared users", problem.Name(optExclusive))
 	}
-	if run.pepper != "" {
-		return problem.Errorf(problem.Invalid, "%s has no meaning on a homeserver that delegates to MAS: MAS keeps the passwords; leave it out", problem.Name(optPepper))
-	}
 	return reconcile.CheckMAS(run.desired)
 }
 

@@ -232,6 +232,9 @@ func (r *MASRunner) reconcile(ctx context.Context, d *Desired, o *Outcome) {
 		o.fail(problem.Errorf(problem.Invalid, "%s is deactivated; the register-user command does not bring back a deactivated account unless asked to (see the role's docs)", o.UserID))
 		return
 	}
+	if r.Seed && d.Password() != nil {
+		o.Warnings = append(o.Warnings, problem.Errorf(problem.Note, "%s exists, so the password given was not applied: on a homeserver that delegates to MAS, a password is set only when the user is created (MAS exposes no password hashes to compare with)", o.UserID))
+	}
 	flag("admin", u.Admin, setAdmin)
 	flag("locked", u.Locked(), setLocked)
 	if reactivate {
