@@ -1,0 +1,248 @@
+package reconcile
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/mxadmin/synapse/modules-src/internal/httpapi"
+	"github.com/mxadmin/synapse/modules-src/internal/mas"
+	"github.com/mxadmin/synapse/modules-src/internal/problem"
+)
+
+// fakeMAS is MAS's users in memory, recording every write. The e2e tests
+// (TestWithMAS…) prove the runner against the real MAS.
+type fakeMAS struct {
+	mu     sync.Mutex
+	users  map[string]*mas.User
+	writes []string
+	// fail makes the write of that name fail with err.
+	fail map[string]error
+}
+
+func newFakeMAS(users ...*mas.User) *fakeMAS {
+	f := &fakeMAS{users: map[string]*mas.User{}, fail: map[string]error{}}
+	for i, u := range users {
+		u.ID = httpapi.Identifier(fmt.Sprintf("01ID%022d", i))
+		f.users[u.Username] = u
+	}
+	return f
+}
+
+func (f *fakeMAS) byID(id string) *mas.User {
+	for _, u := range f.users {
+		if string(u.ID) == id {
+			return u
+		}
+	}
+	return nil
+}
+
+func (f *fakeMAS) write(name, id string, apply func(u *mas.User)) (*mas.User, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.writes = append(f.writes, name+" "+id)
+	if err := f.fail[name]; err != nil {
+		return nil, err
+	}
+	u := f.byID(id)
+	apply(u)
+	c := *u
+	return &c, nil
+}
+
+func (f *fakeMAS) UserByUsername(_ context.Context, name string) (*mas.User, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if u := f.users[name]; u != nil {
+		c := *u
+		return &c, nil
+	}
+	return nil, nil
+}
+
+func (f *fakeMAS) CreateUser(_ context.Context, n mas.NewUser) (*mas.User, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.writes = append(f.writes, "create "+n.Username)
+	if err := f.fail["create"]; err != nil {
+		return nil, err
+	}
+	u := &mas.User{ID: httpapi.Identifier(fmt.Sprintf("01NEW%021d", len(f.users))), Username: n.Username}
+	f.users[n.Username] = u
+	c := *u
+	return &c, nil
+}
+
+var now = "2026-12-03T00:00:00Z"
+
+func (f *fakeMAS) SetAdmin(_ context.Context, id string, admin bool) (*mas.User, error) {
+	return f.write("set-admin", id, func(u *mas.User) { u.Admin = admin })
+}
+func (f *fakeMAS) Lock(_ context.Context, id string) (*mas.User, error) {
+	return f.write("lock", id, func(u *mas.User) { u.LockedAt = &now })
+}
+func (f *fakeMAS) Unlock(_ context.Context, id string) (*mas.User, error) {
+	return f.write("unlock", id, func(u *mas.User) { u.LockedAt = nil })
+}
+func (f *fakeMAS) Deactivate(_ context.Context, id string, erase bool) (*mas.User, error) {
+	return f.write(fmt.Sprintf("deactivate(erase=%v)", erase), id, func(u *mas.User) { u.DeactivatedAt = &now })
+}
+func (f *fakeMAS) Reactivate(_ context.Context, id string) (*mas.User, error) {
+	return f.write("reactivate", id, func(u *mas.User) { u.DeactivatedAt = nil })
+}
+func (f *fakeMAS) SetPassword(_ context.Context, id, _ string, _ bool) error {
+	_, err := f.write("set-password", id, func(*mas.User) {})
+	return err
+}
+
+func masRun(t *testing.T, f *fakeMAS, check bool, desired ...*Desired) []*Outcome {
+	t.Helper()
+	r := &MASRunner{Client: f, ServerName: "test", CheckMode: check, Concurrency: 2}
+	out, err := r.Run(context.Background(), desired)
+	require.NoError(t, err)
+	return out
+}
+
+func declare(t *testing.T, d *Desired, name string, v any) {
+	t.Helper()
+	require.NoError(t, d.Declare(name, v))
+}
+
+// Check mode predicts exactly what the run does, and sends no write; the
+// rerun has nothing to do.
+func TestMASRunnerCreateCheckApplyRerun(t *testing.T) {
+	t.Parallel()
+	f := newFakeMAS()
+	alice := want("alice", func(d *Desired) {
+		declare(t, d, "password", "correct-horse-1")
+		declare(t, d, "admin", true)
+		declare(t, d, "locked", true)
+	})
+	checked := masRun(t, f, true, alice)
+	assert.Empty(t, f.writes)
+	assert.Equal(t, ActionCreated, checked[0].Action)
+	assert.True(t, checked[0].Changed())
+
+	applied := masRun(t, f, false, alice)
+	assert.Equal(t, []string{"create alice", "set-password 01NEW000000000000000000000", "set-admin 01NEW000000000000000000000", "lock 01NEW000000000000000000000"}, f.writes)
+	assert.Equal(t, checked[0].Action, applied[0].Action)
+	assert.Equal(t, checked[0].Changes, applied[0].Changes)
+	assert.Equal(t, checked[0].After, applied[0].After)
+	assert.Equal(t, checked[0].User.View(), applied[0].User.View())
+	assert.Equal(t, "@alice:test", applied[0].UserID)
+
+	f.writes = nil
+	again := masRun(t, f, false, alice)
+	assert.Empty(t, f.writes, "a rerun writes nothing")
+	assert.Equal(t, ActionUnchanged, again[0].Action)
+	assert.False(t, again[0].Changed())
+}
+
+func TestMASRunnerUpdateDeactivateReactivate(t *testing.T) {
+	t.Parallel()
+	f := newFakeMAS(&mas.User{Username: "bob", Admin: true, LockedAt: &now})
+	bob := want("bob", func(d *Desired) {
+		declare(t, d, "admin", false)
+		declare(t, d, "locked", false)
+		declare(t, d, "password", "not-applied-1")
+	})
+	checked := masRun(t, f, true, bob)
+	assert.Empty(t, f.writes)
+	out := masRun(t, f, false, bob)
+	assert.Equal(t, ActionUpdated, out[0].Action)
+	assert.Equal(t, []string{"admin", "locked"}, out[0].Changes, "the password of an existing user is on_create")
+	assert.Equal(t, map[string]any{"admin": true, "locked": true}, out[0].Before)
+	assert.Equal(t, checked[0].User.View(), out[0].User.View())
+
+	gone := want("bob", func(d *Desired) { d.State = StateAbsent })
+	f.writes = nil
+	out = masRun(t, f, false, gone)
+	assert.Equal(t, ActionDeactivated, out[0].Action)
+	assert.Equal(t, []string{"deactivate(erase=false) 01ID0000000000000000000000"}, f.writes, "never erased unless asked")
+	f.writes = nil
+	out = masRun(t, f, false, gone)
+	assert.Equal(t, ActionUnchanged, out[0].Action)
+	assert.Empty(t, f.writes)
+
+	out = masRun(t, f, true, want("bob", nil))
+	assert.Equal(t, ActionReactivated, out[0].Action)
+	assert.Empty(t, f.writes)
+	out = masRun(t, f, false, want("bob", nil))
+	assert.Equal(t, ActionReactivated, out[0].Action)
+	assert.Equal(t, []string{"reactivate 01ID0000000000000000000000"}, f.writes)
+
+	// The register-user command does not bring back a deactivated user
+	// unless asked, and says a password was not applied.
+	_, err := f.Deactivate(context.Background(), "01ID0000000000000000000000", true)
+	require.NoError(t, err)
+	r := &MASRunner{Client: f, ServerName: "test", Concurrency: 1, Seed: true}
+	seeded, err := r.Run(context.Background(), []*Desired{want("bob", func(d *Desired) { declare(t, d, "password", "x-pass-123") })})
+	require.NoError(t, err)
+	require.Error(t, seeded[0].Err)
+	assert.Contains(t, seeded[0].Err.Error(), "is deactivated")
+	_, err = f.Reactivate(context.Background(), "01ID0000000000000000000000")
+	require.NoError(t, err)
+	seeded, err = r.Run(context.Background(), []*Desired{want("bob", func(d *Desired) { declare(t, d, "password", "x-pass-123") })})
+	require.NoError(t, err)
+	require.NoError(t, seeded[0].Err)
+	require.Len(t, seeded[0].Warnings, 1)
+	assert.Contains(t, seeded[0].Warnings[0].Error(), "password given was not applied")
+}
+
+// A create MAS refuses with 409 is explained: raced in, or half-provisioned.
+func TestMASRunnerCreateConflicts(t *testing.T) {
+	t.Parallel()
+	for title, want_ := range map[string]string{
+		"User already exists":                    "was created by someone else since it was read",
+		"Username is reserved by the homeserver": "exists in Synapse but not in MAS (half-provisioned",
+	} {
+		f := newFakeMAS()
+		f.fail["create"] = &mas.Error{Method: http.MethodPost, Path: "/api/admin/v1/users", Status: http.StatusConflict, Titles: []string{title}}
+		out := masRun(t, f, false, want("carol", nil))
+		require.Error(t, out[0].Err)
+		assert.Contains(t, out[0].Err.Error(), want_)
+		assert.False(t, out[0].Changed())
+	}
+	f := newFakeMAS()
+	f.fail["set-password"] = &mas.Error{Status: http.StatusBadRequest, Titles: []string{"Password is too weak"}}
+	out := masRun(t, f, false, want("dave", func(d *Desired) { declare(t, d, "password", "weak-but-long") }))
+	require.Error(t, out[0].Err)
+	assert.Contains(t, out[0].Err.Error(), "MAS refused its password: MAS answered 400: Password is too weak")
+	assert.True(t, out[0].Changed(), "the user was created")
+
+	f = newFakeMAS(&mas.User{Username: "erin"})
+	f.fail["set-admin"] = &mas.Error{Status: http.StatusInternalServerError}
+	out = masRun(t, f, false, want("erin", func(d *Desired) { declare(t, d, "admin", true) }))
+	require.Error(t, out[0].Err)
+	assert.Equal(t, ActionFailed, out[0].Action)
+}
+
+// What the MAS backend does not manage is refused before any request,
+// naming the field and why.
+func TestCheckMAS(t *testing.T) {
+	t.Parallel()
+	for name, v := range map[string]any{"displayname": "Al", "user_type": "bot", "shadow_banned": true} {
+		d := want("al", func(d *Desired) { declare(t, d, name, v) })
+		err := CheckMAS([]*Desired{d})
+		require.Error(t, err, name)
+		assert.Contains(t, problem.Render(err, problem.Module), name+" cannot be managed on a homeserver that delegates to MAS")
+	}
+	d := want("al", func(d *Desired) { declare(t, d, "password", "pw-long-1"); d.UpdatePassword = PasswordAlways })
+	require.ErrorContains(t, CheckMAS([]*Desired{d}), "update_password=always cannot be kept")
+	require.NoError(t, CheckMAS([]*Desired{want("al", func(d *Desired) { declare(t, d, "admin", true) })}))
+
+	f := newFakeMAS()
+	_, err := (&MASRunner{Client: f, ServerName: "test"}).Run(context.Background(), []*Desired{want("al", func(d *Desired) { declare(t, d, "displayname", "x") })})
+	require.Error(t, err)
+	assert.Empty(t, f.writes)
+	out := masRun(t, f, false, &Desired{Entry: problem.Entry{Name: "@x:other"}, Localpart: "x", Server: "other", State: StatePresent})
+	require.Error(t, out[0].Err, "another server's user")
+	out = masRun(t, f, false, want("nobody", func(d *Desired) { d.State = StateAbsent }))
+	assert.Equal(t, ActionUnchanged, out[0].Action)
+}
