@@ -23,6 +23,7 @@ const mdadMASClientID = "01JMXADM0SYNAPSE0C1ENT0000"
 // from matrix_homeserver_generic_secret_key: nothing but MDAD's variables
 // is given to the role.
 func TestWithMASMDADCheckout(t *testing.T) {
+	t.Parallel() // its own pair and checkout
 	genericKey := "mdad-mas-generic-" + uniqueUser("key")
 	secret := mdadSecret(genericKey, ":mxadmin.mas.admin")
 	recordSecrets(genericKey, secret)
