@@ -188,12 +188,45 @@ func TestWithMASBackend(t *testing.T) {
 		assert.Equal(t, http.StatusOK, login(bob), "the password survives deactivation (skip_erase)")
 	})
 
+	t.Run("update_password always", func(t *testing.T) {
+		// The same password: verified through MAS's compatibility login,
+		// whose session ends at once; nothing is written to any account.
+		args := masArgs(m, map[string]any{"user": alice, "password": masPassword, "update_password": "always"})
+		for _, check := range []bool{true, false} {
+			m.ResetCounts()
+			r := runModule(t, "matrix_user", merge(args, map[string]any{"_ansible_check_mode": check})).mustSucceed(t)
+			assert.False(t, r.changed(), r.Stdout)
+			onlyLogins(t, m)
+		}
+		// Another password: set, and alice logs in with it; the rerun
+		// changes nothing.
+		const other = "another-Battery-staple-77"
+		args = masArgs(m, map[string]any{"user": alice, "password": other, "update_password": "always"})
+		m.ResetCounts()
+		r := runModule(t, "matrix_user", merge(args, map[string]any{"_ansible_check_mode": true})).mustSucceed(t)
+		assert.True(t, r.changed())
+		assert.Equal(t, []string{"password"}, r.changes())
+		onlyLogins(t, m)
+		r = runModule(t, "matrix_user", args).mustSucceed(t)
+		assert.True(t, r.changed())
+		status, token, _, err := m.CompatLogin(alice, other)
+		require.NoError(t, err)
+		require.Equal(t, http.StatusOK, status)
+		require.NoError(t, m.CompatLogout(token))
+		m.ResetCounts()
+		r = runModule(t, "matrix_user", args).mustSucceed(t)
+		assert.False(t, r.changed())
+		onlyLogins(t, m)
+		// Back to the first one for the steps below.
+		runModule(t, "matrix_user", masArgs(m, map[string]any{"user": alice, "password": masPassword, "update_password": "always"})).mustSucceed(t)
+	})
+
 	t.Run("refused before any request", func(t *testing.T) {
 		for name, extra := range map[string]map[string]any{
-			"displayname":            {"user": alice, "displayname": "Alice"},
-			"threepids":              {"user": alice, "threepids": []any{map[string]any{"medium": "email", "address": "a@example.org"}}},
-			"update_password=always": {"user": alice, "password": masPassword, "update_password": "always"},
-			"exclusive":              {"users": []any{map[string]any{"user": alice}}, "exclusive": true},
+			"displayname":        {"user": alice, "displayname": "Alice"},
+			"threepids":          {"user": alice, "threepids": []any{map[string]any{"medium": "email", "address": "a@example.org"}}},
+			"always with locked": {"user": alice, "password": masPassword, "update_password": "always", "locked": true},
+			"exclusive":          {"users": []any{map[string]any{"user": alice}}, "exclusive": true},
 		} {
 			m.ResetCounts()
 			r := runModule(t, "matrix_user", masArgs(m, extra))
@@ -292,4 +325,26 @@ func TestMASOptionsForAPlainSynapseRefused(t *testing.T) {
 	r := runModule(t, "matrix_user", f.args(map[string]any{"user": uniqueUser("plain"), "mas_url": "http://127.0.0.1:9/"}))
 	assert.True(t, r.failed())
 	assert.Contains(t, r.msg(), "mas_client_id", "the MAS options go together")
+}
+
+// onlyLogins checks that a run's writes were its password checks: MAS's
+// compatibility logins (a refused one opens no session), nothing to
+// Synapse, and no session left open.
+func onlyLogins(t *testing.T, m *synapsetest.MAS) {
+	t.Helper()
+	logins, logouts := 0, 0
+	for _, w := range m.Writes() {
+		switch w.Path {
+		case "/_matrix/client/v3/login":
+			logins++
+		case "/_matrix/client/v3/logout":
+			logouts++
+		default:
+			t.Errorf("a write that is not a password check: %s %s", w.Method, w.Path)
+		}
+	}
+	assert.LessOrEqual(t, logouts, logins)
+	n, err := m.Count("/compat-sessions?filter[status]=active")
+	require.NoError(t, err)
+	assert.Zero(t, n, "every session a password check opened is ended")
 }

@@ -11,7 +11,8 @@ import (
 
 // Error is an error answer of MAS: its admin API's JSON:API errors
 // ({"errors":[{"title":…},…]}, the first the error, the rest its causes),
-// or its OAuth 2.0 endpoint's ({"error":…,"error_description":…}). It is
+// its OAuth 2.0 endpoint's ({"error":…,"error_description":…}), or its
+// compatibility API's Matrix errors ({"errcode":…,"error":…}). It is
 // the one type MAS's error answers become; callers look at Status.
 type Error struct {
 	Method, Path string
@@ -55,6 +56,8 @@ type errorBody struct {
 	} `json:"errors"`
 	Error       string `json:"error"`
 	Description string `json:"error_description"`
+	// A Matrix error (the compatibility login's).
+	Errcode string `json:"errcode"`
 }
 
 // errorFromAnswer turns a non-2xx answer into *Error, or into a summarised
@@ -63,6 +66,9 @@ type errorBody struct {
 // the request: they are summarised, never quoted).
 func errorFromAnswer(a httpapi.Answer) error {
 	var m errorBody
+	if json.Unmarshal(a.Body, &m) == nil && m.Errcode != "" {
+		return &Error{Method: a.Method, Path: a.Path, Status: a.Status, Code: m.Errcode, Description: m.Error}
+	}
 	if json.Unmarshal(a.Body, &m) == nil && (len(m.Errors) > 0 || m.Error != "") {
 		e := &Error{Method: a.Method, Path: a.Path, Status: a.Status, Code: m.Error, Description: m.Description}
 		for _, t := range m.Errors {

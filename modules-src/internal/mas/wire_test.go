@@ -2,9 +2,11 @@ package mas
 
 import (
 	"context"
+	"encoding/json"
 	"go/ast"
 	"go/parser"
 	"go/token"
+	"io"
 	"net/http"
 	"net/url"
 	"reflect"
@@ -54,11 +56,11 @@ func adminCall(t *testing.T, r *http.Request) {
 }
 
 var wired = []string{"UserByUsername", "ListUsers", "CreateUser", "SetAdmin", "Lock", "Unlock", "Deactivate", "Reactivate",
-	"SetPassword", "SiteConfig", "GrantToken", "Token"}
+	"SetPassword", "SiteConfig", "GrantToken", "Token", "CompatLogin", "CompatLogout"}
 
 var sendsNothing = []string{"ReadOnly", "BaseURL"}
 
-var httpCall = regexp.MustCompile(`\b(GET|PUT|POST|DELETE) /(api/admin/v1|oauth2)/`)
+var httpCall = regexp.MustCompile(`\b(GET|PUT|POST|DELETE) /(api/admin/v1|oauth2|_matrix/client/v3)/`)
 
 // Every exported method has a wire test (or sends nothing), and the comment
 // of every method that sends names its HTTP method and path.
@@ -70,7 +72,7 @@ func TestEveryClientMethodIsWired(t *testing.T) {
 		assert.True(t, slices.Contains(wired, name) || slices.Contains(sendsNothing, name), "(*Client).%s has no wire test", name)
 	}
 	fset := token.NewFileSet()
-	for _, file := range []string{"client.go", "users.go"} {
+	for _, file := range []string{"client.go", "users.go", "compat.go"} {
 		f, err := parser.ParseFile(fset, file, nil, parser.ParseComments)
 		require.NoError(t, err)
 		for _, decl := range f.Decls {
@@ -326,4 +328,58 @@ func TestWireForeignErrorNotQuoted(t *testing.T) {
 	require.Error(t, err)
 	assert.NotContains(t, err.Error(), "hunter2")
 	assert.Contains(t, err.Error(), "not a MAS JSON error")
+}
+
+// The compatibility login verifies a password: 200 matches, 403 does not,
+// anything else is an error; it carries no admin token, and is sent in
+// check mode too (it is logged out at once).
+func TestWireCompatLogin(t *testing.T) {
+	t.Parallel()
+	c, srv := setup(t)
+	c.ReadOnly()
+	srv.Handle(http.MethodPost, "/_matrix/client/v3/login", func(w http.ResponseWriter, r *http.Request) {
+		wiretest.Token(t, r, "")
+		assert.Empty(t, r.Header.Get("X-Forwarded-For"))
+		body, _ := io.ReadAll(r.Body)
+		var got map[string]any
+		require.NoError(t, json.Unmarshal(body, &got))
+		switch got["password"] {
+		case "right":
+			assert.Equal(t, map[string]any{"type": "m.login.password", "identifier": map[string]any{"type": "m.id.user", "user": "al"}, "password": "right"}, got)
+			wiretest.WriteJSON(w, http.StatusOK, map[string]any{"access_token": "mct_x", "device_id": "D", "user_id": "@al:test"})
+		case "wrong":
+			wiretest.WriteJSON(w, http.StatusForbidden, map[string]any{"errcode": "M_FORBIDDEN", "error": "Invalid username/password"})
+		default:
+			wiretest.WriteJSON(w, http.StatusTooManyRequests, map[string]any{"errcode": "M_LIMIT_EXCEEDED", "error": "Too many login attempts"})
+		}
+	})
+	token, match, err := c.CompatLogin(context.Background(), "al", "right")
+	require.NoError(t, err)
+	assert.True(t, match)
+	assert.Equal(t, "mct_x", token)
+	_, match, err = c.CompatLogin(context.Background(), "al", "wrong")
+	require.NoError(t, err)
+	assert.False(t, match)
+	_, _, err = c.CompatLogin(context.Background(), "al", "limited")
+	assert.Equal(t, http.StatusTooManyRequests, StatusOf(err))
+	assert.Contains(t, err.Error(), "MAS answered 429 M_LIMIT_EXCEEDED: Too many login attempts")
+	n := 0
+	for _, r := range srv.Requests() {
+		if r.Path == "/_matrix/client/v3/login" {
+			n++
+		}
+	}
+	assert.Equal(t, 3, n, "a rate-limited login is not retried here")
+}
+
+func TestWireCompatLogout(t *testing.T) {
+	t.Parallel()
+	c, srv := setup(t)
+	c.ReadOnly()
+	srv.Handle(http.MethodPost, "/_matrix/client/v3/logout", func(w http.ResponseWriter, r *http.Request) {
+		wiretest.Token(t, r, "mct_x")
+		wiretest.JSONBody(t, r, `{}`)
+		wiretest.WriteJSON(w, http.StatusOK, map[string]any{})
+	})
+	require.NoError(t, c.CompatLogout(context.Background(), "mct_x"))
 }

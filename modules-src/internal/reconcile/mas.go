@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"sort"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/mxadmin/synapse/modules-src/internal/mas"
 	"github.com/mxadmin/synapse/modules-src/internal/problem"
@@ -22,6 +24,8 @@ type MASClient interface {
 	Deactivate(ctx context.Context, id string, erase bool) (*mas.User, error)
 	Reactivate(ctx context.Context, id string) (*mas.User, error)
 	SetPassword(ctx context.Context, id, password string, skipCheck bool) error
+	CompatLogin(ctx context.Context, username, password string) (token string, match bool, err error)
+	CompatLogout(ctx context.Context, token string) error
 }
 
 var _ MASClient = (*mas.Client)(nil)
@@ -32,7 +36,7 @@ var _ MASClient = (*mas.Client)(nil)
 var masFields = map[string]string{
 	"admin":    "", // POST /users/<id>/set-admin (MAS's flag; Synapse's own admin stays false)
 	"locked":   "", // POST /users/<id>/lock, /unlock
-	"password": "", // POST /users/<id>/set-password, at creation (update_password: on_create)
+	"password": "", // POST /users/<id>/set-password; update_password=always verifies through MAS's compatibility login
 	"displayname": "it lives in Synapse's profile, which the MAS backend does not read or change yet (MAS takes one only at creation, " +
 		"and a later change needs Synapse's admin API with a token MAS issues for the run)",
 	"avatar_url":    "it lives in Synapse's profile, which the MAS backend does not read or change yet",
@@ -60,8 +64,8 @@ func CheckMAS(desired []*Desired) error {
 				return problem.Errorf(problem.Unsupported, "%s cannot be managed on a homeserver that delegates to MAS: %s; leave it out of the declaration", problem.Name(name), reason).About(d.Entry)
 			}
 		}
-		if d.UpdatePassword == PasswordAlways {
-			return problem.Errorf(problem.Unsupported, "%s=always cannot be kept on a homeserver that delegates to MAS: MAS exposes no password hashes, so an existing password cannot be compared without a login per user; use %s=on_create",
+		if v, ok := d.Value("locked"); ok && v.(bool) && d.UpdatePassword == PasswordAlways && d.Password() != nil {
+			return problem.Errorf(problem.Unsupported, "%s=always cannot be kept for a locked user on a homeserver that delegates to MAS: the password is verified by logging in through MAS, which refuses a locked user; use %s=on_create",
 				problem.Name("update_password"), problem.Name("update_password")).About(d.Entry)
 		}
 	}
@@ -80,6 +84,55 @@ type MASRunner struct {
 	// Seed and SeedReactivate are Runner's (the register-user extra vars).
 	Seed           bool
 	SeedReactivate bool
+
+	// LoginLimitWait overrides loginLimitWait (tests).
+	LoginLimitWait time.Duration
+	// loginMu keeps the password checks one at a time: MAS's login rate
+	// limit allows a burst of 3 per address by default.
+	loginMu sync.Mutex
+}
+
+// loginLimitWait is how long a password check waits after MAS's login
+// rate limit refused it, once: MAS refills one login every 20 s by default
+// and says no Retry-After.
+const loginLimitWait = 21 * time.Second
+
+// verifyPassword reports whether password is the user's, through MAS's
+// compatibility login, ending the session at once (MAS deletes its device
+// in Synapse within about a second).
+func (r *MASRunner) verifyPassword(ctx context.Context, id, username, password string) (bool, error) {
+	r.loginMu.Lock()
+	defer r.loginMu.Unlock()
+	wait := loginLimitWait
+	if r.LoginLimitWait > 0 {
+		wait = r.LoginLimitWait
+	}
+	for attempt := 0; ; attempt++ {
+		token, match, err := r.Client.CompatLogin(ctx, username, password)
+		if mas.StatusOf(err) == http.StatusTooManyRequests && attempt == 0 {
+			select {
+			case <-ctx.Done():
+				return false, ctx.Err()
+			case <-time.After(wait):
+				continue
+			}
+		}
+		if mas.StatusOf(err) == http.StatusTooManyRequests {
+			return false, problem.Errorf(problem.Server, "MAS's login rate limit refused the check of %s's password (%s), also after waiting %s: %s=always logs in once per user, and MAS allows 3 logins per address and then one every 20 s by default; raise rate_limiting.login.per_ip in MAS's config (e.g. burst: 100, per_second: 10 for the loopback the module runs on) or use %s=on_create",
+				id, err, wait, problem.Name("update_password"), problem.Name("update_password"))
+		}
+		if err != nil || !match {
+			return false, err
+		}
+		// Logged in: the password matches. End the session now, however
+		// the run goes on; a failed logout is reported, not ignored.
+		logoutCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		if err := r.Client.CompatLogout(logoutCtx, token); err != nil {
+			return true, problem.Errorf(problem.Server, "checked %s's password through MAS's login, but its logout failed (the session is left in MAS: end it with MAS's admin API, compat-sessions): %s", id, err)
+		}
+		return true, nil
+	}
 }
 
 // Run reads each declared user from MAS, then creates or updates it.
@@ -232,11 +285,42 @@ func (r *MASRunner) reconcile(ctx context.Context, d *Desired, o *Outcome) {
 		o.fail(problem.Errorf(problem.Invalid, "%s is deactivated; the register-user command does not bring back a deactivated account unless asked to (see the role's docs)", o.UserID))
 		return
 	}
-	if r.Seed && d.Password() != nil {
+	if r.Seed && d.Password() != nil && d.UpdatePassword != PasswordAlways {
 		o.Warnings = append(o.Warnings, problem.Errorf(problem.Note, "%s exists, so the password given was not applied: on a homeserver that delegates to MAS, a password is set only when the user is created (MAS exposes no password hashes to compare with)", o.UserID))
 	}
 	flag("admin", u.Admin, setAdmin)
 	flag("locked", u.Locked(), setLocked)
+	if pw := d.Password(); pw != nil && d.UpdatePassword == PasswordAlways {
+		password := *pw
+		setPassword := func(id string) (*mas.User, error) {
+			if err := r.Client.SetPassword(ctx, id, password, false); err != nil {
+				return nil, passwordError(o.UserID, err)
+			}
+			return r.Client.UserByUsername(ctx, d.Localpart)
+		}
+		switch {
+		case reactivate:
+			// A deactivated user cannot log in: the password is set (the
+			// rerun then verifies it).
+			steps = append(steps, step{"password", passwordHidden, passwordChanged, setPassword})
+		case u.Locked():
+			o.fail(problem.Errorf(problem.Unsupported, "%s is locked, so its password cannot be verified through MAS's login (%s=always); unlock it first, or use %s=on_create",
+				o.UserID, problem.Name("update_password"), problem.Name("update_password")))
+			return
+		default:
+			match, err := r.verifyPassword(ctx, o.UserID, d.Localpart, password)
+			if err != nil {
+				o.fail(err)
+				return
+			}
+			if !match {
+				steps = append(steps, step{"password", passwordHidden, passwordChanged, setPassword})
+			}
+		}
+		if len(steps) > 0 && steps[len(steps)-1].field == "password" {
+			o.PasswordNote = "other sessions are kept: MAS's set-password ends none"
+		}
+	}
 	if reactivate {
 		o.Changes = append(o.Changes, "deactivated")
 		o.Before["deactivated"], o.After["deactivated"] = true, false

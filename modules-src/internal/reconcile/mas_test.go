@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -23,10 +24,14 @@ type fakeMAS struct {
 	writes []string
 	// fail makes the write of that name fail with err.
 	fail map[string]error
+	// passwords are the users' passwords; logins and logouts count the
+	// compatibility sessions opened and ended.
+	passwords       map[string]string
+	logins, logouts int
 }
 
 func newFakeMAS(users ...*mas.User) *fakeMAS {
-	f := &fakeMAS{users: map[string]*mas.User{}, fail: map[string]error{}}
+	f := &fakeMAS{users: map[string]*mas.User{}, fail: map[string]error{}, passwords: map[string]string{}}
 	for i, u := range users {
 		u.ID = httpapi.Identifier(fmt.Sprintf("01ID%022d", i))
 		f.users[u.Username] = u
@@ -96,9 +101,27 @@ func (f *fakeMAS) Deactivate(_ context.Context, id string, erase bool) (*mas.Use
 func (f *fakeMAS) Reactivate(_ context.Context, id string) (*mas.User, error) {
 	return f.write("reactivate", id, func(u *mas.User) { u.DeactivatedAt = nil })
 }
-func (f *fakeMAS) SetPassword(_ context.Context, id, _ string, _ bool) error {
-	_, err := f.write("set-password", id, func(*mas.User) {})
+func (f *fakeMAS) SetPassword(_ context.Context, id, pw string, _ bool) error {
+	_, err := f.write("set-password", id, func(u *mas.User) { f.passwords[u.Username] = pw })
 	return err
+}
+func (f *fakeMAS) CompatLogin(_ context.Context, username, password string) (string, bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.fail["login"]; err != nil {
+		return "", false, err
+	}
+	if pw, ok := f.passwords[username]; !ok || pw != password {
+		return "", false, nil
+	}
+	f.logins++
+	return "mct_fake", true, nil
+}
+func (f *fakeMAS) CompatLogout(context.Context, string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.logouts++
+	return nil
 }
 
 func masRun(t *testing.T, f *fakeMAS, check bool, desired ...*Desired) []*Outcome {
@@ -233,8 +256,12 @@ func TestCheckMAS(t *testing.T) {
 		require.Error(t, err, name)
 		assert.Contains(t, problem.Render(err, problem.Module), name+" cannot be managed on a homeserver that delegates to MAS")
 	}
-	d := want("al", func(d *Desired) { declare(t, d, "password", "pw-long-1"); d.UpdatePassword = PasswordAlways })
-	require.ErrorContains(t, CheckMAS([]*Desired{d}), "update_password=always cannot be kept")
+	d := want("al", func(d *Desired) {
+		declare(t, d, "password", "pw-long-1")
+		declare(t, d, "locked", true)
+		d.UpdatePassword = PasswordAlways
+	})
+	require.ErrorContains(t, CheckMAS([]*Desired{d}), "update_password=always cannot be kept for a locked user")
 	require.NoError(t, CheckMAS([]*Desired{want("al", func(d *Desired) { declare(t, d, "admin", true) })}))
 
 	f := newFakeMAS()
@@ -245,4 +272,45 @@ func TestCheckMAS(t *testing.T) {
 	require.Error(t, out[0].Err, "another server's user")
 	out = masRun(t, f, false, want("nobody", func(d *Desired) { d.State = StateAbsent }))
 	assert.Equal(t, ActionUnchanged, out[0].Action)
+}
+
+// update_password=always verifies through the compatibility login, ends
+// the session at once, and sets the password only when it differs; a rerun
+// changes nothing and logs nobody out.
+func TestMASRunnerPasswordAlways(t *testing.T) {
+	t.Parallel()
+	f := newFakeMAS(&mas.User{Username: "al"})
+	f.passwords["al"] = "old-password-1"
+	al := want("al", func(d *Desired) { declare(t, d, "password", "new-password-1"); d.UpdatePassword = PasswordAlways })
+	checked := masRun(t, f, true, al)
+	assert.Empty(t, f.writes)
+	assert.Equal(t, []string{"password"}, checked[0].Changes)
+	out := masRun(t, f, false, al)
+	assert.Equal(t, []string{"set-password 01ID0000000000000000000000"}, f.writes)
+	assert.Equal(t, ActionUpdated, out[0].Action)
+	assert.Contains(t, out[0].PasswordNote, "MAS's set-password ends none")
+	f.writes = nil
+	out = masRun(t, f, false, al)
+	assert.Equal(t, ActionUnchanged, out[0].Action)
+	assert.Empty(t, f.writes)
+	assert.Equal(t, 1, f.logins)
+	assert.Equal(t, f.logins, f.logouts, "every login is logged out")
+
+	// A locked user cannot log in: refused, naming why.
+	f = newFakeMAS(&mas.User{Username: "lo", LockedAt: &now})
+	out = masRun(t, f, false, want("lo", func(d *Desired) { declare(t, d, "password", "pw-long-2"); d.UpdatePassword = PasswordAlways }))
+	require.Error(t, out[0].Err)
+	assert.Contains(t, out[0].Err.Error(), "is locked, so its password cannot be verified")
+	assert.Empty(t, f.writes)
+
+	// MAS's login rate limit, still there after the one wait: fails naming
+	// the limit and how to raise it.
+	f = newFakeMAS(&mas.User{Username: "rl"})
+	f.fail["login"] = &mas.Error{Status: http.StatusTooManyRequests, Code: "M_LIMIT_EXCEEDED"}
+	r := &MASRunner{Client: f, ServerName: "test", Concurrency: 2, LoginLimitWait: time.Millisecond}
+	out, err := r.Run(context.Background(), []*Desired{want("rl", func(d *Desired) { declare(t, d, "password", "pw-long-3"); d.UpdatePassword = PasswordAlways })})
+	require.NoError(t, err)
+	require.Error(t, out[0].Err)
+	assert.Contains(t, out[0].Err.Error(), "rate_limiting.login.per_ip")
+	assert.Empty(t, f.writes)
 }
