@@ -188,6 +188,11 @@ options:
       - A stored hash of a bcrypt cost above 15 is not compared (each step doubles the work, and cost 15 takes about 2 seconds
         on a small machine, cost 31 more than a day); that user fails, naming the cost, and nothing is sent for it. Synapse
         hashes with its C(bcrypt_rounds), 12 by default. Comparing stops when the run is interrupted (SIGTERM, SIGINT).
+      - On a homeserver that delegates to MAS (O(mas_url)), which exposes no hashes, V(always) logs the user in once
+        through MAS's compatibility login and logs that session out at once (a device appears in Synapse and goes within
+        about a second), also in check mode; the password is set only when the login is refused. MAS's login rate limit
+        (3 logins per address, then one every 20 seconds, by default) bounds how many users one run can check; a
+        locked user cannot be checked and fails. See C(docs/mas.md).
     type: str
     choices: [always, on_create]
     default: on_create
@@ -356,6 +361,11 @@ options:
     elements: str
     default: []
 notes:
+  - On a homeserver that delegates authentication to the Matrix Authentication Service (MAS), give O(mas_url),
+    O(mas_client_id) and O(mas_client_secret); users are then created, made admin, locked, given passwords,
+    deactivated and reactivated through MAS's admin API, and the fields the MAS backend does not manage yet
+    (O(displayname), O(avatar_url), O(threepids), O(external_ids), O(user_type), O(ratelimit), O(shadow_banned),
+    O(suspended)) and O(exclusive) are refused before any request. C(docs/mas.md) has the table.
   - C(changed) is true when Synapse acknowledged a write (in check mode, when one would be sent), or when a write was sent
     whose answer was lost (no answer, a 5xx, a refusal midway through a PUT of several fields); the message then says it
     may have been applied. A write Synapse refused, or one never sent (the run interrupted), is no change.
