@@ -25,6 +25,7 @@ func checkMASRun(run *userRun) error {
 func (run *userRun) doMAS(ctx context.Context, sess *session.Session) (ansible.Result, error) {
 	runner := reconcile.MASRunner{
 		Client:         sess.MAS,
+		Profiles:       sess.Client,
 		ServerName:     sess.ServerName,
 		CheckMode:      run.run.CheckMode,
 		Concurrency:    run.concurrency,

@@ -3,6 +3,7 @@ package reconcile
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"sort"
 	"strings"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/mxadmin/synapse/modules-src/internal/mas"
 	"github.com/mxadmin/synapse/modules-src/internal/problem"
+	"github.com/mxadmin/synapse/modules-src/internal/synapse"
 )
 
 // MASClient is every call the MAS backend makes: MAS's admin API
@@ -30,6 +32,12 @@ type MASClient interface {
 
 var _ MASClient = (*mas.Client)(nil)
 
+// ProfileReader reads the profile Synapse keeps under MAS (*synapse.Client:
+// its public profile endpoint, which needs no token).
+type ProfileReader interface {
+	Profile(ctx context.Context, userID string) (*synapse.Profile, error)
+}
+
 // masFields says, for every field of the fields table, what the MAS
 // backend does with it: applied through a MAS endpoint ("" reason), or
 // refused before any request, with the reason the message gives.
@@ -37,9 +45,10 @@ var masFields = map[string]string{
 	"admin":    "", // POST /users/<id>/set-admin (MAS's flag; Synapse's own admin stays false)
 	"locked":   "", // POST /users/<id>/lock, /unlock
 	"password": "", // POST /users/<id>/set-password; update_password=always verifies through MAS's compatibility login
-	"displayname": "it lives in Synapse's profile, which the MAS backend does not read or change yet (MAS takes one only at creation, " +
-		"and a later change needs Synapse's admin API with a token MAS issues for the run)",
-	"avatar_url":    "it lives in Synapse's profile, which the MAS backend does not read or change yet",
+	// Given to MAS's create; for an existing user, read from Synapse's
+	// public profile, and a difference fails (MASRunner.profile).
+	"displayname":   "",
+	"avatar_url":    "",
 	"threepids":     "MAS's emails (user-emails) are not managed by the MAS backend yet",
 	"external_ids":  "MAS's upstream links (upstream-oauth-links) are not managed by the MAS backend yet",
 	"user_type":     "it stays in Synapse, whose admin API the MAS backend does not use yet",
@@ -76,7 +85,9 @@ func CheckMAS(desired []*Desired) error {
 // It gives the same outcomes as Runner, so that the modules' results have
 // the same shapes whatever the backend.
 type MASRunner struct {
-	Client     MASClient
+	Client MASClient
+	// Profiles reads the display name and avatar, which stay in Synapse.
+	Profiles   ProfileReader
 	ServerName string
 	CheckMode  bool
 	// Concurrency bounds the users handled at once.
@@ -216,6 +227,11 @@ func (r *MASRunner) reconcile(ctx context.Context, d *Desired, o *Outcome) {
 		flag("admin", false, setAdmin)
 		flag("locked", false, setLocked)
 		predicted := &mas.User{Username: d.Localpart}
+		for _, name := range []string{"displayname", "avatar_url"} {
+			if v, ok := d.Value(name); ok {
+				o.After[name] = v
+			}
+		}
 		o.Changes = d.Declared()
 		for _, s := range steps {
 			o.After[s.field] = s.after
@@ -230,10 +246,19 @@ func (r *MASRunner) reconcile(ctx context.Context, d *Desired, o *Outcome) {
 					predicted.LockedAt = &now
 				}
 			}
-			o.User = masAccount(o.UserID, predicted)
+			o.User = withProfile(masAccount(o.UserID, predicted), d)
 			return
 		}
-		created, err := r.Client.CreateUser(ctx, mas.NewUser{Username: d.Localpart})
+		nu := mas.NewUser{Username: d.Localpart}
+		if v, ok := d.Value("displayname"); ok {
+			name := v.(string)
+			nu.DisplayName = &name
+		}
+		if v, ok := d.Value("avatar_url"); ok {
+			avatar := v.(string)
+			nu.AvatarURL = &avatar
+		}
+		created, err := r.Client.CreateUser(ctx, nu)
 		if err != nil {
 			o.fail(createError(o.UserID, err))
 			return
@@ -253,7 +278,7 @@ func (r *MASRunner) reconcile(ctx context.Context, d *Desired, o *Outcome) {
 				return
 			}
 		}
-		o.User = masAccount(o.UserID, after)
+		o.User = withProfile(masAccount(o.UserID, after), d)
 		return
 	case d.State == StateAbsent:
 		if u.Deactivated() {
@@ -283,6 +308,11 @@ func (r *MASRunner) reconcile(ctx context.Context, d *Desired, o *Outcome) {
 	reactivate := u.Deactivated()
 	if reactivate && r.Seed && !r.SeedReactivate {
 		o.fail(problem.Errorf(problem.Invalid, "%s is deactivated; the register-user command does not bring back a deactivated account unless asked to (see the role's docs)", o.UserID))
+		return
+	}
+	profile, err := r.profile(ctx, d, o.UserID)
+	if err != nil {
+		o.fail(err)
 		return
 	}
 	if r.Seed && d.Password() != nil && d.UpdatePassword != PasswordAlways {
@@ -336,7 +366,7 @@ func (r *MASRunner) reconcile(ctx context.Context, d *Desired, o *Outcome) {
 		o.Action = ActionUpdated
 	default:
 		o.Action, o.Before, o.After = ActionUnchanged, nil, nil
-		o.User = masAccount(o.UserID, u)
+		o.User = profile.on(masAccount(o.UserID, u))
 		return
 	}
 	if r.CheckMode {
@@ -357,7 +387,7 @@ func (r *MASRunner) reconcile(ctx context.Context, d *Desired, o *Outcome) {
 				}
 			}
 		}
-		o.User = masAccount(o.UserID, &p)
+		o.User = profile.on(masAccount(o.UserID, &p))
 		return
 	}
 	after := u
@@ -376,7 +406,66 @@ func (r *MASRunner) reconcile(ctx context.Context, d *Desired, o *Outcome) {
 		}
 		o.Wrote = true
 	}
-	o.User = masAccount(o.UserID, after)
+	o.User = profile.on(masAccount(o.UserID, after))
+}
+
+// masProfile is what was read of a user's profile in Synapse (the
+// declared fields only).
+type masProfile map[string]string
+
+// on shows the profile in an account.
+func (p masProfile) on(a *Account) *Account {
+	for k, v := range p {
+		a.set(k, v)
+	}
+	return a
+}
+
+// withProfile shows the declared profile of a new user.
+func withProfile(a *Account, d *Desired) *Account {
+	for _, name := range []string{"displayname", "avatar_url"} {
+		if v, ok := d.Value(name); ok {
+			a.set(name, v)
+		}
+	}
+	return a
+}
+
+// profile reads the declared profile fields of an existing user from
+// Synapse and fails when they differ from the declaration: under MAS a
+// change needs Synapse's admin API with a token MAS issues for the run,
+// which the MAS backend does not do yet.
+func (r *MASRunner) profile(ctx context.Context, d *Desired, id string) (masProfile, error) {
+	var names []string
+	for _, name := range []string{"displayname", "avatar_url"} {
+		if _, ok := d.Value(name); ok {
+			names = append(names, name)
+		}
+	}
+	if len(names) == 0 {
+		return nil, nil
+	}
+	if r.Profiles == nil {
+		return nil, problem.Errorf(problem.Unsupported, "%s cannot be read on this homeserver", problem.Name(names[0]))
+	}
+	p, err := r.Profiles.Profile(ctx, id)
+	if err != nil {
+		return nil, fmt.Errorf("reading the profile of %s from Synapse: %w", id, err)
+	}
+	if p == nil {
+		p = &synapse.Profile{}
+	}
+	got := masProfile{"displayname": deref(p.DisplayName), "avatar_url": deref(p.AvatarURL)}
+	out := masProfile{}
+	for _, name := range names {
+		v, _ := d.Value(name)
+		out[name] = got[name]
+		if v.(string) != got[name] {
+			return nil, problem.Errorf(problem.Unsupported, "%s of %s is %q in Synapse, not the declared %q: on a homeserver that delegates to MAS, the MAS backend sets it only when it creates the user (changing it needs Synapse's admin API with a token MAS issues, not done yet); change it in a Matrix client, or leave %s out",
+				problem.Name(name), id, got[name], v, problem.Name(name))
+		}
+	}
+	return out, nil
 }
 
 // createError explains a create MAS refused: the name exists (raced in

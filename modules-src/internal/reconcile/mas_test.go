@@ -14,6 +14,7 @@ import (
 	"github.com/mxadmin/synapse/modules-src/internal/httpapi"
 	"github.com/mxadmin/synapse/modules-src/internal/mas"
 	"github.com/mxadmin/synapse/modules-src/internal/problem"
+	"github.com/mxadmin/synapse/modules-src/internal/synapse"
 )
 
 // fakeMAS is MAS's users in memory, recording every write. The e2e tests
@@ -250,7 +251,7 @@ func TestMASRunnerCreateConflicts(t *testing.T) {
 // naming the field and why.
 func TestCheckMAS(t *testing.T) {
 	t.Parallel()
-	for name, v := range map[string]any{"displayname": "Al", "user_type": "bot", "shadow_banned": true} {
+	for name, v := range map[string]any{"threepids": []any{map[string]any{"medium": "email", "address": "a@b.c"}}, "user_type": "bot", "shadow_banned": true} {
 		d := want("al", func(d *Desired) { declare(t, d, name, v) })
 		err := CheckMAS([]*Desired{d})
 		require.Error(t, err, name)
@@ -265,7 +266,7 @@ func TestCheckMAS(t *testing.T) {
 	require.NoError(t, CheckMAS([]*Desired{want("al", func(d *Desired) { declare(t, d, "admin", true) })}))
 
 	f := newFakeMAS()
-	_, err := (&MASRunner{Client: f, ServerName: "test"}).Run(context.Background(), []*Desired{want("al", func(d *Desired) { declare(t, d, "displayname", "x") })})
+	_, err := (&MASRunner{Client: f, ServerName: "test"}).Run(context.Background(), []*Desired{want("al", func(d *Desired) { declare(t, d, "user_type", "bot") })})
 	require.Error(t, err)
 	assert.Empty(t, f.writes)
 	out := masRun(t, f, false, &Desired{Entry: problem.Entry{Name: "@x:other"}, Localpart: "x", Server: "other", State: StatePresent})
@@ -313,4 +314,34 @@ func TestMASRunnerPasswordAlways(t *testing.T) {
 	require.Error(t, out[0].Err)
 	assert.Contains(t, out[0].Err.Error(), "rate_limiting.login.per_ip")
 	assert.Empty(t, f.writes)
+}
+
+type fakeProfiles map[string]*synapse.Profile
+
+func (p fakeProfiles) Profile(_ context.Context, id string) (*synapse.Profile, error) {
+	return p[id], nil
+}
+
+// The display name and avatar go with MAS's create; an existing user's are
+// read from Synapse, and a difference fails (not changed yet under MAS).
+func TestMASRunnerProfile(t *testing.T) {
+	t.Parallel()
+	name, avatar := "Al Ice", "mxc://test/al"
+	f := newFakeMAS(&mas.User{Username: "bo"})
+	profiles := fakeProfiles{"@bo:test": {DisplayName: &name}}
+	r := &MASRunner{Client: f, Profiles: profiles, ServerName: "test", Concurrency: 1}
+	al := want("al", func(d *Desired) { declare(t, d, "displayname", name); declare(t, d, "avatar_url", avatar) })
+	out, err := r.Run(context.Background(), []*Desired{al})
+	require.NoError(t, err)
+	assert.Equal(t, ActionCreated, out[0].Action)
+	assert.Equal(t, name, out[0].User.View()["displayname"])
+	assert.Equal(t, avatar, out[0].After["avatar_url"])
+
+	out, err = r.Run(context.Background(), []*Desired{want("bo", func(d *Desired) { declare(t, d, "displayname", name) })})
+	require.NoError(t, err)
+	assert.Equal(t, ActionUnchanged, out[0].Action)
+	out, err = r.Run(context.Background(), []*Desired{want("bo", func(d *Desired) { declare(t, d, "displayname", "Other") })})
+	require.NoError(t, err)
+	require.Error(t, out[0].Err)
+	assert.Contains(t, problem.Render(out[0].Err, problem.Module), `displayname of @bo:test is "Al Ice" in Synapse, not the declared "Other"`)
 }

@@ -46,7 +46,7 @@ func setup(t *testing.T) (*Client, *wiretest.Server) {
 var wired = []string{
 	"GetUser", "ListUsers", "CreateUser", "PutUser", "Deactivate", "SetAdmin", "UsernameAvailable",
 	"PasswordHashes", "Whoami", "Login", "Logout", "DelegatesAuth", "ServerNameFromKeys", "Register",
-	"Devices", "DeleteDevices", "Ratelimit", "SetRatelimit", "DeleteRatelimit", "ShadowBan", "Suspend", "CanSuspend",
+	"Devices", "DeleteDevices", "Profile", "Ratelimit", "SetRatelimit", "DeleteRatelimit", "ShadowBan", "Suspend", "CanSuspend",
 }
 
 // sendsNothing are the Client methods that send no request.
@@ -497,4 +497,24 @@ func TestWireCanSuspend(t *testing.T) {
 	assert.False(t, can)
 	_, err = c.CanSuspend(context.Background(), "@proxy:test")
 	assert.Error(t, err)
+}
+
+func TestWireProfile(t *testing.T) {
+	t.Parallel()
+	c, srv := setup(t)
+	srv.Handle(http.MethodGet, "/_matrix/client/v3/profile/"+wireUserEscaped, func(w http.ResponseWriter, r *http.Request) {
+		wiretest.Query(t, r, nil)
+		wiretest.NoBody(t, r)
+		wiretest.WriteJSON(w, http.StatusOK, map[string]any{"displayname": "Al", "avatar_url": "mxc://test/a"})
+	})
+	srv.Handle(http.MethodGet, "/_matrix/client/v3/profile/@nobody:test", func(w http.ResponseWriter, r *http.Request) {
+		wiretest.WriteJSON(w, http.StatusNotFound, map[string]any{"errcode": "M_NOT_FOUND", "error": "Profile was not found"})
+	})
+	p, err := c.Profile(context.Background(), wireUser)
+	require.NoError(t, err)
+	assert.Equal(t, "Al", *p.DisplayName)
+	assert.Equal(t, "mxc://test/a", *p.AvatarURL)
+	p, err = c.Profile(context.Background(), "@nobody:test")
+	require.NoError(t, err)
+	assert.Nil(t, p)
 }
