@@ -343,6 +343,14 @@ options:
       - From 0 to 100.
     type: int
     default: 25
+  mas_adopt_synapse_accounts:
+    description:
+      - On a homeserver that delegates to MAS, create in MAS a declared user that Synapse has and MAS does not (a
+        "half-provisioned" account, made behind MAS's back), adopting Synapse's account (MAS's create with
+        C(skip_homeserver_check)). Without it, such a user fails, naming this option.
+      - Ignored on a homeserver that does not delegate to MAS.
+    type: bool
+    default: false
   protect:
     description:
       - Patterns of accounts O(exclusive) never deactivates, matched case-insensitively against the whole localpart and

@@ -300,7 +300,19 @@ c.commit()`
 		assert.Contains(t, r.msg(), "exists in Synapse but not in MAS (half-provisioned")
 		assert.Contains(t, r.msg(), "skip_homeserver_check")
 		assert.False(t, r.changed())
+		assert.Contains(t, r.msg(), "mas_adopt_synapse_accounts")
 		assert.Nil(t, masUser(t, m, name), "nothing adopted silently")
+		// Asked to adopt it: MAS creates the user over Synapse's account.
+		r = runModule(t, "matrix_user", masArgs(m, map[string]any{"user": name, "password": masPassword, "mas_adopt_synapse_accounts": true})).mustSucceed(t)
+		assert.True(t, r.changed())
+		assert.Contains(t, strings.Join(r.warnings(), " "), "MAS adopted Synapse's account")
+		assert.NotNil(t, masUser(t, m, name))
+		status, token, _, err := m.CompatLogin(name, masPassword)
+		require.NoError(t, err)
+		require.Equal(t, http.StatusOK, status)
+		require.NoError(t, m.CompatLogout(token))
+		r = runModule(t, "matrix_user", masArgs(m, map[string]any{"user": name, "password": masPassword, "mas_adopt_synapse_accounts": true})).mustSucceed(t)
+		assert.False(t, r.changed())
 	})
 
 	t.Run("no session of ours left", func(t *testing.T) {

@@ -29,6 +29,7 @@ func (run *userRun) doMAS(ctx context.Context, sess *session.Session) (ansible.R
 		ServerName:     sess.ServerName,
 		CheckMode:      run.run.CheckMode,
 		Concurrency:    run.concurrency,
+		Adopt:          run.masAdopt,
 		Seed:           run.run.Role.Seed,
 		SeedReactivate: run.run.Role.Reactivate,
 	}

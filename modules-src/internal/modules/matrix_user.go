@@ -24,6 +24,8 @@ const (
 	// plugins/modules/matrix_user.py and the README.
 	optMaxDeactivations        = "max_deactivations"
 	optMaxDeactivationsPercent = "max_deactivations_percent"
+	// optMASAdopt lets the MAS backend adopt a half-provisioned account.
+	optMASAdopt = "mas_adopt_synapse_accounts"
 )
 
 func matrixUserSpec() ansible.Spec {
@@ -36,6 +38,7 @@ func matrixUserSpec() ansible.Spec {
 		ansible.Option{Name: optProtect, Type: ansible.TypeList, Elements: ansible.TypeStr, Default: []any{}},
 		ansible.Option{Name: optMaxDeactivations, Type: ansible.TypeInt, Default: 10, Min: 0, Max: 2_000_000},
 		ansible.Option{Name: optMaxDeactivationsPercent, Type: ansible.TypeInt, Default: 25, Min: 0, Max: 100},
+		ansible.Option{Name: optMASAdopt, Type: ansible.TypeBool, Default: false},
 	)
 	return ansible.Spec{
 		Module:            "mxadmin.synapse.matrix_user",
@@ -65,6 +68,7 @@ type matrixUserOptions struct {
 	// exclusive run may deactivate.
 	maxDeactivations        int
 	maxDeactivationsPercent int
+	masAdopt                bool
 }
 
 // decodeMatrixUser reads the options.
@@ -78,6 +82,7 @@ func decodeMatrixUser(p *ansible.Params) matrixUserOptions {
 		protect:                 p.Strings(optProtect),
 		maxDeactivations:        p.Int(optMaxDeactivations),
 		maxDeactivationsPercent: p.Int(optMaxDeactivationsPercent),
+		masAdopt:                p.Bool(optMASAdopt),
 	}
 	for _, entry := range p.List(optUsers) {
 		o.users = append(o.users, decodeUser(entry))

@@ -92,6 +92,10 @@ type MASRunner struct {
 	CheckMode  bool
 	// Concurrency bounds the users handled at once.
 	Concurrency int
+	// Adopt creates in MAS a declared user that Synapse has and MAS does
+	// not (MAS's create with skip_homeserver_check); without it, such a
+	// user fails (createError).
+	Adopt bool
 	// Seed and SeedReactivate are Runner's (the register-user extra vars).
 	Seed           bool
 	SeedReactivate bool
@@ -250,6 +254,7 @@ func (r *MASRunner) reconcile(ctx context.Context, d *Desired, o *Outcome) {
 			return
 		}
 		nu := mas.NewUser{Username: d.Localpart}
+		adopt := false
 		if v, ok := d.Value("displayname"); ok {
 			name := v.(string)
 			nu.DisplayName = &name
@@ -259,9 +264,17 @@ func (r *MASRunner) reconcile(ctx context.Context, d *Desired, o *Outcome) {
 			nu.AvatarURL = &avatar
 		}
 		created, err := r.Client.CreateUser(ctx, nu)
+		if r.Adopt && isReserved(err) {
+			// Half-provisioned, and the user asked to adopt it.
+			nu.SkipHomeserverCheck, adopt = true, true
+			created, err = r.Client.CreateUser(ctx, nu)
+		}
 		if err != nil {
 			o.fail(createError(o.UserID, err))
 			return
+		}
+		if adopt {
+			o.Warnings = append(o.Warnings, problem.Errorf(problem.Note, "%s existed in Synapse but not in MAS: MAS adopted Synapse's account (%s)", o.UserID, problem.Name("mas_adopt_synapse_accounts")))
 		}
 		o.Wrote = true
 		id := string(created.ID)
@@ -474,8 +487,8 @@ func (r *MASRunner) profile(ctx context.Context, d *Desired, id string) (masProf
 func createError(id string, err error) error {
 	var e *mas.Error
 	if errors.As(err, &e) && e.Status == http.StatusConflict {
-		if strings.Contains(strings.Join(e.Titles, " "), "reserved by the homeserver") {
-			return problem.Errorf(problem.Server, "%s exists in Synapse but not in MAS (half-provisioned: created behind MAS's back, e.g. through Synapse's admin API before Synapse 1.163): %s; MAS can adopt it (POST /api/admin/v1/users with skip_homeserver_check), which this module does not do on its own", id, err)
+		if isReserved(err) {
+			return problem.Errorf(problem.Server, "%s exists in Synapse but not in MAS (half-provisioned: created behind MAS's back, e.g. through Synapse's admin API before Synapse 1.163): %s; MAS can adopt Synapse's account (its create with skip_homeserver_check), which this module does only with %s=true", id, err, problem.Name("mas_adopt_synapse_accounts"))
 		}
 		return problem.Errorf(problem.Server, "%s was created by someone else since it was read: %s; nothing was changed, run again", id, err)
 	}
@@ -489,4 +502,10 @@ func passwordError(id string, err error) error {
 		return problem.Errorf(problem.Invalid, "%s was created, but MAS refused its %s: %s (MAS's passwords.minimum_complexity, a zxcvbn score); give a stronger password", id, problem.Name("password"), err)
 	}
 	return err
+}
+
+// isReserved reports MAS's refusal of a name Synapse holds.
+func isReserved(err error) bool {
+	var e *mas.Error
+	return errors.As(err, &e) && e.Status == http.StatusConflict && strings.Contains(strings.Join(e.Titles, " "), "reserved by the homeserver")
 }

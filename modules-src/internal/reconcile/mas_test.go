@@ -76,7 +76,7 @@ func (f *fakeMAS) CreateUser(_ context.Context, n mas.NewUser) (*mas.User, error
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.writes = append(f.writes, "create "+n.Username)
-	if err := f.fail["create"]; err != nil {
+	if err := f.fail["create"]; err != nil && !(n.SkipHomeserverCheck && isReserved(err)) {
 		return nil, err
 	}
 	u := &mas.User{ID: httpapi.Identifier(fmt.Sprintf("01NEW%021d", len(f.users))), Username: n.Username}
@@ -344,4 +344,22 @@ func TestMASRunnerProfile(t *testing.T) {
 	require.NoError(t, err)
 	require.Error(t, out[0].Err)
 	assert.Contains(t, problem.Render(out[0].Err, problem.Module), `displayname of @bo:test is "Al Ice" in Synapse, not the declared "Other"`)
+}
+
+// A half-provisioned account is adopted only when asked.
+func TestMASRunnerAdopt(t *testing.T) {
+	t.Parallel()
+	reserved := &mas.Error{Status: http.StatusConflict, Titles: []string{"Username is reserved by the homeserver"}}
+	f := newFakeMAS()
+	f.fail["create"] = reserved
+	out := masRun(t, f, false, want("half", nil))
+	require.Error(t, out[0].Err)
+	assert.Contains(t, problem.Render(out[0].Err, problem.Module), "only with mas_adopt_synapse_accounts=true")
+	r := &MASRunner{Client: f, ServerName: "test", Concurrency: 1, Adopt: true}
+	out, err := r.Run(context.Background(), []*Desired{want("half", nil)})
+	require.NoError(t, err)
+	require.NoError(t, out[0].Err)
+	assert.Equal(t, ActionCreated, out[0].Action)
+	require.Len(t, out[0].Warnings, 1)
+	assert.Contains(t, out[0].Warnings[0].Error(), "MAS adopted Synapse's account")
 }
