@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/mxadmin/synapse/modules-src/internal/httpapi"
 	"github.com/mxadmin/synapse/modules-src/internal/mas"
 	"github.com/mxadmin/synapse/modules-src/internal/problem"
 	"github.com/mxadmin/synapse/modules-src/internal/synapse"
@@ -287,7 +288,7 @@ func (r *MASRunner) reconcile(ctx context.Context, d *Desired, o *Outcome) {
 		after := created
 		for _, s := range steps {
 			if after, err = s.apply(id); err != nil {
-				o.fail(err)
+				failWrite(o, err)
 				return
 			}
 		}
@@ -310,7 +311,7 @@ func (r *MASRunner) reconcile(ctx context.Context, d *Desired, o *Outcome) {
 		}
 		after, err := r.Client.Deactivate(ctx, string(u.ID), d.Erase)
 		if err != nil {
-			o.fail(err)
+			failWrite(o, err)
 			return
 		}
 		o.Wrote = true
@@ -407,14 +408,14 @@ func (r *MASRunner) reconcile(ctx context.Context, d *Desired, o *Outcome) {
 	var err2 error
 	if reactivate {
 		if after, err2 = r.Client.Reactivate(ctx, string(u.ID)); err2 != nil {
-			o.fail(err2)
+			failWrite(o, err2)
 			return
 		}
 		o.Wrote = true
 	}
 	for _, s := range steps {
 		if after, err2 = s.apply(string(u.ID)); err2 != nil {
-			o.fail(err2)
+			failWrite(o, err2)
 			return
 		}
 		o.Wrote = true
@@ -508,4 +509,23 @@ func passwordError(id string, err error) error {
 func isReserved(err error) bool {
 	var e *mas.Error
 	return errors.As(err, &e) && e.Status == http.StatusConflict && strings.Contains(strings.Join(e.Titles, " "), "reserved by the homeserver")
+}
+
+// failWrite records a write MAS did not acknowledge: one whose answer was
+// lost (no answer, a 5xx, an answer that is not MAS's) may have been
+// applied, and the outcome says changed so that a rerun checks it; one
+// MAS refused (a 4xx) was not.
+func failWrite(o *Outcome, err error) {
+	o.fail(err)
+	var refused *mas.Error
+	var foreign *httpapi.ResponseError
+	var unreachable *httpapi.UnreachableError
+	switch {
+	case errors.As(err, &refused):
+		o.MaybeWrote = refused.Status >= 500
+	case errors.As(err, &foreign):
+		o.MaybeWrote = foreign.Status >= 500 || foreign.Status < 300
+	case errors.As(err, &unreachable):
+		o.MaybeWrote = true
+	}
 }

@@ -245,6 +245,10 @@ func TestMASRunnerCreateConflicts(t *testing.T) {
 	out = masRun(t, f, false, want("erin", func(d *Desired) { declare(t, d, "admin", true) }))
 	require.Error(t, out[0].Err)
 	assert.Equal(t, ActionFailed, out[0].Action)
+	assert.True(t, out[0].Changed(), "a 5xx to a write may have applied it")
+	f.fail["set-admin"] = &mas.Error{Status: http.StatusBadRequest}
+	out = masRun(t, f, false, want("erin", func(d *Desired) { declare(t, d, "admin", true) }))
+	assert.False(t, out[0].Changed(), "a refused write did not")
 }
 
 // What the MAS backend does not manage is refused before any request,
