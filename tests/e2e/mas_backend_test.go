@@ -74,6 +74,7 @@ func TestWithMASBackend(t *testing.T) {
 	m := synapsetest.StartMAS(t, synapsetest.MASConfig{})
 	t.Logf("pair started in %s", m.Started.Round(time.Millisecond))
 	alice, bob := uniqueUser("masalice"), uniqueUser("masbob")
+	var half string // the half-provisioned user, adopted
 	list := func(extra map[string]any) map[string]any {
 		return masArgs(m, merge(map[string]any{"users": []any{
 			map[string]any{"user": alice, "password": masPassword, "admin": true},
@@ -255,7 +256,6 @@ func TestWithMASBackend(t *testing.T) {
 			"user_type":          {"user": alice, "user_type": "bot"},
 			"threepids":          {"user": alice, "threepids": []any{map[string]any{"medium": "email", "address": "a@example.org"}}},
 			"always with locked": {"user": alice, "password": masPassword, "update_password": "always", "locked": true},
-			"exclusive":          {"users": []any{map[string]any{"user": alice}}, "exclusive": true},
 		} {
 			m.ResetCounts()
 			r := runModule(t, "matrix_user", masArgs(m, extra))
@@ -286,6 +286,7 @@ func TestWithMASBackend(t *testing.T) {
 		// one (Synapse 1.163 refuses creates under MAS), so it is written
 		// into Synapse's database, as an older Synapse's admin API did.
 		name := uniqueUser("halfprov")
+		half = name
 		db := filepath.Join(m.Work, "synapse", "homeserver.db")
 		script := `import sqlite3, sys, time
 c = sqlite3.connect(sys.argv[1], timeout=30)
@@ -313,6 +314,31 @@ c.commit()`
 		require.NoError(t, m.CompatLogout(token))
 		r = runModule(t, "matrix_user", masArgs(m, map[string]any{"user": name, "password": masPassword, "mas_adopt_synapse_accounts": true})).mustSucceed(t)
 		assert.False(t, r.changed())
+	})
+
+	t.Run("exclusive", func(t *testing.T) {
+		// Active now: alice, bob, carol (mascarol…) and the adopted user.
+		// Declared: alice; bob and carol are protected; the adopted user
+		// is the one undeclared.
+		args := masArgs(m, map[string]any{"users": []any{map[string]any{"user": alice}}, "exclusive": true,
+			"protect": []any{"masbob*", "mascarol*"}})
+		m.ResetCounts()
+		r := runModule(t, "matrix_user", merge(args, map[string]any{"max_deactivations": 0}))
+		assert.True(t, r.failed())
+		assert.Contains(t, r.msg(), "exclusive would deactivate 1 of the 2 MAS accounts")
+		assert.Empty(t, m.Writes(), "the threshold refuses before any write")
+		r = runModule(t, "matrix_user", merge(args, map[string]any{"_ansible_check_mode": true})).mustSucceed(t)
+		assert.True(t, r.changed())
+		assert.Empty(t, m.Writes())
+		assert.Equal(t, "deactivated", r.batchUsers()[m.UserID(half)]["action"], r.Stdout)
+		r = runModule(t, "matrix_user", args).mustSucceed(t)
+		assert.True(t, r.changed())
+		assert.NotNil(t, attr(masUser(t, m, half), "deactivated_at"))
+		assert.Nil(t, attr(masUser(t, m, bob), "deactivated_at"), "protected")
+		m.ResetCounts()
+		r = runModule(t, "matrix_user", args).mustSucceed(t)
+		assert.False(t, r.changed(), r.Stdout)
+		assert.Empty(t, m.Writes())
 	})
 
 	t.Run("no session of ours left", func(t *testing.T) {

@@ -14,9 +14,6 @@ import (
 // checkMASRun refuses, before any request, what matrix_user cannot do on
 // a homeserver that delegates to MAS (docs/mas.md has the table).
 func checkMASRun(run *userRun) error {
-	if run.exclusive {
-		return problem.Errorf(problem.Unsupported, "%s is not supported on a homeserver that delegates to MAS yet: the MAS backend does not deactivate undeclared users", problem.Name(optExclusive))
-	}
 	return reconcile.CheckMAS(run.desired)
 }
 
@@ -24,12 +21,14 @@ func checkMASRun(run *userRun) error {
 // same results as the Synapse backend.
 func (run *userRun) doMAS(ctx context.Context, sess *session.Session) (ansible.Result, error) {
 	runner := reconcile.MASRunner{
-		Client:         sess.MAS,
-		Profiles:       sess.Client,
-		ServerName:     sess.ServerName,
-		CheckMode:      run.run.CheckMode,
-		Concurrency:    run.concurrency,
-		Adopt:          run.masAdopt,
+		Client:      sess.MAS,
+		Profiles:    sess.Client,
+		ServerName:  sess.ServerName,
+		CheckMode:   run.run.CheckMode,
+		Concurrency: run.concurrency,
+		Adopt:       run.masAdopt,
+		Exclusive:   run.exclusive, Protect: run.protect,
+		MaxDeactivations: run.maxDeactivations, MaxDeactivationsPercent: run.maxDeactivationsPercent,
 		Seed:           run.run.Role.Seed,
 		SeedReactivate: run.run.Role.Reactivate,
 	}

@@ -26,6 +26,7 @@ type MASClient interface {
 	Unlock(ctx context.Context, id string) (*mas.User, error)
 	Deactivate(ctx context.Context, id string, erase bool) (*mas.User, error)
 	Reactivate(ctx context.Context, id string) (*mas.User, error)
+	ListUsers(ctx context.Context, pageSize int) ([]mas.User, int, error)
 	SetPassword(ctx context.Context, id, password string, skipCheck bool) error
 	CompatLogin(ctx context.Context, username, password string) (token string, match bool, err error)
 	CompatLogout(ctx context.Context, token string) error
@@ -93,6 +94,13 @@ type MASRunner struct {
 	CheckMode  bool
 	// Concurrency bounds the users handled at once.
 	Concurrency int
+	// Exclusive deactivates every active MAS user the list does not
+	// declare, except legacy guests and users a Protect pattern matches,
+	// within the threshold (Runner's).
+	Exclusive               bool
+	Protect                 []string
+	MaxDeactivations        int
+	MaxDeactivationsPercent int
 	// Adopt creates in MAS a declared user that Synapse has and MAS does
 	// not (MAS's create with skip_homeserver_check); without it, such a
 	// user fails (createError).
@@ -166,6 +174,13 @@ func (r *MASRunner) Run(ctx context.Context, desired []*Desired) ([]*Outcome, er
 		}
 		outcomes[i].UserID = id
 	}
+	var undeclared []*mas.User
+	if r.Exclusive {
+		var err error
+		if undeclared, err = r.undeclared(ctx, desired); err != nil {
+			return nil, err
+		}
+	}
 	errs := forEach(len(desired), r.Concurrency, func(i int) error {
 		if outcomes[i].Err != nil {
 			return nil
@@ -178,7 +193,79 @@ func (r *MASRunner) Run(ctx context.Context, desired []*Desired) ([]*Outcome, er
 			outcomes[i].fail(err)
 		}
 	}
+	for _, u := range undeclared {
+		o := &Outcome{Undeclared: true, UserID: r.userID(u.Username),
+			Action: ActionDeactivated, Changes: []string{stateDeactivated},
+			Before: map[string]any{stateDeactivated: false}, After: map[string]any{stateDeactivated: true}}
+		outcomes = append(outcomes, o)
+		if r.CheckMode {
+			p := *u
+			p.DeactivatedAt = &now
+			o.User = masAccount(o.UserID, &p)
+			continue
+		}
+		after, err := r.Client.Deactivate(ctx, string(u.ID), false)
+		if err != nil {
+			failWrite(o, err)
+			continue
+		}
+		o.Wrote = true
+		o.User = masAccount(o.UserID, after)
+	}
 	return outcomes, nil
+}
+
+// now stands for a time MAS sets, in a check-mode prediction.
+var now = "now"
+
+func (r *MASRunner) userID(username string) string { return "@" + username + ":" + r.ServerName }
+
+// undeclared lists MAS's users (cursor paging) and picks the active ones
+// the list does not declare, protected ones and legacy guests excepted;
+// more than the threshold allows fails before any write. Application
+// service users (bridges' puppets) are Synapse's, not MAS's: never listed.
+func (r *MASRunner) undeclared(ctx context.Context, desired []*Desired) ([]*mas.User, error) {
+	patterns, err := compileProtect(r.Protect, r.ServerName)
+	if err != nil {
+		return nil, err
+	}
+	users, _, err := r.Client.ListUsers(ctx, listPageSize)
+	if err != nil {
+		return nil, fmt.Errorf("listing MAS's users for %s: %w", problem.Name("exclusive"), err)
+	}
+	declared := map[string]bool{}
+	for _, d := range desired {
+		declared[strings.ToLower(d.Localpart)] = true
+	}
+	var out []*mas.User
+	deactivatable, protectedN := 0, 0
+	for i := range users {
+		u := &users[i]
+		if u.Deactivated() || u.LegacyGuest {
+			continue
+		}
+		if protected(r.userID(u.Username), patterns) {
+			protectedN++
+			continue
+		}
+		deactivatable++
+		if !declared[strings.ToLower(u.Username)] {
+			out = append(out, u)
+		}
+	}
+	if limit := DeactivationLimit(r.MaxDeactivations, r.MaxDeactivationsPercent, deactivatable); len(out) > limit {
+		names := make([]string, 0, 6)
+		for _, u := range out {
+			if len(names) == 5 {
+				names = append(names, "...")
+				break
+			}
+			names = append(names, r.userID(u.Username))
+		}
+		return nil, problem.Errorf(problem.Invalid, "%s would deactivate %d of the %d MAS accounts it may deactivate (%s), more than %s=%d and %s=%d%% allow (at most %d); nothing was changed. Declare them, protect them (%s), or raise the limits; %d protected accounts are never touched",
+			problem.Name("exclusive"), len(out), deactivatable, strings.Join(names, ", "), problem.Name("max_deactivations"), r.MaxDeactivations, problem.Name("max_deactivations_percent"), r.MaxDeactivationsPercent, limit, problem.Name("protect"), protectedN)
+	}
+	return out, nil
 }
 
 // masAccount is the account a MAS user shows in results.

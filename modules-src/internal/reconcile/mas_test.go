@@ -85,8 +85,6 @@ func (f *fakeMAS) CreateUser(_ context.Context, n mas.NewUser) (*mas.User, error
 	return &c, nil
 }
 
-var now = "2026-12-03T00:00:00Z"
-
 func (f *fakeMAS) SetAdmin(_ context.Context, id string, admin bool) (*mas.User, error) {
 	return f.write("set-admin", id, func(u *mas.User) { u.Admin = admin })
 }
@@ -117,6 +115,15 @@ func (f *fakeMAS) CompatLogin(_ context.Context, username, password string) (str
 	}
 	f.logins++
 	return "mct_fake", true, nil
+}
+func (f *fakeMAS) ListUsers(context.Context, int) ([]mas.User, int, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []mas.User
+	for _, u := range f.users {
+		out = append(out, *u)
+	}
+	return out, len(out), nil
 }
 func (f *fakeMAS) CompatLogout(context.Context, string) error {
 	f.mu.Lock()
@@ -366,4 +373,36 @@ func TestMASRunnerAdopt(t *testing.T) {
 	assert.Equal(t, ActionCreated, out[0].Action)
 	require.Len(t, out[0].Warnings, 1)
 	assert.Contains(t, out[0].Warnings[0].Error(), "MAS adopted Synapse's account")
+}
+
+// Exclusive mode deactivates the active MAS users the list does not
+// declare, never a protected one or a legacy guest, and refuses before any
+// write beyond its threshold.
+func TestMASRunnerExclusive(t *testing.T) {
+	t.Parallel()
+	f := newFakeMAS(&mas.User{Username: "keep"}, &mas.User{Username: "gone"}, &mas.User{Username: "bot-1"},
+		&mas.User{Username: "guest", LegacyGuest: true}, &mas.User{Username: "old", DeactivatedAt: &now})
+	r := &MASRunner{Client: f, ServerName: "test", Concurrency: 1, Exclusive: true, Protect: []string{"bot-*"},
+		MaxDeactivations: 0, MaxDeactivationsPercent: 25}
+	_, err := r.Run(context.Background(), []*Desired{want("keep", nil)})
+	require.Error(t, err, "max_deactivations=0 allows none")
+	assert.Contains(t, problem.Render(err, problem.Module), "exclusive would deactivate 1 of the 2 MAS accounts it may deactivate (@gone:test)")
+	assert.Empty(t, f.writes)
+
+	r.MaxDeactivations, r.CheckMode = 10, true
+	out, err := r.Run(context.Background(), []*Desired{want("keep", nil)})
+	require.NoError(t, err)
+	require.Len(t, out, 2)
+	assert.True(t, out[1].Undeclared)
+	assert.Equal(t, "@gone:test", out[1].UserID)
+	assert.Empty(t, f.writes)
+	r.CheckMode = false
+	_, err = r.Run(context.Background(), []*Desired{want("keep", nil)})
+	require.NoError(t, err)
+	assert.Equal(t, []string{"deactivate(erase=false) 01ID0000000000000000000001"}, f.writes)
+	f.writes = nil
+	out, err = r.Run(context.Background(), []*Desired{want("keep", nil)})
+	require.NoError(t, err)
+	assert.Len(t, out, 1, "the rerun has nothing to deactivate")
+	assert.Empty(t, f.writes)
 }
