@@ -254,7 +254,7 @@ func TestWithMASBackend(t *testing.T) {
 	t.Run("refused before any request", func(t *testing.T) {
 		for name, extra := range map[string]map[string]any{
 			"user_type":          {"user": alice, "user_type": "bot"},
-			"threepids":          {"user": alice, "threepids": []any{map[string]any{"medium": "email", "address": "a@example.org"}}},
+			"external_ids":       {"user": alice, "external_ids": []any{map[string]any{"auth_provider": "oidc", "external_id": "x"}}},
 			"always with locked": {"user": alice, "password": masPassword, "update_password": "always", "locked": true},
 		} {
 			m.ResetCounts()
@@ -314,6 +314,40 @@ c.commit()`
 		require.NoError(t, m.CompatLogout(token))
 		r = runModule(t, "matrix_user", masArgs(m, map[string]any{"user": name, "password": masPassword, "mas_adopt_synapse_accounts": true})).mustSucceed(t)
 		assert.False(t, r.changed())
+	})
+
+	t.Run("emails", func(t *testing.T) {
+		id, _ := masUser(t, m, alice)["id"].(string)
+		emailsOf := func() []string {
+			status, out, err := m.Admin(http.MethodGet, "/user-emails?filter[user]="+id, nil)
+			require.NoError(t, err)
+			require.Equal(t, http.StatusOK, status)
+			var got []string
+			data, _ := out["data"].([]any)
+			for _, d := range data {
+				got = append(got, attr(d.(map[string]any), "email").(string))
+			}
+			return got
+		}
+		set := func(addr string) map[string]any {
+			return masArgs(m, map[string]any{"user": alice, "threepids": []any{map[string]any{"medium": "email", "address": addr}}})
+		}
+		m.ResetCounts()
+		r := runModule(t, "matrix_user", merge(set(alice+"@example.org"), map[string]any{"_ansible_check_mode": true})).mustSucceed(t)
+		assert.True(t, r.changed())
+		assert.Empty(t, m.Writes())
+		runModule(t, "matrix_user", set(alice+"@example.org")).mustSucceed(t)
+		assert.Equal(t, []string{alice + "@example.org"}, emailsOf())
+		m.ResetCounts()
+		r = runModule(t, "matrix_user", set(strings.ToUpper(alice)+"@EXAMPLE.org")).mustSucceed(t)
+		assert.False(t, r.changed(), r.Stdout)
+		assert.Empty(t, m.Writes())
+		r = runModule(t, "matrix_user", set(alice+"@example.net")).mustSucceed(t)
+		assert.True(t, r.changed())
+		assert.Equal(t, []string{alice + "@example.net"}, emailsOf())
+		r = runModule(t, "matrix_user", masArgs(m, map[string]any{"user": alice, "threepids": []any{map[string]any{"medium": "msisdn", "address": "4412345"}}}))
+		assert.True(t, r.failed())
+		assert.Contains(t, r.msg(), "keeps email addresses only")
 	})
 
 	t.Run("exclusive", func(t *testing.T) {

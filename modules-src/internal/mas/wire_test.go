@@ -56,7 +56,7 @@ func adminCall(t *testing.T, r *http.Request) {
 }
 
 var wired = []string{"UserByUsername", "ListUsers", "CreateUser", "SetAdmin", "Lock", "Unlock", "Deactivate", "Reactivate",
-	"SetPassword", "SiteConfig", "GrantToken", "Token", "CompatLogin", "CompatLogout"}
+	"SetPassword", "SiteConfig", "GrantToken", "Token", "CompatLogin", "CompatLogout", "UserEmails", "AddUserEmail", "DeleteUserEmail"}
 
 var sendsNothing = []string{"ReadOnly", "BaseURL"}
 
@@ -72,7 +72,7 @@ func TestEveryClientMethodIsWired(t *testing.T) {
 		assert.True(t, slices.Contains(wired, name) || slices.Contains(sendsNothing, name), "(*Client).%s has no wire test", name)
 	}
 	fset := token.NewFileSet()
-	for _, file := range []string{"client.go", "users.go", "compat.go"} {
+	for _, file := range []string{"client.go", "users.go", "compat.go", "emails.go"} {
 		f, err := parser.ParseFile(fset, file, nil, parser.ParseComments)
 		require.NoError(t, err)
 		for _, decl := range f.Decls {
@@ -382,4 +382,35 @@ func TestWireCompatLogout(t *testing.T) {
 		wiretest.WriteJSON(w, http.StatusOK, map[string]any{})
 	})
 	require.NoError(t, c.CompatLogout(context.Background(), "mct_x"))
+}
+
+func TestWireUserEmails(t *testing.T) {
+	t.Parallel()
+	c, srv := setup(t)
+	srv.Handle(http.MethodGet, "/api/admin/v1/user-emails", func(w http.ResponseWriter, r *http.Request) {
+		adminCall(t, r)
+		wiretest.Query(t, r, url.Values{"filter[user]": {wireID}, "page[first]": {"1000"}, "count": {"false"}})
+		wiretest.WriteJSON(w, http.StatusOK, map[string]any{"data": []any{map[string]any{"type": "user-email", "id": "01EMAIL",
+			"attributes": map[string]any{"email": "al@example.org", "user_id": wireID}}}, "links": map[string]any{}})
+	})
+	emails, err := c.UserEmails(context.Background(), wireID)
+	require.NoError(t, err)
+	assert.Equal(t, []Email{{ID: "01EMAIL", Email: "al@example.org"}}, emails)
+}
+
+func TestWireAddAndDeleteUserEmail(t *testing.T) {
+	t.Parallel()
+	c, srv := setup(t)
+	srv.Handle(http.MethodPost, "/api/admin/v1/user-emails", func(w http.ResponseWriter, r *http.Request) {
+		adminCall(t, r)
+		wiretest.JSONBody(t, r, `{"user_id":"`+wireID+`","email":"al@example.org"}`)
+		wiretest.WriteJSON(w, http.StatusCreated, map[string]any{"data": map[string]any{"type": "user-email", "id": "01EMAIL"}})
+	})
+	srv.Handle(http.MethodDelete, "/api/admin/v1/user-emails/01EMAIL", func(w http.ResponseWriter, r *http.Request) {
+		adminCall(t, r)
+		wiretest.NoBody(t, r)
+		w.WriteHeader(http.StatusNoContent)
+	})
+	require.NoError(t, c.AddUserEmail(context.Background(), wireID, "al@example.org"))
+	require.NoError(t, c.DeleteUserEmail(context.Background(), "01EMAIL"))
 }

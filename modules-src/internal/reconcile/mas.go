@@ -27,6 +27,9 @@ type MASClient interface {
 	Deactivate(ctx context.Context, id string, erase bool) (*mas.User, error)
 	Reactivate(ctx context.Context, id string) (*mas.User, error)
 	ListUsers(ctx context.Context, pageSize int) ([]mas.User, int, error)
+	UserEmails(ctx context.Context, id string) ([]mas.Email, error)
+	AddUserEmail(ctx context.Context, id, email string) error
+	DeleteUserEmail(ctx context.Context, emailID string) error
 	SetPassword(ctx context.Context, id, password string, skipCheck bool) error
 	CompatLogin(ctx context.Context, username, password string) (token string, match bool, err error)
 	CompatLogout(ctx context.Context, token string) error
@@ -51,7 +54,7 @@ var masFields = map[string]string{
 	// public profile, and a difference fails (MASRunner.profile).
 	"displayname":   "",
 	"avatar_url":    "",
-	"threepids":     "MAS's emails (user-emails) are not managed by the MAS backend yet",
+	"threepids":     "", // MAS's user-emails (email only; an msisdn is refused by CheckMAS)
 	"external_ids":  "MAS's upstream links (upstream-oauth-links) are not managed by the MAS backend yet",
 	"user_type":     "it stays in Synapse, whose admin API the MAS backend does not use yet",
 	"ratelimit":     "it stays in Synapse, whose admin API the MAS backend does not use yet",
@@ -73,6 +76,13 @@ func CheckMAS(desired []*Desired) error {
 			}
 			if reason != "" {
 				return problem.Errorf(problem.Unsupported, "%s cannot be managed on a homeserver that delegates to MAS: %s; leave it out of the declaration", problem.Name(name), reason).About(d.Entry)
+			}
+		}
+		if v, ok := d.Value("threepids"); ok {
+			for _, t := range v.([]synapse.Threepid) {
+				if t.Medium != "email" {
+					return problem.Errorf(problem.Unsupported, "%s: a %s of medium %s cannot be managed on a homeserver that delegates to MAS, which keeps email addresses only", problem.Name("threepids"), problem.Name("threepids"), t.Medium).About(d.Entry)
+				}
 			}
 		}
 		if v, ok := d.Value("locked"); ok && v.(bool) && d.UpdatePassword == PasswordAlways && d.Password() != nil {
@@ -285,13 +295,6 @@ func (r *MASRunner) reconcile(ctx context.Context, d *Desired, o *Outcome) {
 		o.fail(err)
 		return
 	}
-	// The plan: the changes in the order they are applied.
-	type step struct {
-		field  string
-		before any
-		after  any
-		apply  func(id string) (*mas.User, error)
-	}
 	var steps []step
 	flag := func(field string, current bool, apply func(id string, v bool) (*mas.User, error)) {
 		v, ok := d.Value(field)
@@ -373,6 +376,14 @@ func (r *MASRunner) reconcile(ctx context.Context, d *Desired, o *Outcome) {
 			}
 		}
 		after := created
+		if v, ok := d.Value("threepids"); ok {
+			for _, t := range v.([]synapse.Threepid) {
+				if err := r.Client.AddUserEmail(ctx, id, t.Address); err != nil {
+					failWrite(o, err)
+					return
+				}
+			}
+		}
 		for _, s := range steps {
 			if after, err = s.apply(id); err != nil {
 				failWrite(o, err)
@@ -452,6 +463,17 @@ func (r *MASRunner) reconcile(ctx context.Context, d *Desired, o *Outcome) {
 			o.PasswordNote = "other sessions are kept: MAS's set-password ends none"
 		}
 	}
+	if v, ok := d.Value("threepids"); ok {
+		step, current, err := r.emailStep(ctx, string(u.ID), d.Localpart, v.([]synapse.Threepid))
+		if err != nil {
+			o.fail(err)
+			return
+		}
+		profile = profile.with("threepids", current)
+		if step != nil {
+			steps = append(steps, *step)
+		}
+	}
 	if reactivate {
 		o.Changes = append(o.Changes, "deactivated")
 		o.Before["deactivated"], o.After["deactivated"] = true, false
@@ -488,7 +510,7 @@ func (r *MASRunner) reconcile(ctx context.Context, d *Desired, o *Outcome) {
 				}
 			}
 		}
-		o.User = profile.on(masAccount(o.UserID, &p))
+		o.User = withSteps(profile.on(masAccount(o.UserID, &p)), steps)
 		return
 	}
 	after := u
@@ -507,14 +529,33 @@ func (r *MASRunner) reconcile(ctx context.Context, d *Desired, o *Outcome) {
 		}
 		o.Wrote = true
 	}
-	o.User = profile.on(masAccount(o.UserID, after))
+	o.User = withSteps(profile.on(masAccount(o.UserID, after)), steps)
 }
 
-// masProfile is what was read of a user's profile in Synapse (the
-// declared fields only).
-type masProfile map[string]string
+// withSteps shows in an account the values of the steps MAS's user does
+// not carry (the emails).
+func withSteps(a *Account, steps []step) *Account {
+	for _, s := range steps {
+		if s.field == "threepids" {
+			a.set(s.field, s.after)
+		}
+	}
+	return a
+}
 
-// on shows the profile in an account.
+// step is one change of the plan of a user, in the order they are applied.
+type step struct {
+	field  string
+	before any
+	after  any
+	apply  func(id string) (*mas.User, error)
+}
+
+// masProfile is what was read of a user's declared fields that MAS's user
+// does not carry (the profile in Synapse, the emails).
+type masProfile map[string]any
+
+// on shows them in an account.
 func (p masProfile) on(a *Account) *Account {
 	for k, v := range p {
 		a.set(k, v)
@@ -522,9 +563,67 @@ func (p masProfile) on(a *Account) *Account {
 	return a
 }
 
+// with is p with one more value.
+func (p masProfile) with(name string, v any) masProfile {
+	if p == nil {
+		p = masProfile{}
+	}
+	p[name] = v
+	return p
+}
+
+// emailStep compares a user's MAS emails with the declared ones (email
+// addresses compare without regard to case, as MAS does) and plans the
+// additions and removals.
+func (r *MASRunner) emailStep(ctx context.Context, id, localpart string, declared []synapse.Threepid) (*step, []synapse.Threepid, error) {
+	emails, err := r.Client.UserEmails(ctx, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	current := make([]synapse.Threepid, 0, len(emails))
+	have := map[string]mas.Email{}
+	for _, e := range emails {
+		current = append(current, synapse.Threepid{Medium: "email", Address: e.Email})
+		have[strings.ToLower(e.Email)] = e
+	}
+	sortThreepids(current)
+	want := map[string]bool{}
+	var add []string
+	for _, t := range declared {
+		key := strings.ToLower(t.Address)
+		want[key] = true
+		if _, ok := have[key]; !ok {
+			add = append(add, t.Address)
+		}
+	}
+	var remove []string
+	for key, e := range have {
+		if !want[key] {
+			remove = append(remove, string(e.ID))
+		}
+	}
+	if len(add) == 0 && len(remove) == 0 {
+		return nil, current, nil
+	}
+	sort.Strings(remove)
+	return &step{"threepids", current, declared, func(userID string) (*mas.User, error) {
+		for _, addr := range add {
+			if err := r.Client.AddUserEmail(ctx, userID, addr); err != nil {
+				return nil, err
+			}
+		}
+		for _, emailID := range remove {
+			if err := r.Client.DeleteUserEmail(ctx, emailID); err != nil {
+				return nil, err
+			}
+		}
+		return r.Client.UserByUsername(ctx, localpart)
+	}}, current, nil
+}
+
 // withProfile shows the declared profile of a new user.
 func withProfile(a *Account, d *Desired) *Account {
-	for _, name := range []string{"displayname", "avatar_url"} {
+	for _, name := range []string{"displayname", "avatar_url", "threepids"} {
 		if v, ok := d.Value(name); ok {
 			a.set(name, v)
 		}
@@ -556,7 +655,7 @@ func (r *MASRunner) profile(ctx context.Context, d *Desired, id string) (masProf
 	if p == nil {
 		p = &synapse.Profile{}
 	}
-	got := masProfile{"displayname": deref(p.DisplayName), "avatar_url": deref(p.AvatarURL)}
+	got := map[string]string{"displayname": deref(p.DisplayName), "avatar_url": deref(p.AvatarURL)}
 	out := masProfile{}
 	for _, name := range names {
 		v, _ := d.Value(name)

@@ -29,10 +29,11 @@ type fakeMAS struct {
 	// compatibility sessions opened and ended.
 	passwords       map[string]string
 	logins, logouts int
+	emails          map[string][]mas.Email
 }
 
 func newFakeMAS(users ...*mas.User) *fakeMAS {
-	f := &fakeMAS{users: map[string]*mas.User{}, fail: map[string]error{}, passwords: map[string]string{}}
+	f := &fakeMAS{users: map[string]*mas.User{}, fail: map[string]error{}, passwords: map[string]string{}, emails: map[string][]mas.Email{}}
 	for i, u := range users {
 		u.ID = httpapi.Identifier(fmt.Sprintf("01ID%022d", i))
 		f.users[u.Username] = u
@@ -124,6 +125,31 @@ func (f *fakeMAS) ListUsers(context.Context, int) ([]mas.User, int, error) {
 		out = append(out, *u)
 	}
 	return out, len(out), nil
+}
+func (f *fakeMAS) UserEmails(_ context.Context, id string) ([]mas.Email, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]mas.Email{}, f.emails[id]...), nil
+}
+func (f *fakeMAS) AddUserEmail(_ context.Context, id, email string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.writes = append(f.writes, "add-email "+email)
+	f.emails[id] = append(f.emails[id], mas.Email{ID: httpapi.Identifier("01EM" + email), Email: email})
+	return nil
+}
+func (f *fakeMAS) DeleteUserEmail(_ context.Context, emailID string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.writes = append(f.writes, "delete-email "+emailID)
+	for id, list := range f.emails {
+		for i, e := range list {
+			if string(e.ID) == emailID {
+				f.emails[id] = append(list[:i:i], list[i+1:]...)
+			}
+		}
+	}
+	return nil
 }
 func (f *fakeMAS) CompatLogout(context.Context, string) error {
 	f.mu.Lock()
@@ -262,7 +288,7 @@ func TestMASRunnerCreateConflicts(t *testing.T) {
 // naming the field and why.
 func TestCheckMAS(t *testing.T) {
 	t.Parallel()
-	for name, v := range map[string]any{"threepids": []any{map[string]any{"medium": "email", "address": "a@b.c"}}, "user_type": "bot", "shadow_banned": true} {
+	for name, v := range map[string]any{"external_ids": []any{map[string]any{"auth_provider": "oidc", "external_id": "x"}}, "user_type": "bot", "shadow_banned": true} {
 		d := want("al", func(d *Desired) { declare(t, d, name, v) })
 		err := CheckMAS([]*Desired{d})
 		require.Error(t, err, name)
@@ -405,4 +431,44 @@ func TestMASRunnerExclusive(t *testing.T) {
 	require.NoError(t, err)
 	assert.Len(t, out, 1, "the rerun has nothing to deactivate")
 	assert.Empty(t, f.writes)
+}
+
+// Emails: added at creation, then kept equal to the declaration (case
+// aside); an msisdn is refused before any request.
+func TestMASRunnerEmails(t *testing.T) {
+	t.Parallel()
+	f := newFakeMAS()
+	emails := func(addrs ...string) []any {
+		out := []any{}
+		for _, a := range addrs {
+			out = append(out, map[string]any{"medium": "email", "address": a})
+		}
+		return out
+	}
+	al := func(addrs ...string) *Desired {
+		return want("al", func(d *Desired) { declare(t, d, "threepids", emails(addrs...)) })
+	}
+	out := masRun(t, f, false, al("a@example.org"))
+	assert.Equal(t, ActionCreated, out[0].Action)
+	assert.Contains(t, f.writes, "add-email a@example.org")
+	f.writes = nil
+	out = masRun(t, f, false, al("A@Example.org"))
+	assert.Equal(t, ActionUnchanged, out[0].Action, "compared without regard to case")
+	assert.Empty(t, f.writes)
+	checked := masRun(t, f, true, al("b@example.org"))
+	assert.Empty(t, f.writes)
+	out = masRun(t, f, false, al("b@example.org"))
+	assert.Equal(t, ActionUpdated, out[0].Action)
+	assert.Equal(t, []string{"threepids"}, out[0].Changes)
+	assert.Equal(t, []string{"add-email b@example.org", "delete-email 01EMa@example.org"}, f.writes)
+	assert.Equal(t, checked[0].User.View(), out[0].User.View())
+	f.writes = nil
+	out = masRun(t, f, false, al("b@example.org"))
+	assert.Equal(t, ActionUnchanged, out[0].Action)
+	assert.Empty(t, f.writes)
+
+	d := want("al", func(d *Desired) {
+		declare(t, d, "threepids", []any{map[string]any{"medium": "msisdn", "address": "123"}})
+	})
+	require.ErrorContains(t, CheckMAS([]*Desired{d}), "keeps email addresses only")
 }
