@@ -25,6 +25,10 @@ type Module struct {
 	// checked without a server. It returns the job to run once a session
 	// is open, or an error: what it refuses is refused before any request.
 	Prepare func(in *Input) (Job, error)
+	// MAS says the module works on a homeserver that delegates to MAS (a
+	// MAS backend of its own); a module without it fails there, naming
+	// why, rather than send Synapse requests with no token.
+	MAS bool
 }
 
 // Input is what Prepare gets.
@@ -90,6 +94,9 @@ func (m Module) run(ctx context.Context, p *ansible.Params, run Run) ansible.Res
 		return fail(err)
 	}
 	defer sess.Close(ctx)
+	if sess.MAS != nil && !m.MAS {
+		return fail(problem.Errorf(problem.Unsupported, "mxadmin.synapse.%s does not support homeservers that delegate authentication to MAS yet (docs/mas.md)", m.Name))
+	}
 	warnings = append(warnings, renderAll(sess.Warnings, words)...)
 	if err := sess.VerifyServerName(ctx); err != nil {
 		return fail(err)
