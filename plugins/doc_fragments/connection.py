@@ -117,11 +117,36 @@ options:
       - Shared-secret registration retries its nonce request and its registration request together, since a nonce is single-use.
     type: int
     default: 3
+  mas_url:
+    description:
+      - URL of the Matrix Authentication Service (MAS) of a homeserver that delegates authentication to it, for example
+        C(https://matrix.example.com/auth) (MDAD's C(matrix_authentication_service_config_http_public_base)) or C(http://127.0.0.1:8080).
+      - With O(mas_client_id) and O(mas_client_secret), users are managed through MAS's admin API instead of Synapse's
+        (the MAS backend; see C(docs/mas.md) for what it manages). A homeserver that does not delegate to MAS fails the task before any write.
+    type: str
+  mas_client_id:
+    description:
+      - Client ID (a ULID) of a MAS client that may use the C(client_credentials) grant with the scope C(urn:mas:admin), that is
+        a static client in MAS's C(clients) whose ID is also in C(policy.data.admin_clients).
+    type: str
+  mas_client_secret:
+    description:
+      - Secret of O(mas_client_id) (C(client_secret_basic)). Never shown.
+    type: str
+  auth_backend:
+    description:
+      - Where the users live. V(auto) detects it (a homeserver that delegates to MAS needs O(mas_url), O(mas_client_id) and
+        O(mas_client_secret)); V(synapse) or V(mas) forces it, and a homeserver that is not what is forced fails the task before any write.
+    type: str
+    choices: [auto, synapse, mas]
+    default: auto
 notes:
-  - Homeservers that delegate authentication to Matrix Authentication Service (MAS) are detected and refused,
-    since their accounts are managed in MAS. Every way a Synapse release shows it is asked (its admin API's
-    shared-secret registration, missing under MAS; C(auth_issuer) and C(auth_metadata)); when a probe answers neither
-    way (for example a 5xx), the task fails before any write.
+  - Homeservers that delegate authentication to Matrix Authentication Service (MAS) are detected. Every way a Synapse
+    release shows it is asked (its admin API's shared-secret registration, missing under MAS; C(auth_issuer) and
+    C(auth_metadata)); when a probe answers neither way (for example a 5xx), the task fails before any write. Their users
+    are managed through MAS's admin API when O(mas_url), O(mas_client_id) and O(mas_client_secret) are given, and the
+    task fails before any write otherwise. Synapse's own user endpoints are never used to create a user or set a
+    password on such a homeserver.
   - Secrets (passwords, tokens, the shared secret, the pepper) never appear in results, warnings or errors, also not in
     the escaped or encoded form a server may echo them in (JSON, HTML, percent-encoding, hex, base64), nor in part; any
     8 or more characters of a secret of 8 or more, in any letter case, are masked, except inside a longer option name of

@@ -188,6 +188,11 @@ options:
       - A stored hash of a bcrypt cost above 15 is not compared (each step doubles the work, and cost 15 takes about 2 seconds
         on a small machine, cost 31 more than a day); that user fails, naming the cost, and nothing is sent for it. Synapse
         hashes with its C(bcrypt_rounds), 12 by default. Comparing stops when the run is interrupted (SIGTERM, SIGINT).
+      - On a homeserver that delegates to MAS (O(mas_url)), which exposes no hashes, V(always) logs the user in once
+        through MAS's compatibility login and logs that session out at once (a device appears in Synapse and goes within
+        about a second), also in check mode; the password is set only when the login is refused. MAS's login rate limit
+        (3 logins per address, then one every 20 seconds, by default) bounds how many users one run can check; a
+        locked user cannot be checked and fails. See C(docs/mas.md).
     type: str
     choices: [always, on_create]
     default: on_create
@@ -344,6 +349,12 @@ options:
         changed (or would, in check mode), failed, could not be verified or have a warning, and RV(summary) counts the
         rest, so that a no-op over 100,000 users returns a short result instead of 100,000 entries that Ansible would
         carry, register and print.
+  mas_adopt_synapse_accounts:
+    description:
+      - On a homeserver that delegates to MAS, create in MAS a declared user that Synapse has and MAS does not (a
+        "half-provisioned" account, made behind MAS's back), adopting Synapse's account (MAS's create with
+        C(skip_homeserver_check)). Without it, such a user fails, naming this option.
+      - Ignored on a homeserver that does not delegate to MAS.
     type: bool
     default: false
   protect:
@@ -364,6 +375,12 @@ options:
     elements: str
     default: []
 notes:
+  - On a homeserver that delegates authentication to the Matrix Authentication Service (MAS), give O(mas_url),
+    O(mas_client_id) and O(mas_client_secret); users are then created, made admin, locked, given passwords,
+    deactivated and reactivated through MAS's admin API; O(displayname) and O(avatar_url) are set at creation and
+    compared afterwards (a difference fails, since they are not changed under MAS yet); O(threepids) are MAS's emails (an msisdn is refused); the fields the MAS backend does not manage
+    yet (O(external_ids), O(user_type), O(ratelimit), O(shadow_banned), O(suspended)) are refused
+    before any request; O(exclusive) works on MAS's user list. C(docs/mas.md) has the table.
   - C(changed) is true when Synapse acknowledged a write (in check mode, when one would be sent), or when a write was sent
     whose answer was lost (no answer, a 5xx, a refusal midway through a PUT of several fields); the message then says it
     may have been applied. A write Synapse refused, or one never sent (the run interrupted), is no change.

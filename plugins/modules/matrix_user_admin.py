@@ -44,6 +44,8 @@ options:
     type: bool
     required: true
 notes:
+  - On a homeserver that delegates authentication to MAS (O(mas_url)), the flag set is MAS's admin flag (Synapse's own
+    C(admin) stays false there).
   - A deactivated user can still be promoted or demoted; the flag takes effect if the account is reactivated.
   - Needs O(admin_token), or O(admin_user) and O(admin_password), or O(registration_shared_secret) with the service
     admin (O(service_account)). O(registration_shared_secret) with O(service_account="") cannot read or change the

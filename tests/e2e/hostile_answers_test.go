@@ -333,7 +333,7 @@ func TestHostileControlCharactersEscaped(t *testing.T) {
 	})
 	r = f.run(t, map[string]any{"user": uniqueUser("ctl")})
 	require.True(t, r.failed(), r.Stdout)
-	assert.Contains(t, r.msg(), "holds whitespace, control or invisible format characters, which no Matrix identifier does")
+	assert.Contains(t, r.msg(), "holds whitespace, control or invisible format characters, which no identifier does")
 	for _, c := range rawControls {
 		assert.NotContains(t, r.msg(), c)
 	}

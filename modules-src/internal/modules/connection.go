@@ -8,6 +8,7 @@ import (
 	"unicode"
 
 	"github.com/mxadmin/synapse/modules-src/internal/ansible"
+	"github.com/mxadmin/synapse/modules-src/internal/httpapi"
 	"github.com/mxadmin/synapse/modules-src/internal/problem"
 	"github.com/mxadmin/synapse/modules-src/internal/session"
 	"github.com/mxadmin/synapse/modules-src/internal/synapse"
@@ -26,6 +27,11 @@ const (
 	optCAPath        = "ca_path"
 	optTimeout       = "timeout"
 	optRetries       = "retries"
+	// The MAS connection (docs/mas.md).
+	optMASURL          = "mas_url"
+	optMASClientID     = "mas_client_id"
+	optMASClientSecret = "mas_client_secret"
+	optAuthBackend     = "auth_backend"
 )
 
 // maxTimeout is the largest timeout option accepted, in seconds (an hour).
@@ -47,13 +53,17 @@ func connectionOptions() []ansible.Option {
 		// around when turned into a time.Duration.
 		{Name: optTimeout, Type: ansible.TypeInt, Default: 30, Min: 1, Max: maxTimeout},
 		{Name: optRetries, Type: ansible.TypeInt, Default: 3, Min: 0, Max: 20},
+		{Name: optMASURL, Type: ansible.TypeStr},
+		{Name: optMASClientID, Type: ansible.TypeStr},
+		{Name: optMASClientSecret, Type: ansible.TypeStr, NoLog: true},
+		{Name: optAuthBackend, Type: ansible.TypeStr, Default: session.BackendAuto, Choices: []string{session.BackendAuto, session.BackendSynapse, session.BackendMAS}},
 	}
 }
 
 // The rules between connection options, for a module spec.
 var (
 	connectionMutuallyExclusive = [][]string{{optAdminToken, optAdminUser}}
-	connectionRequiredTogether  = [][]string{{optAdminUser, optAdminPassword}}
+	connectionRequiredTogether  = [][]string{{optAdminUser, optAdminPassword}, {optMASURL, optMASClientID, optMASClientSecret}}
 )
 
 // connectionFrom decodes the connection options and checks them, before any
@@ -67,13 +77,17 @@ func connectionFrom(p *ansible.Params) (session.Options, error) {
 		AdminPassword: p.String(optAdminPassword),
 		SharedSecret:  p.String(optSharedSecret),
 		// A localpart, compared as Synapse does: in lower case.
-		ServiceAccount: strings.ToLower(strings.TrimSpace(p.String(optServiceAcct))),
-		ValidateCerts:  p.Bool(optValidateCerts),
-		CAPath:         p.String(optCAPath),
-		Timeout:        time.Duration(p.Int(optTimeout)) * time.Second,
-		Retries:        p.Int(optRetries),
-		Version:        Version,
-		AddSecret:      ansible.AddSecret,
+		ServiceAccount:  strings.ToLower(strings.TrimSpace(p.String(optServiceAcct))),
+		ValidateCerts:   p.Bool(optValidateCerts),
+		CAPath:          p.String(optCAPath),
+		Timeout:         time.Duration(p.Int(optTimeout)) * time.Second,
+		Retries:         p.Int(optRetries),
+		MASURL:          p.String(optMASURL),
+		MASClientID:     p.String(optMASClientID),
+		MASClientSecret: p.String(optMASClientSecret),
+		Backend:         p.String(optAuthBackend),
+		Version:         Version,
+		AddSecret:       ansible.AddSecret,
 	}
 	var problems problemList
 	add := func(format string, args ...any) {
@@ -81,6 +95,17 @@ func connectionFrom(p *ansible.Params) (session.Options, error) {
 	}
 	if _, err := synapse.ParseBaseURL(o.HomeserverURL); err != nil {
 		add("%s: %q %s (for example https://matrix.example.com or http://127.0.0.1:8008)", problem.Option(optHomeserverURL), o.HomeserverURL, err)
+	}
+	if o.MASURL != "" {
+		if _, err := httpapi.ParseBaseURL(o.MASURL, problem.Name(optMASClientID)); err != nil {
+			add("%s: %q %s (for example https://matrix.example.com/auth or http://127.0.0.1:8080)", problem.Option(optMASURL), o.MASURL, err)
+		}
+	}
+	if o.Backend == session.BackendMAS && o.MASURL == "" {
+		add("%s=mas needs %s, %s and %s", problem.Option(optAuthBackend), problem.Name(optMASURL), problem.Name(optMASClientID), problem.Name(optMASClientSecret))
+	}
+	if invisibleCharacter(o.MASClientID) != "" || invisibleCharacter(o.MASClientSecret) != "" {
+		add("%s and %s may not contain whitespace or control characters", problem.Option(optMASClientID), problem.Option(optMASClientSecret))
 	}
 	switch {
 	case p.Given(optAdminToken) && o.AdminToken == "":

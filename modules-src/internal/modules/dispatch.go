@@ -32,8 +32,8 @@ var Version = "dev"
 // served are the modules the binary serves, by the name the action plugin
 // gives in ModuleKey. A new module is added here and nowhere else in Go.
 var served = map[string]Module{
-	"matrix_user":               {Name: "matrix_user", Spec: matrixUserSpec, Prepare: prepareMatrixUser},
-	"matrix_user_admin":         {Name: "matrix_user_admin", Spec: matrixUserAdminSpec, Prepare: prepareMatrixUserAdmin},
+	"matrix_user":               {Name: "matrix_user", Spec: matrixUserSpec, Prepare: prepareMatrixUser, MAS: true},
+	"matrix_user_admin":         {Name: "matrix_user_admin", Spec: matrixUserAdminSpec, Prepare: prepareMatrixUserAdmin, MAS: true},
 	"matrix_registration_token": {Name: "matrix_registration_token", Spec: matrixRegistrationTokenSpec, Prepare: prepareMatrixRegistrationToken, Shown: tokenShown},
 	"matrix_user_info":          {Name: "matrix_user_info", Spec: matrixUserInfoSpec, Prepare: prepareMatrixUserInfo, ReadOnly: true},
 }

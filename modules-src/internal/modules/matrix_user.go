@@ -27,6 +27,8 @@ const (
 	// optReportUnchanged puts the unchanged users into the users list of
 	// the result, which by default carries only the users that need a look.
 	optReportUnchanged = "report_unchanged"
+	// optMASAdopt lets the MAS backend adopt a half-provisioned account.
+	optMASAdopt = "mas_adopt_synapse_accounts"
 )
 
 func matrixUserSpec() ansible.Spec {
@@ -40,6 +42,7 @@ func matrixUserSpec() ansible.Spec {
 		ansible.Option{Name: optMaxDeactivations, Type: ansible.TypeInt, Default: 10, Min: 0, Max: 2_000_000},
 		ansible.Option{Name: optMaxDeactivationsPercent, Type: ansible.TypeInt, Default: 25, Min: 0, Max: 100},
 		ansible.Option{Name: optReportUnchanged, Type: ansible.TypeBool, Default: false},
+		ansible.Option{Name: optMASAdopt, Type: ansible.TypeBool, Default: false},
 	)
 	return ansible.Spec{
 		Module:            "mxadmin.synapse.matrix_user",
@@ -71,6 +74,7 @@ type matrixUserOptions struct {
 	maxDeactivationsPercent int
 	// reportUnchanged lists the unchanged users in the result too.
 	reportUnchanged bool
+	masAdopt        bool
 }
 
 // decodeMatrixUser reads the options.
@@ -85,6 +89,7 @@ func decodeMatrixUser(p *ansible.Params) matrixUserOptions {
 		maxDeactivations:        p.Int(optMaxDeactivations),
 		maxDeactivationsPercent: p.Int(optMaxDeactivationsPercent),
 		reportUnchanged:         p.Bool(optReportUnchanged),
+		masAdopt:                p.Bool(optMASAdopt),
 	}
 	for _, entry := range p.List(optUsers) {
 		o.users = append(o.users, decodeUser(entry))
@@ -134,6 +139,11 @@ func prepareUserRun(p *ansible.Params, conn *session.Options) (*userRun, error) 
 	if err := reconcile.CheckProtectPatterns(run.protect, opts.ServerName); err != nil {
 		return nil, err
 	}
+	if mode == session.ModeMAS {
+		if err := checkMASRun(run); err != nil {
+			return nil, err
+		}
+	}
 	exclusive := problem.Option(optExclusive)
 	if run.exclusive {
 		switch {
@@ -167,6 +177,9 @@ func prepareUserRun(p *ansible.Params, conn *session.Options) (*userRun, error) 
 
 // Do reconciles the declared users.
 func (run *userRun) Do(ctx context.Context, sess *session.Session) (ansible.Result, error) {
+	if sess.MAS != nil {
+		return run.doMAS(ctx, sess)
+	}
 	if !sess.CanRead() && sess.ServerName == "" && anyFullID(run.desired) {
 		if err := sess.LearnServerName(ctx); err != nil {
 			return ansible.Result{}, err

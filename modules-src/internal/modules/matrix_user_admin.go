@@ -70,6 +70,9 @@ func (j *adminJob) Do(ctx context.Context, sess *session.Session) (ansible.Resul
 	if err != nil {
 		return ansible.Result{}, err
 	}
+	if sess.MAS != nil {
+		return applyMASAdmin(ctx, sess.MAS, id, j.localpart, j.want, j.run), nil
+	}
 	return applyAdmin(ctx, sess.Client, adminTarget{id: id, want: j.want, me: sess.Me, explain: sess.Explain}, j.run), nil
 }
 

@@ -32,6 +32,10 @@ type Module struct {
 	// ReadOnly modules (the _info modules) run every time as check mode
 	// runs: the session's client refuses every write before it is sent.
 	ReadOnly bool
+	// MAS says the module works on a homeserver that delegates to MAS (a
+	// MAS backend of its own); a module without it fails there, naming
+	// why, rather than send Synapse requests with no token.
+	MAS bool
 }
 
 // Input is what Prepare gets.
@@ -97,6 +101,9 @@ func (m Module) run(ctx context.Context, p *ansible.Params, run Run) ansible.Res
 		return fail(err)
 	}
 	defer sess.Close(ctx)
+	if sess.MAS != nil && !m.MAS {
+		return fail(problem.Errorf(problem.Unsupported, "mxadmin.synapse.%s does not support homeservers that delegate authentication to MAS yet (docs/mas.md)", m.Name))
+	}
 	warnings = append(warnings, renderAll(sess.Warnings, words)...)
 	if err := sess.VerifyServerName(ctx); err != nil {
 		return fail(err)

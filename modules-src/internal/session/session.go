@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mxadmin/synapse/modules-src/internal/mas"
 	"github.com/mxadmin/synapse/modules-src/internal/problem"
 	"github.com/mxadmin/synapse/modules-src/internal/synapse"
 )
@@ -28,6 +29,7 @@ const (
 	// ModeService: registration_shared_secret with service_account, the
 	// service admin's login (service.go).
 	ModeService
+	ModeMAS // mas_client_id + mas_client_secret: MAS's admin API (mas.go)
 )
 
 // Options are the connection options.
@@ -58,6 +60,12 @@ type Options struct {
 	// are left for the next real run to remove, and once authenticated the
 	// client refuses every write (synapse.Client.ReadOnly).
 	CheckMode bool
+	// The MAS connection (mas.go): MAS's URL, its admin client, and the
+	// backend the user forces ("" or "auto": detected).
+	MASURL          string
+	MASClientID     string
+	MASClientSecret string
+	Backend         string
 	// AddSecret is told every credential the session obtains (the token
 	// of a login), so that the caller keeps it out of everything it
 	// prints. The session does not know how its caller reports.
@@ -75,6 +83,8 @@ func (o Options) Warnings() []*problem.Message {
 // Mode is the auth mode the options select.
 func (o Options) Mode() (Mode, error) {
 	switch {
+	case o.MASClientID != "" || o.Backend == BackendMAS:
+		return ModeMAS, nil
 	case o.AdminToken != "":
 		return ModeToken, nil
 	case o.AdminUser != "":
@@ -91,7 +101,9 @@ func (o Options) Mode() (Mode, error) {
 // Session is an open connection to Synapse.
 type Session struct {
 	Client *synapse.Client
-	Mode   Mode
+	// MAS is MAS's admin API client in ModeMAS (nil otherwise).
+	MAS  *mas.Client
+	Mode Mode
 	// Me is the admin the module acts as; "" in shared-secret mode.
 	Me string
 	// ServerName is the homeserver's name; "" when not learned (shared
@@ -146,15 +158,20 @@ func Open(ctx context.Context, o Options) (*Session, error) {
 	}
 	s := &Session{Client: client, Mode: mode, SharedSecret: o.SharedSecret, opts: o, cfg: cfg}
 
-	mas, err := client.DelegatesAuth(ctx)
+	delegated, err := client.DelegatesAuth(ctx)
 	if err != nil {
 		return nil, problem.Errorf(problem.Server, "checking the homeserver at %s: %s", client.BaseURL(), err)
 	}
-	if mas {
-		return nil, problem.Errorf(problem.Unsupported, "the homeserver at %s delegates authentication to Matrix Authentication Service (MAS): its accounts and passwords live in MAS, so they are managed with MAS (mas-cli or the MAS admin API), not with this module", client.BaseURL())
+	if err := o.checkBackend(client.BaseURL(), delegated); err != nil {
+		return nil, err
 	}
 
 	switch mode {
+	case ModeMAS:
+		if err := s.openMAS(ctx); err != nil {
+			return nil, err
+		}
+		return s, nil
 	case ModeToken:
 		client.SetToken(o.AdminToken)
 		me, err := client.Whoami(ctx)

@@ -14,6 +14,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/mxadmin/synapse/modules-src/internal/httpapi"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -90,7 +91,8 @@ func TestGzipBombRefusedUnreadAtConcurrency32(t *testing.T) {
 		_, _ = w.Write(bomb)
 	}))
 	defer srv.Close()
-	c := testClient(t, srv.URL, func(c *Config) { c.MaxConns = 32 })
+	budget := httpapi.NewBudget(int64(httpapi.MaxAnswer))
+	c := testClient(t, srv.URL, func(c *Config) { c.MaxConns = 32; c.Budget = budget })
 	var errs []error
 	allocated := allocatedDuring(func() { errs = getUsers(c, 32) })
 	for _, err := range errs {
@@ -102,7 +104,7 @@ func TestGzipBombRefusedUnreadAtConcurrency32(t *testing.T) {
 	assert.True(t, asked, "the request asks for no content coding")
 	t.Logf("32 gzip bombs: %d KiB allocated", allocated>>10)
 	assert.Less(t, allocated, uint64(32<<20), "32 bombs of 256 MiB each: %d MiB allocated", allocated>>20)
-	assert.Zero(t, c.budget.held.Load(), "every answer gave its bytes back")
+	assert.Zero(t, budget.Held(), "every answer gave its bytes back")
 }
 
 // The same without compression: an endless answer to a one-user request
@@ -117,7 +119,8 @@ func TestOversizedAnswersRefusedAtTheirLimit(t *testing.T) {
 		_, _ = io.Copy(w, io.LimitReader(&endless{}, 1<<30))
 	}))
 	defer srv.Close()
-	c := testClient(t, srv.URL, func(c *Config) { c.MaxConns = 32 })
+	budget := httpapi.NewBudget(int64(httpapi.MaxAnswer))
+	c := testClient(t, srv.URL, func(c *Config) { c.MaxConns = 32; c.Budget = budget })
 	var errs []error
 	allocated := allocatedDuring(func() { errs = getUsers(c, 32) })
 	for i, err := range errs {
@@ -134,7 +137,7 @@ func TestOversizedAnswersRefusedAtTheirLimit(t *testing.T) {
 	// 2 MiB each, 64 MiB for 32, where the 256 MiB cap allowed 8 GiB.
 	t.Logf("32 endless answers: %d MiB allocated", allocated>>20)
 	assert.Less(t, allocated, uint64(80<<20), "%d MiB allocated", allocated>>20)
-	assert.Zero(t, c.budget.held.Load())
+	assert.Zero(t, budget.Held())
 }
 
 // Each request has the limit of what its endpoint can bring: a page of the
@@ -201,72 +204,17 @@ func TestListUsersRecordsTheServerSize(t *testing.T) {
 	assert.Equal(t, int64(3), c.serverUsers.Load())
 }
 
-// The answers held at once share one budget: an answer that would take it
-// past its limit is refused, and a decoded one gives its bytes back.
-func TestAnswersShareOneByteBudget(t *testing.T) {
-	budget := &byteBudget{limit: 1536 << 10} // 1.5 MiB
-	answer := func() *http.Response {
-		body := `{"name":"@a:test","displayname":"` + strings.Repeat("x", 900<<10) + `"}`
-		return &http.Response{StatusCode: 200, Header: http.Header{}, ContentLength: -1, Body: io.NopCloser(strings.NewReader(body))}
-	}
-	first, err := readAnswer(answer(), limitUser, budget)
-	require.NoError(t, err)
-	assert.Equal(t, int64(1<<20+1), budget.held.Load(), "the buffer doubled up to the limit (and the byte that tells a longer answer)")
-
-	_, err = readAnswer(answer(), limitUser, budget)
-	var refused *refusedAnswer
-	require.ErrorAs(t, err, &refused)
-	assert.Contains(t, err.Error(), "would take the answers held at once past 1536 KiB")
-	assert.Equal(t, int64(1<<20+1), budget.held.Load(), "the refused answer gave back what it took")
-
-	first.release()
-	assert.Zero(t, budget.held.Load())
-	second, err := readAnswer(answer(), limitUser, budget)
-	require.NoError(t, err, "room again once the first is released")
-	second.release()
-
-	// Through the client: the budget is empty again after every call.
+// The answers held at once share one budget (httpapi's tests); through
+// the client, the budget is empty again after every call.
+func TestAnswersGiveTheirBytesBack(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"name": "@a:test", "displayname": strings.Repeat("x", 900<<10)})
 	}))
 	defer srv.Close()
-	c := testClient(t, srv.URL, nil)
-	c.budget = &byteBudget{limit: 16 << 20}
+	budget := httpapi.NewBudget(16 << 20)
+	c := testClient(t, srv.URL, func(c *Config) { c.Budget = budget })
 	for _, err := range getUsers(c, 8) {
 		assert.NoError(t, err)
 	}
-	assert.Zero(t, c.budget.held.Load())
-}
-
-// An answer of exactly its limit is read; one byte more is refused.
-func TestAnswerOfExactlyItsLimit(t *testing.T) {
-	for _, known := range []bool{true, false} {
-		for size, ok := range map[int]bool{1000: true, 1001: false, 0: true} {
-			resp := &http.Response{Header: http.Header{}, ContentLength: -1, Body: io.NopCloser(strings.NewReader(strings.Repeat("x", size)))}
-			if known {
-				resp.ContentLength = int64(size)
-			}
-			budget := &byteBudget{limit: 1 << 20}
-			held, err := readAnswer(resp, 1000, budget)
-			if ok {
-				require.NoError(t, err, "size %d, length known %v", size, known)
-				assert.Len(t, held.data, size)
-				held.release()
-			} else {
-				assert.Error(t, err, "size %d, length known %v", size, known)
-			}
-			assert.Zero(t, budget.held.Load())
-		}
-	}
-}
-
-// A 429 or 5xx body is peeked at (for retry_after_ms) without losing its
-// rest, and without reading more than a Matrix error can be.
-func TestPeekBodyKeepsTheWholeAnswer(t *testing.T) {
-	body := strings.Repeat("y", 200<<10)
-	resp := &http.Response{Body: io.NopCloser(strings.NewReader(body))}
-	assert.Len(t, peekBody(resp), int(limitSmall))
-	rest, err := io.ReadAll(resp.Body)
-	require.NoError(t, err)
-	assert.Equal(t, body, string(rest))
+	assert.Zero(t, budget.Held())
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/mxadmin/synapse/modules-src/internal/httpapi"
 	"github.com/mxadmin/synapse/modules-src/internal/problem"
 )
 
@@ -48,7 +49,7 @@ func (c *Client) Login(ctx context.Context, user, password, deviceID string) (*L
 		"device_id":                   deviceID,
 		"initial_device_display_name": "mxadmin.synapse (Ansible)",
 	}
-	ctx = context.WithValue(ctx, writeAllowedKey{}, true)
+	ctx = httpapi.AllowWrite(ctx)
 	var out struct {
 		UserID      serverID `json:"user_id"`
 		AccessToken string   `json:"access_token"`
@@ -64,7 +65,7 @@ func (c *Client) Login(ctx context.Context, user, password, deviceID string) (*L
 // POST /_matrix/client/v3/logout. A read-only client sends it too: it
 // removes what the run's own login made.
 func (c *Client) Logout(ctx context.Context) error {
-	ctx = context.WithValue(ctx, writeAllowedKey{}, true)
+	ctx = httpapi.AllowWrite(ctx)
 	_, err := c.call(ctx, http.MethodPost, path(clientV3, "logout"), nil, map[string]any{}, nil, limitSmall)
 	return err
 }

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mxadmin/synapse/modules-src/internal/httpapi"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -23,7 +24,10 @@ import (
 func testClient(t *testing.T, url string, mod func(*Config)) *Client {
 	t.Helper()
 	cfg := Config{BaseURL: url, Token: "t", Retries: 3, Timeout: 2 * time.Second,
-		RetryWaitMin: time.Millisecond, RetryWaitMax: 5 * time.Millisecond}
+		RetryWaitMin: time.Millisecond, RetryWaitMax: 5 * time.Millisecond,
+		// A budget of its own: tests running at the same time would
+		// otherwise see each other's answers in the process's budget.
+		Budget: httpapi.NewBudget(int64(httpapi.MaxAnswer))}
 	if mod != nil {
 		mod(&cfg)
 	}

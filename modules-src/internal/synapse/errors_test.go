@@ -116,7 +116,7 @@ func TestEveryPathOfServerTextIsEscaped(t *testing.T) {
 		assert.NotContains(t, err.Error(), "\u202e", i)
 	}
 	for _, err := range errs[:4] {
-		assert.Contains(t, err.Error(), "holds whitespace, control or invisible format characters, which no Matrix identifier does")
+		assert.Contains(t, err.Error(), "holds whitespace, control or invisible format characters, which no identifier does")
 	}
 	assert.Contains(t, errs[4].Error(), `\x1b[2K ok: [matrix]\u202e`)
 	assert.Contains(t, errs[5].Error(), `(text/html\u202e\u2066,`)

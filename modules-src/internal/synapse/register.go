@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/mxadmin/synapse/modules-src/internal/httpapi"
 )
 
 // Registration is one account to create with the registration shared secret.
@@ -49,14 +51,13 @@ type Registered struct {
 // token is left behind.
 func (c *Client) Register(ctx context.Context, secret string, r Registration) (*Registered, error) {
 	out := &Registered{}
-	if c.readOnly.Load() {
+	if c.api.IsReadOnly() {
 		return out, ErrReadOnly // not even a nonce: the pair is one write
 	}
 	// One wait budget for the whole registration: its waits between pairs
 	// are bounded like those of any single request.
-	ctx = c.withWaitBudget(ctx)
-	budget := budgetOf(ctx)
-	attempts := c.http.RetryMax + 1
+	ctx = c.api.WithWaitBudget(ctx)
+	attempts := c.api.MaxRetries() + 1
 	nonceLostOnce := false
 	for attempt := 0; ; attempt++ {
 		answer, err := c.registerOnce(ctx, secret, r)
@@ -92,14 +93,14 @@ func (c *Client) Register(ctx context.Context, secret string, r Registration) (*
 		var e *Error
 		if errors.As(err, &e) && e.RetryAfter > 0 {
 			wait = e.RetryAfter
-			if !budget.grant(wait, true) {
-				return out, c.noteRefusedWait(ctx, err)
+			if !c.api.Grant(ctx, wait, true) {
+				return out, c.api.NoteRefusedWait(ctx, err)
 			}
 		} else {
-			if !budget.grant(c.backoffUpper(attempt), false) {
+			if !c.api.Grant(ctx, c.api.BackoffUpper(attempt), false) {
 				return out, err
 			}
-			wait = c.backoff(c.http.RetryWaitMin, c.http.RetryWaitMax, attempt, nil)
+			wait = c.api.Backoff(attempt)
 		}
 		select {
 		case <-ctx.Done():
@@ -112,7 +113,7 @@ func (c *Client) Register(ctx context.Context, secret string, r Registration) (*
 		if status != 0 && unreachable == nil {
 			cause = strconv.Itoa(status)
 		}
-		retryLogOf(ctx).note(http.MethodPost, c.base.Path+"/"+strings.Join(path(adminV1, "register"), "/"), cause, wait)
+		httpapi.NoteRetry(ctx, http.MethodPost, c.api.BasePath()+"/"+strings.Join(path(adminV1, "register"), "/"), cause, wait)
 	}
 }
 
@@ -156,7 +157,7 @@ func (c *Client) registerOnce(ctx context.Context, secret string, r Registration
 		return nil, err
 	}
 	if r.DeviceID != "" && out.AccessToken == "" {
-		return nil, &ResponseError{Method: http.MethodPost, Path: c.base.Path + "/" + strings.Join(path(adminV1, "register"), "/"), Status: http.StatusOK, Reason: "the registration answered without the access token it was asked for"}
+		return nil, &ResponseError{Method: http.MethodPost, Path: "/" + strings.Join(path(adminV1, "register"), "/"), Status: http.StatusOK, Reason: "the registration answered without the access token it was asked for"}
 	}
 	return &out, nil
 }

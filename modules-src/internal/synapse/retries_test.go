@@ -2,7 +2,6 @@ package synapse
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -103,16 +102,4 @@ func TestRegisterRetriesAreCounted(t *testing.T) {
 	assert.Equal(t, map[string]int{"total": 1, "429": 1, "connection": 0}, log.Counts())
 	require.Len(t, log.Lines(), 1)
 	assert.True(t, strings.HasPrefix(log.Lines()[0], "POST /_synapse/admin/v1/register: 429, waited"), log.Lines()[0])
-}
-
-// The lines are bounded, the counts stay exact.
-func TestRetryLogIsBounded(t *testing.T) {
-	log := NewRetryLog()
-	for i := range maxRetryLines + 5 {
-		log.note(http.MethodGet, fmt.Sprintf("/p%d", i), "503", 0)
-	}
-	assert.Equal(t, maxRetryLines+5, log.Counts()["total"])
-	lines := log.Lines()
-	require.Len(t, lines, maxRetryLines+1)
-	assert.Equal(t, "and 5 more retries", lines[maxRetryLines])
 }

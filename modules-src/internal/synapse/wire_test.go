@@ -46,7 +46,7 @@ func setup(t *testing.T) (*Client, *wiretest.Server) {
 var wired = []string{
 	"GetUser", "ListUsers", "EachUser", "CreateUser", "PutUser", "Deactivate", "SetAdmin", "UsernameAvailable",
 	"PasswordHashes", "Whoami", "Login", "Logout", "DelegatesAuth", "ServerNameFromKeys", "Register",
-	"HasProfile", "Devices", "DeleteDevices", "LastSeen", "Ratelimit", "SetRatelimit", "DeleteRatelimit", "ShadowBan", "Suspend", "CanSuspend",
+	"HasProfile", "Devices", "DeleteDevices", "LastSeen", "Profile", "Ratelimit", "SetRatelimit", "DeleteRatelimit", "ShadowBan", "Suspend", "CanSuspend",
 }
 
 // sendsNothing are the Client methods that send no request.
@@ -627,4 +627,24 @@ func TestWireLastSeen(t *testing.T) {
 	seen, err = c.LastSeen(context.Background(), "@never:test")
 	require.NoError(t, err)
 	assert.Nil(t, seen)
+}
+
+func TestWireProfile(t *testing.T) {
+	t.Parallel()
+	c, srv := setup(t)
+	srv.Handle(http.MethodGet, "/_matrix/client/v3/profile/"+wireUserEscaped, func(w http.ResponseWriter, r *http.Request) {
+		wiretest.Query(t, r, nil)
+		wiretest.NoBody(t, r)
+		wiretest.WriteJSON(w, http.StatusOK, map[string]any{"displayname": "Al", "avatar_url": "mxc://test/a"})
+	})
+	srv.Handle(http.MethodGet, "/_matrix/client/v3/profile/@nobody:test", func(w http.ResponseWriter, r *http.Request) {
+		wiretest.WriteJSON(w, http.StatusNotFound, map[string]any{"errcode": "M_NOT_FOUND", "error": "Profile was not found"})
+	})
+	p, err := c.Profile(context.Background(), wireUser)
+	require.NoError(t, err)
+	assert.Equal(t, "Al", *p.DisplayName)
+	assert.Equal(t, "mxc://test/a", *p.AvatarURL)
+	p, err = c.Profile(context.Background(), "@nobody:test")
+	require.NoError(t, err)
+	assert.Nil(t, p)
 }

@@ -1,10 +1,9 @@
-package synapse
+package httpapi
 
 import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/json"
 	"errors"
 	"math"
 	"math/rand/v2"
@@ -14,32 +13,32 @@ import (
 	"time"
 )
 
-// retryPolicy says which failures of one request may be retried.
-type retryPolicy struct {
-	transport   bool // connection refused, reset, timeout, cut answer
-	rateLimited bool // 429
-	serverError bool // 5xx
+// RetryPolicy says which failures of one request may be retried.
+type RetryPolicy struct {
+	Transport   bool // connection refused, reset, timeout, cut answer
+	RateLimited bool // 429
+	ServerError bool // 5xx
 }
 
 type retryPolicyKey struct{}
 
-var retryAll = retryPolicy{transport: true, rateLimited: true, serverError: true}
+var retryAll = RetryPolicy{Transport: true, RateLimited: true, ServerError: true}
 
-// withRetryPolicy overrides the default (retry everything) for one request.
+// WithRetryPolicy overrides the default (retry everything) for one request.
 // Shared-secret registration must never be retried alone (its nonce is
 // single-use).
-func withRetryPolicy(ctx context.Context, p retryPolicy) context.Context {
+func WithRetryPolicy(ctx context.Context, p RetryPolicy) context.Context {
 	return context.WithValue(ctx, retryPolicyKey{}, p)
 }
 
-func policyOf(ctx context.Context) retryPolicy {
-	if p, ok := ctx.Value(retryPolicyKey{}).(retryPolicy); ok {
+func policyOf(ctx context.Context) RetryPolicy {
+	if p, ok := ctx.Value(retryPolicyKey{}).(RetryPolicy); ok {
 		return p
 	}
 	return retryAll
 }
 
-// retryAfterHeader carries the wait Synapse asked for from checkRetry, which
+// retryAfterHeader carries the wait the server asked for from checkRetry, which
 // can read the body, to backoff, which runs after the body is drained.
 const retryAfterHeader = "X-Mxadmin-Retry-After-Ms"
 
@@ -59,9 +58,9 @@ type waitBudget struct {
 
 type waitBudgetKey struct{}
 
-// withWaitBudget gives ctx a budget unless it has one: a registration's
+// WithWaitBudget gives ctx a budget unless it has one: a registration's
 // nonce and POST pairs share one, as do all attempts of one request.
-func (c *Client) withWaitBudget(ctx context.Context) context.Context {
+func (c *Client) WithWaitBudget(ctx context.Context) context.Context {
 	if _, ok := ctx.Value(waitBudgetKey{}).(*waitBudget); ok {
 		return ctx
 	}
@@ -117,11 +116,11 @@ func (c *Client) checkRetry(ctx context.Context, resp *http.Response, err error)
 	retry := false
 	switch {
 	case err != nil:
-		retry = policy.transport && !permanentTransportError(err)
+		retry = policy.Transport && !permanentTransportError(err)
 	case resp.StatusCode == http.StatusTooManyRequests:
-		retry = policy.rateLimited
+		retry = policy.RateLimited
 	case resp.StatusCode >= 500 && resp.StatusCode != http.StatusNotImplemented:
-		retry = policy.serverError
+		retry = policy.ServerError
 	}
 	if !retry {
 		return false, nil
@@ -136,7 +135,7 @@ func (c *Client) checkRetry(ctx context.Context, resp *http.Response, err error)
 	if wait := c.waitAsked(resp); wait > 0 {
 		granted = budget.grant(wait, true)
 	} else {
-		granted = budget.grant(c.backoffUpper(budget.retriesGranted()), false)
+		granted = budget.grant(c.BackoffUpper(budget.retriesGranted()), false)
 	}
 	if granted {
 		pending, _ := ctx.Value(pendingRetryKey{}).(*pendingRetry)
@@ -175,16 +174,18 @@ func (c *Client) recordRetryAfter(resp *http.Response) time.Duration {
 		ms, _ := strconv.ParseInt(v, 10, 64)
 		return time.Duration(ms) * time.Millisecond
 	}
-	var body matrixErrorBody
-	_ = json.Unmarshal(peekBody(resp), &body)
-	wait := retryAfter(resp.Header, body.RetryAfterMs)
+	var bodyWait time.Duration
+	if c.dialect.Wait != nil {
+		bodyWait = c.dialect.Wait(peekBody(resp))
+	}
+	wait := RetryAfter(resp.Header, bodyWait)
 	resp.Header.Set(retryAfterHeader, strconv.FormatInt(wait.Milliseconds(), 10))
 	return wait
 }
 
-// retryAfter is the larger of the Retry-After header (seconds or an HTTP
-// date) and the retry_after_ms of a Matrix 429 body.
-func retryAfter(h http.Header, retryAfterMs *int64) time.Duration {
+// RetryAfter is the larger of the Retry-After header (seconds or an HTTP
+// date) and the wait the body asked for (a Matrix 429's retry_after_ms).
+func RetryAfter(h http.Header, bodyWait time.Duration) time.Duration {
 	var wait time.Duration
 	if v := h.Get("Retry-After"); v != "" {
 		if secs, err := strconv.ParseInt(v, 10, 64); err == nil && secs > 0 {
@@ -193,10 +194,8 @@ func retryAfter(h http.Header, retryAfterMs *int64) time.Duration {
 			wait = time.Until(t)
 		}
 	}
-	if retryAfterMs != nil && *retryAfterMs > 0 {
-		if ms := time.Duration(*retryAfterMs) * time.Millisecond; ms > wait {
-			wait = ms
-		}
+	if bodyWait > wait {
+		wait = bodyWait
 	}
 	if wait < 0 {
 		wait = 0
@@ -204,7 +203,7 @@ func retryAfter(h http.Header, retryAfterMs *int64) time.Duration {
 	return wait
 }
 
-// backoff waits what Synapse asked for when it said (checkRetry found it
+// backoff waits what the server asked for when it said (checkRetry found it
 // within the budget), otherwise an exponentially growing, jittered wait
 // between the configured bounds.
 func (c *Client) backoff(lo, hi time.Duration, attempt int, resp *http.Response) time.Duration {
@@ -219,8 +218,8 @@ func (c *Client) backoff(lo, hi time.Duration, attempt int, resp *http.Response)
 	return time.Duration(float64(wait) * (0.75 + rand.Float64()/2))
 }
 
-// backoffUpper is the longest wait backoff can pick for an attempt.
-func (c *Client) backoffUpper(attempt int) time.Duration {
+// BackoffUpper is the longest wait Backoff can pick for an attempt.
+func (c *Client) BackoffUpper(attempt int) time.Duration {
 	return time.Duration(float64(exponential(c.http.RetryWaitMin, c.http.RetryWaitMax, attempt)) * 1.25)
 }
 
@@ -230,4 +229,21 @@ func exponential(lo, hi time.Duration, attempt int) time.Duration {
 		wait = float64(hi)
 	}
 	return time.Duration(wait)
+}
+
+// Backoff is a jittered, exponentially growing wait for the attempt-th
+// retry of a sequence of requests the caller retries itself (a
+// registration's nonce and POST pair).
+func (c *Client) Backoff(attempt int) time.Duration {
+	return c.backoff(c.http.RetryWaitMin, c.http.RetryWaitMax, attempt, nil)
+}
+
+// MaxRetries is Config.Retries.
+func (c *Client) MaxRetries() int { return c.http.RetryMax }
+
+// Grant takes wait from the wait budget of ctx (WithWaitBudget), or
+// reports that it does not fit; serverAsked says the server asked for it
+// (then NoteRefusedWait names it).
+func (c *Client) Grant(ctx context.Context, wait time.Duration, serverAsked bool) bool {
+	return budgetOf(ctx).grant(wait, serverAsked)
 }

@@ -1,4 +1,4 @@
-package synapse
+package httpapi
 
 import (
 	"errors"
@@ -11,7 +11,7 @@ import (
 
 // How much of an answer is read, and held.
 //
-// Every request is given, where it is built (call), the most bytes its
+// Every request is given, where it is built (Request.Limit), the most bytes its
 // answer can legitimately have; a longer answer is refused, not cut, before
 // it is decoded. The module asks for answers without a content coding
 // (Accept-Encoding: identity) and refuses a compressed one, so the bytes
@@ -19,7 +19,7 @@ import (
 // for a small answer to turn into gigabytes. Synapse never compresses its
 // admin API, and compresses the client API only when a listener sets
 // compress: true and the client asks for gzip, which this one does not; a
-// reverse proxy compresses only when asked too. Compression would save
+// reverse proxy compresses only when asked too (MAS does not compress). Compression would save
 // nothing worth its risk here: the largest answers are a few megabytes on a
 // link to the homeserver.
 //
@@ -27,64 +27,39 @@ import (
 // be decoded takes its bytes from one budget for the whole process, so
 // that many concurrent answers cannot add up beyond it either.
 
-// answerLimit is the most bytes an answer may have.
-type answerLimit int64
+// Limit is the most bytes an answer may have.
+type Limit int64
 
 const (
-	// limitSmall is for answers of a few fields: whoami, login, logout,
-	// the registration nonce and result, the signing keys, the MAS probes,
-	// the admin flag, a deactivation, username_available, device deletion.
-	// Error answers of those endpoints fit too: a Matrix error is a few
-	// hundred bytes, a proxy's error page a few kilobytes.
-	limitSmall answerLimit = 64 << 10
-	// limitUser is for one user with its threepids and external IDs, and
-	// for a password-hash search for one user ID: kilobytes in practice.
-	limitUser answerLimit = 1 << 20
-	// limitDevices is for one user's devices, which Synapse does not page:
-	// about 200 bytes a device, so room for about 150,000 of them (an
-	// admin account used by scripts that never log out).
-	limitDevices answerLimit = 32 << 20
-	// listedUserSize is the most one user of the user list takes: a user
-	// ID of 255 bytes, a displayname of 256 characters and an avatar URL of
-	// 1000 (Synapse's limits), every character \u-escaped, and the flags.
-	listedUserSize = 16 << 10
-	// hashRowSize is the most one row of the password-hash search takes
-	// (a user ID, a 60-byte bcrypt hash and three flags).
-	hashRowSize = 2 << 10
-	// maxAnswerSize is the hard cap on any answer, and the budget of all
+	// LimitSmall is for answers of a few fields: whoami, login, logout, a
+	// token, a registration's nonce and result, the signing keys, the MAS
+	// probes, one MAS resource. Error answers of those endpoints fit too:
+	// an API error is a few hundred bytes, a proxy's error page a few
+	// kilobytes.
+	LimitSmall Limit = 64 << 10
+	// MaxAnswer is the hard cap on any answer, and the budget of all
 	// answers held at once: the hash search over every user of a server
 	// with a million accounts is about 150 MB.
-	maxAnswerSize answerLimit = 256 << 20
+	MaxAnswer Limit = 256 << 20
 )
 
-// pageLimit bounds a page of the user list of up to n users.
-func pageLimit(n int) answerLimit {
-	return min(limitSmall+answerLimit(n)*listedUserSize, maxAnswerSize)
-}
-
-// hashesLimit bounds a password-hash search that may return every user of
-// a server of users accounts (0: not known, the hard cap).
-func hashesLimit(users int64) answerLimit {
-	if users <= 0 {
-		return maxAnswerSize
-	}
-	// Accounts registered since the list was read are in the search too.
-	users = min(users, int64(maxListedUsers))
-	rows := users + max(users/10, 10_000)
-	return answerLimit(min(int64(limitSmall)+rows*hashRowSize, int64(maxAnswerSize)))
-}
-
-// byteBudget bounds the bytes of the answers held at the same time.
-type byteBudget struct {
+// Budget bounds the bytes of the answers held at the same time.
+type Budget struct {
 	limit int64
 	held  atomic.Int64
 }
 
+// NewBudget is a budget of limit bytes (tests: clients share the process's).
+func NewBudget(limit int64) *Budget { return &Budget{limit: limit} }
+
+// Held is the bytes of the answers held now.
+func (b *Budget) Held() int64 { return b.held.Load() }
+
 // answerBudget is shared by every client of the process: memory is the
 // process's.
-var answerBudget = &byteBudget{limit: int64(maxAnswerSize)}
+var answerBudget = &Budget{limit: int64(MaxAnswer)}
 
-func (b *byteBudget) take(n int64) bool {
+func (b *Budget) take(n int64) bool {
 	if b.held.Add(n) > b.limit {
 		b.held.Add(-n)
 		return false
@@ -92,7 +67,7 @@ func (b *byteBudget) take(n int64) bool {
 	return true
 }
 
-func (b *byteBudget) give(n int64) { b.held.Add(-n) }
+func (b *Budget) give(n int64) { b.held.Add(-n) }
 
 // refusedAnswer is an answer that is not read: compressed, or larger than
 // its request allows. It is not retried (the same request brings the same
@@ -104,7 +79,7 @@ func (e *refusedAnswer) Error() string { return e.reason }
 // heldAnswer is the body of one answer and its share of the budget.
 type heldAnswer struct {
 	data   []byte
-	budget *byteBudget
+	budget *Budget
 	taken  int64
 }
 
@@ -120,10 +95,10 @@ func (h *heldAnswer) release() {
 // from budget as they arrive. It closes the body. A compressed answer, one
 // that announces or brings more than limit bytes, or one that would take
 // the budget past its limit, is a *refusedAnswer.
-func readAnswer(resp *http.Response, limit answerLimit, budget *byteBudget) (*heldAnswer, error) {
+func readAnswer(resp *http.Response, limit Limit, budget *Budget) (*heldAnswer, error) {
 	defer resp.Body.Close()
 	if enc := resp.Header.Get("Content-Encoding"); enc != "" && !strings.EqualFold(strings.TrimSpace(enc), "identity") {
-		return nil, &refusedAnswer{fmt.Sprintf("a compressed answer (Content-Encoding: %s), which this module did not ask for (it sends Accept-Encoding: identity) and does not decompress; turn compression off for these paths in the proxy in front of Synapse", untrusted(enc, maxHeader))}
+		return nil, &refusedAnswer{fmt.Sprintf("a compressed answer (Content-Encoding: %s), which this module did not ask for (it sends Accept-Encoding: identity) and does not decompress; turn compression off for these paths in the proxy in front of Synapse", Untrusted(enc, MaxHeader))}
 	}
 	tooLarge := func(size string) error {
 		return &refusedAnswer{fmt.Sprintf("an answer of %s, more than the %s this request can legitimately bring; not read", size, byteSize(int64(limit)))}
@@ -193,12 +168,4 @@ func byteSize(n int64) string {
 		return fmt.Sprintf("%d KiB", n>>10)
 	}
 	return fmt.Sprintf("%d bytes", n)
-}
-
-// noteServerUsers remembers the number of accounts a page of the user list
-// announced, which bounds a later hash search over all of them.
-func (c *Client) noteServerUsers(total int) {
-	if total > 0 {
-		c.serverUsers.Store(int64(total))
-	}
 }

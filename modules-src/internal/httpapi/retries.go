@@ -1,4 +1,4 @@
-package synapse
+package httpapi
 
 import (
 	"context"
@@ -145,20 +145,28 @@ func countRetry(req *http.Request, attempt int) {
 	}
 	retryLogOf(ctx).note(req.Method, req.URL.Path, cause, waited)
 	if cause != strconv.Itoa(http.StatusTooManyRequests) {
-		// Only a 429 proves that Synapse did nothing with the attempt.
-		if lost, _ := ctx.Value(answerLostKey{}).(*answerLost); lost != nil {
+		// Only a 429 proves that the server did nothing with the attempt.
+		if lost, _ := ctx.Value(answerLostKey{}).(*AnswerLost); lost != nil {
 			lost.Store(true)
 		}
 	}
 }
 
-// answerLost records, for one request, that an attempt was retried after
+// AnswerLost records, for one request, that an attempt was retried after
 // no answer or a 5xx: that attempt may have been applied, so a later answer
 // describes the server after it, not before.
-type answerLost struct{ atomic.Bool }
+type AnswerLost struct{ atomic.Bool }
 
 type answerLostKey struct{}
 
-func withAnswerLost(ctx context.Context, l *answerLost) context.Context {
+// WithAnswerLost makes the request sent with the returned context record
+// in l whether an attempt's answer was lost.
+func WithAnswerLost(ctx context.Context, l *AnswerLost) context.Context {
 	return context.WithValue(ctx, answerLostKey{}, l)
+}
+
+// NoteRetry counts in the run's RetryLog a retry that a caller made itself
+// (a registration's nonce and POST pair, sent again).
+func NoteRetry(ctx context.Context, method, path, cause string, waited time.Duration) {
+	retryLogOf(ctx).note(method, path, cause, waited)
 }
