@@ -100,8 +100,13 @@ notes:
   - Accounts registered while the list is read shift Synapse's pages; the module then fails and asks for a rerun
     instead of returning a list that is not one picture of the server.
   - Guests are listed (RV(accounts[].guest)).
-  - For servers that delegate authentication to Matrix Authentication Service, not yet; the module refuses them as
-    M(mxadmin.synapse.matrix_user) does.
+  - On a homeserver that delegates authentication to the Matrix Authentication Service (MAS), give O(mas_url),
+    O(mas_client_id) and O(mas_client_secret); the accounts are then read from MAS's admin API (its user list, and, with
+    O(inactive_for), its session lists), with only C(GET)s. MAS holds no user type, shadow ban, erasure, application
+    service or display name, so V(user_type), V(shadow_banned), V(erased), V(appservice_id) and V(displayname) are null
+    and RV(counts.by_user_type) is empty; O(user_types) and O(details) are refused before any request. An account's last
+    activity there is the latest creation or activity of its MAS sessions (compatibility, OAuth 2.0 and browser), read
+    only with O(inactive_for).
 seealso:
   - module: mxadmin.synapse.matrix_user
   - module: mxadmin.synapse.matrix_user_admin
@@ -175,7 +180,7 @@ accounts:
       type: str
       sample: "@alice:example.com"
     displayname:
-      description: The display name, null when none.
+      description: The display name, null when none (and under MAS, where it stays in Synapse and is not read).
       type: str
     admin:
       description: Whether the account is a server admin.
@@ -187,22 +192,22 @@ accounts:
       description: Whether the account is locked (always V(false) before Synapse 1.91, which cannot lock).
       type: bool
     shadow_banned:
-      description: Whether the account is shadow-banned.
+      description: Whether the account is shadow-banned; null under MAS, which does not hold it.
       type: bool
     guest:
       description: Whether the account is a guest.
       type: bool
     erased:
-      description: Whether the account was deactivated with erase.
+      description: Whether the account was deactivated with erase; null under MAS, which does not hold it.
       type: bool
     user_type:
-      description: Synapse's user type (V(bot), V(support), ...), V(regular) for none.
+      description: Synapse's user type (V(bot), V(support), ...), V(regular) for none; null under MAS, which does not hold it.
       type: str
       sample: regular
     appservice_id:
-      description: The ID of the application service that registered the account, null for none.
+      description: The ID of the application service that registered the account, null for none (and under MAS, which does not hold it).
       type: str
-      returned: with O(details) or O(user_types)
+      returned: with O(details) or O(user_types); always under MAS
     suspended:
       description: Whether the account is suspended.
       type: bool

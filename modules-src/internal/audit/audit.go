@@ -1,8 +1,7 @@
 // Package audit is the read side of the collection: which accounts a
 // homeserver has, filtered and counted, as the matrix_user_info module
 // reports them. It decides nothing over HTTP: a Reader brings the accounts
-// (reader_synapse.go reads Synapse's admin API; a MAS reader can be added
-// beside it), and the filters, the inactivity rule and the counts here are
+// (reader_synapse.go reads Synapse's admin API, reader_mas.go MAS's), and the filters, the inactivity rule and the counts here are
 // plain functions, tested without a server.
 package audit
 
@@ -26,7 +25,14 @@ const AppserviceType = "appservice"
 // what the per-account reads added. It is kept small (no map per account)
 // so that 100,000 of them fit the module's memory bound.
 type Account struct {
-	ID           string
+	ID string
+	// BackendID is the backend's own ID of the account where it has one
+	// (MAS's ULID), for the per-account reads.
+	BackendID string
+	// FromMAS: the account was read from MAS, which holds no user type,
+	// shadow ban, erasure or application service: those are unknown (null
+	// in the result), not false.
+	FromMAS      bool
 	Displayname  *string
 	Admin        bool
 	Deactivated  bool
@@ -201,6 +207,11 @@ func Count(accounts []*Account, cutoff time.Time) Counts {
 		}
 		if !cutoff.IsZero() && Inactive(a, cutoff) {
 			inactive++
+		}
+		if a.FromMAS {
+			// No user type is known: counting them all as one type
+			// would be a guess.
+			continue
 		}
 		c.ByUserType[a.Kind()]++
 	}

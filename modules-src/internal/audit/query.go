@@ -99,10 +99,10 @@ type AccountView struct {
 	Admin        bool            `json:"admin"`
 	Deactivated  bool            `json:"deactivated"`
 	Locked       bool            `json:"locked"`
-	ShadowBanned bool            `json:"shadow_banned"`
+	ShadowBanned *bool           `json:"shadow_banned"`
 	Guest        bool            `json:"guest"`
-	Erased       bool            `json:"erased"`
-	UserType     string          `json:"user_type"`
+	Erased       *bool           `json:"erased"`
+	UserType     *string         `json:"user_type"`
 	CreationTS   int64           `json:"creation_ts,omitzero"`
 	Created      string          `json:"created,omitzero"`
 	LastSeenTS   Said[int64]     `json:"last_seen_ts,omitzero"`
@@ -118,8 +118,15 @@ type AccountView struct {
 // whether it is inactive.
 func View(a *Account, cutoff time.Time) AccountView {
 	v := AccountView{
-		UserID: a.ID, Displayname: a.Displayname, Admin: a.Admin, Deactivated: a.Deactivated, Locked: a.Locked,
-		ShadowBanned: a.ShadowBanned, Guest: a.Guest, Erased: a.Erased, UserType: a.UserType,
+		UserID: a.ID, Displayname: a.Displayname, Admin: a.Admin, Deactivated: a.Deactivated, Locked: a.Locked, Guest: a.Guest,
+	}
+	if a.FromMAS {
+		// MAS holds none of these: null, and the application service
+		// said to be unknown rather than left out.
+		v.AppserviceID = said[string](nil)
+	} else {
+		shadowBanned, erased, userType := a.ShadowBanned, a.Erased, a.UserType
+		v.ShadowBanned, v.Erased, v.UserType = &shadowBanned, &erased, &userType
 	}
 	if a.CreatedMS > 0 {
 		v.CreationTS, v.Created = a.CreatedMS, ISO(a.CreatedMS)

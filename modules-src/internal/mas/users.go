@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 
 	"github.com/mxadmin/synapse/modules-src/internal/httpapi"
 )
@@ -19,6 +20,8 @@ type User struct {
 	LockedAt      *string            `json:"locked_at"`
 	DeactivatedAt *string            `json:"deactivated_at"`
 	LegacyGuest   bool               `json:"legacy_guest"`
+	// CreatedAt is when MAS made the user (RFC 3339).
+	CreatedAt string `json:"created_at"`
 }
 
 // Locked and Deactivated are the user's states.
@@ -70,16 +73,63 @@ func (c *Client) UserByUsername(ctx context.Context, username string) (*User, er
 	return out.Data.user(), nil
 }
 
-// ListUsers reads every user, pageSize at a time, following the cursor:
-// GET /api/admin/v1/users?page[first]=N&page[after]=<cursor>. The first
-// page asks for the total (count=true), which the answer's meta.count
-// carries and which bounds the reading; later pages do not (count=false).
+// ListUsers reads every user, pageSize at a time (EachUser:
+// GET /api/admin/v1/users), and returns them with the total MAS announced.
 func (c *Client) ListUsers(ctx context.Context, pageSize int) ([]User, int, error) {
-	pageSize = min(max(pageSize, 1), maxPageSize)
 	var users []User
-	total, after := -1, ""
+	total, err := c.EachUser(ctx, pageSize, func(page []User) error {
+		users = append(users, page...)
+		return nil
+	})
+	if err != nil {
+		return nil, 0, err
+	}
+	return users, total, nil
+}
+
+// EachUser reads every user, pageSize at a time, following the cursor, and
+// hands each page to fn, which must not keep the slice: only one page is
+// held at a time: GET /api/admin/v1/users?page[first]=N&page[after]=<cursor>.
+// It returns the total MAS announced on the first page (-1 when none).
+func (c *Client) EachUser(ctx context.Context, pageSize int, fn func(page []User) error) (int, error) {
+	users := make([]User, 0, min(max(pageSize, 1), maxPageSize))
+	return eachPage(ctx, c, path("users"), nil, pageSize, listedUser, func(page []listed[User]) error {
+		users = users[:0]
+		for _, r := range page {
+			u := r.Attributes
+			u.ID = r.ID
+			users = append(users, u)
+		}
+		return fn(users)
+	})
+}
+
+// listed is one resource of a list.
+type listed[T any] struct {
+	ID         httpapi.Identifier `json:"id"`
+	Attributes T                  `json:"attributes"`
+	Meta       struct {
+		Page struct {
+			Cursor string `json:"cursor"`
+		} `json:"page"`
+	} `json:"meta"`
+}
+
+// eachPage reads a JSON:API list forwards, pageSize resources at a time
+// (at most maxPageSize), following the cursor of the last resource of each
+// page, and hands each page to fn. The first page asks for the total
+// (count=true), which bounds the reading; later pages do not (count=false).
+// perItem bounds the size of one listed resource. A cursor that does not
+// move, or more resources than the total announced, stops the reading with
+// an error rather than a loop.
+func eachPage[T any](ctx context.Context, c *Client, segments []string, filter url.Values, pageSize int, perItem httpapi.Limit, fn func(page []listed[T]) error) (int, error) {
+	pageSize = min(max(pageSize, 1), maxPageSize)
+	total, seen, after := -1, 0, ""
 	for {
 		q := url.Values{"page[first]": {strconv.Itoa(pageSize)}, "count": {"false"}}
+		for k, v := range filter {
+			q[k] = v
+		}
 		if after != "" {
 			q.Set("page[after]", after)
 		} else {
@@ -89,34 +139,34 @@ func (c *Client) ListUsers(ctx context.Context, pageSize int) ([]User, int, erro
 			Meta struct {
 				Count *int `json:"count"`
 			} `json:"meta"`
-			Data  []resource `json:"data"`
+			Data  []listed[T] `json:"data"`
 			Links struct {
 				Next string `json:"next"`
 			} `json:"links"`
 		}
-		limit := httpapi.LimitSmall + httpapi.Limit(pageSize)*listedUser
-		if _, err := c.call(ctx, http.MethodGet, path("users"), q, nil, &page, limit); err != nil {
-			return nil, 0, err
+		limit := httpapi.LimitSmall + httpapi.Limit(pageSize)*perItem
+		if _, err := c.call(ctx, http.MethodGet, segments, q, nil, &page, limit); err != nil {
+			return 0, err
 		}
 		if total < 0 && page.Meta.Count != nil {
 			total = *page.Meta.Count
 		}
-		for _, r := range page.Data {
-			users = append(users, *r.user())
+		seen += len(page.Data)
+		if len(page.Data) > 0 {
+			if err := fn(page.Data); err != nil {
+				return 0, err
+			}
 		}
 		if page.Links.Next == "" || len(page.Data) == 0 {
-			break
+			return total, nil
 		}
 		next := page.Data[len(page.Data)-1].Meta.Page.Cursor
-		if next == "" || next == after || total >= 0 && len(users) > total+pageSize {
-			// A cursor that does not move, or more users than the total
-			// announced: stop rather than loop.
-			return nil, 0, &httpapi.ResponseError{Server: "MAS", URLOption: "mas_url", Method: http.MethodGet, Path: "/api/admin/v1/users", Status: http.StatusOK,
-				Size: -1, Reason: "its pages do not add up (a cursor that does not move, or more users than the count it announced)"}
+		if next == "" || next == after || total >= 0 && seen > total+pageSize {
+			return 0, &httpapi.ResponseError{Server: "MAS", URLOption: "mas_url", Method: http.MethodGet, Path: "/" + strings.Join(segments, "/"), Status: http.StatusOK,
+				Size: -1, Reason: "its pages do not add up (a cursor that does not move, or more resources than the count it announced)"}
 		}
 		after = next
 	}
-	return users, total, nil
 }
 
 // NewUser is what a create sets: MAS's create takes no password or admin

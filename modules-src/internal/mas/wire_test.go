@@ -56,7 +56,7 @@ func adminCall(t *testing.T, r *http.Request) {
 }
 
 var wired = []string{"UserByUsername", "ListUsers", "CreateUser", "SetAdmin", "Lock", "Unlock", "Deactivate", "Reactivate",
-	"SetPassword", "SiteConfig", "GrantToken", "Token", "CompatLogin", "CompatLogout", "UserEmails", "AddUserEmail", "DeleteUserEmail"}
+	"SetPassword", "SiteConfig", "EachUser", "EachSession", "GrantToken", "Token", "CompatLogin", "CompatLogout", "UserEmails", "AddUserEmail", "DeleteUserEmail"}
 
 var sendsNothing = []string{"ReadOnly", "BaseURL"}
 
@@ -72,7 +72,7 @@ func TestEveryClientMethodIsWired(t *testing.T) {
 		assert.True(t, slices.Contains(wired, name) || slices.Contains(sendsNothing, name), "(*Client).%s has no wire test", name)
 	}
 	fset := token.NewFileSet()
-	for _, file := range []string{"client.go", "users.go", "compat.go", "emails.go"} {
+	for _, file := range []string{"client.go", "users.go", "compat.go", "emails.go", "sessions.go"} {
 		f, err := parser.ParseFile(fset, file, nil, parser.ParseComments)
 		require.NoError(t, err)
 		for _, decl := range f.Decls {
@@ -413,4 +413,54 @@ func TestWireAddAndDeleteUserEmail(t *testing.T) {
 	})
 	require.NoError(t, c.AddUserEmail(context.Background(), wireID, "al@example.org"))
 	require.NoError(t, c.DeleteUserEmail(context.Background(), "01EMAIL"))
+}
+
+func TestWireEachUserStopsOnAStuckCursor(t *testing.T) {
+	t.Parallel()
+	c, srv := setup(t)
+	srv.Handle(http.MethodGet, "/api/admin/v1/users", func(w http.ResponseWriter, r *http.Request) {
+		adminCall(t, r)
+		// Every page ends on the same cursor: a loop, unless refused.
+		wiretest.WriteJSON(w, http.StatusOK, map[string]any{"meta": map[string]any{"count": 1},
+			"data": []any{map[string]any{"type": "user", "id": "01A", "attributes": map[string]any{"username": "a", "created_at": "2026-01-02T03:04:05Z"},
+				"meta": map[string]any{"page": map[string]any{"cursor": "01A"}}}}, "links": map[string]any{"next": "/next"}})
+	})
+	var got []User
+	_, err := c.EachUser(context.Background(), 1, func(page []User) error {
+		got = append(got, page...)
+		return nil
+	})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "do not add up")
+	require.NotEmpty(t, got)
+	assert.Equal(t, "2026-01-02T03:04:05Z", got[0].CreatedAt)
+	assert.LessOrEqual(t, len(srv.Requests()), 4, "stopped at once")
+}
+
+func TestWireEachSession(t *testing.T) {
+	t.Parallel()
+	c, srv := setup(t)
+	for _, kind := range SessionKinds {
+		srv.Handle(http.MethodGet, "/api/admin/v1/"+kind, func(w http.ResponseWriter, r *http.Request) {
+			adminCall(t, r)
+			wiretest.NoBody(t, r)
+			wiretest.Query(t, r, url.Values{"page[first]": {"1000"}, "count": {"true"}})
+			wiretest.WriteJSON(w, http.StatusOK, map[string]any{"meta": map[string]any{"count": 2}, "data": []any{
+				map[string]any{"type": "s", "id": "01A", "attributes": map[string]any{"user_id": wireID, "created_at": "2026-01-02T03:04:05Z", "last_active_at": "2026-02-02T03:04:05Z"},
+					"meta": map[string]any{"page": map[string]any{"cursor": "01A"}}},
+				map[string]any{"type": "s", "id": "01B", "attributes": map[string]any{"user_id": nil, "created_at": "2026-01-02T03:04:05Z", "last_active_at": nil},
+					"meta": map[string]any{"page": map[string]any{"cursor": "01B"}}},
+			}, "links": map[string]any{}})
+		})
+		var got []Session
+		require.NoError(t, c.EachSession(context.Background(), kind, 5000, func(page []Session) error {
+			got = append(got, page...)
+			return nil
+		}))
+		require.Len(t, got, 2, kind)
+		assert.Equal(t, wireID, *got[0].UserID)
+		assert.Equal(t, "2026-02-02T03:04:05Z", *got[0].LastActiveAt)
+		assert.Nil(t, got[1].UserID)
+	}
+	require.Error(t, c.EachSession(context.Background(), "personal-sessions", 10, func([]Session) error { return nil }))
 }

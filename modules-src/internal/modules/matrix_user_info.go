@@ -47,8 +47,9 @@ func matrixUserInfoSpec() ansible.Spec {
 }
 
 // infoJob is one matrix_user_info run. It only reads: the module is
-// read-only in the skeleton (its client refuses every write), and the job
-// reads through audit.SynapseReads, which has no method that writes.
+// read-only in the skeleton (its clients refuse every write), and the job
+// reads through audit.SynapseReads or, on a homeserver that delegates to
+// MAS, audit.MASReads, neither of which has a method that writes.
 type infoJob struct {
 	users      []userRef // the users filter, resolved once the server name is known
 	filter     audit.Filter
@@ -72,6 +73,19 @@ func prepareMatrixUserInfo(in *Input) (Job, error) {
 		// as the collection's service admin, which reads.
 		return nil, problem.Errorf(problem.Credentials, "matrix_user_info needs %s, or %s with %s, or the service admin (%s is \"\"): %s alone can create users but cannot read any",
 			problem.Name(optAdminToken), problem.Name(optAdminUser), problem.Name(optAdminPassword), problem.Name(optServiceAcct), problem.Name(optSharedSecret))
+	}
+	if mode == session.ModeMAS {
+		// MAS holds no user type, application service, shadow ban, rate
+		// limit or device count: a filter or a detail on them would answer
+		// with a guess.
+		if p.Given(optInfoUserTypes) {
+			return nil, problem.Errorf(problem.Unsupported, "%s cannot be used on a homeserver that delegates authentication to MAS: MAS holds no user type or application service of an account (docs/audit.md); leave it out",
+				problem.Option(optInfoUserTypes))
+		}
+		if j.details {
+			return nil, problem.Errorf(problem.Unsupported, "%s cannot be true on a homeserver that delegates authentication to MAS: MAS holds no rate-limit override, application service or device count of an account (docs/audit.md); leave it out or set it to false",
+				problem.Option(optInfoDetails))
+		}
 	}
 	opts.MaxConns = j.conc
 	names := p.Strings(optUsers)
@@ -137,8 +151,15 @@ func (j *infoJob) Do(ctx context.Context, sess *session.Session) (ansible.Result
 			j.filter.Users[strings.ToLower(id)] = true
 		}
 	}
-	var reads audit.SynapseReads = sess.Client
-	ans, err := audit.Ask(ctx, audit.SynapseReader{Client: reads, PageSize: 1000}, audit.Query{Filter: j.filter, Details: j.details, Concurrency: j.conc})
+	var reader audit.Reader
+	if sess.MAS != nil {
+		var reads audit.MASReads = sess.MAS
+		reader = audit.MASReader{Client: reads, ServerName: sess.ServerName, PageSize: 1000}
+	} else {
+		var reads audit.SynapseReads = sess.Client
+		reader = audit.SynapseReader{Client: reads, PageSize: 1000}
+	}
+	ans, err := audit.Ask(ctx, reader, audit.Query{Filter: j.filter, Details: j.details, Concurrency: j.conc})
 	if err != nil {
 		if errors.Is(err, synapse.ErrUserListChanged) {
 			return ansible.Result{}, err
