@@ -349,6 +349,8 @@ options:
         changed (or would, in check mode), failed, could not be verified or have a warning, and RV(summary) counts the
         rest, so that a no-op over 100,000 users returns a short result instead of 100,000 entries that Ansible would
         carry, register and print.
+    type: bool
+    default: false
   mas_adopt_synapse_accounts:
     description:
       - On a homeserver that delegates to MAS, create in MAS a declared user that Synapse has and MAS does not (a
