@@ -78,7 +78,8 @@ func TestWithMASRegistrationToken(t *testing.T) {
 		assert.Equal(t, "created", toks[1]["action"])
 		minted, _ = toks[1]["token"].(string)
 		require.True(t, strings.HasPrefix(minted, name+"~"), "the generated value is returned once: %q", minted)
-		recordSecrets(strings.TrimPrefix(minted, name+"~"))
+		// Not recorded for the suite's scan: this run returns it, once.
+		assert.NotContains(t, fmt.Sprint(r.Result["diff"]), minted, "the diff never shows a value")
 		got := masRegistrationToken(t, m, value)
 		require.NotNil(t, got)
 		assert.EqualValues(t, 5, attr(got, "usage_limit"))
