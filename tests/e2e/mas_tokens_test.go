@@ -167,6 +167,26 @@ func TestWithMASRegistrationToken(t *testing.T) {
 		assert.Empty(t, m.Writes())
 	})
 
+	t.Run("refused before any request", func(t *testing.T) {
+		// MAS would take these (a zero limit, an expiry in the past); the
+		// module keeps Synapse's rules on both backends.
+		past := time.Now().Add(-time.Hour).UnixMilli()
+		for want, entry := range map[string]map[string]any{
+			"uses_allowed": {"token": uniqueToken("zero"), "uses_allowed": 0},
+			"in the past":  {"token": uniqueToken("past"), "expiry_time": past},
+		} {
+			m.ResetCounts()
+			r := runModule(t, "matrix_registration_token", masArgs(m, map[string]any{"tokens": []any{entry}}))
+			require.True(t, r.failed(), r.Stdout)
+			assert.Contains(t, r.msg(), want)
+			noValues(t, r)
+			assert.Empty(t, m.Writes(), r.msg())
+			for _, req := range m.MASProxy.Requests() {
+				assert.NotContains(t, req.Path, "user-registration-tokens/", "nothing addressed a token: %s", r.msg())
+			}
+		}
+	})
+
 	t.Run("exclusive revokes the undeclared", func(t *testing.T) {
 		args := masArgs(m, map[string]any{"tokens": []any{map[string]any{"name": name}}, "exclusive": true})
 		m.ResetCounts()
