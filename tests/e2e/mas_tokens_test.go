@@ -34,7 +34,8 @@ func masRegistrationToken(t *testing.T, m *synapsetest.MAS, value string) map[st
 // end against the real pair: MAS's own tokens are declared, rerun without
 // a write, updated, revoked for state: absent (and a rerun sees them
 // revoked and changes nothing), unrevoked when declared again, generated,
-// and check mode writes nothing; no value is printed (runModule's scan,
+// and check mode writes nothing, also through the role (which passes the
+// MAS variables to its tokens task); no value is printed (runModule's scan,
 // and the generated value after the run that made it).
 func TestWithMASRegistrationToken(t *testing.T) {
 	t.Parallel()
@@ -201,6 +202,32 @@ func TestWithMASRegistrationToken(t *testing.T) {
 		m.ResetCounts()
 		r = runModule(t, "matrix_registration_token", args).mustSucceed(t)
 		assert.False(t, r.changed(), r.Stdout)
+		assert.Empty(t, m.Writes())
+	})
+
+	t.Run("through the role", func(t *testing.T) {
+		roleValue := uniqueToken("masrole")
+		vars := map[string]any{
+			"matrix_users_homeserver_url":      m.SynapseProxy.URL,
+			"matrix_users_mas_url":             m.MASProxy.URL,
+			"matrix_users_mas_client_id":       m.AdminClientID,
+			"matrix_users_mas_client_secret":   m.AdminClientSecret,
+			"matrix_users_retries":             0,
+			"matrix_users_list":                []any{},
+			"matrix_users_registration_tokens": []any{map[string]any{"token": roleValue, "uses_allowed": 2}},
+		}
+		recordSecrets(roleValue, m.AdminClientSecret)
+		role := func() Playbook {
+			m.ResetCounts()
+			return ansiblePlaybook(t, "-i", "inventory/hosts.yml", "matrix_users_role.yml", "-e", extraVars(t, vars))
+		}
+		pb := role()
+		require.Equal(t, 0, pb.Exit, pb.Output)
+		assert.Contains(t, pb.Output, "registration tokens: 1 created")
+		assert.EqualValues(t, 2, attr(masRegistrationToken(t, m, roleValue), "usage_limit"))
+		pb = role()
+		require.Equal(t, 0, pb.Exit, pb.Output)
+		assert.Equal(t, 0, changedOf(t, pb), pb.Output)
 		assert.Empty(t, m.Writes())
 	})
 }
