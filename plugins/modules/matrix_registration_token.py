@@ -27,8 +27,14 @@ description:
   - O(exclusive=true) also deletes the tokens the list does not declare, within a threshold
     (O(max_deletions), O(max_deletions_percent)).
   - Deleting a token (or letting it expire) does not affect the accounts made with it.
-  - Synapse only. When Synapse delegates authentication to the Matrix Authentication Service, Synapse has no
-    registration tokens (MAS has its own), and the module fails before any token request, as the user modules do.
+  - When Synapse delegates authentication to the Matrix Authentication Service (MAS), Synapse has no registration
+    tokens: given O(mas_url), O(mas_client_id) and O(mas_client_secret), the module manages MAS's own tokens through
+    MAS's admin API, behind the same options. O(uses_allowed) is MAS's C(usage_limit), O(expiry_time) its
+    C(expires_at); O(state=absent) (and O(exclusive)) B(revoke) the token, since MAS deletes none - the revoked
+    token stays in MAS, and a rerun sees it absent and changes nothing; a revoked token declared present again is
+    unrevoked and given the declared limit and expiry. RV(tokens[].pending) is always 0 there, and
+    RV(tokens[].completed) is MAS's C(times_used). MAS has no lookup by value, so every run lists all its tokens.
+    The collection's C(docs/registration-tokens.md) has the whole mapping.
 author:
   - mxadmin.synapse contributors (@mxadmin)
 extends_documentation_fragment:
@@ -152,7 +158,9 @@ options:
     default: 25
 notes:
   - Needs O(admin_token) or O(admin_user) and O(admin_password); O(registration_shared_secret) alone cannot manage
-    tokens and is refused.
+    tokens and is refused. Under MAS, it needs MAS's admin client (O(mas_client_id), O(mas_client_secret)).
+  - Under MAS, sign-up with a token needs C(account.registration_token_required) in MAS's configuration. MAS accepts
+    values, a zero limit and past expiries that Synapse refuses; the module keeps Synapse's rules on both backends.
   - Sign-up with a token needs C(enable_registration) and C(registration_requires_token) in Synapse's configuration
     (in matrix-docker-ansible-deploy, C(matrix_synapse_enable_registration) and
     C(matrix_synapse_registration_requires_token)). See the collection's C(docs/registration-tokens.md).

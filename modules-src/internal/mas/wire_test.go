@@ -56,7 +56,8 @@ func adminCall(t *testing.T, r *http.Request) {
 }
 
 var wired = []string{"UserByUsername", "ListUsers", "CreateUser", "SetAdmin", "Lock", "Unlock", "Deactivate", "Reactivate",
-	"SetPassword", "SiteConfig", "EachUser", "EachSession", "GrantToken", "Token", "CompatLogin", "CompatLogout", "UserEmails", "AddUserEmail", "DeleteUserEmail"}
+	"SetPassword", "SiteConfig", "EachUser", "EachSession", "GrantToken", "Token", "CompatLogin", "CompatLogout", "UserEmails", "AddUserEmail", "DeleteUserEmail",
+	"RegistrationTokens", "CreateRegistrationToken", "UpdateRegistrationToken", "RevokeRegistrationToken", "UnrevokeRegistrationToken"}
 
 var sendsNothing = []string{"ReadOnly", "BaseURL"}
 
@@ -72,7 +73,7 @@ func TestEveryClientMethodIsWired(t *testing.T) {
 		assert.True(t, slices.Contains(wired, name) || slices.Contains(sendsNothing, name), "(*Client).%s has no wire test", name)
 	}
 	fset := token.NewFileSet()
-	for _, file := range []string{"client.go", "users.go", "compat.go", "emails.go", "sessions.go"} {
+	for _, file := range []string{"client.go", "users.go", "compat.go", "emails.go", "sessions.go", "regtokens.go"} {
 		f, err := parser.ParseFile(fset, file, nil, parser.ParseComments)
 		require.NoError(t, err)
 		for _, decl := range f.Decls {
@@ -463,4 +464,110 @@ func TestWireEachSession(t *testing.T) {
 		assert.Nil(t, got[1].UserID)
 	}
 	require.Error(t, c.EachSession(context.Background(), "personal-sessions", 10, func([]Session) error { return nil }))
+}
+
+func tokenJSON(id, value string, revoked bool) map[string]any {
+	var revokedAt any
+	if revoked {
+		revokedAt = "2026-01-02T03:04:05Z"
+	}
+	return map[string]any{"type": "user-registration_token", "id": id, "attributes": map[string]any{
+		"token": value, "valid": !revoked, "usage_limit": 5, "times_used": 2, "created_at": "2026-01-01T00:00:00Z",
+		"last_used_at": nil, "expires_at": "2027-01-01T00:00:00.123Z", "revoked_at": revokedAt},
+		"meta": map[string]any{"page": map[string]any{"cursor": id}}}
+}
+
+func TestWireRegistrationTokens(t *testing.T) {
+	t.Parallel()
+	c, srv := setup(t)
+	srv.Handle(http.MethodGet, "/api/admin/v1/user-registration-tokens", func(w http.ResponseWriter, r *http.Request) {
+		adminCall(t, r)
+		wiretest.NoBody(t, r)
+		switch r.URL.Query().Get("page[after]") {
+		case "":
+			wiretest.Query(t, r, url.Values{"page[first]": {"2"}, "count": {"true"}})
+			wiretest.WriteJSON(w, http.StatusOK, map[string]any{"meta": map[string]any{"count": 3},
+				"data": []any{tokenJSON("01A", "a", false), tokenJSON("01B", "b", true)}, "links": map[string]any{"next": "/next"}})
+		case "01B":
+			wiretest.Query(t, r, url.Values{"page[first]": {"2"}, "page[after]": {"01B"}, "count": {"false"}})
+			wiretest.WriteJSON(w, http.StatusOK, map[string]any{"data": []any{tokenJSON("01C", "c", false)}, "links": map[string]any{}})
+		default:
+			t.Errorf("unexpected cursor %q", r.URL.Query().Get("page[after]"))
+		}
+	})
+	got, err := c.RegistrationTokens(context.Background(), 2)
+	require.NoError(t, err)
+	require.Len(t, got, 3)
+	assert.Equal(t, httpapi.Identifier("01B"), got[1].ID)
+	assert.Equal(t, "b", got[1].Token)
+	assert.True(t, got[1].Revoked())
+	assert.False(t, got[0].Revoked())
+	assert.Equal(t, int64(5), *got[0].UsageLimit)
+	assert.Equal(t, int64(2), got[0].TimesUsed)
+	assert.Equal(t, "2027-01-01T00:00:00.123Z", *got[0].ExpiresAt)
+}
+
+// A cursor that does not move is refused rather than followed forever.
+func TestWireRegistrationTokensStuckCursor(t *testing.T) {
+	t.Parallel()
+	c, srv := setup(t)
+	srv.Handle(http.MethodGet, "/api/admin/v1/user-registration-tokens", func(w http.ResponseWriter, r *http.Request) {
+		wiretest.WriteJSON(w, http.StatusOK, map[string]any{"meta": map[string]any{"count": 1},
+			"data": []any{tokenJSON("01A", "a", false)}, "links": map[string]any{"next": "/again"}})
+	})
+	_, err := c.RegistrationTokens(context.Background(), 1)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "its pages do not add up")
+}
+
+func TestWireCreateRegistrationToken(t *testing.T) {
+	t.Parallel()
+	c, srv := setup(t)
+	limit, expiry := int64(5), "2027-01-01T00:00:00.123Z"
+	srv.Handle(http.MethodPost, "/api/admin/v1/user-registration-tokens", func(w http.ResponseWriter, r *http.Request) {
+		adminCall(t, r)
+		wiretest.Query(t, r, nil)
+		wiretest.JSONBody(t, r, `{"token":"inv~abc","usage_limit":5,"expires_at":"2027-01-01T00:00:00.123Z"}`)
+		wiretest.WriteJSON(w, http.StatusCreated, map[string]any{"data": tokenJSON("01A", "inv~abc", false)})
+	})
+	got, err := c.CreateRegistrationToken(context.Background(), NewRegistrationToken{Token: "inv~abc", UsageLimit: &limit, ExpiresAt: &expiry})
+	require.NoError(t, err)
+	assert.Equal(t, httpapi.Identifier("01A"), got.ID)
+
+	srv.Handle(http.MethodPost, "/api/admin/v1/user-registration-tokens", func(w http.ResponseWriter, r *http.Request) {
+		wiretest.JSONBody(t, r, `{"token":"open"}`)
+		wiretest.WriteJSON(w, http.StatusConflict, map[string]any{"errors": []any{map[string]any{"title": "A registration token with the same token already exists"}}})
+	})
+	_, err = c.CreateRegistrationToken(context.Background(), NewRegistrationToken{Token: "open"})
+	assert.Equal(t, http.StatusConflict, StatusOf(err))
+}
+
+func TestWireUpdateRegistrationToken(t *testing.T) {
+	t.Parallel()
+	c, srv := setup(t)
+	srv.Handle(http.MethodPut, "/api/admin/v1/user-registration-tokens/01A", func(w http.ResponseWriter, r *http.Request) {
+		adminCall(t, r)
+		wiretest.JSONBody(t, r, `{"usage_limit":null,"expires_at":"2027-01-01T00:00:00Z"}`)
+		wiretest.WriteJSON(w, http.StatusOK, map[string]any{"data": tokenJSON("01A", "a", false)})
+	})
+	_, err := c.UpdateRegistrationToken(context.Background(), "01A", RegistrationTokenUpdate{"usage_limit": nil, "expires_at": "2027-01-01T00:00:00Z"})
+	require.NoError(t, err)
+}
+
+func TestWireRevokeUnrevokeRegistrationToken(t *testing.T) {
+	t.Parallel()
+	c, srv := setup(t)
+	for _, action := range []string{"revoke", "unrevoke"} {
+		srv.Handle(http.MethodPost, "/api/admin/v1/user-registration-tokens/01A/"+action, func(w http.ResponseWriter, r *http.Request) {
+			adminCall(t, r)
+			wiretest.NoBody(t, r)
+			wiretest.WriteJSON(w, http.StatusOK, map[string]any{"data": tokenJSON("01A", "a", action == "revoke")})
+		})
+	}
+	got, err := c.RevokeRegistrationToken(context.Background(), "01A")
+	require.NoError(t, err)
+	assert.True(t, got.Revoked())
+	got, err = c.UnrevokeRegistrationToken(context.Background(), "01A")
+	require.NoError(t, err)
+	assert.False(t, got.Revoked())
 }

@@ -34,7 +34,7 @@ var Version = "dev"
 var served = map[string]Module{
 	"matrix_user":               {Name: "matrix_user", Spec: matrixUserSpec, Prepare: prepareMatrixUser, MAS: true},
 	"matrix_user_admin":         {Name: "matrix_user_admin", Spec: matrixUserAdminSpec, Prepare: prepareMatrixUserAdmin, MAS: true},
-	"matrix_registration_token": {Name: "matrix_registration_token", Spec: matrixRegistrationTokenSpec, Prepare: prepareMatrixRegistrationToken, Shown: tokenShown},
+	"matrix_registration_token": {Name: "matrix_registration_token", Spec: matrixRegistrationTokenSpec, Prepare: prepareMatrixRegistrationToken, Shown: tokenShown, MAS: true},
 	"matrix_user_info":          {Name: "matrix_user_info", Spec: matrixUserInfoSpec, Prepare: prepareMatrixUserInfo, ReadOnly: true, MAS: true},
 }
 

@@ -166,8 +166,14 @@ func declaredToken(p *ansible.Params, index int) (*tokens.Desired, error) {
 // Do reads the tokens, plans, and applies (check mode: only reads).
 func (j *tokenJob) Do(ctx context.Context, sess *session.Session) (ansible.Result, error) {
 	words := j.run.Role.Words()
+	var client tokens.Client = tokens.SynapseClient{C: sess.Client}
+	if sess.MAS != nil {
+		// MAS's own tokens (docs/registration-tokens.md, "Under MAS"):
+		// Synapse's token endpoints are not there when it delegates.
+		client = tokens.NewMASClient(sess.MAS)
+	}
 	r := &tokens.Runner{
-		Client:    tokens.SynapseClient{C: sess.Client},
+		Client:    client,
 		CheckMode: j.run.CheckMode,
 		Now:       func() int64 { return time.Now().UnixMilli() },
 		Secret: func(v string) {

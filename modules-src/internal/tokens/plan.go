@@ -152,7 +152,7 @@ func planOne(d *Desired, cur *Token, now int64) (*Step, error) {
 		return s, nil
 	}
 	past := func() error {
-		return problem.Errorf(problem.Invalid, "%s: %s %s is in the past, and Synapse refuses to set an expiry in the past (it is kept only on a token that already has it); give a later one, null for never, or %s: absent to remove the token",
+		return problem.Errorf(problem.Invalid, "%s: %s %s is in the past, and the module sets no expiry in the past (Synapse refuses one; MAS would take it and make the token invalid at once; it is kept only on a token that already has it); give a later one, null for never, or %s: absent to remove the token",
 			RefOf(d), problem.Option(ExpiryOption), ISO(*d.ExpiryTime), problem.Name("state"))
 	}
 	if cur == nil {
