@@ -3,6 +3,8 @@ package e2e
 import (
 	"encoding/json"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -82,6 +84,21 @@ policy:
 	require.Equal(t, 0, pb.Exit, pb.Output)
 	assert.Equal(t, 1, changed(pb))
 	assert.NotNil(t, masUser(t, m, carol))
+
+	// The drift gate with the run report: a clean check run, whose report
+	// reads the admins through MAS (nothing left unread) and writes nothing.
+	reportBase := filepath.Join(t.TempDir(), "report")
+	m.ResetCounts()
+	pb = c.play(t, "-i", "inventory/hosts", "matrix-users.yml", "--check", "--diff", "--extra-vars="+string(list),
+		"-e", "matrix_users_fail_on_drift=true", "-e", "matrix_users_report_path="+reportBase)
+	require.Equal(t, 0, pb.Exit, pb.Output)
+	assert.Empty(t, m.Writes(), "the gate and its report only read")
+	data, err := os.ReadFile(reportBase + ".json")
+	require.NoError(t, err)
+	var report map[string]any
+	require.NoError(t, json.Unmarshal(data, &report))
+	assert.Equal(t, "ok", report["status"], string(data))
+	assert.Empty(t, report["unread"], "the report's reads went through MAS")
 
 	// Without the block's client in MAS: the run fails before any write,
 	// naming the variables and the block.
