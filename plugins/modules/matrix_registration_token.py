@@ -28,7 +28,7 @@ description:
     (O(max_deletions), O(max_deletions_percent)).
   - Deleting a token (or letting it expire) does not affect the accounts made with it.
   - When Synapse delegates authentication to the Matrix Authentication Service (MAS), Synapse has no registration
-    tokens: given O(mas_url), O(mas_client_id) and O(mas_client_secret), the module manages MAS's own tokens through
+    tokens; given O(mas_url), O(mas_client_id) and O(mas_client_secret), the module manages MAS's own tokens through
     MAS's admin API, behind the same options. O(uses_allowed) is MAS's C(usage_limit), O(expiry_time) its
     C(expires_at); O(state=absent) (and O(exclusive)) B(revoke) the token, since MAS deletes none - the revoked
     token stays in MAS, and a rerun sees it absent and changes nothing; a revoked token declared present again is
