@@ -81,8 +81,8 @@ options:
         deactivated or locked), or whose account of that name is not an admin, fails before any write, naming the
         account and the fix. With O(admin_token) given, a run of C(matrix_user) resets the service admin's password to the derived one
         when it no longer matches.
-      - Never declared or changed by the modules; declaring it (in O(user) or O(users)) is refused, and exclusive mode
-        keeps it, whoever the module authenticates as.
+      - Never declared or changed by the modules; declaring it (in the C(user) or C(users) option of
+        M(mxadmin.synapse.matrix_user)) is refused, and exclusive mode keeps it, whoever the module authenticates as.
       - Each run logs in once, and Synapse's default C(rc_login) allows about one login per account every 5.5 minutes after a
         burst of 5 (matrix-docker-ansible-deploy raises it). A rate limit asking for a short wait is waited out; a longer
         one fails, naming the limit.

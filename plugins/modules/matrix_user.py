@@ -380,9 +380,9 @@ notes:
   - On a homeserver that delegates authentication to the Matrix Authentication Service (MAS), give O(mas_url),
     O(mas_client_id) and O(mas_client_secret); users are then created, made admin, locked, given passwords,
     deactivated and reactivated through MAS's admin API; O(displayname) and O(avatar_url) are set at creation and
-    compared afterwards (a difference fails, since they are not changed under MAS yet); O(threepids) are MAS's emails (an msisdn is refused); the fields the MAS backend does not manage
-    yet (O(external_ids), O(user_type), O(ratelimit), O(shadow_banned), O(suspended)) are refused
-    before any request; O(exclusive) works on MAS's user list. C(docs/mas.md) has the table.
+    compared afterwards (a difference fails, since they are not changed under MAS yet); O(threepids) are MAS's
+    emails (an msisdn is refused); the fields the MAS backend does not manage yet (O(external_ids), O(user_type),
+    O(ratelimit), O(shadow_banned), O(suspended)) are refused before any request; O(exclusive) works on MAS's user list. C(docs/mas.md) has the table.
   - C(changed) is true when Synapse acknowledged a write (in check mode, when one would be sent), or when a write was sent
     whose answer was lost (no answer, a 5xx, a refusal midway through a PUT of several fields); the message then says it
     may have been applied. A write Synapse refused, or one never sent (the run interrupted), is no change.

@@ -55,7 +55,7 @@ options:
       - Only accounts of these types. Synapse's user types (V(bot), V(support), and any type the server's
         C(user_types.extra_user_types) adds), V(regular) for an account without one, and V(appservice) for an account
         registered by an application service (a bridge's puppets and bot), whatever its Synapse user type.
-      - An application-service account has the type V(appservice) here and in RV(counts.by_user_type), never V(regular)
+      - An application-service account has the type V(appservice) here and in C(counts.by_user_type), never V(regular)
         or V(bot). Only the account's own record tells it (the user list does not), so this filter reads the record of each
         account the other filters kept (one request each).
       - Lower-cased. An empty list is refused (it would match nothing).
@@ -104,7 +104,7 @@ notes:
     O(mas_client_id) and O(mas_client_secret); the accounts are then read from MAS's admin API (its user list, and, with
     O(inactive_for), its session lists), with only C(GET)s. MAS holds no user type, shadow ban, erasure, application
     service or display name, so V(user_type), V(shadow_banned), V(erased), V(appservice_id) and V(displayname) are null
-    and RV(counts.by_user_type) is empty; O(user_types) and O(details) are refused before any request. An account's last
+    and C(counts.by_user_type) is empty; O(user_types) and O(details) are refused before any request. An account's last
     activity there is the latest creation or activity of its MAS sessions (compatibility, OAuth 2.0 and browser), read
     only with O(inactive_for).
 seealso:
