@@ -473,7 +473,9 @@ matrix_users_list:
 	assert.Nil(t, f.read(t, "carol"), "nothing was written")
 	pb = seed("username=alice admin=yes", "-e", "matrix_users_admin_token="+f.token)
 	require.Equal(t, 0, pb.Exit, pb.Output)
-	assert.Contains(t, oneLine(pb.Output), "reset the password of the service admin "+svc)
+	// ansible-core 2.16 wraps warnings at the terminal's width, also after
+	// the hyphen of mxadmin-synapse: compare without the wraps.
+	assert.Contains(t, strings.ReplaceAll(oneLine(pb.Output), "- ", "-"), "reset the password of the service admin "+svc)
 	pb = seed("username=alice admin=yes")
 	require.Equal(t, 0, pb.Exit, pb.Output)
 	assert.Equal(t, 0, changed(pb))
