@@ -89,17 +89,24 @@ func (r SynapseReader) Complete(ctx context.Context, accounts []*Account, need N
 		go func() {
 			defer wg.Done()
 			for a := range next {
+				// After the first error the rest is drained unread: a
+				// client that does not look at ctx itself would send them.
+				if ctx.Err() != nil {
+					continue
+				}
 				if err := r.complete(ctx, a, need); err != nil {
 					fail(fmt.Errorf("reading %s: %w", a.ID, err))
 				}
 			}
 		}()
 	}
+send:
 	for _, a := range accounts {
-		if ctx.Err() != nil {
-			break
+		select {
+		case <-ctx.Done():
+			break send
+		case next <- a:
 		}
-		next <- a
 	}
 	close(next)
 	wg.Wait()
