@@ -115,7 +115,7 @@ demo: venv native
 # What make test installs and changes, said at its start (docs/development.md
 # says the same, with how long each stage takes).
 define TEST_BANNER
-==> make test runs every test stage, about 40 minutes on this 2-core machine (docs/development.md). It needs root
+==> make test runs every test stage, about 35 minutes on this 2-core machine (docs/development.md). It needs root
     and network, and changes the machine:
     - apt-get installs what is missing: openssh-server, sudo, postgresql, shellcheck, qemu-user
     - pip creates the virtualenvs that are missing in the checkout: .venv, .venv-ansible-oldest, .venv-release,
