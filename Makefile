@@ -126,7 +126,7 @@ define TEST_BANNER
 endef
 export TEST_BANNER
 
-## every test, then the tally CI reads (about 40 minutes here; the stages: make test-stages)
+## every test, then the tally CI reads (about 35 minutes here; the stages: make test-stages)
 ##> needs root and network: installs Debian packages and virtualenvs, adds a user (docs/development.md)
 ##> E2E_RUN=regexp          only the matching tests, in the stages that run the whole e2e suite
 test:
